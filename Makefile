@@ -1,0 +1,39 @@
+# Seams: `make run` serves the reference shop, `make test` runs every check and test.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test install lint check migrate seed clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/python manage.py migrate_modules
+
+seed: migrate
+	$(BIN)/python manage.py seed_shop --if-empty
+
+run: seed
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/python manage.py modules lint-config --check
+	$(BIN)/lint-imports
+
+check: install
+	$(BIN)/python manage.py check --fail-level WARNING
+
+test: lint check
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf var/*.sqlite3 .pytest_cache

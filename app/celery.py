@@ -1,0 +1,15 @@
+"""The project's Celery app (workers: ``celery -A app worker``).
+
+Events are delivered in-process by default; the durable, Celery-dispatched mode plugs in through
+``SEAMS_EVENT_BACKEND`` without touching module code.
+"""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "app.settings")
+
+celery_app = Celery("app")
+celery_app.config_from_object("django.conf:settings", namespace="CELERY")
+celery_app.autodiscover_tasks()

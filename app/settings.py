@@ -1,0 +1,107 @@
+"""Settings, read from the environment (12-factor).
+
+With no environment at all this runs embedded: one SQLite file per module under ``var/`` and
+events delivered in-process. ``DATABASE_URL=postgres://...`` moves every module to PostgreSQL, one
+schema per module.
+"""
+
+import os
+from pathlib import Path
+
+from contracts.kernel.databases import module_databases
+from contracts.kernel.discovery import discover_modules
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-key-change-me")
+DEBUG = env_bool("DEBUG", True)
+ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h]
+
+#: Every package under modules/ is a module; SEAMS_MODULES narrows the set (an extracted service).
+SEAMS_MODULES = [m for m in os.environ.get("SEAMS_MODULES", "").split(",") if m] or discover_modules(BASE_DIR / "modules")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "ninja",
+    "contracts.kernel",
+    *[f"modules.{label}" for label in SEAMS_MODULES],
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "app.urls"
+WSGI_APPLICATION = "app.wsgi.application"
+ASGI_APPLICATION = "app.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+VAR_DIR = Path(os.environ.get("SEAMS_VAR_DIR", BASE_DIR / "var"))
+DATABASES = module_databases(SEAMS_MODULES, database_url=os.environ.get("DATABASE_URL"), sqlite_dir=VAR_DIR)
+DATABASE_ROUTERS = ["contracts.kernel.router.ModuleRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "shop@seams.example")
+
+# --- Seams ------------------------------------------------------------------------------------
+#: Validate DTOs on in-process contract calls (on under DEBUG and in tests; off in production).
+SEAMS_VALIDATE_CONTRACTS = env_bool("SEAMS_VALIDATE_CONTRACTS", DEBUG)
+#: How events reach subscribers (a dotted path to an EventBackend).
+SEAMS_EVENT_BACKEND = os.environ.get("SEAMS_EVENT_BACKEND", "contracts.kernel.bus.InlineEventBackend")
+#: How each module's contracts are served; absent means in-process.
+SEAMS_BINDINGS: dict[str, dict[str, str]] = {}
+#: Transports other than in-process, by name (dotted paths to client factories).
+SEAMS_TRANSPORTS: dict[str, str] = {}
+
+# --- Celery -----------------------------------------------------------------------------------
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/1")
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {"seams": {"handlers": ["console"], "level": os.environ.get("SEAMS_LOG_LEVEL", "INFO")}},
+}

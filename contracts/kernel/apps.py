@@ -1,0 +1,24 @@
+"""The kernel's Django app (label ``seams``): start-up, system checks and management commands."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig, apps
+
+
+class KernelConfig(AppConfig):
+    name = "contracts.kernel"
+    label = "seams"
+    verbose_name = "Seams kernel"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the system checks)
+        from .discovery import import_contract_declarations, import_registrations
+        from .modules import ModuleConfig, module_of
+        from .registry import get_registry
+
+        import_contract_declarations()
+        for config in apps.get_app_configs():
+            if isinstance(config, ModuleConfig):
+                import_registrations(config.name)
+        module_of.cache_clear()
+        get_registry().freeze()

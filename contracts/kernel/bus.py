@@ -1,0 +1,131 @@
+"""Publishing events and delivering them to subscribers.
+
+``publish(event)`` is called inside the publishing module's transaction. The configured event
+backend (``SEAMS_EVENT_BACKEND``, a dotted path) decides how delivery happens; the embedded default,
+``InlineEventBackend``, delivers in the same process right after the publisher's transaction commits
+and never for work that rolled back. Whatever the backend, each subscriber runs in its own
+transaction on its own module's database, and a failing subscriber affects neither the publisher
+nor the other subscribers.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import sys
+import uuid
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.db import connections, transaction
+from django.utils.module_loading import import_string
+
+from .errors import NotReady, UndeclaredDependency
+from .events import Envelope, Event
+from .modules import get_module, module_of
+from .registry import Subscriber, get_registry
+
+logger = logging.getLogger("seams.events")
+
+#: The trace id of the work in progress, carried in every envelope's headers.
+trace_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("seams_trace_id", default=None)
+
+
+class EventBackend:
+    """How published envelopes reach subscribers. Subclass and name it in SEAMS_EVENT_BACKEND."""
+
+    def publish(self, envelope: Envelope, using: str) -> None:
+        raise NotImplementedError
+
+
+class InlineEventBackend(EventBackend):
+    """Deliver in-process once the publisher's transaction commits (nothing if it rolls back)."""
+
+    def publish(self, envelope: Envelope, using: str) -> None:
+        transaction.on_commit(lambda: deliver(envelope), using=using)
+
+
+@lru_cache(maxsize=1)
+def event_backend() -> EventBackend:
+    path = getattr(settings, "SEAMS_EVENT_BACKEND", "contracts.kernel.bus.InlineEventBackend")
+    return import_string(path)()
+
+
+setting_changed.connect(lambda **_: event_backend.cache_clear())
+
+
+def publish(event: Event, *, headers: dict[str, str] | None = None, _caller: str | None = None) -> Envelope:
+    """Announce ``event``; call it inside the publishing module's ``atomic()`` block.
+
+    Returns the envelope (its ``id`` identifies this publication everywhere).
+    """
+    if not isinstance(event, Event):
+        raise TypeError(f"publish() takes an Event instance, got {type(event).__name__}")
+    if not get_registry().frozen:
+        raise NotReady("publish() was called before Seams finished starting.")
+    publisher = get_module(event.publisher)
+    caller = module_of(_caller if _caller is not None else sys._getframe(1).f_globals.get("__name__", ""))
+    if caller is not None and caller.label != publisher.label:
+        raise UndeclaredDependency(
+            f"Module '{caller.label}' published {event.event_type}, which belongs to '{publisher.label}'. "
+            f"A module publishes only the events declared in its own contracts/{caller.label}.py."
+        )
+    if type(event) not in publisher.publishes:
+        raise UndeclaredDependency(
+            f"Module '{publisher.label}' published {event.event_type} without declaring it. Add "
+            f"{type(event).__name__} to 'publishes' in {publisher.manifest_location()}."
+        )
+    alias = publisher.database_alias
+    if not connections[alias].in_atomic_block:
+        raise UndeclaredDependency(
+            f"publish({type(event).__name__}) must run inside the '{publisher.label}' module's transaction, "
+            f"so the event is sent only if the work commits: wrap it in "
+            f"'with atomic():' (from contracts.kernel) or transaction.atomic(using='{alias}')."
+        )
+    envelope = Envelope(
+        event=event,
+        key=event.event_key(),
+        headers={"trace_id": trace_id.get() or uuid.uuid4().hex, "publisher": publisher.label, **(headers or {})},
+    )
+    event_backend().publish(envelope, using=alias)
+    return envelope
+
+
+def deliver(envelope: Envelope) -> None:
+    """Run every subscriber of the envelope's event type; one failure does not stop the others."""
+    for subscriber in get_registry().subscribers_for(envelope.type):
+        try:
+            run_subscriber(subscriber, envelope)
+        except Exception:
+            logger.exception(
+                "Event handler %s failed for event %s (%s); the publisher and other handlers are unaffected.",
+                subscriber.name,
+                envelope.id,
+                envelope.type,
+                extra={"event_id": str(envelope.id), "event_type": envelope.type, "handler": subscriber.name},
+            )
+
+
+def run_subscriber(subscriber: Subscriber, envelope: Envelope) -> Any:
+    """Run one handler in a transaction on its module's database, under the envelope's trace id."""
+    alias = get_module(subscriber.module).database_alias
+    token = trace_id.set(envelope.headers.get("trace_id"))
+    try:
+        with transaction.atomic(using=alias):
+            if subscriber.wants_envelope:
+                return subscriber.handler(envelope.event, envelope)
+            return subscriber.handler(envelope.event)
+    finally:
+        trace_id.reset(token)
+
+
+def atomic(module: str | None = None, *, savepoint: bool = True) -> transaction.Atomic:
+    """``transaction.atomic`` on the calling module's own database alias (or on ``module``'s)."""
+    if module is None:
+        owner = module_of(sys._getframe(1).f_globals.get("__name__", ""))
+        if owner is None:
+            raise UndeclaredDependency("atomic() outside a module needs the module label: atomic('orders')")
+        return transaction.atomic(using=owner.database_alias, savepoint=savepoint)
+    return transaction.atomic(using=get_module(module).database_alias, savepoint=savepoint)

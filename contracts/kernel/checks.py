@@ -1,0 +1,318 @@
+"""System checks that guard the module boundaries (``manage.py check``, ids ``seams.E0xx``).
+
+Each check is a pure function over explicit inputs (so it is unit-testable) plus a thin wrapper
+registered with Django that feeds it the installed project. ``docs/checks.md`` lists every id.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from django.apps import AppConfig, apps
+from django.conf import settings
+from django.core import checks
+from django.db import models as django_models
+
+from .contract import Contract, declared_contracts
+from .events import Event
+from .modules import ModuleConfig, module_configs
+from .registry import Registry, get_registry
+
+TAG = "seams"
+
+
+def _modules() -> list[ModuleConfig]:
+    return module_configs()
+
+
+# --- E001: relations across modules -------------------------------------------------------------
+def relation_errors(models: Iterable[type[django_models.Model]], module_labels: set[str]) -> list[checks.CheckMessage]:
+    """seams.E001: a module's model relates (FK, M2M, O2O) to a model outside its module."""
+    errors = []
+    for model in models:
+        label = model._meta.app_label
+        if label not in module_labels:
+            continue
+        for field in model._meta.get_fields(include_hidden=False):
+            if not field.is_relation or field.auto_created or not (field.concrete or field.many_to_many):
+                continue
+            target = field.related_model
+            if target is None or isinstance(target, str):
+                target_label = str(field.remote_field.model).split(".")[0] if field.remote_field else label
+            else:
+                target_label = target._meta.app_label
+            if target_label != label:
+                errors.append(
+                    checks.Error(
+                        f"{model._meta.label}.{field.name} is a {type(field).__name__} to "
+                        f"{target_label}.{getattr(target, '__name__', target)}, a model of another module.",
+                        hint=(
+                            "Modules share no foreign keys or joins. Store the other side's id in a plain field "
+                            "(e.g. models.CharField or models.BigIntegerField with db_index=True) and ask the "
+                            "owning module through its contract."
+                        ),
+                        obj=model,
+                        id="seams.E001",
+                    )
+                )
+    return errors
+
+
+# --- E002 / E006 / E013: what a module's source code reaches for --------------------------------
+_MODEL_REF = re.compile(r"^([a-z_][a-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)$")
+
+
+def _python_files(module: ModuleConfig) -> Iterator[Path]:
+    root = Path(module.path)
+    for path in sorted(root.rglob("*.py")):
+        if "migrations" not in path.relative_to(root).parts:
+            yield path
+
+
+def source_errors(
+    module: ModuleConfig,
+    files: Iterable[Path],
+    models_by_module: dict[str, set[str]],
+    project_packages: set[str],
+) -> list[checks.CheckMessage]:
+    """seams.E002 (model reached by name), E006 (undeclared contract), E013 (forbidden import)."""
+    errors: list[checks.CheckMessage] = []
+    allowed = module.allowed_contract_modules()
+    others = {label: names for label, names in models_by_module.items() if label != module.label}
+    for path in files:
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        except SyntaxError as exc:
+            errors.append(checks.Error(f"{path}: cannot be parsed ({exc.msg})", obj=module.label, id="seams.E002"))
+            continue
+        where = f"{path}"
+        for node in ast.walk(tree):
+            for imported in _imported_names(node):
+                errors += _import_errors(module, imported, allowed, project_packages, f"{where}:{node.lineno}")
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                match = _MODEL_REF.match(node.value)
+                if match and match[1] in others and match[2].lower() in others[match[1]]:
+                    errors.append(_model_reach_error(module, f"'{node.value}'", f"{where}:{node.lineno}"))
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "get_model":
+                args = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+                label = args[0].split(".")[0] if args else None
+                if label in others:
+                    errors.append(_model_reach_error(module, f"get_model({', '.join(map(repr, args))})", f"{where}:{node.lineno}"))
+    return errors
+
+
+def _imported_names(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+        return [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+    return []
+
+
+def _import_errors(module: ModuleConfig, name: str, allowed: set[str], project: set[str], where: str) -> list[checks.CheckMessage]:
+    parts = name.split(".")
+    if parts[0] == "contracts" and len(parts) > 1 and parts[1] != "kernel" and parts[1] not in allowed:
+        if parts[1] not in {c.__seams_module__ for c in declared_contracts.values()} | _event_owners():
+            return []  # `from contracts import kernel`-style or a name that is not a declaration module
+        return [
+            checks.Error(
+                f"Module '{module.label}' imports contracts.{parts[1]} ({where}) but does not declare a dependency on it.",
+                hint=(
+                    f"Add the contract you call to 'consumes' (or subscribe to its events with @subscribe) in "
+                    f"{module.manifest_location()}, then run 'manage.py modules lint-config'."
+                ),
+                obj=module.label,
+                id="seams.E006",
+            )
+        ]
+    if parts[0] == "modules" and len(parts) > 1 and parts[1] != module.label or (parts[0] in project and parts[0] not in {"modules", "contracts"}):
+        return [
+            checks.Error(
+                f"Module '{module.label}' imports {'.'.join(parts[:2])} ({where}).",
+                hint=(
+                    "Of the project's own packages a module imports only 'contracts'. Call another module "
+                    "through its contract (use(Contract)) or react to its events (@subscribe)."
+                ),
+                obj=module.label,
+                id="seams.E013",
+            )
+        ]
+    return []
+
+
+def _event_owners() -> set[str]:
+    from .events import declared_events
+
+    return {e.publisher for e in declared_events.values()}
+
+
+def _model_reach_error(module: ModuleConfig, what: str, where: str) -> checks.CheckMessage:
+    return checks.Error(
+        f"Module '{module.label}' reaches another module's model by name: {what} at {where}.",
+        hint="A module's models are private to it. Ask the owning module through its contract and refer to records by id.",
+        obj=module.label,
+        id="seams.E002",
+    )
+
+
+# --- E003: contract types that cannot cross the network -----------------------------------------
+def contract_type_errors(contracts: Iterable[type[Contract]]) -> list[checks.CheckMessage]:
+    return [
+        checks.Error(
+            f"{contract.__seams_name__}: {problem}.",
+            hint="Contract parameters and results must survive a trip over HTTP or Celery. Declare a Schema DTO in the contract file.",
+            obj=contract.__seams_name__,
+            id="seams.E003",
+        )
+        for contract in contracts
+        for problem in contract.contract_problems()
+    ]
+
+
+# --- E004 / E005 / E007: who implements what -----------------------------------------------------
+def implementation_errors(modules: list[ModuleConfig], registry: Registry) -> list[checks.CheckMessage]:
+    errors = []
+    for module in modules:
+        for contract in module.provides:
+            found = registry.implementations.get(contract, [])
+            if contract.__seams_module__ != module.label:
+                errors.append(
+                    checks.Error(
+                        f"Module '{module.label}' provides {contract.__seams_name__}, which is declared for module "
+                        f"'{contract.__seams_module__}'.",
+                        hint=f"A module provides only contracts declared in contracts/{module.label}.py.",
+                        obj=module.label,
+                        id="seams.E007",
+                    )
+                )
+            elif not found:
+                errors.append(
+                    checks.Error(
+                        f"Module '{module.label}' provides {contract.__seams_name__} but registers no implementation.",
+                        hint=(
+                            f"In {module.name.replace('.', '/')}/implementation.py add: @implements({contract.__name__}) "
+                            f"class {contract.__name__}Implementation({contract.__name__}): ..."
+                        ),
+                        obj=module.label,
+                        id="seams.E004",
+                    )
+                )
+            elif len(found) > 1:
+                errors.append(
+                    checks.Error(
+                        f"{contract.__seams_name__} has {len(found)} implementations: "
+                        + ", ".join(f"{i.__module__}.{i.__qualname__}" for i in found),
+                        hint="Keep exactly one @implements per contract; use override_contract() in tests for fakes.",
+                        obj=module.label,
+                        id="seams.E005",
+                    )
+                )
+    provided = {c for m in modules for c in m.provides}
+    for contract, found in registry.implementations.items():
+        if contract not in provided and found:
+            owner = contract.__seams_module__
+            errors.append(
+                checks.Error(
+                    f"{contract.__seams_name__} is implemented by {found[0].__module__}.{found[0].__qualname__} "
+                    f"but no module lists it in 'provides'.",
+                    hint=f"Add {contract.__name__} to 'provides' in the manifest of module '{owner}'.",
+                    obj=contract.__seams_name__,
+                    id="seams.E007",
+                )
+            )
+    return errors
+
+
+# --- E008 / E010 / E012: events ------------------------------------------------------------------
+def event_errors(modules: list[ModuleConfig], registry: Registry) -> list[checks.CheckMessage]:
+    errors = []
+    for subscriber in registry.all_subscribers():
+        if not subscriber.event.declared_in_contracts:
+            errors.append(
+                checks.Error(
+                    f"{subscriber.name} subscribes to {subscriber.event.__module__}.{subscriber.event.__qualname__}, "
+                    f"an event that no contract declares.",
+                    hint="Declare events in contracts/<publishing module>.py so that every module sees the same type.",
+                    obj=subscriber.name,
+                    id="seams.E008",
+                )
+            )
+    for module in modules:
+        if module.handles is not None:
+            declared = set(module.handles)
+            derived = set(module.handled_events())
+            for event in sorted(derived - declared, key=lambda e: e.event_type):
+                errors.append(_handles_error(module, f"has a @subscribe handler for {event.event_type}, which 'handles' does not list"))
+            for event in sorted(declared - derived, key=lambda e: e.event_type):
+                errors.append(_handles_error(module, f"lists {event.event_type} in 'handles' but no @subscribe handler takes it"))
+        for event in module.publishes:
+            if not (isinstance(event, type) and issubclass(event, Event)) or event.publisher != module.label:
+                errors.append(
+                    checks.Error(
+                        f"Module '{module.label}' lists {getattr(event, 'event_type', event)} in 'publishes', "
+                        f"but that event is declared for module '{getattr(event, 'publisher', '?')}'.",
+                        hint=f"A module publishes only events declared in contracts/{module.label}.py.",
+                        obj=module.label,
+                        id="seams.E012",
+                    )
+                )
+    return errors
+
+
+def _handles_error(module: ModuleConfig, what: str) -> checks.CheckMessage:
+    return checks.Error(
+        f"Module '{module.label}' {what}.",
+        hint=f"Make 'handles' in {module.manifest_location()} match the module's @subscribe handlers, or remove it to derive it.",
+        obj=module.label,
+        id="seams.E010",
+    )
+
+
+# --- E009 / E011: modules and their databases ----------------------------------------------------
+def app_errors(app_configs: Iterable[AppConfig], modules_package: str, databases: dict[str, object]) -> list[checks.CheckMessage]:
+    errors = []
+    for config in app_configs:
+        in_modules = config.name.startswith(modules_package + ".")
+        if in_modules and not isinstance(config, ModuleConfig):
+            errors.append(
+                checks.Error(
+                    f"App '{config.name}' lives under {modules_package}/ but its AppConfig ({type(config).__name__}) is not a module.",
+                    hint="Make its AppConfig subclass contracts.kernel.ModuleConfig and declare provides/consumes/publishes.",
+                    obj=config.name,
+                    id="seams.E009",
+                )
+            )
+        if isinstance(config, ModuleConfig) and config.database_alias not in databases:
+            errors.append(
+                checks.Error(
+                    f"Module '{config.label}' keeps its data in database alias '{config.database_alias}', which DATABASES lacks.",
+                    hint="Build DATABASES with contracts.kernel.databases.module_databases() over every module label.",
+                    obj=config.label,
+                    id="seams.E011",
+                )
+            )
+    return errors
+
+
+# --- registration with Django --------------------------------------------------------------------
+def _project_packages() -> set[str]:
+    return set(getattr(settings, "SEAMS_PROJECT_PACKAGES", ("app", "modules", "contracts", "extraction")))
+
+
+@checks.register(TAG)
+def check_boundaries(app_configs: list[AppConfig] | None = None, **kwargs: object) -> list[checks.CheckMessage]:
+    modules = _modules()
+    registry = get_registry()
+    labels = {m.label for m in modules}
+    errors = app_errors(apps.get_app_configs(), getattr(settings, "SEAMS_MODULES_PACKAGE", "modules"), settings.DATABASES)
+    errors += relation_errors(apps.get_models(), labels)
+    models_by_module = {m.label: {model._meta.model_name for model in m.get_models()} for m in modules}
+    for module in modules:
+        errors += source_errors(module, _python_files(module), models_by_module, _project_packages())
+    errors += contract_type_errors(declared_contracts.values())
+    errors += implementation_errors(modules, registry)
+    errors += event_errors(modules, registry)
+    return errors

@@ -1,0 +1,92 @@
+"""``Event``: a typed, versioned fact that a module announces after its transaction commits.
+
+Declare events in ``contracts/<module>.py``, named in the past tense::
+
+    class OrderPlaced(Event):
+        version: ClassVar[int] = 1
+        key_field: ClassVar[str] = "order_id"   # events with the same key stay in order
+        order_id: int
+        customer_email: str
+
+``Envelope`` is what travels: the event plus its identity and metadata. Handlers receive the event;
+a handler that declares a second parameter also receives the envelope.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from .schema import Schema
+
+#: Every event type declared so far, by (type name, version).
+declared_events: dict[tuple[str, int], type[Event]] = {}
+
+
+class Event(Schema):
+    """Base class of events."""
+
+    event_type: ClassVar[str]
+    version: ClassVar[int] = 1
+    key_field: ClassVar[str | None] = None
+    publisher: ClassVar[str]
+    declared_in_contracts: ClassVar[bool]
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        module = cls.__module__
+        in_contracts = module.startswith("contracts.") and module.count(".") == 1
+        owner = module.split(".", 1)[1] if in_contracts else cls.__dict__.get("publisher", module)
+        cls.publisher = owner
+        cls.declared_in_contracts = in_contracts or "publisher" in cls.__dict__
+        if "event_type" not in cls.__dict__:
+            cls.event_type = f"{owner}.{cls.__name__}"
+        if cls.key_field is not None and cls.key_field not in cls.model_fields:
+            raise TypeError(f"{cls.__qualname__}.key_field names '{cls.key_field}', which is not a field")
+        declared_events[(cls.event_type, cls.version)] = cls
+
+    def event_key(self) -> str | None:
+        """The ordering key: events with the same key reach each subscriber in order."""
+        return None if self.key_field is None else str(getattr(self, self.key_field))
+
+
+def utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """An event on its way: identity, type, version, ordering key, payload and headers."""
+
+    event: Event
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+    occurred_at: datetime.datetime = field(default_factory=utcnow)
+    key: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def type(self) -> str:
+        return self.event.event_type
+
+    @property
+    def version(self) -> int:
+        return self.event.version
+
+    @property
+    def publisher(self) -> str:
+        return self.event.publisher
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form (JSON-able)."""
+        return {
+            "id": str(self.id),
+            "type": self.type,
+            "version": self.version,
+            "key": self.key,
+            "occurred_at": self.occurred_at.isoformat(),
+            "headers": dict(self.headers),
+            "payload": self.event.model_dump(mode="json"),
+        }

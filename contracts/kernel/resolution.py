@@ -1,0 +1,96 @@
+"""``use(Contract)``: how a module obtains another module's contract.
+
+Resolution happens once per (calling Python module, contract): the consumer is checked against its
+manifest, the binding (in-process today; HTTP or Celery by configuration later) is looked up, and
+the result is cached. In-process, the returned object *is* the implementation instance, so a call
+costs exactly a Python method call, unless boundary validation is on (``SEAMS_VALIDATE_CONTRACTS``,
+on under DEBUG and in tests), which wraps it in a validating proxy.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TypeVar
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+
+from .contract import Contract
+from .errors import ConfigurationError, NotReady, UndeclaredDependency
+from .modules import get_module, module_of
+from .registry import get_registry
+from .validation import validating_proxy
+
+C = TypeVar("C", bound=Contract)
+
+#: The transport that serves a contract when a module's binding names none.
+INPROCESS = "inprocess"
+
+_cache: dict[tuple[str, type[Contract]], Contract] = {}
+
+
+def use(contract: type[C], *, consumer: str | None = None) -> C:
+    """Return the contract as served to the caller (in-process, or a transport client).
+
+    ``consumer`` is the Python module asking; by default, the caller's ``__name__``.
+    """
+    caller = consumer if consumer is not None else sys._getframe(1).f_globals.get("__name__", "")
+    try:
+        return _cache[(caller, contract)]  # type: ignore[return-value]
+    except KeyError:
+        pass
+    resolved = _resolve(caller, contract)
+    _cache[(caller, contract)] = resolved
+    return resolved  # type: ignore[return-value]
+
+
+def reset_resolution_cache(**_: object) -> None:
+    """Forget every resolution (after settings or test overrides change)."""
+    _cache.clear()
+
+
+setting_changed.connect(reset_resolution_cache)
+
+
+def _resolve(caller: str, contract: type[Contract]) -> Contract:
+    if not (isinstance(contract, type) and issubclass(contract, Contract) and hasattr(contract, "__seams_contract__")):
+        raise TypeError(f"use() expects a declared contract class, got {contract!r}")
+    contract = contract.__seams_contract__
+    registry = get_registry()
+    if not registry.frozen:
+        raise NotReady(
+            f"use({contract.__name__}) was called before Seams finished starting. Call use() inside "
+            f"functions, not at import time."
+        )
+    consumer = module_of(caller)
+    if consumer is not None and consumer.label != contract.__seams_module__ and contract not in consumer.consumes:
+        raise UndeclaredDependency(
+            f"Module '{consumer.label}' uses {contract.__seams_name__} without declaring it. Add "
+            f"{contract.__name__} (from contracts.{contract.__seams_module__}) to 'consumes' in "
+            f"{consumer.manifest_location()}."
+        )
+    if contract in registry.overrides:
+        return registry.overrides[contract]
+    provider = get_module(contract.__seams_module__)
+    binding = binding_for(provider.label)
+    transport = binding.get("TRANSPORT", INPROCESS)
+    if transport == INPROCESS:
+        instance = registry.instance_of(contract)
+        if getattr(settings, "SEAMS_VALIDATE_CONTRACTS", settings.DEBUG):
+            return validating_proxy(contract, instance)
+        return instance
+    transports = getattr(settings, "SEAMS_TRANSPORTS", {})
+    if transport not in transports:
+        known = ", ".join([INPROCESS, *sorted(transports)])
+        raise ConfigurationError(
+            f"Module '{provider.label}' is bound to transport '{transport}', which is not configured. "
+            f"Known transports: {known}. Add it to SEAMS_TRANSPORTS as a dotted path."
+        )
+    factory = import_string(transports[transport])
+    return factory(contract=contract, binding=binding)
+
+
+def binding_for(label: str) -> dict[str, str]:
+    """How a module's contracts are served: ``settings.SEAMS_BINDINGS[label]`` (default in-process)."""
+    return dict(getattr(settings, "SEAMS_BINDINGS", {}).get(label, {"TRANSPORT": INPROCESS}))

@@ -1,0 +1,49 @@
+"""``ModuleRouter``: each module's models live in its own database alias.
+
+Reads and writes of a module's models go to the module's alias; its migrations run only there;
+relations between models of two different modules are refused. Django's own apps (auth,
+contenttypes, sessions, admin) get no opinion (None) and so stay in ``default``, and they are kept
+out of module aliases.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+
+from .modules import ModuleConfig
+
+
+def _module(app_label: str) -> ModuleConfig | None:
+    try:
+        config = apps.get_app_config(app_label)
+    except LookupError:
+        return None
+    return config if isinstance(config, ModuleConfig) else None
+
+
+def _module_aliases() -> set[str]:
+    return {c.database_alias for c in apps.get_app_configs() if isinstance(c, ModuleConfig)}
+
+
+class ModuleRouter:
+    def db_for_read(self, model: type, **hints: Any) -> str | None:
+        module = _module(model._meta.app_label)
+        return module.database_alias if module else None
+
+    db_for_write = db_for_read
+
+    def allow_relation(self, obj1: Any, obj2: Any, **hints: Any) -> bool | None:
+        first, second = _module(obj1._meta.app_label), _module(obj2._meta.app_label)
+        if first and second and first.label != second.label:
+            return False
+        return None
+
+    def allow_migrate(self, db: str, app_label: str, model_name: str | None = None, **hints: Any) -> bool | None:
+        module = _module(app_label)
+        if module is not None:
+            return db == module.database_alias
+        if db in _module_aliases():
+            return False
+        return None

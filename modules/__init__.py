@@ -1,0 +1,1 @@
+"""Bounded-context modules: one Django app each, talking to others only through ``contracts``."""

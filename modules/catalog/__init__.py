@@ -1,0 +1,1 @@
+"""Catalog: products (SKU, name, price in cents)."""

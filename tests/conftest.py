@@ -1,0 +1,27 @@
+"""Test set-up shared by every suite.
+
+Django's test runner treats aliases that share a test database (our PostgreSQL aliases: one
+database, one schema each) as one database and migrates only the first of them, and it never
+creates schemas. ``django_db_setup`` therefore creates the test databases as usual, then creates
+each module's schema and migrates every alias.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connections
+from django.test.utils import setup_databases, teardown_databases
+
+from contracts.kernel.databases import migrate_all
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_test_environment: None, django_db_blocker: pytest.FixtureRequest) -> object:
+    with django_db_blocker.unblock():
+        config = setup_databases(
+            verbosity=0, interactive=False, keepdb=False, aliases=set(connections), serialized_aliases=set()
+        )
+        migrate_all(verbosity=0)
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(config, verbosity=0)
