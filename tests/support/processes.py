@@ -1,0 +1,101 @@
+"""Start real processes for end-to-end tests: a throwaway database and a server on a free port."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def throwaway_database(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Environment for a fresh, empty project database: SQLite files in tmp_path by default, or a
+    new PostgreSQL database (dropped afterwards) when DATABASE_URL is set."""
+    url = os.environ.get("DATABASE_URL")
+    env = {"SEAMS_VAR_DIR": str(tmp_path / "var")}
+    if not url:
+        yield env
+        return
+    import psycopg
+
+    parts = urlsplit(url)
+    name = f"seams_e2e_{uuid.uuid4().hex[:8]}"
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield {**env, "DATABASE_URL": urlunsplit(parts._replace(path=f"/{name}"))}
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def project_env(extra: dict[str, str], cwd: Path = ROOT) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL"}}
+    env.update({"DJANGO_SETTINGS_MODULE": "app.settings", "PYTHONPATH": str(cwd), "PYTHONUNBUFFERED": "1"})
+    env.update(extra)
+    return env
+
+
+def manage(args: list[str], env: dict[str, str], cwd: Path = ROOT, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@contextlib.contextmanager
+def gunicorn(env: dict[str, str], cwd: Path = ROOT, log: Path | None = None) -> Iterator[str]:
+    """Run ``gunicorn app.wsgi`` on a free loopback port until the block ends; yields its base URL."""
+    port = free_port()
+    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
+    proc = subprocess.Popen(
+        [str(BIN / "gunicorn"), "app.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--timeout", "60"],
+        cwd=cwd,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"gunicorn exited with {proc.returncode}; see {log}")
+            try:
+                httpx.get(f"{base}/api/openapi.json", timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise AssertionError("gunicorn did not answer within 60 s") from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if log:
+            out.close()
