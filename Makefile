@@ -1,4 +1,5 @@
-# Seams: `make run` serves the reference shop, `make test` runs every check and test.
+# Seams: `make run` serves the reference shop, `make test` runs every check and test:
+# ruff, the generated import-linter config is current, lint-imports, manage.py check, pytest.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -27,7 +28,7 @@ run: seed
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py modules lint-config --check
-	$(BIN)/lint-imports
+	$(BIN)/lint-imports importlinter.ini
 
 check: install
 	$(BIN)/python manage.py check --fail-level WARNING

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "ninja",
+    "app",  # the composition root: its management commands (seed_shop)
     "contracts.kernel",
     *[f"modules.{label}" for label in SEAMS_MODULES],
 ]

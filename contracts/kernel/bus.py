@@ -32,6 +32,9 @@ logger = logging.getLogger("seams.events")
 #: The trace id of the work in progress, carried in every envelope's headers.
 trace_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("seams_trace_id", default=None)
 
+#: Lists that record every envelope published while they are active (see contracts.kernel.testing).
+recorders: contextvars.ContextVar[tuple[list[Envelope], ...]] = contextvars.ContextVar("seams_recorders", default=())
+
 
 class EventBackend:
     """How published envelopes reach subscribers. Subclass and name it in SEAMS_EVENT_BACKEND."""
@@ -53,7 +56,12 @@ def event_backend() -> EventBackend:
     return import_string(path)()
 
 
-setting_changed.connect(lambda **_: event_backend.cache_clear())
+def _forget_backend(**_: object) -> None:
+    event_backend.cache_clear()
+
+
+# A named function: signals keep weak references, so a lambda receiver would vanish at once.
+setting_changed.connect(_forget_backend)
 
 
 def publish(event: Event, *, headers: dict[str, str] | None = None, _caller: str | None = None) -> Envelope:
@@ -90,6 +98,8 @@ def publish(event: Event, *, headers: dict[str, str] | None = None, _caller: str
         headers={"trace_id": trace_id.get() or uuid.uuid4().hex, "publisher": publisher.label, **(headers or {})},
     )
     event_backend().publish(envelope, using=alias)
+    for recorder in recorders.get():
+        recorder.append(envelope)
     return envelope
 
 

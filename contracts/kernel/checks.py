@@ -15,6 +15,7 @@ from django.apps import AppConfig, apps
 from django.conf import settings
 from django.core import checks
 from django.db import models as django_models
+from django.db.models import ForeignObjectRel
 
 from .contract import Contract, declared_contracts
 from .events import Event
@@ -37,7 +38,9 @@ def relation_errors(models: Iterable[type[django_models.Model]], module_labels: 
         if label not in module_labels:
             continue
         for field in model._meta.get_fields(include_hidden=False):
-            if not field.is_relation or field.auto_created or not (field.concrete or field.many_to_many):
+            # Forward relations only; a parent link (multi-table inheritance) is auto-created but
+            # is a one-to-one all the same.
+            if not field.is_relation or isinstance(field, ForeignObjectRel) or not (field.concrete or field.many_to_many):
                 continue
             target = field.related_model
             if target is None or isinstance(target, str):
@@ -86,30 +89,62 @@ def source_errors(
         try:
             tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         except SyntaxError as exc:
-            errors.append(checks.Error(f"{path}: cannot be parsed ({exc.msg})", obj=module.label, id="seams.E002"))
+            errors.append(
+                checks.Error(
+                    f"{path}: cannot be parsed ({exc.msg})",
+                    hint="Fix the syntax error: the boundary checks read every Python file of the module.",
+                    obj=module.label,
+                    id="seams.E002",
+                )
+            )
             continue
         where = f"{path}"
+        package = _package_of(module, path)
         for node in ast.walk(tree):
-            for imported in _imported_names(node):
+            for imported in _imported_names(node, package):
                 errors += _import_errors(module, imported, allowed, project_packages, f"{where}:{node.lineno}")
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 match = _MODEL_REF.match(node.value)
                 if match and match[1] in others and match[2].lower() in others[match[1]]:
                     errors.append(_model_reach_error(module, f"'{node.value}'", f"{where}:{node.lineno}"))
             if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "get_model":
-                args = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+                given = [*node.args, *(k.value for k in node.keywords if k.arg in ("app_label", "model_name"))]
+                args = [a.value for a in given if isinstance(a, ast.Constant) and isinstance(a.value, str)]
                 label = args[0].split(".")[0] if args else None
                 if label in others:
                     errors.append(_model_reach_error(module, f"get_model({', '.join(map(repr, args))})", f"{where}:{node.lineno}"))
     return errors
 
 
-def _imported_names(node: ast.AST) -> list[str]:
+def _package_of(module: ModuleConfig, path: Path) -> str | None:
+    """The dotted package a file of the module belongs to (for relative imports), if it is inside it."""
+    try:
+        relative = path.resolve().relative_to(Path(module.path).resolve())
+    except ValueError:
+        return None
+    return ".".join([module.name, *relative.parts[:-1]])
+
+
+def _imported_names(node: ast.AST, package: str | None) -> list[str]:
+    """The absolute dotted names an import statement reaches, one per thing imported."""
     if isinstance(node, ast.Import):
         return [alias.name for alias in node.names]
-    if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-        return [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
-    return []
+    if not isinstance(node, ast.ImportFrom):
+        return []
+    if node.level:  # relative: resolve against the file's package
+        parts = package.split(".") if package else []
+        if node.level > len(parts):
+            return []
+        base = ".".join(parts[: len(parts) - node.level + 1])
+        source = f"{base}.{node.module}" if node.module else base
+    elif node.module:
+        source = node.module
+    else:
+        return []
+    if "." in source:  # `from modules.orders.models import Order`: the package is what matters
+        return [source]
+    # `from modules import orders`: each imported name is a package of its own
+    return [source if alias.name == "*" else f"{source}.{alias.name}" for alias in node.names]
 
 
 def _import_errors(module: ModuleConfig, name: str, allowed: set[str], project: set[str], where: str) -> list[checks.CheckMessage]:
@@ -243,7 +278,7 @@ def event_errors(modules: list[ModuleConfig], registry: Registry) -> list[checks
     for module in modules:
         if module.handles is not None:
             declared = set(module.handles)
-            derived = set(module.handled_events())
+            derived = set(module.handled_events(registry))
             for event in sorted(derived - declared, key=lambda e: e.event_type):
                 errors.append(_handles_error(module, f"has a @subscribe handler for {event.event_type}, which 'handles' does not list"))
             for event in sorted(declared - derived, key=lambda e: e.event_type):

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import inspect
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from .types import crossing_problems
 
@@ -101,7 +102,8 @@ def _method_spec(cls: type, name: str, func: Callable[..., Any]) -> MethodSpec:
         if param.name == "self":
             continue
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            problems.append(f"{where}: *{param.name} is not allowed; name every parameter")
+            stars = "*" if param.kind == param.VAR_POSITIONAL else "**"
+            problems.append(f"{where}: {stars}{param.name} is not allowed; name every parameter")
         elif param.name not in hints:
             problems.append(f"{where}: parameter '{param.name}' has no type annotation")
         else:

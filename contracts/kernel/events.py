@@ -39,9 +39,10 @@ class Event(Schema):
         super().__pydantic_init_subclass__(**kwargs)
         module = cls.__module__
         in_contracts = module.startswith("contracts.") and module.count(".") == 1
+        explicit = "publisher" in cls.__dict__  # read before the line below puts it there
         owner = module.split(".", 1)[1] if in_contracts else cls.__dict__.get("publisher", module)
         cls.publisher = owner
-        cls.declared_in_contracts = in_contracts or "publisher" in cls.__dict__
+        cls.declared_in_contracts = in_contracts or explicit
         if "event_type" not in cls.__dict__:
             cls.event_type = f"{owner}.{cls.__name__}"
         if cls.key_field is not None and cls.key_field not in cls.model_fields:
@@ -54,7 +55,7 @@ class Event(Schema):
 
 
 def utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 @dataclass(frozen=True)

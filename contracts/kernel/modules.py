@@ -21,12 +21,14 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from django.apps import AppConfig, apps
+from django.core.signals import setting_changed
 
 from .errors import NotReady, UnknownName
 
 if TYPE_CHECKING:
     from .contract import Contract
     from .events import Event
+    from .registry import Registry
 
 
 class ModuleConfig(AppConfig):
@@ -51,12 +53,12 @@ class ModuleConfig(AppConfig):
     def database_alias(self) -> str:
         return self.database or self.label
 
-    def handled_events(self) -> list[type[Event]]:
+    def handled_events(self, registry: Registry | None = None) -> list[type[Event]]:
         """Events this module subscribes to, derived from its ``@subscribe`` registrations."""
         from .registry import get_registry
 
         return sorted(
-            {s.event for s in get_registry().all_subscribers() if s.module == self.label},
+            {s.event for s in (registry if registry is not None else get_registry()).all_subscribers() if s.module == self.label},
             key=lambda e: e.event_type,
         )
 
@@ -99,3 +101,12 @@ def module_of(python_module: str) -> ModuleConfig | None:
             if best is None or len(config.name) > len(best.name):
                 best = config
     return best
+
+
+def _forget_modules(*, setting: str, **_: object) -> None:
+    # KernelConfig.ready() clears the cache when apps load; restoring INSTALLED_APPS (tests) runs no ready().
+    if setting == "INSTALLED_APPS":
+        module_of.cache_clear()
+
+
+setting_changed.connect(_forget_modules)

@@ -45,6 +45,7 @@ class Registry:
         self.overrides: dict[type[Contract], Contract] = {}
         self.frozen = False
         self.instances: dict[type[Contract], Contract] = {}
+        #: What use() answered, by (calling Python module, contract); see resolution.py.
         self.resolved: dict[tuple[str, type[Contract]], Contract] = {}
 
     # --- registration -------------------------------------------------------------------------
@@ -146,8 +147,13 @@ def subscribe(event: type[Event], *, module: str | None = None) -> Callable[[Cal
         raise TypeError(f"@subscribe expects an Event subclass, got {event!r}")
 
     def register(handler: Callable[..., Any]) -> Callable[..., Any]:
-        params = [p for p in inspect.signature(handler).parameters.values() if p.default is p.empty]
-        if len(params) not in (1, 2):
+        parameters = inspect.signature(handler).parameters.values()
+        positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        # It is called handler(event) or handler(event, envelope): count the required positional
+        # parameters; a required keyword-only one could never be given.
+        params = [p for p in parameters if p.kind in positional and p.default is p.empty]
+        keyword_only = [p for p in parameters if p.kind == p.KEYWORD_ONLY and p.default is p.empty]
+        if len(params) not in (1, 2) or keyword_only:
             raise TypeError(f"Handler {handler.__qualname__} must take (event) or (event, envelope)")
         get_registry().add_subscriber(
             Subscriber(

@@ -27,27 +27,26 @@ C = TypeVar("C", bound=Contract)
 #: The transport that serves a contract when a module's binding names none.
 INPROCESS = "inprocess"
 
-_cache: dict[tuple[str, type[Contract]], Contract] = {}
-
-
 def use(contract: type[C], *, consumer: str | None = None) -> C:
     """Return the contract as served to the caller (in-process, or a transport client).
 
     ``consumer`` is the Python module asking; by default, the caller's ``__name__``.
     """
     caller = consumer if consumer is not None else sys._getframe(1).f_globals.get("__name__", "")
+    # The cache lives in the registry, so a fresh registry (tests) never sees another's answers.
+    cache = get_registry().resolved
     try:
-        return _cache[(caller, contract)]  # type: ignore[return-value]
+        return cache[(caller, contract)]  # type: ignore[return-value]
     except KeyError:
         pass
     resolved = _resolve(caller, contract)
-    _cache[(caller, contract)] = resolved
+    cache[(caller, contract)] = resolved
     return resolved  # type: ignore[return-value]
 
 
 def reset_resolution_cache(**_: object) -> None:
     """Forget every resolution (after settings or test overrides change)."""
-    _cache.clear()
+    get_registry().resolved.clear()
 
 
 setting_changed.connect(reset_resolution_cache)

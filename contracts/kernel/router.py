@@ -3,7 +3,8 @@
 Reads and writes of a module's models go to the module's alias; its migrations run only there;
 relations between models of two different modules are refused. Django's own apps (auth,
 contenttypes, sessions, admin) get no opinion (None) and so stay in ``default``, and they are kept
-out of module aliases.
+out of module aliases. The kernel's outbox and inbox tables are created in every module alias
+and always used with an explicit ``.using(alias)``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ def _module_aliases() -> set[str]:
     return {c.database_alias for c in apps.get_app_configs() if isinstance(c, ModuleConfig)}
 
 
+#: The kernel's own tables (outbox, publications, inbox) exist in every module database.
+KERNEL_LABEL = "seams"
+
+
 class ModuleRouter:
     def db_for_read(self, model: type, **hints: Any) -> str | None:
         module = _module(model._meta.app_label)
@@ -41,6 +46,8 @@ class ModuleRouter:
         return None
 
     def allow_migrate(self, db: str, app_label: str, model_name: str | None = None, **hints: Any) -> bool | None:
+        if app_label == KERNEL_LABEL:
+            return db in _module_aliases()
         module = _module(app_label)
         if module is not None:
             return db == module.database_alias

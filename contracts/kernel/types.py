@@ -86,7 +86,8 @@ def crossing_problems(annotation: object, where: str, _seen: set[type] | None = 
                 problems += crossing_problems(field.annotation, f"{where}.{name}", seen)
             return problems
         if annotation in (list, tuple, set, dict, frozenset):
-            return [f"{where}: say what the {annotation.__name__} holds, e.g. {annotation.__name__}[str]"]
+            example = "dict[str, int]" if annotation is dict else f"{annotation.__name__}[str]"
+            return [f"{where}: say what the {annotation.__name__} holds, e.g. {example}"]
         if annotation is bytes:
             return [f"{where}: bytes has no JSON form; send base64 text (str) or a URL instead"]
     return [

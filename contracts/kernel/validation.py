@@ -16,16 +16,23 @@ from .contract import Contract, MethodSpec
 from .errors import ContractViolation
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _adapter(annotation: Any) -> pydantic.TypeAdapter[Any]:
     return pydantic.TypeAdapter(annotation)
 
 
 def _check(value: Any, annotation: Any, where: str) -> None:
     try:
-        _adapter(annotation).validate_python(value, strict=True)
+        validated = _adapter(annotation).validate_python(value, strict=True)
     except pydantic.ValidationError as exc:
         raise ContractViolation(f"{where}: {exc.errors()[0]['msg']} (got {type(value).__name__}: {value!r:.80})") from None
+    # Even strict, pydantic builds a Schema from a dict. In-process the other side would get the dict
+    # while a remote caller gets the Schema: the value must already be of the declared type.
+    if validated is not value and validated != value:
+        expected = annotation.__name__ if isinstance(annotation, type) else repr(annotation)
+        raise ContractViolation(
+            f"{where}: expected {expected}, build it rather than a look-alike (got {type(value).__name__}: {value!r:.80})"
+        )
 
 
 def _validating_method(contract: type[Contract], spec: MethodSpec, bound: Any) -> Any:

@@ -49,7 +49,7 @@ def throwaway_database(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 
 def project_env(extra: dict[str, str], cwd: Path = ROOT) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL"}}
+    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "SEAMS_MODULES"}}
     env.update({"DJANGO_SETTINGS_MODULE": "app.settings", "PYTHONPATH": str(cwd), "PYTHONUNBUFFERED": "1"})
     env.update(extra)
     return env

@@ -8,15 +8,31 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .processes import BIN, ROOT
+from .processes import BIN, ROOT, project_env
 
-IGNORED = shutil.ignore_patterns(".venv", "var", ".git", "__pycache__", ".pytest_cache", ".ruff_cache", "*.sqlite3")
+IGNORED = shutil.ignore_patterns(
+    ".venv", "var", ".git", "__pycache__", ".pytest_cache", ".ruff_cache", ".import_linter_cache", "*.egg-info",
+    "*.sqlite3", "build",
+)
 
 
 def copy_project(destination: Path) -> Path:
     """Copy the project's sources (no virtualenv, no data, no git) into ``destination``."""
-    shutil.copytree(ROOT, destination, ignore=IGNORED)
+    shutil.copytree(ROOT, destination, ignore=IGNORED, symlinks=True)  # keeps .importlinter -> importlinter.ini
     return destination
+
+
+def copy_env(project: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for tools run in a copy: its own packages, its SQLite files beside it."""
+    return project_env(
+        {
+            "SEAMS_VAR_DIR": str(project.parent / "var"),
+            "PYTHONDONTWRITEBYTECODE": "1",  # no stale .pyc when a file is rewritten within the same second
+            "COLUMNS": "300",  # import-linter wraps its report to the terminal width; keep chains on one line
+            **(extra or {}),
+        },
+        cwd=project,
+    )
 
 
 def run_tool(name: str, args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,73 @@
+"""``manage.py modules``: what the modules are and how they connect.
+
+    manage.py modules                       # each module: database, contracts, events
+    manage.py modules graph                 # a Mermaid flowchart of contract calls and events
+    manage.py modules lint-config           # (re)write importlinter.ini from the manifests
+    manage.py modules lint-config --check   # fail if importlinter.ini is stale (make lint runs this)
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from contracts.kernel.graph import render_mermaid, render_module_table
+from contracts.kernel.lintconfig import COMMAND, DEFAULT_FILENAME, declaration_labels, render_lint_config
+from contracts.kernel.modules import module_configs
+
+
+def default_lint_config_path() -> Path:
+    return Path(getattr(settings, "BASE_DIR", Path.cwd())) / DEFAULT_FILENAME
+
+
+class Command(BaseCommand):
+    help = "List the modules (default), draw their graph (graph) or generate importlinter.ini (lint-config)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", metavar="{list,graph,lint-config}")
+        sub.add_parser("list", help="each module's database, contracts and events (the default)")
+        sub.add_parser("graph", help="a Mermaid flowchart: contract calls (solid) and events (dotted)")
+        lint = sub.add_parser("lint-config", help=f"write {DEFAULT_FILENAME} from the module manifests")
+        lint.add_argument(
+            "--output", default=None, help=f"the file to write or check (default: {DEFAULT_FILENAME} beside manage.py)"
+        )
+        lint.add_argument(
+            "--check", action="store_true", help="write nothing; exit non-zero if the file differs from the manifests"
+        )
+
+    def handle(self, *args: Any, action: str | None = None, **options: Any) -> None:
+        if action in (None, "list"):
+            self.stdout.write(render_module_table(module_configs(), settings.DATABASES), ending="")
+        elif action == "graph":
+            self.stdout.write(render_mermaid(module_configs()), ending="")
+        elif action == "lint-config":
+            self.lint_config(Path(options.get("output") or default_lint_config_path()), check=bool(options.get("check")))
+        else:  # pragma: no cover - argparse refuses other choices
+            raise CommandError(f"Unknown action {action!r}")
+
+    def lint_config(self, path: Path, *, check: bool) -> None:
+        text = render_lint_config(module_configs(), declaration_labels())
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if check:
+            if current == text:
+                self.stdout.write(f"{path.name} matches the module manifests.")
+                return
+            if current is None:
+                raise CommandError(f"{path} does not exist. Run `{COMMAND}` to generate it, and commit it.")
+            diff = difflib.unified_diff(
+                current.splitlines(keepends=True), text.splitlines(keepends=True), f"{path.name} (on disk)", f"{path.name} (from the manifests)"
+            )
+            self.stderr.write("".join(diff), ending="")
+            raise CommandError(
+                f"{path} is out of date with the module manifests. Run `{COMMAND}` and commit the result."
+            )
+        if current == text:
+            self.stdout.write(f"{path} is up to date.")
+            return
+        path.write_text(text, encoding="utf-8")
+        contracts = text.count("[importlinter:contract:")
+        self.stdout.write(f"Wrote {path} ({contracts} import-linter contracts). Check with: lint-imports {path.name}")

@@ -1,0 +1,142 @@
+"""The event publication registry (outbox) and the inbox.
+
+These tables live in *every module's own database*: a module's outbox rows are written in the
+same transaction as its business change, and a subscriber's inbox rows in the same transaction as
+its handler's writes. Always query them with ``.using(alias)``; the router gives them no default.
+
+* ``OutboxEvent`` — one row per published event (the envelope).
+* ``Publication`` — one row per (event, subscriber): the unit of delivery, retry and dead-lettering.
+* ``InboxEntry`` — in the subscriber's database: "this handler already handled this event".
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+
+class PublicationStatus(models.TextChoices):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    FAILED = "failed"  # failed at least once; retried at next_attempt_at
+    COMPLETED = "completed"
+    DEAD = "dead"  # out of attempts, or can never succeed (schema drift, unknown type)
+
+
+#: Statuses of a publication that still has to run; they also hold back later events of its key.
+OPEN_STATUSES = (PublicationStatus.PENDING, PublicationStatus.PROCESSING, PublicationStatus.FAILED)
+
+
+class OutboxEvent(models.Model):
+    position = models.BigAutoField(primary_key=True)
+    event_id = models.UUIDField(unique=True, default=uuid.uuid4)
+    type = models.CharField(max_length=200)
+    version = models.PositiveIntegerField(default=1)
+    key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001  NULL: no ordering key
+    payload = models.JSONField()
+    headers = models.JSONField(default=dict)
+    publisher = models.CharField(max_length=100)
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "seams_outbox_event"
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"
+
+
+class Publication(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="publications")
+    #: Copied from the event so claiming and ordering need no join.
+    position = models.BigIntegerField()
+    key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001  NULL: no ordering key
+    event_type = models.CharField(max_length=200)
+    subscriber = models.CharField(max_length=300)
+    subscriber_module = models.CharField(max_length=100)
+    status = models.CharField(max_length=20, choices=PublicationStatus.choices, default=PublicationStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField()
+    next_attempt_at = models.DateTimeField()
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=200, blank=True, default="")
+    lease_until = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    last_traceback = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "seams_publication"
+        constraints = [models.UniqueConstraint(fields=["event", "subscriber"], name="seams_publication_once")]
+        indexes = [
+            # Claiming and the relay look only at open rows: a partial index keeps that cost flat
+            # however many completed rows are kept.
+            models.Index(
+                fields=["next_attempt_at", "position"],
+                name="seams_pub_due",
+                condition=Q(status__in=["pending", "processing", "failed"]),
+            ),
+            # "Is an earlier event of this key still open for this subscriber?" (ordering).
+            models.Index(
+                fields=["subscriber", "key", "position"],
+                name="seams_pub_key_open",
+                condition=Q(status__in=["pending", "processing", "failed"]),
+            ),
+            models.Index(fields=["status", "completed_at"], name="seams_pub_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} -> {self.subscriber} ({self.status})"
+
+
+class InboxEntry(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    event_id = models.UUIDField()
+    subscriber = models.CharField(max_length=300)
+    handled_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "seams_inbox"
+        constraints = [models.UniqueConstraint(fields=["event_id", "subscriber"], name="seams_inbox_once")]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber} handled {self.event_id}"
+
+
+class ArchivedPublication(models.Model):
+    """A completed publication moved out of the hot table (``SEAMS_EVENTS['COMPLETION'] = 'archive'``)."""
+
+    id = models.BigAutoField(primary_key=True)
+    event_id = models.UUIDField()
+    event_type = models.CharField(max_length=200)
+    key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001  NULL: no ordering key
+    payload = models.JSONField()
+    headers = models.JSONField(default=dict)
+    subscriber = models.CharField(max_length=300)
+    attempts = models.PositiveIntegerField()
+    occurred_at = models.DateTimeField()
+    completed_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "seams_publication_archive"
+        indexes = [models.Index(fields=["completed_at"], name="seams_archive_completed")]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} -> {self.subscriber} (archived)"
+
+    @classmethod
+    def archive(cls, alias: str, publication: Publication, completed_at: object) -> ArchivedPublication:
+        event = publication.event
+        return cls.objects.using(alias).create(
+            event_id=event.event_id,
+            event_type=event.type,
+            key=event.key,
+            payload=event.payload,
+            headers=event.headers,
+            subscriber=publication.subscriber,
+            attempts=publication.attempts,
+            occurred_at=event.occurred_at,
+            completed_at=completed_at,
+        )

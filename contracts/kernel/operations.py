@@ -1,0 +1,170 @@
+"""Operating the event publication registry: numbers, listing, resubmitting, purging.
+
+The ``manage.py events`` command and the metrics endpoint are thin layers over these functions.
+A publication is addressed as ``<alias>:<id>`` (``orders:42``): ids are per module database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from .errors import UnknownName
+from .models import OPEN_STATUSES, ArchivedPublication, OutboxEvent, Publication, PublicationStatus
+from .outbox import module_aliases
+
+
+@dataclass(frozen=True)
+class ModuleEventStats:
+    """Counts for one publishing module's outbox."""
+
+    module: str
+    published: int
+    pending: int
+    processing: int
+    failed: int
+    completed: int
+    dead: int
+
+    @property
+    def backlog(self) -> int:
+        """Publications still to be delivered (pending + processing + failed)."""
+        return self.pending + self.processing + self.failed
+
+
+def event_stats(aliases: list[str] | None = None) -> list[ModuleEventStats]:
+    """Published / pending / failed / completed / dead counts and backlog, per module database.
+
+    Completed rows removed by the ``delete`` completion mode are not counted; ``archive`` mode
+    counts archived rows as completed.
+    """
+    result = []
+    for alias in aliases or module_aliases():
+        counts = dict(
+            Publication.objects.using(alias).values_list("status").annotate(n=Count("id")).values_list("status", "n")
+        )
+        archived = ArchivedPublication.objects.using(alias).count()
+        result.append(
+            ModuleEventStats(
+                module=alias,
+                published=OutboxEvent.objects.using(alias).count(),
+                pending=counts.get(PublicationStatus.PENDING, 0),
+                processing=counts.get(PublicationStatus.PROCESSING, 0),
+                failed=counts.get(PublicationStatus.FAILED, 0),
+                completed=counts.get(PublicationStatus.COMPLETED, 0) + archived,
+                dead=counts.get(PublicationStatus.DEAD, 0),
+            )
+        )
+    return result
+
+
+def parse_ref(ref: str) -> tuple[str, int]:
+    """``orders:42`` -> (``orders``, 42), with a clear error for anything else."""
+    alias, sep, pk = ref.partition(":")
+    if not sep or not pk.isdigit() or alias not in module_aliases():
+        raise UnknownName(f"'{ref}' is not a publication reference; use <module>:<id>, modules: {', '.join(module_aliases())}")
+    return alias, int(pk)
+
+
+def list_publications(
+    *, status: str | None = None, module: str | None = None, event_type: str | None = None, limit: int = 50
+) -> list[tuple[str, Publication]]:
+    """Publications (newest first) filtered by status, publishing module and event type."""
+    if status and status not in PublicationStatus.values:
+        raise UnknownName(f"Unknown status '{status}'; known: {', '.join(PublicationStatus.values)}")
+    rows: list[tuple[str, Publication]] = []
+    for alias in [module] if module else module_aliases():
+        if alias not in module_aliases():
+            raise UnknownName(f"Unknown module '{alias}'; known: {', '.join(module_aliases())}")
+        query = Publication.objects.using(alias).select_related("event").order_by("-position")
+        if status:
+            query = query.filter(status=status)
+        if event_type:
+            query = query.filter(event_type=event_type)
+        rows += [(alias, p) for p in query[:limit]]
+    return rows[:limit] if not module else rows
+
+
+def describe(alias: str, pk: int) -> dict[str, Any]:
+    """Everything known about one publication, for ``manage.py events show``."""
+    try:
+        p = Publication.objects.using(alias).select_related("event").get(pk=pk)
+    except Publication.DoesNotExist:
+        raise UnknownName(f"No publication {alias}:{pk}") from None
+    return {
+        "ref": f"{alias}:{p.pk}",
+        "event_id": str(p.event.event_id),
+        "type": f"{p.event_type} v{p.event.version}",
+        "key": p.key,
+        "subscriber": p.subscriber,
+        "status": p.status,
+        "attempts": p.attempts,
+        "created_at": p.created_at,
+        "next_attempt_at": p.next_attempt_at,
+        "completed_at": p.completed_at,
+        "claimed_by": p.claimed_by,
+        "lease_until": p.lease_until,
+        "last_error": p.last_error,
+        "payload": p.event.payload,
+        "headers": p.event.headers,
+        "traceback": p.last_traceback,
+    }
+
+
+def resubmit(
+    *, refs: list[str] | None = None, event_type: str | None = None, module: str | None = None, dead_only: bool = False
+) -> int:
+    """Put failed or dead publications back to pending with fresh attempts; returns how many.
+
+    The relay (or the dispatch below) then delivers them again; the inbox keeps it idempotent.
+    """
+    from .outbox import dispatcher
+
+    statuses = [PublicationStatus.DEAD] if dead_only else [PublicationStatus.DEAD, PublicationStatus.FAILED]
+    total = 0
+    targets: dict[str, Q] = {}
+    if refs:
+        for ref in refs:
+            alias, pk = parse_ref(ref)
+            targets[alias] = targets.get(alias, Q(pk__in=[])) | Q(pk=pk)
+    else:
+        if not (event_type or module):
+            raise ValueError("Say what to resubmit: publication refs, --type or --module")
+        for alias in module_aliases():
+            condition = Q()
+            if event_type:
+                condition &= Q(event_type=event_type)
+            if module:
+                condition &= Q(subscriber_module=module) | Q(event__publisher=module)
+            targets[alias] = condition
+    now = timezone.now()
+    for alias, condition in targets.items():
+        rows = Publication.objects.using(alias).filter(condition, status__in=statuses)
+        ids = list(rows.values_list("pk", flat=True))
+        Publication.objects.using(alias).filter(pk__in=ids).update(
+            status=PublicationStatus.PENDING, attempts=0, next_attempt_at=now, dispatched_at=now, lease_until=None
+        )
+        if ids:
+            dispatcher().dispatch(alias, ids)
+        total += len(ids)
+    return total
+
+
+def purge_completed(older_than: timedelta = timedelta(0), now: datetime | None = None) -> int:
+    """Delete completed publications (and events left with none) completed before ``older_than`` ago."""
+    cutoff = (now or timezone.now()) - older_than
+    total = 0
+    for alias in module_aliases():
+        total += Publication.objects.using(alias).filter(status=PublicationStatus.COMPLETED, completed_at__lte=cutoff).delete()[1].get(
+            "seams.Publication", 0
+        )
+        total += ArchivedPublication.objects.using(alias).filter(completed_at__lte=cutoff).delete()[0]
+        OutboxEvent.objects.using(alias).filter(publications__isnull=True).delete()
+    return total
+
+
+__all__ = ["ModuleEventStats", "OPEN_STATUSES", "describe", "event_stats", "list_publications", "purge_completed", "resubmit"]

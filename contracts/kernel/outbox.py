@@ -1,0 +1,409 @@
+"""The durable event backend: a transactional outbox with a publication registry.
+
+``publish()`` writes the event and one ``Publication`` per subscriber into the publisher's own
+database, in the publisher's transaction. After commit a *dispatcher* hands each publication to
+``process_publication`` — in this process (``inline``) or as a Celery task on the subscriber
+module's queue (``celery``). The outbox row is the truth: the relay (``relay_once``, run by
+``manage.py relay_events`` and a Celery beat task) re-dispatches whatever was not completed in
+time, so a crash between commit and dispatch, a dead worker or a broker outage loses nothing.
+
+Delivery is at least once; the subscriber's inbox (written in the handler's own transaction)
+makes the effect exactly once. See docs/events.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import traceback
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import lru_cache
+
+import pydantic
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone
+
+from .bus import EventBackend, logger
+from .events import Envelope, Event, declared_events
+from .models import OPEN_STATUSES, InboxEntry, OutboxEvent, Publication, PublicationStatus
+from .modules import get_module, module_configs
+from .registry import Subscriber, get_registry
+
+log = logging.getLogger("seams.outbox")
+
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    """``settings.SEAMS_EVENTS``, with defaults."""
+
+    dispatch: str = "inline"
+    max_attempts: int = 6
+    backoff_base: float = 1.0
+    backoff_max: float = 300.0
+    lease: float = 60.0
+    stale_after: float = 30.0
+    completion: str = "keep"
+    queue_prefix: str = "seams."
+    relay_batch: int = 500
+
+    @classmethod
+    def from_settings(cls) -> OutboxSettings:
+        raw = {k.lower(): v for k, v in getattr(settings, "SEAMS_EVENTS", {}).items()}
+        unknown = set(raw) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"Unknown SEAMS_EVENTS keys: {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}")
+        config = cls(**raw)
+        if config.dispatch not in DISPATCHERS:
+            raise ValueError(f"SEAMS_EVENTS['DISPATCH'] must be one of {sorted(DISPATCHERS)}, got {config.dispatch!r}")
+        if config.completion not in ("keep", "delete", "archive"):
+            raise ValueError(f"SEAMS_EVENTS['COMPLETION'] must be keep, delete or archive, got {config.completion!r}")
+        return config
+
+
+@lru_cache(maxsize=1)
+def outbox_settings() -> OutboxSettings:
+    return OutboxSettings.from_settings()
+
+
+setting_changed.connect(lambda **_: (outbox_settings.cache_clear(), dispatcher.cache_clear()))
+
+
+# --- publishing ----------------------------------------------------------------------------------
+class OutboxEventBackend(EventBackend):
+    """Write the event and its publications in the publisher's transaction; dispatch after commit."""
+
+    def publish(self, envelope: Envelope, using: str) -> None:
+        now = timezone.now()
+        row = OutboxEvent.objects.using(using).create(
+            event_id=envelope.id,
+            type=envelope.type,
+            version=envelope.version,
+            key=envelope.key,
+            payload=envelope.event.model_dump(mode="json"),
+            headers=envelope.headers,
+            publisher=envelope.publisher,
+            occurred_at=envelope.occurred_at,
+        )
+        publications = Publication.objects.using(using).bulk_create(
+            [
+                Publication(
+                    event=row,
+                    position=row.position,
+                    key=envelope.key,
+                    event_type=envelope.type,
+                    subscriber=sub.name,
+                    subscriber_module=sub.module,
+                    created_at=now,
+                    next_attempt_at=now,
+                )
+                for sub in get_registry().subscribers_for(envelope.type)
+            ]
+        )
+        ids = (
+            [p.pk for p in publications]
+            if publications and publications[0].pk
+            else list(Publication.objects.using(using).filter(event=row).values_list("pk", flat=True))
+        )
+        if ids:
+            transaction.on_commit(lambda: dispatcher().dispatch(using, ids), using=using)
+
+
+# --- dispatching ---------------------------------------------------------------------------------
+class InlineDispatcher:
+    """Process publications right here, one after the other (the embedded default)."""
+
+    def dispatch(self, alias: str, ids: list[int], countdown: float | None = None) -> None:
+        if countdown:
+            return  # retries wait for the relay in inline mode
+        for pk in ids:
+            process_publication(alias, pk)
+
+
+class CeleryDispatcher:
+    """Send one Celery task per publication to the subscriber module's queue."""
+
+    def dispatch(self, alias: str, ids: list[int], countdown: float | None = None) -> None:
+        from .tasks import deliver_publication
+
+        modules = dict(Publication.objects.using(alias).filter(pk__in=ids).values_list("pk", "subscriber_module"))
+        prefix = outbox_settings().queue_prefix
+        for pk in ids:
+            try:
+                deliver_publication.apply_async(
+                    (alias, pk), queue=f"{prefix}{modules.get(pk, 'default')}", countdown=countdown
+                )
+            except Exception as exc:  # broker down: the outbox keeps it, the relay sends it later
+                log.warning("Could not dispatch publication %s:%s (%s); the relay will retry.", alias, pk, exc)
+                return
+
+
+DISPATCHERS = {"inline": InlineDispatcher, "celery": CeleryDispatcher}
+
+
+@lru_cache(maxsize=1)
+def dispatcher() -> InlineDispatcher | CeleryDispatcher:
+    return DISPATCHERS[outbox_settings().dispatch]()
+
+
+# --- processing ----------------------------------------------------------------------------------
+def _open_earlier_for_key() -> Exists:
+    return Exists(
+        Publication.objects.filter(
+            subscriber=OuterRef("subscriber"),
+            key=OuterRef("key"),
+            position__lt=OuterRef("position"),
+            status__in=OPEN_STATUSES,
+        )
+    )
+
+
+def claim(alias: str, pk: int, worker: str = WORKER_ID) -> bool:
+    """Atomically take a publication for processing: one conditional UPDATE (compare-and-set), safe
+    with any number of workers on PostgreSQL and with SQLite's single writer alike.
+
+    Claimable: pending or failed and due, or processing with an expired lease (its worker died);
+    and no earlier event with the same key is still open for the same subscriber. When that last
+    test races with the completion of the earlier event it errs on "not yet"; the worker that
+    completes the earlier event dispatches the next one.
+    """
+    now = timezone.now()
+    due = Q(status__in=[PublicationStatus.PENDING, PublicationStatus.FAILED], next_attempt_at__lte=now) | Q(
+        status=PublicationStatus.PROCESSING, lease_until__lt=now
+    )
+    updated = (
+        Publication.objects.using(alias)
+        .filter(due, pk=pk)
+        .filter(Q(key__isnull=True) | ~_open_earlier_for_key())
+        .update(
+            status=PublicationStatus.PROCESSING,
+            claimed_by=worker,
+            lease_until=now + timedelta(seconds=outbox_settings().lease),
+            attempts=F("attempts") + 1,
+        )
+    )
+    return bool(updated)
+
+
+def connection_vendor(alias: str) -> str:
+    from django.db import connections
+
+    return connections[alias].vendor
+
+
+def process_publication(alias: str, pk: int, worker: str = WORKER_ID) -> str:
+    """Claim, run and record one publication; returns what happened (for logs and tests)."""
+    if not claim(alias, pk, worker):
+        return "not-claimed"
+    publication = Publication.objects.using(alias).select_related("event").get(pk=pk)
+    try:
+        subscriber, event = _materialize(publication)
+    except Undeliverable as exc:
+        _bury(alias, publication, str(exc), "")
+        return "dead"
+    try:
+        outcome = _run_once(subscriber, publication, event)
+    except Exception as exc:
+        return _failed(alias, publication, exc)
+    _complete(alias, publication)
+    _dispatch_next_of_key(alias, publication)
+    return outcome
+
+
+class Undeliverable(Exception):
+    """This publication can never succeed as it is (unknown type or subscriber, schema drift)."""
+
+
+def _materialize(publication: Publication) -> tuple[Subscriber, Event]:
+    row = publication.event
+    event_class = declared_events.get((row.type, row.version))
+    if event_class is None:
+        raise Undeliverable(f"unknown event type {row.type} v{row.version}: no contract declares it in this process")
+    subscriber = next((s for s in get_registry().subscribers_for(row.type) if s.name == publication.subscriber), None)
+    if subscriber is None:
+        raise Undeliverable(f"unknown subscriber {publication.subscriber} for {row.type} (renamed or removed?)")
+    try:
+        event = event_class.model_validate(row.payload)
+    except pydantic.ValidationError as exc:
+        raise Undeliverable(
+            f"schema drift: the payload no longer validates as {row.type} v{row.version}: {exc}"
+        ) from exc
+    return subscriber, event
+
+
+def _run_once(subscriber: Subscriber, publication: Publication, event: Event) -> str:
+    """Run the handler and write its inbox row in one transaction on the subscriber's database."""
+    row = publication.event
+    envelope = Envelope(event=event, id=row.event_id, occurred_at=row.occurred_at, key=row.key, headers=row.headers)
+    alias = get_module(subscriber.module).database_alias
+    from .bus import run_subscriber
+
+    if InboxEntry.objects.using(alias).filter(event_id=row.event_id, subscriber=subscriber.name).exists():
+        return "duplicate"
+    try:
+        with transaction.atomic(using=alias):
+            run_subscriber(subscriber, envelope)
+            InboxEntry.objects.using(alias).create(event_id=row.event_id, subscriber=subscriber.name)
+    except IntegrityError:
+        if InboxEntry.objects.using(alias).filter(event_id=row.event_id, subscriber=subscriber.name).exists():
+            return "duplicate"  # another worker handled it concurrently; its effects stand, ours rolled back
+        raise
+    return "completed"
+
+
+def _complete(alias: str, publication: Publication) -> None:
+    now = timezone.now()
+    mode = outbox_settings().completion
+    rows = Publication.objects.using(alias).filter(pk=publication.pk)
+    if mode == "keep":
+        rows.update(status=PublicationStatus.COMPLETED, completed_at=now, lease_until=None, last_error="")
+        return
+    with transaction.atomic(using=alias):
+        if mode == "archive":
+            from .models import ArchivedPublication
+
+            ArchivedPublication.archive(alias, publication, now)
+        rows.delete()
+        OutboxEvent.objects.using(alias).filter(pk=publication.event_id, publications__isnull=True).delete()
+
+
+def backoff_seconds(attempt: int, config: OutboxSettings | None = None) -> float:
+    """Exponential backoff with full jitter: uniform in [base/2, min(max, base * 2**(attempt-1))]."""
+    config = config or outbox_settings()
+    ceiling = min(config.backoff_max, config.backoff_base * (2 ** max(attempt - 1, 0)))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def _failed(alias: str, publication: Publication, exc: Exception) -> str:
+    config = outbox_settings()
+    attempts = Publication.objects.using(alias).values_list("attempts", flat=True).get(pk=publication.pk)
+    text = "".join(traceback.format_exception(exc))
+    message = f"{type(exc).__name__}: {exc}"
+    logger.warning(
+        "Handler %s failed for event %s (%s), attempt %s/%s: %s",
+        publication.subscriber,
+        publication.event.event_id,
+        publication.event_type,
+        attempts,
+        config.max_attempts,
+        message,
+        extra={"event_id": str(publication.event.event_id), "event_type": publication.event_type},
+    )
+    if attempts >= config.max_attempts:
+        _bury(alias, publication, f"gave up after {attempts} attempts: {message}", text)
+        return "dead"
+    delay = backoff_seconds(attempts, config)
+    Publication.objects.using(alias).filter(pk=publication.pk).update(
+        status=PublicationStatus.FAILED,
+        next_attempt_at=timezone.now() + timedelta(seconds=delay),
+        lease_until=None,
+        last_error=message,
+        last_traceback=text,
+    )
+    dispatcher().dispatch(alias, [publication.pk], countdown=delay)
+    return "failed"
+
+
+def _bury(alias: str, publication: Publication, reason: str, text: str) -> None:
+    logger.error(
+        "Publication %s:%s of %s to %s is dead: %s",
+        alias,
+        publication.pk,
+        publication.event_type,
+        publication.subscriber,
+        reason,
+        extra={"event_id": str(publication.event.event_id), "event_type": publication.event_type},
+    )
+    Publication.objects.using(alias).filter(pk=publication.pk).update(
+        status=PublicationStatus.DEAD, lease_until=None, last_error=reason, last_traceback=text
+    )
+    _dispatch_next_of_key(alias, publication)
+
+
+def _dispatch_next_of_key(alias: str, publication: Publication) -> None:
+    """Ordered delivery: once an event is done, its key's next open event can go."""
+    if publication.key is None:
+        return
+    following = (
+        Publication.objects.using(alias)
+        .filter(
+            subscriber=publication.subscriber,
+            key=publication.key,
+            position__gt=publication.position,
+            status__in=[PublicationStatus.PENDING, PublicationStatus.FAILED],
+        )
+        .order_by("position")
+        .values_list("pk", flat=True)[:1]
+    )
+    if following:
+        dispatcher().dispatch(alias, list(following))
+
+
+# --- the relay -----------------------------------------------------------------------------------
+def module_aliases() -> list[str]:
+    return sorted({m.database_alias for m in module_configs()})
+
+
+def release_expired_leases(alias: str) -> int:
+    """The staleness monitor: claims whose worker died go back to pending."""
+    return (
+        Publication.objects.using(alias)
+        .filter(status=PublicationStatus.PROCESSING, lease_until__lt=timezone.now())
+        .update(
+            status=PublicationStatus.PENDING,
+            claimed_by="",
+            lease_until=None,
+            last_error="lease expired: the worker died or hung",
+        )
+    )
+
+
+def due_publications(alias: str, limit: int) -> list[int]:
+    """Open publications that should have been handled by now."""
+    config = outbox_settings()
+    now = timezone.now()
+    stale = now - timedelta(seconds=config.stale_after)
+    rows = (
+        Publication.objects.using(alias)
+        .filter(
+            Q(status=PublicationStatus.PENDING, next_attempt_at__lte=stale)
+            | Q(status=PublicationStatus.FAILED, next_attempt_at__lte=now)
+        )
+        .filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lte=stale))
+    )
+    with transaction.atomic(using=alias):
+        if connection_vendor(alias) == "postgresql":
+            rows = rows.select_for_update(skip_locked=True)
+        ids = list(rows.order_by("position").values_list("pk", flat=True)[:limit])
+        Publication.objects.using(alias).filter(pk__in=ids).update(dispatched_at=now)
+    return ids
+
+
+def relay_once(aliases: list[str] | None = None) -> dict[str, int]:
+    """One pass of the relay over every module database; returns how many it re-dispatched."""
+    config = outbox_settings()
+    sent: dict[str, int] = {}
+    for alias in aliases or module_aliases():
+        release_expired_leases(alias)
+        ids = due_publications(alias, config.relay_batch)
+        if ids:
+            dispatcher().dispatch(alias, ids)
+        sent[alias] = len(ids)
+    return sent
+
+
+__all__ = [
+    "CeleryDispatcher",
+    "InlineDispatcher",
+    "OutboxEventBackend",
+    "OutboxSettings",
+    "process_publication",
+    "relay_once",
+]

@@ -1,0 +1,23 @@
+"""Celery tasks of the durable event backend (found by ``celery_app.autodiscover_tasks()``).
+
+``seams.deliver_publication`` runs one publication on a worker that consumes the subscriber
+module's queue (``seams.<module>``); ``seams.relay`` is the beat-driven safety net. Both are
+idempotent: claiming is a compare-and-set and the inbox drops duplicates, so a redelivered or
+duplicated task message is harmless.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from .outbox import process_publication, relay_once
+
+
+@shared_task(name="seams.deliver_publication", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def deliver_publication(alias: str, pk: int) -> str:
+    return process_publication(alias, pk)
+
+
+@shared_task(name="seams.relay", ignore_result=True)
+def relay() -> dict[str, int]:
+    return relay_once()

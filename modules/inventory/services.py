@@ -1,0 +1,78 @@
+"""Inventory business logic (writes)."""
+
+from collections.abc import Iterable
+
+from contracts.catalog import Catalog
+from contracts.inventory import ReservedItem, StockLevel
+from contracts.kernel import Conflict, Invalid, atomic, use
+
+from .models import Reservation, StockItem
+
+
+class StockBelowReserved(Conflict):
+    """On-hand stock cannot drop below what is already reserved for orders."""
+
+
+class InsufficientStock(Conflict):
+    """Not enough stock is available to reserve every line of an order."""
+
+
+def stock_set(*, sku: str, quantity: int) -> StockLevel:
+    """Record that ``quantity`` units of ``sku`` are on hand (a stock count, not a delta).
+
+    Only catalog products can be stocked (ProductNotFound otherwise), so that orders never reserve a
+    SKU nobody sells. Reserved units are promised to orders; a count below them is refused.
+    """
+    if quantity < 0:
+        raise Invalid("Stock cannot be negative.", field=["payload", "quantity"])
+    use(Catalog).get_product(sku)
+    with atomic():
+        item, _ = StockItem.objects.select_for_update().get_or_create(sku=sku)
+        if quantity < item.reserved:
+            raise StockBelowReserved(
+                f"Cannot set stock of '{sku}' to {quantity}: {item.reserved} units are reserved for orders.",
+                sku=sku,
+                reserved=item.reserved,
+            )
+        item.on_hand = quantity
+        item.save(update_fields=["on_hand", "updated_at"])
+    return to_level(item)
+
+
+def stock_reserve_for_order(*, order_id: int, lines: Iterable[tuple[str, int]]) -> list[ReservedItem]:
+    """Hold stock for every line of an order, or for none of them (raises InsufficientStock).
+
+    Idempotent per ``order_id``: an order that already holds a reservation gets it back unchanged,
+    so a redelivered OrderPlaced never reserves twice. The stock rows are locked (in SKU order, so
+    two orders cannot deadlock) before the existing reservations are read, which makes two
+    concurrent deliveries of the same order wait for each other instead of both reserving.
+    Duplicate SKUs among the lines are added together.
+    """
+    wanted: dict[str, int] = {}
+    for sku, quantity in lines:
+        if quantity <= 0:
+            raise Invalid(f"Cannot reserve {quantity} units of '{sku}'.", field="quantity")
+        wanted[sku] = wanted.get(sku, 0) + quantity
+    with atomic():
+        items = {i.sku: i for i in StockItem.objects.select_for_update().filter(sku__in=sorted(wanted)).order_by("sku")}
+        existing = list(Reservation.objects.filter(order_id=order_id).order_by("id"))
+        if existing:
+            return [ReservedItem(sku=r.sku, quantity=r.quantity) for r in existing]
+        for sku, quantity in wanted.items():
+            available = items[sku].available if sku in items else 0
+            if quantity > available:
+                raise InsufficientStock(
+                    f"Not enough stock of '{sku}': {quantity} requested, {available} available.",
+                    sku=sku,
+                    requested=quantity,
+                    available=available,
+                )
+        for sku, quantity in wanted.items():
+            items[sku].reserved += quantity
+            items[sku].save(update_fields=["reserved", "updated_at"])
+        Reservation.objects.bulk_create(Reservation(order_id=order_id, sku=s, quantity=q) for s, q in wanted.items())
+    return [ReservedItem(sku=sku, quantity=quantity) for sku, quantity in wanted.items()]
+
+
+def to_level(item: StockItem) -> StockLevel:
+    return StockLevel(sku=item.sku, on_hand=item.on_hand, reserved=item.reserved, available=item.available)

@@ -1,0 +1,1 @@
+"""Notifications: emails to customers about their orders, each recorded once."""

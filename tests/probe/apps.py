@@ -1,0 +1,6 @@
+from contracts.kernel import ModuleConfig
+
+
+class ProbeConfig(ModuleConfig):
+    name = "tests.probe"
+    label = "probe"

@@ -1,0 +1,21 @@
+from contracts.kernel import Envelope, subscribe
+from contracts.orders import OrderPlaced
+
+from .models import HandledEvent
+
+#: Attempts per event id, across retries in this process (a failed attempt's writes roll back).
+attempts: dict[str, int] = {}
+
+
+class ProbeFailure(RuntimeError):
+    """The failure the probe was asked to produce."""
+
+
+@subscribe(OrderPlaced)
+def record_order_placed(event: OrderPlaced, envelope: Envelope) -> None:
+    count = attempts[str(envelope.id)] = attempts.get(str(envelope.id), 0) + 1
+    if event.customer_email.startswith("doomed"):
+        raise ProbeFailure(f"doomed attempt {count}")
+    if event.customer_email.startswith("flaky") and count <= 2:
+        raise ProbeFailure(f"flaky attempt {count}")
+    HandledEvent.objects.create(event_id=envelope.id, customer_email=event.customer_email)

@@ -1,0 +1,80 @@
+"""contracts/kernel/databases.py: one alias per module, SQLite files or PostgreSQL schemas."""
+
+from pathlib import Path
+
+import pytest
+from django.db import connections
+
+from contracts.kernel.databases import ensure_schemas, module_databases, schema_of
+
+
+def test_without_url_every_module_gets_a_sqlite_file(tmp_path: Path) -> None:
+    directory = tmp_path / "var" / "data"
+    databases = module_databases(["catalog", "orders"], database_url=None, sqlite_dir=directory)
+    assert directory.is_dir()  # created
+    assert databases == {
+        alias: {"ENGINE": "django.db.backends.sqlite3", "NAME": str(directory / f"{alias}.sqlite3")}
+        for alias in ["default", "catalog", "orders"]
+    }
+    assert module_databases([], database_url="", sqlite_dir=directory) == {
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(directory / "default.sqlite3")}
+    }
+
+
+def test_a_postgres_url_gives_one_schema_per_module(tmp_path: Path) -> None:
+    databases = module_databases(
+        ["catalog", "orders"], database_url="postgres://shop:secret@db.example:6543/shop", sqlite_dir=tmp_path / "unused"
+    )
+    assert list(databases) == ["default", "catalog", "orders"]
+    for alias, settings_dict in databases.items():
+        assert settings_dict["ENGINE"] == "django.db.backends.postgresql"
+        assert (settings_dict["NAME"], settings_dict["USER"], settings_dict["PASSWORD"]) == ("shop", "shop", "secret")
+        assert (settings_dict["HOST"], settings_dict["PORT"]) == ("db.example", 6543)
+        assert settings_dict["CONN_MAX_AGE"] == 0
+    assert databases["default"]["OPTIONS"] == {"options": "-c search_path=public"}
+    assert databases["catalog"]["OPTIONS"] == {"options": "-c search_path=catalog"}
+    assert databases["orders"]["OPTIONS"] == {"options": "-c search_path=orders"}
+    assert not (tmp_path / "unused").exists()
+
+
+def test_url_options_are_kept_next_to_the_search_path(tmp_path: Path) -> None:
+    databases = module_databases(["catalog"], database_url="postgresql://u@h/db?sslmode=require", sqlite_dir=tmp_path)
+    assert databases["catalog"]["OPTIONS"] == {"sslmode": "require", "options": "-c search_path=catalog"}
+    assert databases["default"]["OPTIONS"] == {"sslmode": "require", "options": "-c search_path=public"}
+
+
+@pytest.mark.parametrize("url", ["mysql://u:p@h/db", "sqlite:///tmp/x.sqlite3"])
+def test_other_database_urls_are_refused(url: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"DATABASE_URL must be postgres://\.\.\. or unset"):
+        module_databases(["catalog"], database_url=url, sqlite_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("settings_dict", "schema"),
+    [
+        ({"OPTIONS": {"options": "-c search_path=catalog"}}, "catalog"),
+        ({"OPTIONS": {"options": "-c search_path=orders,public"}}, "orders"),
+        ({"OPTIONS": {"options": "-c statement_timeout=5000 -c search_path=inventory"}}, "inventory"),
+        ({"OPTIONS": {"options": "-c statement_timeout=5000"}}, None),
+        ({"OPTIONS": {}}, None),
+        ({}, None),
+    ],
+)
+def test_schema_of(settings_dict: dict[str, object], schema: str | None) -> None:
+    assert schema_of(settings_dict) == schema
+
+
+def test_schema_of_reads_what_module_databases_wrote(tmp_path: Path) -> None:
+    databases = module_databases(["catalog"], database_url="postgres://u@h/db", sqlite_dir=tmp_path)
+    assert {alias: schema_of(d) for alias, d in databases.items()} == {"default": "public", "catalog": "catalog"}
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_ensure_schemas_creates_the_schema_of_each_postgres_alias() -> None:
+    expected = [
+        schema_of(connections[alias].settings_dict)
+        for alias in connections
+        if connections[alias].vendor == "postgresql" and schema_of(connections[alias].settings_dict)
+    ]
+    assert ensure_schemas() == expected  # SQLite: nothing to create
+    assert ensure_schemas() == expected  # idempotent
