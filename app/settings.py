@@ -86,8 +86,18 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "shop@seams.example")
 # --- Seams ------------------------------------------------------------------------------------
 #: Validate DTOs on in-process contract calls (on under DEBUG and in tests; off in production).
 SEAMS_VALIDATE_CONTRACTS = env_bool("SEAMS_VALIDATE_CONTRACTS", DEBUG)
-#: How events reach subscribers (a dotted path to an EventBackend).
-SEAMS_EVENT_BACKEND = os.environ.get("SEAMS_EVENT_BACKEND", "contracts.kernel.bus.InlineEventBackend")
+#: How events reach subscribers (a dotted path to an EventBackend): the durable outbox by default.
+SEAMS_EVENT_BACKEND = os.environ.get("SEAMS_EVENT_BACKEND", "contracts.kernel.outbox.OutboxEventBackend")
+#: The outbox: dispatch mode (inline | celery), retries, leases, completion (see docs/events.md).
+SEAMS_EVENTS = {
+    "DISPATCH": os.environ.get("SEAMS_EVENT_DISPATCH", "inline"),
+    "MAX_ATTEMPTS": int(os.environ.get("SEAMS_EVENT_MAX_ATTEMPTS", "6")),
+    "BACKOFF_BASE": float(os.environ.get("SEAMS_EVENT_BACKOFF_BASE", "1")),
+    "BACKOFF_MAX": float(os.environ.get("SEAMS_EVENT_BACKOFF_MAX", "300")),
+    "LEASE": float(os.environ.get("SEAMS_EVENT_LEASE", "60")),
+    "STALE_AFTER": float(os.environ.get("SEAMS_EVENT_STALE_AFTER", "30")),
+    "COMPLETION": os.environ.get("SEAMS_EVENT_COMPLETION", "keep"),
+}
 #: How each module's contracts are served; absent means in-process.
 SEAMS_BINDINGS: dict[str, dict[str, str]] = {}
 #: Transports other than in-process, by name (dotted paths to client factories).
@@ -98,6 +108,15 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/1")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+#: Publishing a task never blocks a web request for long: if the broker is down the outbox keeps
+#: the event and the relay sends it later.
+CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT", "2"))
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "seams-relay": {"task": "seams.relay", "schedule": float(os.environ.get("SEAMS_RELAY_INTERVAL", "5"))},
+}
 
 LOGGING = {
     "version": 1,

@@ -121,8 +121,8 @@ class InlineDispatcher:
     """Process publications right here, one after the other (the embedded default)."""
 
     def dispatch(self, alias: str, ids: list[int], countdown: float | None = None) -> None:
-        if countdown:
-            return  # retries wait for the relay in inline mode
+        if countdown is not None:
+            return  # a retry: in inline mode the relay runs it when due, not this stack
         for pk in ids:
             process_publication(alias, pk)
 
@@ -138,7 +138,7 @@ class CeleryDispatcher:
         for pk in ids:
             try:
                 deliver_publication.apply_async(
-                    (alias, pk), queue=f"{prefix}{modules.get(pk, 'default')}", countdown=countdown
+                    (alias, pk), queue=f"{prefix}{modules.get(pk, 'default')}", countdown=countdown, retry=False
                 )
             except Exception as exc:  # broker down: the outbox keeps it, the relay sends it later
                 log.warning("Could not dispatch publication %s:%s (%s); the relay will retry.", alias, pk, exc)
@@ -286,15 +286,16 @@ def _failed(alias: str, publication: Publication, exc: Exception) -> str:
     attempts = Publication.objects.using(alias).values_list("attempts", flat=True).get(pk=publication.pk)
     text = "".join(traceback.format_exception(exc))
     message = f"{type(exc).__name__}: {exc}"
-    logger.warning(
-        "Handler %s failed for event %s (%s), attempt %s/%s: %s",
+    logger.error(
+        "Handler %s failed for event %s (%s), attempt %s/%s: %s; the publisher and other handlers are unaffected.",
         publication.subscriber,
         publication.event.event_id,
         publication.event_type,
         attempts,
         config.max_attempts,
         message,
-        extra={"event_id": str(publication.event.event_id), "event_type": publication.event_type},
+        exc_info=exc,
+        extra=_log_extra(publication),
     )
     if attempts >= config.max_attempts:
         _bury(alias, publication, f"gave up after {attempts} attempts: {message}", text)
@@ -311,6 +312,14 @@ def _failed(alias: str, publication: Publication, exc: Exception) -> str:
     return "failed"
 
 
+def _log_extra(publication: Publication) -> dict[str, str]:
+    return {
+        "event_id": str(publication.event.event_id),
+        "event_type": publication.event_type,
+        "handler": publication.subscriber,
+    }
+
+
 def _bury(alias: str, publication: Publication, reason: str, text: str) -> None:
     logger.error(
         "Publication %s:%s of %s to %s is dead: %s",
@@ -319,7 +328,7 @@ def _bury(alias: str, publication: Publication, reason: str, text: str) -> None:
         publication.event_type,
         publication.subscriber,
         reason,
-        extra={"event_id": str(publication.event.event_id), "event_type": publication.event_type},
+        extra=_log_extra(publication),
     )
     Publication.objects.using(alias).filter(pk=publication.pk).update(
         status=PublicationStatus.DEAD, lease_until=None, last_error=reason, last_traceback=text
@@ -370,13 +379,13 @@ def due_publications(alias: str, limit: int) -> list[int]:
     config = outbox_settings()
     now = timezone.now()
     stale = now - timedelta(seconds=config.stale_after)
-    rows = (
-        Publication.objects.using(alias)
-        .filter(
-            Q(status=PublicationStatus.PENDING, next_attempt_at__lte=stale)
-            | Q(status=PublicationStatus.FAILED, next_attempt_at__lte=now)
-        )
-        .filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lte=stale))
+    # Each due publication is sent once per staleness window (pending) or once per retry (failed),
+    # however many relays run.
+    never_sent = Q(dispatched_at__isnull=True)
+    rows = Publication.objects.using(alias).filter(
+        Q(status=PublicationStatus.PENDING, next_attempt_at__lte=stale) & (never_sent | Q(dispatched_at__lte=stale))
+        | Q(status=PublicationStatus.FAILED, next_attempt_at__lte=now)
+        & (never_sent | Q(dispatched_at__lt=F("next_attempt_at")))
     )
     with transaction.atomic(using=alias):
         if connection_vendor(alias) == "postgresql":

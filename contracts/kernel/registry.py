@@ -31,7 +31,16 @@ class Subscriber:
 
 
 def _owner_label(python_module: str) -> str:
-    """``modules.inventory.handlers`` -> ``inventory``; other paths are returned whole."""
+    """The label of the installed module that owns a Python module (``modules.inventory.handlers``
+    -> ``inventory``); before the apps are loaded, or outside any module, the path by convention."""
+    from django.apps import apps
+
+    from .modules import module_of
+
+    if apps.apps_ready:
+        owner = module_of(python_module)
+        if owner is not None:
+            return owner.label
     parts = python_module.split(".")
     return parts[1] if len(parts) > 1 and parts[0] == "modules" else python_module
 

@@ -30,7 +30,9 @@ def envelope_of(probe_id: int = 1) -> Envelope:
 
 
 def subscriber(handler: Callable[..., object], *, module: str = "catalog", wants_envelope: bool = False) -> Subscriber:
-    return Subscriber(event=ProbeHappened, handler=handler, module=module, name=handler.__qualname__, wants_envelope=wants_envelope)
+    return Subscriber(
+        event=ProbeHappened, handler=handler, module=module, name=handler.__qualname__, wants_envelope=wants_envelope
+    )
 
 
 # --- run_subscriber ------------------------------------------------------------------------------
@@ -55,7 +57,9 @@ def test_a_subscriber_runs_in_a_transaction_on_its_modules_alias() -> None:
 
 def test_a_subscriber_uses_the_database_its_manifest_names(probe_module: ModuleConfig) -> None:
     aliases = []
-    run_subscriber(subscriber(lambda e: aliases.append(connections["catalog"].in_atomic_block), module="probe"), envelope_of())
+    run_subscriber(
+        subscriber(lambda e: aliases.append(connections["catalog"].in_atomic_block), module="probe"), envelope_of()
+    )
     assert probe_module.database_alias == "catalog"
     assert aliases == [True]
 

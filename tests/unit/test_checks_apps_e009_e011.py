@@ -10,12 +10,19 @@ def test_a_plain_app_under_modules_is_e009() -> None:
     (error,) = app_errors([plain_app_config("modules.legacy")], "modules", DATABASES)
     assert error.id == "seams.E009"
     assert error.msg == "App 'modules.legacy' lives under modules/ but its AppConfig (PlainConfig) is not a module."
-    assert error.hint == "Make its AppConfig subclass contracts.kernel.ModuleConfig and declare provides/consumes/publishes."
+    assert (
+        error.hint
+        == "Make its AppConfig subclass contracts.kernel.ModuleConfig and declare provides/consumes/publishes."
+    )
     assert error.obj == "modules.legacy"
 
 
 def test_plain_apps_elsewhere_are_fine() -> None:
-    configs = [plain_app_config("django.contrib.auth"), plain_app_config("modulesextra.app"), plain_app_config("modules")]
+    configs = [
+        plain_app_config("django.contrib.auth"),
+        plain_app_config("modulesextra.app"),
+        plain_app_config("modules"),
+    ]
     assert app_errors(configs, "modules", DATABASES) == []
 
 
@@ -34,4 +41,6 @@ def test_a_module_without_its_database_alias_is_e011() -> None:
 
 
 def test_a_module_with_its_alias_is_fine() -> None:
-    assert app_errors([module_config("catalog"), module_config("orders", database="catalog")], "modules", DATABASES) == []
+    assert (
+        app_errors([module_config("catalog"), module_config("orders", database="catalog")], "modules", DATABASES) == []
+    )

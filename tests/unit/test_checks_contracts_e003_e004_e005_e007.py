@@ -57,7 +57,10 @@ def test_a_provided_contract_without_implementation_is_e004() -> None:
 
 
 def test_one_implementation_of_a_provided_contract_is_fine() -> None:
-    assert implementation_errors([module_config("billing", provides=[Billing])], registry_with(BillingImplementation)) == []
+    assert (
+        implementation_errors([module_config("billing", provides=[Billing])], registry_with(BillingImplementation))
+        == []
+    )
 
 
 # --- E005 ------------------------------------------------------------------------------------------

@@ -76,7 +76,10 @@ def test_matching_or_absent_handles_is_fine() -> None:
 def test_publishing_an_event_of_another_module_is_e012() -> None:
     (error,) = event_errors([module_config("crm", publishes=[Shipped])], Registry())
     assert error.id == "seams.E012"
-    assert error.msg == "Module 'crm' lists shipping.Shipped in 'publishes', but that event is declared for module 'shipping'."
+    assert (
+        error.msg
+        == "Module 'crm' lists shipping.Shipped in 'publishes', but that event is declared for module 'shipping'."
+    )
     assert error.hint == "A module publishes only events declared in contracts/crm.py."
 
 

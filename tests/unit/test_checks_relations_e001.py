@@ -1,3 +1,4 @@
+# ruff: noqa: DJ008  (throwaway models defined inside tests need no __str__)
 """seams.E001: a module's model relates (FK, M2M, O2O) to a model of another module."""
 
 from django.contrib.auth.models import User
@@ -44,7 +45,9 @@ def test_a_foreign_key_by_name_to_another_module() -> None:
         class Meta:
             app_label = "orders"
 
-    assert e001(OrderLine) == ["orders.OrderLine.product is a ForeignKey to catalog.Product, a model of another module."]
+    assert e001(OrderLine) == [
+        "orders.OrderLine.product is a ForeignKey to catalog.Product, a model of another module."
+    ]
 
 
 @isolate_apps("modules.catalog")

@@ -32,7 +32,9 @@ HINTS = {
 }
 
 
-def check_source(tmp_path: Path, source: str, *, filename: str = "services.py", **manifest: object) -> list[CheckMessage]:
+def check_source(
+    tmp_path: Path, source: str, *, filename: str = "services.py", **manifest: object
+) -> list[CheckMessage]:
     """Run the source checks of module 'catalog' over one file holding ``source``."""
     root = tmp_path / "modules" / "catalog"
     path = root / filename
@@ -62,7 +64,14 @@ def ids(errors: list[CheckMessage]) -> list[str]:
         "from django.db import models\nstock = models.ForeignKey('inventory.Stock', on_delete=models.CASCADE)\n",
         "TARGET = 'inventory.Reservation'\n",
     ],
-    ids=["get_model-two-args", "get_model-dotted", "get_model-lowercase", "get_model-keywords", "string-foreign-key", "string-constant"],
+    ids=[
+        "get_model-two-args",
+        "get_model-dotted",
+        "get_model-lowercase",
+        "get_model-keywords",
+        "string-foreign-key",
+        "string-constant",
+    ],
 )
 def test_reaching_another_modules_model_by_name_is_e002(tmp_path: Path, source: str) -> None:
     errors = check_source(tmp_path, source)

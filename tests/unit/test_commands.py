@@ -45,12 +45,16 @@ def test_modules_graph_prints_a_mermaid_flowchart_of_the_installed_modules() -> 
     for module in module_configs():
         for contract in module.consumes:
             assert any(
-                line.startswith(f"    {module.label} -->|") and contract.__name__ in line and line.endswith(f"| {contract.__seams_module__}")
+                line.startswith(f"    {module.label} -->|")
+                and contract.__name__ in line
+                and line.endswith(f"| {contract.__seams_module__}")
                 for line in lines
             ), f"no call edge {module.label} -> {contract.__seams_module__} in:\n" + "\n".join(lines)
         for event in module.handled_events():
             assert any(
-                line.startswith(f"    {event.publisher} -.->|") and event.__name__ in line and line.endswith(f"| {module.label}")
+                line.startswith(f"    {event.publisher} -.->|")
+                and event.__name__ in line
+                and line.endswith(f"| {module.label}")
                 for line in lines
             ), f"no event edge {event.publisher} -.-> {module.label} in:\n" + "\n".join(lines)
 
@@ -89,7 +93,11 @@ def test_lint_config_check_exits_non_zero_from_the_command_line(tmp_path: Path) 
     env["SEAMS_VAR_DIR"] = str(tmp_path / "var")
     result = subprocess.run(
         [sys.executable, "manage.py", "modules", "lint-config", "--check", "--output", str(target)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode != 0
     assert "manage.py modules lint-config" in result.stderr

@@ -23,10 +23,12 @@ def test_without_url_every_module_gets_a_sqlite_file(tmp_path: Path) -> None:
 
 def test_a_postgres_url_gives_one_schema_per_module(tmp_path: Path) -> None:
     databases = module_databases(
-        ["catalog", "orders"], database_url="postgres://shop:secret@db.example:6543/shop", sqlite_dir=tmp_path / "unused"
+        ["catalog", "orders"],
+        database_url="postgres://shop:secret@db.example:6543/shop",
+        sqlite_dir=tmp_path / "unused",
     )
     assert list(databases) == ["default", "catalog", "orders"]
-    for alias, settings_dict in databases.items():
+    for settings_dict in databases.values():
         assert settings_dict["ENGINE"] == "django.db.backends.postgresql"
         assert (settings_dict["NAME"], settings_dict["USER"], settings_dict["PASSWORD"]) == ("shop", "shop", "secret")
         assert (settings_dict["HOST"], settings_dict["PORT"]) == ("db.example", 6543)

@@ -54,7 +54,11 @@ def test_the_message_defaults_to_the_first_docstring_line() -> None:
 
 def test_to_dict_carries_code_message_and_details() -> None:
     error = ProductNotFound("No product has SKU 'X'.", sku="X")
-    assert error.to_dict() == {"code": "catalog.ProductNotFound", "message": "No product has SKU 'X'.", "details": {"sku": "X"}}
+    assert error.to_dict() == {
+        "code": "catalog.ProductNotFound",
+        "message": "No product has SKU 'X'.",
+        "details": {"sku": "X"},
+    }
 
 
 def test_invalid_names_the_offending_field() -> None:

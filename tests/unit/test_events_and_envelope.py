@@ -77,7 +77,9 @@ def test_key_field_must_name_a_field() -> None:
 def test_event_key_is_the_key_field_as_text() -> None:
     payment_id = uuid.uuid4()
     event = PaymentReceived(
-        payment_id=payment_id, amount=Amount(value=decimal.Decimal("9.99"), currency="EUR"), received_on=datetime.date(2025, 5, 1)
+        payment_id=payment_id,
+        amount=Amount(value=decimal.Decimal("9.99"), currency="EUR"),
+        received_on=datetime.date(2025, 5, 1),
     )
     assert event.event_key() == str(payment_id)
     assert ProbeHappened(probe_id=7).event_key() == "7"
@@ -110,7 +112,9 @@ def test_envelope_to_dict_is_json_able_and_complete() -> None:
     payment_id = uuid.uuid4()
     occurred = datetime.datetime(2025, 5, 1, 12, 30, tzinfo=datetime.UTC)
     event = PaymentReceived(
-        payment_id=payment_id, amount=Amount(value=decimal.Decimal("9.99"), currency="EUR"), received_on=datetime.date(2025, 5, 1)
+        payment_id=payment_id,
+        amount=Amount(value=decimal.Decimal("9.99"), currency="EUR"),
+        received_on=datetime.date(2025, 5, 1),
     )
     envelope = Envelope(event=event, occurred_at=occurred, key=event.event_key(), headers={"trace_id": "abc"})
     wire = json.loads(json.dumps(envelope.to_dict()))

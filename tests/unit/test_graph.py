@@ -108,7 +108,11 @@ def test_the_rendering_is_stable_whatever_the_module_order() -> None:
 def test_describe_database_names_the_engine_and_where_the_data_lives() -> None:
     databases = {
         "catalog": {"ENGINE": "django.db.backends.sqlite3", "NAME": "/srv/var/catalog.sqlite3"},
-        "orders": {"ENGINE": "django.db.backends.postgresql", "NAME": "seams", "OPTIONS": {"options": "-c search_path=orders"}},
+        "orders": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": "seams",
+            "OPTIONS": {"options": "-c search_path=orders"},
+        },
     }
     assert describe_database("catalog", databases) == "catalog (sqlite3, /srv/var/catalog.sqlite3)"
     assert describe_database("orders", databases) == "orders (postgresql, database seams, schema orders)"

@@ -27,8 +27,14 @@ def module(label: str, *, consumes: list[type] = (), handles: list[type] = ()) -
     config_class = type(
         f"{label.title()}Config",
         (ModuleConfig,),
-        {"name": f"modules.{label}", "label": label, "path": f"/nowhere/{label}", "consumes": list(consumes),
-         "handles": list(handles), "handled_events": lambda self: list(self.handles)},
+        {
+            "name": f"modules.{label}",
+            "label": label,
+            "path": f"/nowhere/{label}",
+            "consumes": list(consumes),
+            "handles": list(handles),
+            "handled_events": lambda self: list(self.handles),
+        },
     )
     return config_class(f"modules.{label}", types.ModuleType(f"modules.{label}"))
 
@@ -70,7 +76,9 @@ def test_each_module_is_forbidden_the_declarations_it_does_not_consume_or_handle
     assert alpha["forbidden_modules"] == ["contracts.delta", "contracts.gamma"]  # its own and beta (consumed) allowed
     assert find(contracts, "beta may import only")["forbidden_modules"] == ["contracts.alpha", "contracts.delta"]
     assert find(contracts, "gamma may import only")["forbidden_modules"] == [
-        "contracts.alpha", "contracts.beta", "contracts.delta"
+        "contracts.alpha",
+        "contracts.beta",
+        "contracts.delta",
     ]
 
 
@@ -86,7 +94,9 @@ def test_modules_are_independent_and_kept_away_from_app_and_extraction(tmp_path:
     assert [c["modules"] for c in independence] == [["modules.alpha", "modules.beta", "modules.gamma"]]
     no_app = find(contracts, "Modules must not import app")
     assert (no_app["type"], no_app["source_modules"], sorted(no_app["forbidden_modules"])) == (
-        "forbidden", ["modules"], ["app", "extraction"]
+        "forbidden",
+        ["modules"],
+        ["app", "extraction"],
     )
 
 
@@ -98,7 +108,13 @@ def test_declarations_import_no_module_and_the_kernel_no_declaration(tmp_path: P
     kernel = find(contracts, "contracts.kernel must not import")
     assert kernel["source_modules"] == ["contracts.kernel"]
     assert sorted(kernel["forbidden_modules"]) == [
-        "app", "contracts.alpha", "contracts.beta", "contracts.delta", "contracts.gamma", "extraction", "modules"
+        "app",
+        "contracts.alpha",
+        "contracts.beta",
+        "contracts.delta",
+        "contracts.gamma",
+        "extraction",
+        "modules",
     ]
 
 
@@ -130,5 +146,7 @@ def test_a_single_module_has_no_independence_contract(tmp_path: Path) -> None:
 def test_declaration_labels_are_the_contract_files_without_the_kernel() -> None:
     labels = declaration_labels()
     assert "kernel" not in labels and labels == sorted(labels)
-    on_disk = {p.stem for p in (Path(__file__).resolve().parents[2] / "contracts").glob("*.py") if not p.stem.startswith("_")}
+    on_disk = {
+        p.stem for p in (Path(__file__).resolve().parents[2] / "contracts").glob("*.py") if not p.stem.startswith("_")
+    }
     assert set(labels) == on_disk

@@ -55,7 +55,10 @@ def test_implements_requires_every_method() -> None:
         def greet(self, name: str) -> str:
             return name
 
-    with isolated_registry(), pytest.raises(TypeError, match=r"HalfGreeter does not implement testmod\.Greeter: missing wave"):
+    with (
+        isolated_registry(),
+        pytest.raises(TypeError, match=r"HalfGreeter does not implement testmod\.Greeter: missing wave"),
+    ):
         implements(Greeter)(HalfGreeter)
 
 
@@ -209,7 +212,10 @@ def test_the_subscribing_module_is_derived_from_the_handlers_python_module() -> 
         subscribe(Greeted)(on_greeted)
         (subscriber,) = registry.all_subscribers()
     assert subscriber.module == "inventory"
-    assert subscriber.name == "modules.inventory.handlers.test_the_subscribing_module_is_derived_from_the_handlers_python_module.<locals>.on_greeted"
+    assert (
+        subscriber.name
+        == "modules.inventory.handlers.test_the_subscribing_module_is_derived_from_the_handlers_python_module.<locals>.on_greeted"
+    )
 
 
 def test_lookups_of_unknown_event_types_are_empty() -> None:

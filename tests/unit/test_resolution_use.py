@@ -107,7 +107,10 @@ def test_a_module_without_binding_is_served_in_process() -> None:
 
 
 def test_use_before_the_registry_is_frozen_is_not_ready() -> None:
-    with isolated_registry(), pytest.raises(NotReady, match=r"use\(Catalog\) was called before Seams finished starting"):
+    with (
+        isolated_registry(),
+        pytest.raises(NotReady, match=r"use\(Catalog\) was called before Seams finished starting"),
+    ):
         use(Catalog, consumer="tests.unit.early_caller")
 
 

@@ -98,7 +98,15 @@ def test_good_calls_go_through_to_the_implementation() -> None:
         (lambda p: p.levels(["A"], at=datetime.datetime(2025, 1, 1, 12)), "testmod.Stock.levels(at)"),
         (lambda p: p.restock({"sku": "A", "on_hand": 2}), "testmod.Stock.restock(item)"),
     ],
-    ids=["int-for-str", "bytes-for-str", "str-for-list", "int-in-list", "str-for-date", "datetime-for-date", "dict-for-dto"],
+    ids=[
+        "int-for-str",
+        "bytes-for-str",
+        "str-for-list",
+        "int-in-list",
+        "str-for-date",
+        "datetime-for-date",
+        "dict-for-dto",
+    ],
 )
 def test_a_wrong_argument_type_is_a_contract_violation(call: object, where: str) -> None:
     implementation = HonestStock()

@@ -1,6 +1,0 @@
-from contracts.kernel import ModuleConfig
-
-
-class ProbeConfig(ModuleConfig):
-    name = "tests.probe"
-    label = "probe"
