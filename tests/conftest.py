@@ -14,6 +14,9 @@ from django.test.utils import setup_databases, teardown_databases
 
 from contracts.kernel.databases import migrate_all
 
+#: Seams' own fixtures for users' tests: published_events, deliver_events, scenario, fake_contract.
+pytest_plugins = ["contracts.kernel.pytest_plugin"]
+
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_test_environment: None, django_db_blocker: pytest.FixtureRequest) -> object:

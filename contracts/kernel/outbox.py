@@ -17,6 +17,7 @@ import logging
 import os
 import random
 import socket
+import time
 import traceback
 from dataclasses import dataclass
 from datetime import timedelta
@@ -73,7 +74,13 @@ def outbox_settings() -> OutboxSettings:
     return OutboxSettings.from_settings()
 
 
-setting_changed.connect(lambda **_: (outbox_settings.cache_clear(), dispatcher.cache_clear()))
+def _forget_settings(**_: object) -> None:
+    outbox_settings.cache_clear()
+    dispatcher.cache_clear()
+
+
+# A named function: signals keep weak references, so a lambda receiver would vanish.
+setting_changed.connect(_forget_settings)
 
 
 # --- publishing ----------------------------------------------------------------------------------
@@ -128,11 +135,23 @@ class InlineDispatcher:
 
 
 class CeleryDispatcher:
-    """Send one Celery task per publication to the subscriber module's queue."""
+    """Send one Celery task per publication to the subscriber module's queue.
+
+    When the broker cannot be reached the publications simply stay in the outbox for the relay,
+    and for ``BROKER_BACKOFF`` seconds no request tries the broker again, so an outage costs web
+    requests nothing.
+    """
+
+    BROKER_BACKOFF = 5.0
+
+    def __init__(self) -> None:
+        self.broker_down_until = 0.0
 
     def dispatch(self, alias: str, ids: list[int], countdown: float | None = None) -> None:
         from .tasks import deliver_publication
 
+        if time.monotonic() < self.broker_down_until:
+            return
         modules = dict(Publication.objects.using(alias).filter(pk__in=ids).values_list("pk", "subscriber_module"))
         prefix = outbox_settings().queue_prefix
         for pk in ids:
@@ -141,7 +160,8 @@ class CeleryDispatcher:
                     (alias, pk), queue=f"{prefix}{modules.get(pk, 'default')}", countdown=countdown, retry=False
                 )
             except Exception as exc:  # broker down: the outbox keeps it, the relay sends it later
-                log.warning("Could not dispatch publication %s:%s (%s); the relay will retry.", alias, pk, exc)
+                self.broker_down_until = time.monotonic() + self.BROKER_BACKOFF
+                log.warning("Could not dispatch publication %s:%s (%s); the relay will send it.", alias, pk, exc)
                 return
 
 

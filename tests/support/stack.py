@@ -1,0 +1,196 @@
+"""A real deployment on loopback for fault tests: PostgreSQL database, private Redis, gunicorn,
+Celery workers and relays as separate processes that can be killed and restarted.
+
+Every process runs in its own session, so SIGKILL reaches a Celery worker's pool children too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import redis
+
+from .processes import BIN, ROOT, free_port, project_env
+
+POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+class Process:
+    """One restartable process with its output appended to a log file."""
+
+    def __init__(self, name: str, command: list[str], env: dict[str, str], log_dir: Path) -> None:
+        self.name, self.command, self.env = name, command, env
+        self.log = log_dir / f"{name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.kills = 0
+
+    def start(self) -> Process:
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                self.command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no clean-up, no goodbye."""
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            self.kills += 1
+
+    def stop(self, timeout: float = 20) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:]) if self.log.exists() else ""
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a free port, so stopping it disturbs nobody else."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.process = Process("redis", command, dict(os.environ), log_dir)
+
+    def start(self) -> None:
+        self.process.start()
+        client = redis.Redis(port=self.port)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"redis-server did not start:\n{self.process.tail()}") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.process.kill()
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A new PostgreSQL database for one test (dropped afterwards); yields its URL."""
+    base = os.environ.get("DATABASE_URL") or POSTGRES_URL
+    parts = urlsplit(base)
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    name = f"seams_faults_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+QUEUES = "seams.catalog,seams.inventory,seams.orders,seams.notifications,celery"
+
+
+class Stack:
+    """The shop deployed as processes: web, workers and relays, sharing one database and broker."""
+
+    def __init__(self, database_url: str, redis_url: str, log_dir: Path, **events: str) -> None:
+        self.log_dir = log_dir
+        self.database_url = database_url
+        self.env = project_env(
+            {
+                "DATABASE_URL": database_url,
+                "CELERY_BROKER_URL": redis_url,
+                "CELERY_RESULT_BACKEND": redis_url,
+                "SEAMS_EVENT_DISPATCH": "celery",
+                "DEBUG": "false",
+                "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+                "SEAMS_VAR_DIR": str(log_dir / "var"),
+                **{f"SEAMS_EVENT_{k.upper()}": str(v) for k, v in events.items()},
+            }
+        )
+        self.processes: list[Process] = []
+
+    def manage(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=300
+        )
+        if result.returncode:
+            raise AssertionError(f"manage.py {' '.join(args)}:\n{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+    def add(self, name: str, command: list[str]) -> Process:
+        process = Process(name, command, self.env, self.log_dir).start()
+        self.processes.append(process)
+        return process
+
+    def web(self) -> tuple[Process, str]:
+        port = free_port()
+        command = [str(BIN / "gunicorn"), "app.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "3", "--timeout", "60"]
+        return self.add("web", command), f"http://127.0.0.1:{port}"
+
+    def worker(self, name: str = "worker", concurrency: int = 2) -> Process:
+        command = [
+            str(BIN / "celery"), "-A", "app", "worker", "-Q", QUEUES, "-c", str(concurrency), "-n", f"{name}@%h",
+            "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "WARNING",
+        ]
+        return self.add(name, command)
+
+    def relay(self, name: str = "relay", interval: float = 1.0) -> Process:
+        return self.add(name, [sys.executable, "manage.py", "relay_events", "--interval", str(interval)])
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.stop()
+
+    def query(self, sql: str) -> list[tuple[object, ...]]:
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            return conn.execute(sql).fetchall()
+
+    def scalar(self, sql: str) -> object:
+        return self.query(sql)[0][0]
+
+    def publication_statuses(self) -> dict[str, int]:
+        """Publications by status, summed over every module schema."""
+        totals: dict[str, int] = {}
+        for schema in ("catalog", "inventory", "orders", "notifications"):
+            for status, count in self.query(f"SELECT status, count(*) FROM {schema}.seams_publication GROUP BY status"):
+                totals[str(status)] = totals.get(str(status), 0) + int(count)  # type: ignore[call-overload]
+        return totals
+
+    def wait_until_drained(self, timeout: float) -> dict[str, int]:
+        """Wait until no publication is open and no order pending; returns the final statuses."""
+        deadline = time.monotonic() + timeout
+        while True:
+            statuses = self.publication_statuses()
+            open_count = sum(statuses.get(s, 0) for s in ("pending", "processing", "failed"))
+            pending_orders = self.scalar("SELECT count(*) FROM orders.orders_order WHERE status = 'pending'")
+            if open_count == 0 and pending_orders == 0:
+                return statuses
+            if time.monotonic() > deadline:
+                logs = "\n".join(f"--- {p.name}\n{p.tail(15)}" for p in self.processes)
+                raise AssertionError(f"not drained after {timeout}s: {statuses}, pending orders {pending_orders}\n{logs}")
+            time.sleep(0.5)
