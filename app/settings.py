@@ -10,6 +10,7 @@ from pathlib import Path
 
 from contracts.kernel.databases import module_databases
 from contracts.kernel.discovery import discover_modules
+from extraction.bindings import bindings_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -98,10 +99,14 @@ SEAMS_EVENTS = {
     "STALE_AFTER": float(os.environ.get("SEAMS_EVENT_STALE_AFTER", "30")),
     "COMPLETION": os.environ.get("SEAMS_EVENT_COMPLETION", "keep"),
 }
-#: How each module's contracts are served; absent means in-process.
-SEAMS_BINDINGS: dict[str, dict[str, str]] = {}
+#: How each module's contracts are served, from SEAMS_BIND_<MODULE> (see extraction/bindings.py);
+#: absent means in-process.
+SEAMS_BINDINGS = bindings_from_env(os.environ, discover_modules(BASE_DIR / "modules"))
 #: Transports other than in-process, by name (dotted paths to client factories).
-SEAMS_TRANSPORTS: dict[str, str] = {}
+SEAMS_TRANSPORTS = {
+    "http": "extraction.http.client.HttpTransport",
+    "celery": "extraction.celery.client.CeleryTransport",
+}
 
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")

@@ -1,5 +1,5 @@
 """Transports (HTTP, Celery) and the extraction toolkit (``manage.py extract_module``).
 
-Empty for now: the kernel's ``SEAMS_TRANSPORTS`` and ``SEAMS_EVENT_BACKEND`` settings are the
-dotted-path hooks where these plug in, so the kernel never imports this package.
+The kernel never imports this package: ``app/settings.py`` plugs it in through the kernel's
+dotted-path settings (``SEAMS_BINDINGS`` read by :mod:`extraction.bindings`, ``SEAMS_TRANSPORTS``).
 """
