@@ -1,0 +1,188 @@
+"""The transport-neutral wire form of a contract call: arguments, results and errors as JSON.
+
+Every transport that carries a contract call out of process needs the same four conversions, all
+derived from the contract declaration (``Contract.__seams_methods__``):
+
+* ``encode_arguments`` / ``decode_arguments``: the call's arguments as one JSON object, one member
+  per parameter (checked on the caller's side, pydantic *strict*, like the kernel's validating
+  proxy; rebuilt on the serving side, strict *JSON* mode, so a datetime, UUID or Decimal travels as
+  a string but ``"1"`` is never taken for ``1``);
+* ``encode_result`` / ``decode_result``: the return value as JSON of the declared return type, and
+  back into that type (Schemas, Decimal, UUID, datetime, tuples, sets, Enums...);
+* ``error_to_wire`` / ``error_from_wire``: a ``ContractError`` as ``{"code", "message", "details",
+  "kind"}`` and back into the *same class* (found with ``ContractError.by_code``). ``kind`` is the
+  kernel kind (``seams.NotFound``...) so that a caller that does not know a newer code still
+  raises the right kind. The code ``seams.ContractViolation`` stands for a value that does not
+  match the declaration; it becomes a ``ContractViolation`` on the caller's side.
+
+The HTTP transport (``extraction.http.wire``) uses the same conventions for its error bodies.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pydantic
+from pydantic_core import to_jsonable_python
+
+from contracts.kernel import (
+    Conflict,
+    Contract,
+    ContractError,
+    ContractViolation,
+    Invalid,
+    NotFound,
+    ServiceUnavailable,
+)
+
+__all__ = [
+    "VIOLATION_CODE",
+    "arguments_model",
+    "bind_arguments",
+    "decode_arguments",
+    "decode_result",
+    "encode_arguments",
+    "encode_result",
+    "error_from_wire",
+    "error_to_wire",
+    "result_adapter",
+    "violation_to_wire",
+]
+
+#: The error code of a request or result that does not match the declaration.
+VIOLATION_CODE = "seams.ContractViolation"
+
+#: The kernel kinds, most specific first: what a caller rebuilds when it does not know a code.
+_KINDS: tuple[type[ContractError], ...] = (NotFound, Conflict, Invalid, ServiceUnavailable)
+
+
+def _spec(contract: type[Contract], method: str) -> Any:
+    try:
+        return contract.__seams_methods__[method]
+    except KeyError:
+        raise ContractViolation(f"{contract.__seams_name__} declares no method '{method}'") from None
+
+
+def _camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+
+
+@functools.cache
+def arguments_model(contract: type[Contract], method: str) -> type[pydantic.BaseModel]:
+    """The arguments of ``contract.method`` as a model: one field per parameter, typed and defaulted
+    as declared; unknown members are refused."""
+    spec = _spec(contract, method)
+    fields: dict[str, Any] = {}
+    for param in spec.parameters:
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        fields[param.name] = (spec.hints.get(param.name, Any), default)
+    return pydantic.create_model(  # type: ignore[call-overload,no-any-return]
+        f"{contract.__name__}{_camel(method)}Arguments",
+        __config__=pydantic.ConfigDict(extra="forbid", frozen=True),
+        **fields,
+    )
+
+
+@functools.cache
+def result_adapter(contract: type[Contract], method: str) -> pydantic.TypeAdapter[Any]:
+    """Validates and serializes the declared return type of ``contract.method``."""
+    return pydantic.TypeAdapter(_spec(contract, method).hints.get("return", type(None)))
+
+
+def _first_error(exc: pydantic.ValidationError) -> str:
+    error = exc.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in error["loc"])
+    got = f" (got {type(error['input']).__name__}: {error['input']!r:.80})" if "input" in error else ""
+    return f"{where + ': ' if where else ''}{error['msg']}{got}"
+
+
+def bind_arguments(contract: type[Contract], method: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments of a call by parameter name, as ``signature.bind`` sees them."""
+    spec = _spec(contract, method)
+    try:
+        bound = spec.signature.bind(None, *args, **kwargs).arguments
+    except TypeError as exc:
+        raise ContractViolation(f"{contract.__seams_name__}.{method}: {exc}") from None
+    return {name: value for name, value in bound.items() if name != "self"}
+
+
+def encode_arguments(contract: type[Contract], method: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the arguments against the declaration (strict) and return them as a JSON object."""
+    try:
+        model = arguments_model(contract, method).model_validate(dict(arguments), strict=True)
+    except pydantic.ValidationError as exc:
+        raise ContractViolation(f"{contract.__seams_name__}.{method}({_first_error(exc)})") from None
+    return model.model_dump(mode="json", exclude_unset=True)
+
+
+def decode_arguments(contract: type[Contract], method: str, data: Any) -> dict[str, Any]:
+    """Rebuild the arguments of a call from their JSON object (strict JSON mode)."""
+    try:
+        model = arguments_model(contract, method).model_validate_json(json.dumps(data), strict=True)
+    except (pydantic.ValidationError, TypeError, ValueError) as exc:
+        detail = _first_error(exc) if isinstance(exc, pydantic.ValidationError) else str(exc)
+        raise ContractViolation(f"{contract.__seams_name__}.{method}({detail})") from None
+    # getattr, not model_dump: nested Schemas stay Schemas.
+    return {name: getattr(model, name) for name in type(model).model_fields}
+
+
+def encode_result(contract: type[Contract], method: str, value: Any) -> Any:
+    """Check a return value against the declaration (strict) and return its JSON form."""
+    adapter = result_adapter(contract, method)
+    try:
+        adapter.validate_python(value, strict=True)
+    except pydantic.ValidationError as exc:
+        raise ContractViolation(f"{contract.__seams_name__}.{method} -> return: {_first_error(exc)}") from None
+    return adapter.dump_python(value, mode="json")
+
+
+def decode_result(contract: type[Contract], method: str, data: Any) -> Any:
+    """Rebuild a return value of the declared type from its JSON form (strict JSON mode)."""
+    try:
+        return result_adapter(contract, method).validate_json(json.dumps(data), strict=True)
+    except (pydantic.ValidationError, TypeError, ValueError) as exc:
+        detail = _first_error(exc) if isinstance(exc, pydantic.ValidationError) else str(exc)
+        raise ContractViolation(f"{contract.__seams_name__}.{method} -> return: {detail}") from None
+
+
+def _kind_of(exc: ContractError) -> str:
+    for kind in _KINDS:
+        if isinstance(exc, kind):
+            return kind.code
+    return ContractError.code
+
+
+def error_to_wire(exc: ContractError) -> dict[str, Any]:
+    """``{"code", "message", "details", "kind"}``; details are made JSON-safe (str as a last resort)."""
+    details = to_jsonable_python(exc.details, fallback=str)
+    return {"code": exc.code, "message": exc.message, "details": details, "kind": _kind_of(exc)}
+
+
+def violation_to_wire(message: str, **details: Any) -> dict[str, Any]:
+    """The wire form of a value that does not match the declaration."""
+    return {"code": VIOLATION_CODE, "message": message, "details": to_jsonable_python(details, fallback=str)}
+
+
+def error_from_wire(error: Mapping[str, Any]) -> Exception:
+    """The exception to raise on the caller's side: the same ``ContractError`` class (by code), the
+    kind's class for an unknown code, or ``ContractViolation``."""
+    code = str(error.get("code", ""))
+    message = str(error.get("message", ""))
+    details = error.get("details") or {}
+    if not isinstance(details, dict):
+        details = {"details": details}
+    if code == VIOLATION_CODE:
+        return ContractViolation(message)
+    cls = ContractError.by_code.get(code) or ContractError.by_code.get(str(error.get("kind", ""))) or ContractError
+    try:
+        exc = cls(message, **details)
+    except TypeError:  # a subclass with its own constructor: build it without calling it
+        exc = cls.__new__(cls)
+        ContractError.__init__(exc, message, **details)
+    if exc.code != code and code:
+        exc.code = code  # type: ignore[misc]  # an unknown (newer) code: keep it visible
+    return exc
