@@ -13,3 +13,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "app.settings")
 celery_app = Celery("app")
 celery_app.config_from_object("django.conf:settings", namespace="CELERY")
 celery_app.autodiscover_tasks()
+celery_app.autodiscover_tasks(["extraction.celery"])  # seams.call_contract: the Celery transport's task

@@ -1,0 +1,193 @@
+"""The calling side of the Celery transport: a contract served by workers on a Celery queue.
+
+``use(Catalog)`` returns ``CeleryTransport(contract=Catalog, binding=...)`` when the providing module
+is bound to ``celery`` (``SEAMS_BIND_CATALOG=celery``, binding ``{"TRANSPORT": "celery", "QUEUE":
+"seams.rpc.catalog", "TIMEOUT": "5"}``). The object is an instance of a subclass of the contract,
+so callers cannot tell it from the in-process implementation:
+
+* arguments are checked against the declaration (pydantic strict) before anything is sent and
+  travel as JSON (:mod:`extraction.wire`); the answer is rebuilt into the declared return type: a
+  ``ProductDTO`` comes back as a ``ProductDTO``, a ``Decimal`` as a ``Decimal``;
+* each call is one ``seams.call_contract`` task (:mod:`extraction.celery.tasks`) sent to the
+  binding's ``QUEUE`` of the project's broker; the caller waits for its result at most ``TIMEOUT``
+  seconds, then forgets the result (deleted from the result backend);
+* the message expires after ``TIMEOUT`` too: a call whose caller gave up is discarded by the worker
+  that receives it late, instead of running for nobody (a call already running is not stopped);
+* a contract error comes back as the same class (``ContractError.by_code``), with its message and
+  details; a code this process does not know becomes its kind (NotFound, Conflict, ...);
+* anything that prevents an answer (the broker or result backend unreachable, no answer in time,
+  a worker that failed or crashed) raises ``TransportUnavailable``, the ``ServiceUnavailable``
+  shared with the HTTP transport, naming the module, the queue and the cause; the public API
+  answers it with 503;
+* the kernel's trace id travels with the call and is restored on the worker.
+
+No call is retried (a timed-out call may still be running; see docs/transports.md).
+
+Calling from inside a Celery task (an event handler delivered by ``seams.deliver_publication`` that
+uses a contract bound to Celery) is allowed: ``result.get()`` is called with
+``disable_sync_subtasks=False``. The risk Celery guards against is a deadlock: a worker whose every
+pool slot waits for a call that only that same worker would serve. Here every wait is bounded by
+``TIMEOUT`` (it then fails with ``TransportUnavailable`` rather than hanging), and the way to avoid
+it is to serve the RPC queues (``seams.rpc.<module>``) with workers other than the ones that wait on
+them, e.g. separate ``celery worker -Q seams.rpc.catalog`` processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from celery import Celery, current_app
+from celery.exceptions import TimeoutError as CeleryTimeout
+from kombu.utils.url import maybe_sanitize_url
+
+from contracts.kernel import ConfigurationError, Contract
+from contracts.kernel.bus import trace_id
+from extraction import wire
+from extraction.bindings import rpc_queue
+from extraction.http.client import TransportUnavailable
+
+from .tasks import TASK_NAME
+
+__all__ = ["DEFAULT_TIMEOUT", "PUBLISH_RETRY_POLICY", "CeleryChannel", "CeleryTransport", "channel_of"]
+
+DEFAULT_TIMEOUT = 5.0
+
+#: Publishing retries a lost broker connection briefly, then gives up (the call fails with 503).
+PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+
+
+def _timeout(binding: Mapping[str, Any], module: str) -> float:
+    raw = binding.get("TIMEOUT", DEFAULT_TIMEOUT)
+    try:
+        value = float(raw)
+        if value <= 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ConfigurationError(
+            f"The Celery binding of '{module}' has TIMEOUT={raw!r}; it must be a positive number of seconds."
+        ) from None
+    return value
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message`` on one line (Celery's messages span several)."""
+    message = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+class CeleryChannel:
+    """Sends the calls of one contract to one queue and waits for their answers."""
+
+    def __init__(self, contract: type[Contract], binding: Mapping[str, Any], *, app: Celery | None = None) -> None:
+        self.contract = contract.__seams_contract__
+        self.module = self.contract.__seams_module__
+        self.queue = str(binding.get("QUEUE") or rpc_queue(self.module))
+        self.timeout = _timeout(binding, self.module)
+        #: The project's Celery app (``app.celery_app``, the current app) unless one is given.
+        self.app: Celery = app if app is not None else current_app._get_current_object()
+
+    def __repr__(self) -> str:
+        return f"<CeleryChannel {self.contract.__seams_name__} -> queue {self.queue}>"
+
+    def _unavailable(self, method: str, reason: str, cause: BaseException | None = None) -> TransportUnavailable:
+        details: dict[str, Any] = {
+            "module": self.module,
+            "queue": self.queue,
+            "contract": self.contract.__seams_name__,
+            "method": method,
+        }
+        if cause is not None:
+            details["cause"] = _describe(cause)
+        return TransportUnavailable(
+            f"{self.contract.__seams_name__}.{method} is unavailable: the '{self.module}' module on Celery queue "
+            f"'{self.queue}' {reason}.",
+            **details,
+        )
+
+    def call(self, method: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+        arguments = wire.bind_arguments(self.contract, method, args, kwargs)
+        payload = wire.encode_arguments(self.contract, method, arguments)
+        trace = trace_id.get() or uuid.uuid4().hex
+        deadline = time.monotonic() + self.timeout
+        try:
+            result = self.app.send_task(
+                TASK_NAME,
+                args=[self.contract.__seams_name__, method, payload, trace],
+                queue=self.queue,
+                expires=self.timeout,
+                retry=True,
+                retry_policy=PUBLISH_RETRY_POLICY,
+            )
+        except Exception as exc:  # kombu's OperationalError, redis' ConnectionError, OSError...
+            broker = maybe_sanitize_url(self.app.conf.broker_url or "")
+            backend = maybe_sanitize_url(str(self.app.conf.result_backend or ""))
+            raise self._unavailable(
+                method,
+                f"could not be reached: the call was not sent ({_describe(exc)}; broker {broker}, result backend {backend})",
+                exc,
+            ) from exc
+        try:
+            answer = result.get(
+                timeout=max(deadline - time.monotonic(), 0.01), propagate=True, disable_sync_subtasks=False
+            )
+        except CeleryTimeout as exc:
+            maybe_ran = "" if self.contract.__seams_methods__[method].is_query else "; the call may still run"
+            raise self._unavailable(
+                method,
+                f"did not answer within {self.timeout:g} s (no worker consumes the queue, or its workers are busy "
+                f"or down{maybe_ran})",
+                exc,
+            ) from None
+        except Exception as exc:  # the task failed outside the protocol, a lost worker, a lost backend
+            raise self._unavailable(method, f"failed before answering ({_describe(exc)})", exc) from exc
+        finally:
+            with contextlib.suppress(Exception):
+                result.forget()
+        return self._answer(method, answer)
+
+    def _answer(self, method: str, answer: Any) -> Any:
+        if isinstance(answer, dict) and "ok" in answer:
+            return wire.decode_result(self.contract, method, answer["ok"])
+        if isinstance(answer, dict) and isinstance(answer.get("error"), dict):
+            raise wire.error_from_wire(answer["error"])
+        raise self._unavailable(method, f"answered outside the protocol ({answer!r:.120})")
+
+
+@functools.cache
+def _client_class(contract: type[Contract]) -> type[Contract]:
+    """``CeleryCatalog(Catalog)``: every declared method forwarded to the instance's channel."""
+
+    def forward(method: str) -> Callable[..., Any]:
+        declared = getattr(contract, method)
+
+        @functools.wraps(declared)
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            return self._channel.call(method, args, kwargs)
+
+        call.__signature__ = inspect.signature(declared)  # type: ignore[attr-defined]
+        return call
+
+    namespace: dict[str, Any] = {name: forward(name) for name in contract.__seams_methods__}
+    namespace["__init__"] = lambda self, channel: setattr(self, "_channel", channel)
+    namespace["__repr__"] = lambda self: f"<Celery{contract.__name__} via queue {self._channel.queue}>"
+    namespace["__module__"] = __name__
+    return type(f"Celery{contract.__name__}", (contract,), namespace)
+
+
+def CeleryTransport(*, contract: type[Contract], binding: Mapping[str, Any], app: Celery | None = None) -> Contract:
+    """The factory named in ``SEAMS_TRANSPORTS["celery"]``: an object with the contract's methods whose
+    calls are served by workers on ``binding["QUEUE"]``. ``app`` (another Celery app: broker, result
+    backend) is for tests; by default the project's app is used."""
+    contract = contract.__seams_contract__
+    return _client_class(contract)(CeleryChannel(contract, binding, app=app))
+
+
+def channel_of(remote: Contract) -> CeleryChannel:
+    """The channel behind an object returned by :func:`CeleryTransport` (queue, timeout, app)."""
+    return remote._channel  # type: ignore[attr-defined,no-any-return]

@@ -1,0 +1,102 @@
+"""The serving side of the Celery transport: one task, ``seams.call_contract``.
+
+A worker that consumes a module's RPC queue (``seams.rpc.<module>``) runs each call here::
+
+    call_contract("catalog.Catalog", "get_product", {"sku": "KB-101"}, "<trace id>")
+    -> {"ok": {"sku": "KB-101", "name": "...", "price_cents": 4999}}
+    -> {"error": {"code": "catalog.ProductNotFound", "message": "...", "details": {...}, "kind": "seams.NotFound"}}
+
+The contract is found by its name among the declared contracts, the implementation in the kernel
+registry (never through ``use()``, which in a process where the contract is bound to a transport
+would send the call back out), behind the kernel's validating proxy. Arguments are rebuilt from
+JSON and checked against the declaration (strict); the result is checked and encoded the same way.
+
+The task never fails for a business outcome: a ``ContractError`` is an answer like any other, and so
+is a value that does not match the declaration (``seams.ContractViolation``). An unexpected
+exception (a bug, a database that is down) is logged here with its traceback and answered as
+``TransportUnavailable`` (the ``ServiceUnavailable`` shared with the HTTP transport), so the caller
+gets a clear error at once instead of a Celery failure or a timeout.
+
+It is imported by the project's Celery app (``app/celery.py``); workers need nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import shared_task
+
+from contracts.kernel import Contract, ContractError, ContractViolation
+from contracts.kernel.bus import trace_id
+from contracts.kernel.contract import declared_contracts
+from contracts.kernel.registry import get_registry
+from contracts.kernel.validation import validating_proxy
+from extraction import wire
+from extraction.http.client import TransportUnavailable
+
+__all__ = ["TASK_NAME", "call_contract", "serve_call"]
+
+logger = logging.getLogger("seams.celery")
+
+#: The name callers send; workers must have imported this module to know it.
+TASK_NAME = "seams.call_contract"
+
+#: contract -> (implementation instance, validating proxy of it), rebuilt when the instance changes.
+_proxies: dict[type[Contract], tuple[Contract, Contract]] = {}
+
+
+def _served(contract: type[Contract]) -> Contract:
+    instance = get_registry().instance_of(contract)
+    cached = _proxies.get(contract)
+    if cached is None or cached[0] is not instance:
+        cached = _proxies[contract] = (instance, validating_proxy(contract, instance))
+    return cached[1]
+
+
+def serve_call(contract_name: str, method: str, arguments: Any) -> Any:
+    """Run one call on the in-process implementation; returns the result's JSON form.
+
+    Raises the implementation's ``ContractError``, ``ContractViolation`` for arguments or a result
+    that do not match the declaration, and ``TransportUnavailable`` for a contract this process does
+    not serve.
+    """
+    contract = declared_contracts.get(contract_name)
+    if contract is None:
+        raise TransportUnavailable(
+            f"This worker does not know the contract {contract_name}: its module is not installed here "
+            f"(SEAMS_MODULES) or the worker runs an older version of contracts/.",
+            contract=contract_name,
+        )
+    if method not in contract.__seams_methods__:
+        raise ContractViolation(
+            f"{contract_name} declares no method '{method}' on this worker: the caller and the worker run "
+            f"different versions of contracts/{contract.__seams_module__}.py."
+        )
+    kwargs = wire.decode_arguments(contract, method, arguments)
+    result = getattr(_served(contract), method)(**kwargs)
+    return wire.encode_result(contract, method, result)
+
+
+@shared_task(name=TASK_NAME, ignore_result=False, acks_late=False, typing=False)
+def call_contract(contract: str, method: str, arguments: Any, trace: str | None = None) -> dict[str, Any]:
+    """Serve one contract call; the answer is ``{"ok": result}`` or ``{"error": {...}}``."""
+    token = trace_id.set(trace)
+    try:
+        return {"ok": serve_call(contract, method, arguments)}
+    except ContractError as exc:
+        return {"error": wire.error_to_wire(exc)}
+    except ContractViolation as exc:
+        logger.warning("%s.%s: %s", contract, method, exc, extra={"trace_id": trace})
+        return {"error": wire.violation_to_wire(str(exc), contract=contract, method=method)}
+    except Exception as exc:
+        logger.exception("%s.%s failed on this worker", contract, method, extra={"trace_id": trace})
+        unavailable = TransportUnavailable(
+            f"{contract}.{method} failed on the worker: {type(exc).__name__}: {exc}",
+            contract=contract,
+            method=method,
+            cause=type(exc).__name__,
+        )
+        return {"error": wire.error_to_wire(unavailable)}
+    finally:
+        trace_id.reset(token)

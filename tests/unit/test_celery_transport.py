@@ -1,0 +1,509 @@
+"""The Celery transport without a broker: the wire form of every reference contract method, errors
+crossing as the same class, the task's envelopes, and the client against a stand-in Celery app.
+
+The real thing (a worker process, Redis) is in tests/integration/test_celery_transport.py.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import enum
+import inspect
+import json
+import types
+import typing
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, Literal
+
+import pydantic
+import pytest
+from celery.exceptions import TimeoutError as CeleryTimeout
+from celery.exceptions import WorkerLostError
+from django.test.utils import override_settings
+from kombu.exceptions import OperationalError
+
+from app.celery import celery_app
+from contracts.catalog import Catalog, ProductDTO, ProductNotFound
+from contracts.inventory import StockNotFound
+from contracts.kernel import (
+    ConfigurationError,
+    Conflict,
+    Contract,
+    ContractError,
+    ContractViolation,
+    Invalid,
+    NotFound,
+    Schema,
+    ServiceUnavailable,
+    use,
+)
+from contracts.kernel.bus import trace_id
+from contracts.kernel.contract import declared_contracts
+from contracts.kernel.testing import override_contract
+from contracts.orders import OrderNotFound
+from extraction import wire
+from extraction.celery import TASK_NAME, CeleryTransport, call_contract
+from extraction.celery.client import CeleryChannel, channel_of
+from extraction.http.client import TransportUnavailable
+
+# --- sample values for any annotation that may cross a boundary ---------------------------------------
+
+
+class Colour(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+def sample(annotation: Any) -> Any:
+    """A typical, non-trivial value of ``annotation`` (one that JSON alone would not rebuild)."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if annotation in (None, type(None)):
+        return None
+    if origin is Annotated:
+        return sample(args[0])
+    if origin is Literal:
+        return args[-1]
+    if origin in (typing.Union, types.UnionType):
+        return sample(next(a for a in args if a is not type(None)))
+    if origin is list:
+        return [sample(args[0]), sample(args[0])]
+    if origin is tuple:
+        return (sample(args[0]),) * 2 if len(args) == 2 and args[1] is Ellipsis else tuple(sample(a) for a in args)
+    if origin in (set, frozenset):
+        return origin({sample(args[0])})
+    if origin is dict:
+        return {sample(args[0]): sample(args[1])}
+    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+        return annotation(**{name: sample(field.annotation) for name, field in annotation.model_fields.items()})
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return list(annotation)[-1]
+    return {
+        bool: True,
+        int: 42,
+        float: 2.5,
+        str: "KB-101",
+        decimal.Decimal: decimal.Decimal("19.90"),
+        datetime.datetime: datetime.datetime(2024, 5, 17, 9, 30, 15, 250000, tzinfo=datetime.UTC),
+        datetime.date: datetime.date(2024, 2, 29),
+        datetime.time: datetime.time(23, 59, 1),
+        datetime.timedelta: datetime.timedelta(days=1, seconds=3, microseconds=5),
+        uuid.UUID: uuid.UUID("12345678-1234-5678-1234-567812345678"),
+    }[annotation]
+
+
+def reference_methods() -> list[tuple[type[Contract], str]]:
+    """Every method of every contract declared in contracts/<module>.py."""
+    return [
+        (contract, method)
+        for name, contract in sorted(declared_contracts.items())
+        if contract.__module__ == f"contracts.{contract.__seams_module__}"
+        for method in contract.__seams_methods__
+    ]
+
+
+def through_json(value: Any) -> Any:
+    """What the other side receives: Celery's JSON serializer in both directions."""
+    return json.loads(json.dumps(value))
+
+
+def same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
+# --- the wire form ----------------------------------------------------------------------------------
+
+
+def test_the_reference_contracts_are_all_covered() -> None:
+    names = {f"{c.__seams_name__}.{m}" for c, m in reference_methods()}
+    assert {"catalog.Catalog.get_product", "catalog.Catalog.get_products", "inventory.Inventory.get_stock",
+            "orders.Orders.get_order"} <= names
+
+
+@pytest.mark.parametrize(("contract", "method"), reference_methods(), ids=lambda v: getattr(v, "__seams_name__", v))
+def test_every_reference_method_round_trips_arguments_and_result(contract: type[Contract], method: str) -> None:
+    spec = contract.__seams_methods__[method]
+    arguments = {p.name: sample(spec.hints[p.name]) for p in spec.parameters}
+    sent = through_json(wire.encode_arguments(contract, method, arguments))
+    received = wire.decode_arguments(contract, method, sent)
+    assert received == arguments
+    assert all(same(received[k], arguments[k]) for k in arguments)
+
+    result = sample(spec.hints["return"])
+    answered = wire.decode_result(contract, method, through_json(wire.encode_result(contract, method, result)))
+    assert same(answered, result)
+    if isinstance(result, list):
+        assert all(same(a, r) for a, r in zip(answered, result, strict=True))
+
+
+class Line(Schema):
+    amount: decimal.Decimal
+    at: datetime.datetime
+    ref: uuid.UUID
+    colour: Colour
+    tags: frozenset[str]
+    note: str | None = None
+
+
+@pytest.fixture
+def everything() -> type[Contract]:
+    """A contract using every type that may cross (forgotten after the test)."""
+
+    class Everything(Contract, module="wiretest"):
+        def echo(
+            self,
+            amount: decimal.Decimal,
+            when: datetime.datetime,
+            day: datetime.date,
+            clock: datetime.time,
+            span: datetime.timedelta,
+            ref: uuid.UUID,
+            colour: Colour,
+            line: Line,
+            pair: tuple[int, str],
+            many: tuple[float, ...],
+            unique: set[int],
+            by_id: dict[uuid.UUID, Line],
+            by_number: dict[int, list[Colour]],
+            either: int | str,
+            status: Literal["open", "closed"],
+            maybe: Line | None = None,
+            flag: bool = False,
+        ) -> dict[str, list[Line]]: ...
+
+        def nothing(self) -> None: ...
+
+    return Everything
+
+
+def test_every_crossing_type_round_trips(everything: type[Contract]) -> None:
+    spec = everything.__seams_methods__["echo"]
+    arguments = {p.name: sample(spec.hints[p.name]) for p in spec.parameters}
+    arguments["either"] = "7"  # a str that looks like an int stays a str
+    received = wire.decode_arguments(everything, "echo", through_json(wire.encode_arguments(everything, "echo", arguments)))
+    assert received == arguments
+    for name, value in arguments.items():
+        assert same(received[name], value), name
+    result = sample(spec.hints["return"])
+    assert wire.decode_result(everything, "echo", through_json(wire.encode_result(everything, "echo", result))) == result
+    assert wire.decode_result(everything, "nothing", through_json(wire.encode_result(everything, "nothing", None))) is None
+
+
+def test_omitted_defaults_are_filled_on_the_serving_side(everything: type[Contract]) -> None:
+    spec = everything.__seams_methods__["echo"]
+    arguments = {p.name: sample(spec.hints[p.name]) for p in spec.parameters if p.default is inspect.Parameter.empty}
+    sent = wire.encode_arguments(everything, "echo", arguments)
+    assert "flag" not in sent and "maybe" not in sent
+    received = wire.decode_arguments(everything, "echo", through_json(sent))
+    assert received["flag"] is False and received["maybe"] is None
+
+
+def test_arguments_that_do_not_match_the_declaration_are_refused_before_sending() -> None:
+    with pytest.raises(ContractViolation, match=r"catalog.Catalog.get_product\(sku: Input should be a valid string"):
+        wire.encode_arguments(Catalog, "get_product", {"sku": 101})
+    with pytest.raises(ContractViolation, match="missing a required argument"):
+        wire.bind_arguments(Catalog, "get_product", (), {})
+    with pytest.raises(ContractViolation, match="unexpected keyword"):
+        wire.bind_arguments(Catalog, "get_product", (), {"sku": "a", "colour": "red"})
+    assert wire.bind_arguments(Catalog, "get_products", (["a", "b"],), {}) == {"skus": ["a", "b"]}
+
+
+def test_the_serving_side_decodes_strictly() -> None:
+    with pytest.raises(ContractViolation, match="valid string"):
+        wire.decode_arguments(Catalog, "get_product", {"sku": 1})
+    with pytest.raises(ContractViolation, match="Extra inputs"):
+        wire.decode_arguments(Catalog, "get_product", {"sku": "a", "extra": 1})
+    with pytest.raises(ContractViolation, match="valid integer"):  # "1" is never taken for 1
+        wire.decode_result(Catalog, "get_product", {"sku": "a", "name": "b", "price_cents": "1"})
+    with pytest.raises(ContractViolation, match="return"):
+        wire.encode_result(Catalog, "get_product", {"sku": "a", "name": "b", "price_cents": 1.5})
+
+
+# --- errors -----------------------------------------------------------------------------------------
+
+
+class WithOwnConstructor(Conflict):
+    """A contract error whose constructor does not take (message, **details)."""
+
+    def __init__(self, sku: str, wanted: int) -> None:
+        super().__init__(f"{sku}: {wanted} wanted", sku=sku, wanted=wanted)
+
+
+ERRORS = [
+    ProductNotFound("No product has SKU 'X'.", sku="X"),
+    StockNotFound("No stock is recorded for SKU 'X'.", sku="X"),
+    OrderNotFound("No order has id 7.", order_id=7),
+    NotFound("gone"),
+    Conflict("twice", key="k"),
+    Invalid("too many", field=["lines", 0, "quantity"]),
+    ServiceUnavailable("later"),
+    TransportUnavailable("no worker", module="catalog", queue="seams.rpc.catalog"),
+    WithOwnConstructor("KB-101", 3),
+]
+
+
+@pytest.mark.parametrize("error", ERRORS, ids=lambda e: e.code)
+def test_contract_errors_come_back_as_the_same_class(error: ContractError) -> None:
+    rebuilt = wire.error_from_wire(through_json(wire.error_to_wire(error)))
+    assert type(rebuilt) is type(error)
+    assert (rebuilt.code, rebuilt.message, rebuilt.details) == (error.code, error.message, error.details)
+    if isinstance(error, Invalid):
+        assert rebuilt.field == ["lines", 0, "quantity"]
+
+
+def test_an_unknown_code_becomes_its_kind_and_keeps_the_code() -> None:
+    wired = {"code": "catalog.ProductRetired", "message": "retired", "details": {"sku": "X"}, "kind": "seams.NotFound"}
+    rebuilt = wire.error_from_wire(wired)
+    assert type(rebuilt) is NotFound and rebuilt.code == "catalog.ProductRetired" and rebuilt.details == {"sku": "X"}
+    assert type(wire.error_from_wire({"code": "x.Y", "message": "?"})) is ContractError
+
+
+def test_details_that_are_not_json_are_made_json() -> None:
+    error = Conflict("dup", amount=decimal.Decimal("1.5"), ref=uuid.UUID(int=1), thing=object())
+    wired = through_json(wire.error_to_wire(error))
+    assert wired["details"]["amount"] == "1.5" and wired["details"]["ref"] == str(uuid.UUID(int=1))
+    assert wired["kind"] == "seams.Conflict"
+
+
+def test_a_violation_comes_back_as_a_contract_violation() -> None:
+    rebuilt = wire.error_from_wire(through_json(wire.violation_to_wire("bad", method="get_product")))
+    assert isinstance(rebuilt, ContractViolation) and str(rebuilt) == "bad"
+
+
+# --- the task, called in this process ------------------------------------------------------------------
+
+
+class FakeCatalog(Catalog):
+    def __init__(self) -> None:
+        self.traces: list[str | None] = []
+        self.broken: Exception | None = None
+        self.returns: Any = None
+
+    def get_product(self, sku: str) -> ProductDTO:
+        self.traces.append(trace_id.get())
+        if self.broken is not None:
+            raise self.broken
+        if self.returns is not None:
+            return self.returns
+        if sku == "missing":
+            raise ProductNotFound(f"No product has SKU '{sku}'.", sku=sku)
+        return ProductDTO(sku=sku, name=f"Product {sku}", price_cents=4999)
+
+    def get_products(self, skus: list[str]) -> list[ProductDTO]:
+        return [self.get_product(sku) for sku in skus]
+
+
+@pytest.fixture
+def fake_catalog() -> Iterator[FakeCatalog]:
+    with override_contract(Catalog, FakeCatalog()) as fake:
+        yield fake  # type: ignore[misc]
+
+
+def test_the_task_answers_ok_with_the_result_as_json(fake_catalog: FakeCatalog) -> None:
+    answer = call_contract("catalog.Catalog", "get_products", {"skus": ["KB-101", "MS-202"]}, "trace-1")
+    assert answer == {"ok": [{"sku": "KB-101", "name": "Product KB-101", "price_cents": 4999},
+                             {"sku": "MS-202", "name": "Product MS-202", "price_cents": 4999}]}
+    assert through_json(answer) == answer
+    assert fake_catalog.traces == ["trace-1", "trace-1"]  # the caller's trace id, restored on the worker
+    assert trace_id.get() is None
+
+
+def test_the_task_answers_a_contract_error_as_an_error_never_a_failure(fake_catalog: FakeCatalog) -> None:
+    answer = call_contract("catalog.Catalog", "get_product", {"sku": "missing"}, None)
+    assert answer == {"error": {"code": "catalog.ProductNotFound", "message": "No product has SKU 'missing'.",
+                                "details": {"sku": "missing"}, "kind": "seams.NotFound"}}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [({"sku": 7}, "valid string"), ({}, "Field required"), ({"sku": "a", "more": 1}, "Extra inputs")],
+)
+def test_the_task_refuses_arguments_that_do_not_match(fake_catalog: FakeCatalog, arguments: dict[str, Any], message: str) -> None:
+    error = call_contract("catalog.Catalog", "get_product", arguments, None)["error"]
+    assert error["code"] == wire.VIOLATION_CODE and message in error["message"]
+    assert fake_catalog.traces == []  # never called
+
+
+def test_the_task_refuses_a_result_that_does_not_match(fake_catalog: FakeCatalog) -> None:
+    fake_catalog.returns = {"sku": "a", "name": "b", "price_cents": 1}  # a look-alike, not a ProductDTO
+    error = call_contract("catalog.Catalog", "get_product", {"sku": "a"}, None)["error"]
+    assert error["code"] == wire.VIOLATION_CODE and "return" in error["message"]
+
+
+def test_an_unexpected_exception_is_answered_as_unavailable(fake_catalog: FakeCatalog, caplog: pytest.LogCaptureFixture) -> None:
+    fake_catalog.broken = ZeroDivisionError("division by zero")
+    error = call_contract("catalog.Catalog", "get_product", {"sku": "a"}, "t-2")["error"]
+    assert error["code"] == TransportUnavailable.code and error["kind"] == "seams.ServiceUnavailable"
+    assert "ZeroDivisionError: division by zero" in error["message"]
+    assert error["details"]["cause"] == "ZeroDivisionError"
+    assert "failed on this worker" in caplog.text  # with its traceback, on the worker's side
+    assert isinstance(wire.error_from_wire(error), TransportUnavailable)
+
+
+def test_the_task_names_what_it_cannot_serve() -> None:
+    error = call_contract("billing.Billing", "charge", {}, None)["error"]
+    assert error["code"] == TransportUnavailable.code and "does not know the contract billing.Billing" in error["message"]
+    error = call_contract("catalog.Catalog", "delete_everything", {}, None)["error"]
+    assert error["code"] == wire.VIOLATION_CODE and "no method 'delete_everything'" in error["message"]
+
+
+def test_the_project_celery_app_registers_the_task() -> None:
+    celery_app.loader.import_default_modules()  # what a worker does at start-up (autodiscovery)
+    assert celery_app.tasks[TASK_NAME].name == TASK_NAME
+    assert celery_app.tasks[TASK_NAME].ignore_result is False
+
+
+# --- the client, against a stand-in Celery app ---------------------------------------------------------
+
+
+class StandInResult:
+    def __init__(self, get: Callable[[], Any]) -> None:
+        self._get = get
+        self.get_kwargs: dict[str, Any] = {}
+        self.forgotten = False
+
+    def get(self, **kwargs: Any) -> Any:
+        self.get_kwargs = kwargs
+        return self._get()
+
+    def forget(self) -> None:
+        self.forgotten = True
+
+
+class StandInApp:
+    """Records what would be sent; answers by running the task here (through JSON), or as told."""
+
+    class conf:  # noqa: N801
+        broker_url = "redis://:secret@broker.example:6379/0"
+        result_backend = "redis://broker.example:6379/1"
+
+    def __init__(self, answer: Callable[[list[Any]], Any] | None = None, send_error: Exception | None = None) -> None:
+        self.sent: list[tuple[str, list[Any], dict[str, Any]]] = []
+        self.results: list[StandInResult] = []
+        self.answer = answer or (lambda args: through_json(call_contract(*through_json(args))))
+        self.send_error = send_error
+
+    def send_task(self, name: str, args: list[Any], **options: Any) -> StandInResult:
+        if self.send_error is not None:
+            raise self.send_error
+        self.sent.append((name, args, options))
+        result = StandInResult(lambda: self.answer(args))
+        self.results.append(result)
+        return result
+
+
+BINDING = {"TRANSPORT": "celery", "QUEUE": "seams.rpc.catalog", "TIMEOUT": "3"}
+
+
+def remote(app: StandInApp, binding: dict[str, str] = BINDING) -> Catalog:
+    return CeleryTransport(contract=Catalog, binding=binding, app=app)  # type: ignore[arg-type,return-value]
+
+
+def raising(exc: Exception) -> Callable[[list[Any]], Any]:
+    def answer(args: list[Any]) -> Any:
+        raise exc
+
+    return answer
+
+
+def test_the_client_is_the_contract_and_sends_one_task_per_call(fake_catalog: FakeCatalog) -> None:
+    app = StandInApp()
+    catalog = remote(app)
+    assert isinstance(catalog, Catalog) and "seams.rpc.catalog" in repr(catalog)
+    token = trace_id.set("trace-9")
+    try:
+        product = catalog.get_product("KB-101")
+    finally:
+        trace_id.reset(token)
+    assert product == ProductDTO(sku="KB-101", name="Product KB-101", price_cents=4999) and type(product) is ProductDTO
+    (name, args, options), = app.sent
+    assert name == TASK_NAME == "seams.call_contract"
+    assert args == ["catalog.Catalog", "get_product", {"sku": "KB-101"}, "trace-9"]
+    assert options["queue"] == "seams.rpc.catalog" and options["expires"] == 3.0
+    result = app.results[0]
+    assert result.get_kwargs["disable_sync_subtasks"] is False and 0 < result.get_kwargs["timeout"] <= 3.0
+    assert result.forgotten
+    assert fake_catalog.traces == ["trace-9"]
+
+
+def test_the_client_sends_a_new_trace_id_when_none_is_in_progress(fake_catalog: FakeCatalog) -> None:
+    app = StandInApp()
+    remote(app).get_products(skus=["A"])
+    assert len(app.sent[0][1][3]) == 32 and fake_catalog.traces == [app.sent[0][1][3]]
+
+
+def test_the_client_raises_the_same_contract_error(fake_catalog: FakeCatalog) -> None:
+    app = StandInApp()
+    with pytest.raises(ProductNotFound) as caught:
+        remote(app).get_product("missing")
+    assert caught.value.details == {"sku": "missing"} and caught.value.message == "No product has SKU 'missing'."
+    assert app.results[0].forgotten
+
+
+def test_the_client_refuses_bad_arguments_without_sending() -> None:
+    app = StandInApp()
+    with pytest.raises(ContractViolation):
+        remote(app).get_product(101)  # type: ignore[arg-type]
+    with pytest.raises(ContractViolation):
+        remote(app).get_products("KB-101")  # type: ignore[arg-type]
+    assert app.sent == []
+
+
+def test_no_answer_in_time_is_unavailable_naming_module_queue_and_cause() -> None:
+    app = StandInApp(raising(CeleryTimeout("The operation timed out.")))
+    with pytest.raises(TransportUnavailable) as caught:
+        remote(app).get_product("KB-101")
+    error = caught.value
+    assert isinstance(error, ServiceUnavailable)
+    assert "'catalog' module on Celery queue 'seams.rpc.catalog' did not answer within 3 s" in error.message
+    assert error.details["module"] == "catalog" and error.details["queue"] == "seams.rpc.catalog"
+    assert error.details["cause"].startswith("TimeoutError")
+    assert app.results[0].forgotten
+
+
+def test_an_unreachable_broker_is_unavailable_and_hides_the_password() -> None:
+    app = StandInApp(send_error=OperationalError("Error 111 connecting to broker.example:6379. Connection refused."))
+    with pytest.raises(TransportUnavailable) as caught:
+        remote(app).get_product("KB-101")
+    message = caught.value.message
+    assert "the call was not sent" in message and "Connection refused" in message
+    assert "secret" not in message and "broker.example" in message
+    assert caught.value.details["cause"].startswith("OperationalError")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [raising(WorkerLostError("Worker exited prematurely: signal 9 (SIGKILL).")), lambda args: "surprise",
+     lambda args: {"neither": 1}],
+    ids=["worker-lost", "not-a-dict", "no-ok-no-error"],
+)
+def test_a_failed_worker_or_an_answer_outside_the_protocol_is_unavailable(answer: Callable[[list[Any]], Any]) -> None:
+    app = StandInApp(answer)
+    with pytest.raises(TransportUnavailable, match="seams.rpc.catalog"):
+        remote(app).get_product("KB-101")
+
+
+def test_a_result_that_does_not_match_is_a_violation() -> None:
+    app = StandInApp(lambda args: {"ok": {"sku": "a"}})
+    with pytest.raises(ContractViolation, match="return"):
+        remote(app).get_product("KB-101")
+
+
+def test_the_binding_is_checked_and_defaults_apply() -> None:
+    with pytest.raises(ConfigurationError, match="TIMEOUT='soon'"):
+        remote(StandInApp(), {"TRANSPORT": "celery", "TIMEOUT": "soon"})
+    with pytest.raises(ConfigurationError, match="positive"):
+        remote(StandInApp(), {"TRANSPORT": "celery", "TIMEOUT": "0"})
+    channel = channel_of(remote(StandInApp(), {"TRANSPORT": "celery"}))
+    assert (channel.queue, channel.timeout) == ("seams.rpc.catalog", 5.0)
+
+
+def test_use_returns_the_celery_client_when_the_module_is_bound_to_celery() -> None:
+    with override_settings(SEAMS_BINDINGS={"catalog": {"TRANSPORT": "celery", "QUEUE": "q.catalog", "TIMEOUT": "2"}}):
+        catalog = use(Catalog)
+        assert isinstance(catalog, Catalog) and type(catalog).__name__ == "CeleryCatalog"
+        channel = channel_of(catalog)
+        assert isinstance(channel, CeleryChannel)
+        assert (channel.queue, channel.timeout, channel.app) == ("q.catalog", 2.0, celery_app)
