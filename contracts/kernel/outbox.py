@@ -27,7 +27,7 @@ import pydantic
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import DateTimeField, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.utils import timezone
 
 from .bus import EventBackend, logger
@@ -389,23 +389,41 @@ def release_expired_leases(alias: str) -> int:
             status=PublicationStatus.PENDING,
             claimed_by="",
             lease_until=None,
+            dispatched_at=None,  # its message is gone with the worker: the relay sends it now
             last_error="lease expired: the worker died or hung",
         )
     )
 
 
+#: However long a publication has waited, the relay re-sends it at least this often (x STALE_AFTER).
+REDISPATCH_CAP = 10
+
+
 def due_publications(alias: str, limit: int) -> list[int]:
-    """Open publications that should have been handled by now."""
+    """Open publications that should have been handled by now.
+
+    A pending publication is re-sent when it is older than ``STALE_AFTER`` and, if it was sent
+    before, when it has waited since that send at least as long as it had waited before it (the
+    interval doubles, up to ``REDISPATCH_CAP`` x ``STALE_AFTER``). A message that is merely queued
+    behind a backlog is thus re-sent a logarithmic number of times, not once per window: without
+    the doubling a backlog older than ``STALE_AFTER`` feeds the queue with duplicates faster than
+    workers drain it. A failed publication is re-sent once per retry.
+    """
     config = outbox_settings()
     now = timezone.now()
     stale = now - timedelta(seconds=config.stale_after)
-    # Each due publication is sent once per staleness window (pending) or once per retry (failed),
-    # however many relays run.
+    cap = now - timedelta(seconds=config.stale_after * REDISPATCH_CAP)
+    waited = ExpressionWrapper(F("dispatched_at") - F("next_attempt_at"), output_field=DurationField())
     never_sent = Q(dispatched_at__isnull=True)
-    rows = Publication.objects.using(alias).filter(
-        Q(status=PublicationStatus.PENDING, next_attempt_at__lte=stale) & (never_sent | Q(dispatched_at__lte=stale))
-        | Q(status=PublicationStatus.FAILED, next_attempt_at__lte=now)
-        & (never_sent | Q(dispatched_at__lt=F("next_attempt_at")))
+    resend = Q(dispatched_at__lte=stale) & (Q(dispatched_at__lte=cap) | Q(redispatch_at__lte=now))
+    rows = (
+        Publication.objects.using(alias)
+        .alias(redispatch_at=ExpressionWrapper(F("dispatched_at") + waited, output_field=DateTimeField()))
+        .filter(
+            Q(status=PublicationStatus.PENDING, next_attempt_at__lte=stale) & (never_sent | resend)
+            | Q(status=PublicationStatus.FAILED, next_attempt_at__lte=now)
+            & (never_sent | Q(dispatched_at__lt=F("next_attempt_at")))
+        )
     )
     with transaction.atomic(using=alias):
         if connection_vendor(alias) == "postgresql":

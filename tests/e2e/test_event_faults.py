@@ -111,7 +111,7 @@ def assert_effectively_once(stack: Stack, orders: int) -> None:
 
 
 def test_sigkilled_workers_and_relays_lose_nothing_and_repeat_nothing(deploy: callable) -> None:
-    stack, _ = deploy(stale_after="10", lease="8", backoff_base="0.5", backoff_max="5")
+    stack, _ = deploy(stale_after="30", lease="8", backoff_base="0.5", backoff_max="5")
     web, base = stack.web()
     worker = stack.worker()
     relay = stack.relay()
@@ -124,7 +124,7 @@ def test_sigkilled_workers_and_relays_lose_nothing_and_repeat_nothing(deploy: ca
 
     def chaos() -> None:
         while not done.is_set():
-            time.sleep(rng.uniform(1.0, 3.0))
+            time.sleep(rng.uniform(3.0, 8.0))
             victim = rng.choice([worker, worker, relay])
             victim.kill()
             time.sleep(rng.uniform(0.2, 1.0))
@@ -142,7 +142,7 @@ def test_sigkilled_workers_and_relays_lose_nothing_and_repeat_nothing(deploy: ca
     for process in (worker, relay):
         if not process.running:
             process.start()
-    stack.wait_until_drained(timeout=420)
+    stack.wait_until_drained(timeout=900)
 
     assert len(set(ids)) == 2000
     assert worker.kills >= 3 and relay.kills >= 1, (worker.kills, relay.kills)

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from contracts.kernel.models import ArchivedPublication, OutboxEvent, Publication, PublicationStatus
 from contracts.kernel.operations import event_stats
-from contracts.kernel.outbox import claim, process_publication, relay_once
+from contracts.kernel.outbox import claim, due_publications, process_publication, relay_once
 from modules.inventory.models import Reservation
 from tests.integration.events.conftest import FAST
 from tests.integration.shop import place_order
@@ -49,6 +49,31 @@ def test_the_relay_delivers_what_was_committed_but_never_dispatched(shop: Client
     assert relay_once()["orders"] == 1  # the fresh one may still be on its way: left alone
     assert status(lost) == PublicationStatus.COMPLETED
     assert status(fresh) == PublicationStatus.PENDING
+
+
+def test_a_queued_publication_is_resent_with_doubling_intervals_not_once_per_window(shop: Client) -> None:
+    """A backlog older than STALE_AFTER (30 s) must not be re-sent every window: that floods the
+    queue with duplicates faster than workers drain it (seen under the SIGKILL fault test)."""
+    now = timezone.now()
+
+    def sent(order_id: int, created_ago: float, dispatched_ago: float | None) -> Publication:
+        pub = placed(order_id, str(order_id), minutes_ago=created_ago / 60)
+        if dispatched_ago is not None:
+            dispatched = now - datetime.timedelta(seconds=dispatched_ago)
+            Publication.objects.using("orders").filter(pk=pub.pk).update(dispatched_at=dispatched)
+        return pub
+
+    never_sent = sent(1, created_ago=31, dispatched_ago=None)
+    waited_longer_before = sent(2, created_ago=100, dispatched_ago=35)  # waited 65 s before its send
+    doubled = sent(3, created_ago=100, dispatched_ago=70)  # waited 30 s before, 70 s since
+    capped = sent(4, created_ago=3600, dispatched_ago=301)  # 10 x STALE_AFTER is the longest wait
+    too_fresh = sent(5, created_ago=10, dispatched_ago=None)
+
+    due = set(due_publications("orders", 500))
+
+    assert due == {never_sent.pk, doubled.pk, capped.pk}
+    assert waited_longer_before.pk not in due and too_fresh.pk not in due
+    assert due_publications("orders", 500) == []  # just sent: nothing is due twice
 
 
 def test_an_expired_lease_is_released_and_delivered_again(shop: Client) -> None:
