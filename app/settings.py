@@ -108,6 +108,9 @@ SEAMS_TRANSPORTS = {
     "celery": "extraction.celery.client.CeleryTransport",
 }
 
+#: /health/ready checks the Celery broker: "auto" (when events or a binding use Celery), "always", "never".
+SEAMS_HEALTH_BROKER = os.environ.get("SEAMS_HEALTH_BROKER", "auto")
+
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/1")

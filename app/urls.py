@@ -1,11 +1,17 @@
-"""URLs: the public API under /api/ (docs at /api/docs) and the admin."""
+"""URLs: the public API under /api/ (docs at /api/docs), the admin, health checks and the internal
+contract endpoints (/internal/<module>/v<N>/<contract>/..., see docs/transports.md)."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+
+from extraction import health
 
 from .api import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("health/live", health.live, name="health-live"),
+    path("health/ready", health.ready, name="health-ready"),
+    path("", include("extraction.http.urls")),
 ]

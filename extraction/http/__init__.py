@@ -1,0 +1,15 @@
+"""The HTTP transport: a module's contracts served by django-ninja endpoints, called with httpx.
+
+* server: :func:`build_api` (one NinjaAPI per contract), mounted by ``extraction.http.urls``;
+* client: :func:`HttpTransport`, the factory named in ``SEAMS_TRANSPORTS["http"]``;
+* :class:`CircuitBreaker`, one per service base URL.
+
+See docs/transports.md.
+"""
+
+from .breaker import CircuitBreaker
+from .client import HttpTransport, TransportUnavailable
+from .server import build_api
+from .wire import IDEMPOTENCY_PARAMETER, TRACE_HEADER
+
+__all__ = ["IDEMPOTENCY_PARAMETER", "TRACE_HEADER", "CircuitBreaker", "HttpTransport", "TransportUnavailable", "build_api"]

@@ -1,0 +1,323 @@
+"""The client side of the HTTP transport: a contract served by a remote Seams service.
+
+``use(Catalog)`` returns ``HttpTransport(contract=Catalog, binding=...)`` when the providing module
+is bound to ``http`` (``SEAMS_BIND_CATALOG=http://catalog:8000``). The object is an instance of a
+subclass of the contract, so callers cannot tell it from the in-process implementation:
+
+* arguments are checked against the generated body model (pydantic strict) before anything is sent,
+  and the answer is rebuilt into the declared return type (strict, JSON mode): a ``ProductDTO``
+  comes back as a ``ProductDTO``;
+* a contract error comes back as the same class (``ContractError.by_code``), with its message and
+  details; a code this process does not know becomes its kind (NotFound, Conflict, ...);
+* anything that prevents an answer (connection refused, timeout, a 5xx or any response that is not
+  the protocol's) raises :class:`TransportUnavailable`, a ``ServiceUnavailable`` naming the module
+  and URL, which the public API answers with 503;
+* one ``httpx.Client`` per base URL and process: a connection pool with keep-alive;
+* each attempt is bounded by the binding's ``TIMEOUT`` (seconds);
+* retries (``RETRIES``, default 2, with a short jittered backoff) only where repeating is safe:
+  ``@query`` methods, and commands called with an idempotency key (a parameter named
+  ``idempotency_key`` that the implementation uses to do the work at most once);
+* a circuit breaker per base URL (:mod:`extraction.http.breaker`) fails fast while the service is
+  down and lets one probe through after a cool-down (``BREAKER_THRESHOLD``, ``BREAKER_COOLDOWN``);
+* the kernel's trace id travels in ``X-Seams-Trace-Id``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+import pydantic
+
+from contracts.kernel import ConfigurationError, Contract, ContractError, ContractViolation, Invalid, ServiceUnavailable
+from contracts.kernel.bus import trace_id
+
+from .breaker import DEFAULT_COOLDOWN, DEFAULT_THRESHOLD, CircuitBreaker, breaker_for
+from .wire import (
+    IDEMPOTENCY_HEADER,
+    IDEMPOTENCY_PARAMETER,
+    TRACE_HEADER,
+    VIOLATION_CODE,
+    body_model,
+    kind_for_status,
+    method_path,
+    return_adapter,
+)
+
+__all__ = [
+    "DEFAULT_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "HttpChannel",
+    "HttpTransport",
+    "TransportUnavailable",
+    "close_clients",
+    "rebuild_error",
+    "shared_client",
+]
+
+DEFAULT_TIMEOUT = 5.0
+DEFAULT_RETRIES = 2
+#: Backoff before retry n (1, 2, ...): BACKOFF_BASE * 2**(n-1), at most BACKOFF_MAX, times 0.5..1.
+BACKOFF_BASE = 0.05
+BACKOFF_MAX = 1.0
+#: Statuses that mean "not now" from a gateway or server, retried for safe calls.
+RETRYABLE_STATUSES = frozenset({502, 503, 504})
+
+
+class TransportUnavailable(ServiceUnavailable):
+    """The service serving a contract could not be reached or did not answer in the protocol."""
+
+
+# --- connection pools ---------------------------------------------------------------------------
+_clients: dict[tuple[int, str], httpx.Client] = {}
+_clients_lock = threading.Lock()
+LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30)
+
+
+def shared_client(base_url: str) -> httpx.Client:
+    """The pooled, keep-alive ``httpx.Client`` of this process for ``base_url``.
+
+    Keyed by process id too: a client created before a fork (gunicorn ``--preload``) is never
+    shared with the children, whose sockets it would mix up.
+    """
+    key = (os.getpid(), base_url)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = httpx.Client(
+                base_url=base_url, limits=LIMITS, headers={"User-Agent": "seams-http-transport"}
+            )
+        return client
+
+
+def close_clients() -> None:
+    """Close every pooled client of this process (shutdown, tests)."""
+    with _clients_lock:
+        clients = [c for (pid, _), c in _clients.items() if pid == os.getpid()]
+        _clients.clear()
+    for client in clients:
+        client.close()
+
+
+# --- errors ---------------------------------------------------------------------------------------
+def _construct(cls: type[ContractError], message: str, details: dict[str, Any]) -> ContractError:
+    try:
+        exc = cls(message, **details)
+    except TypeError:  # a subclass with its own __init__: build it without calling it
+        exc = cls.__new__(cls)
+        Exception.__init__(exc, message)
+        if isinstance(exc, Invalid):
+            exc.field = details.get("field")
+    exc.message = message
+    exc.details = dict(details)
+    return exc
+
+
+def rebuild_error(error: Mapping[str, Any], status: int) -> Exception:
+    """The exception an error body stands for: the same ``ContractError`` class when its code is
+    known here, else its kind by status; ``ContractViolation`` for the protocol's own code."""
+    code = str(error.get("code", ""))
+    message = str(error.get("message", "")) or code
+    details = error.get("details") if isinstance(error.get("details"), dict) else {}
+    if code == VIOLATION_CODE:
+        return ContractViolation(message)
+    cls = ContractError if code == ContractError.code else ContractError.by_code.get(code)
+    if cls is None:
+        return _construct(kind_for_status(status), message, {**details, "remote_code": code})
+    return _construct(cls, message, details)
+
+
+def _error_of(response: httpx.Response) -> dict[str, Any] | None:
+    """The ``{"code", "message", "details"}`` of a protocol error body, else None."""
+    if "json" not in response.headers.get("content-type", ""):
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("code"), str):
+        return error
+    return None
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "did not accept the connection in time"
+    if isinstance(exc, httpx.ConnectError):
+        return f"refused or failed the connection ({exc})"
+    if isinstance(exc, httpx.TimeoutException):
+        return "did not answer in time"
+    return f"failed the exchange ({type(exc).__name__}: {exc})"
+
+
+# --- the channel ----------------------------------------------------------------------------------
+def _number(binding: Mapping[str, Any], key: str, default: float, kind: type = float) -> Any:
+    raw = binding.get(key, default)
+    try:
+        value = kind(raw)
+        if value < 0 or (key != "RETRIES" and value == 0):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"HTTP binding {key}={raw!r} must be a positive number.") from None
+    return value
+
+
+class HttpChannel:
+    """Sends the calls of one contract to one base URL: validation, retries, breaker, errors."""
+
+    def __init__(
+        self,
+        contract: type[Contract],
+        binding: Mapping[str, Any],
+        *,
+        client: httpx.Client | None = None,
+        breaker: CircuitBreaker | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.contract = contract.__seams_contract__
+        self.module = self.contract.__seams_module__
+        url = str(binding.get("URL", "")).rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            raise ConfigurationError(
+                f"Module '{self.module}' is bound to HTTP without a base URL: set SEAMS_BIND_{self.module.upper()}="
+                f"http://host:port (got URL={binding.get('URL')!r})."
+            )
+        self.url = url
+        self.timeout = httpx.Timeout(_number(binding, "TIMEOUT", DEFAULT_TIMEOUT))
+        self.retries = _number(binding, "RETRIES", DEFAULT_RETRIES, int)
+        self.client = client if client is not None else shared_client(url)
+        self.breaker = breaker if breaker is not None else breaker_for(
+            url,
+            _number(binding, "BREAKER_THRESHOLD", DEFAULT_THRESHOLD, int),
+            _number(binding, "BREAKER_COOLDOWN", DEFAULT_COOLDOWN),
+        )
+        self.sleep = sleep
+        #: Why the last attempt failed (for the messages of fast failures).
+        self.last_failure = ""
+
+    def __repr__(self) -> str:
+        return f"<HttpChannel {self.contract.__seams_name__} -> {self.url}>"
+
+    def _unavailable(self, method: str, reason: str, **details: Any) -> TransportUnavailable:
+        return TransportUnavailable(
+            f"{self.contract.__seams_name__}.{method} is unavailable: the '{self.module}' service at {self.url} {reason}.",
+            module=self.module,
+            url=self.url,
+            contract=self.contract.__seams_name__,
+            method=method,
+            **details,
+        )
+
+    def _backoff(self, retry: int) -> float:
+        return min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (retry - 1)) * (0.5 + random.random() / 2)
+
+    def _fast_fail_reason(self, last: str) -> str:
+        wait = self.breaker.retry_in()
+        when = f"the next probe goes in {wait:.1f} s" if wait else "a probe is checking whether it is back"
+        last = last or self.last_failure
+        why = f"; last failure: it {last}" if last else ""
+        return f"is failing: the circuit breaker is open, so calls fail fast ({when}{why})"
+
+    def call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        spec = self.contract.__seams_methods__[method]
+        name = f"{self.contract.__seams_name__}.{method}"
+        try:
+            bound = spec.signature.bind(None, *args, **kwargs)
+        except TypeError as exc:
+            raise ContractViolation(f"{name}: {exc}") from None
+        bound.apply_defaults()
+        arguments = {k: v for k, v in bound.arguments.items() if k != "self"}
+        try:
+            body = body_model(self.contract, method).model_validate(arguments, strict=True)
+        except pydantic.ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise ContractViolation(f"{name}({where}): {first['msg']}") from None
+        key = arguments.get(IDEMPOTENCY_PARAMETER)
+        headers = {"Content-Type": "application/json", TRACE_HEADER: trace_id.get() or uuid.uuid4().hex}
+        if key:
+            headers[IDEMPOTENCY_HEADER] = str(key)
+        safe = spec.is_query or bool(key)
+        return self._send(method, name, body.model_dump_json().encode(), headers, safe)
+
+    def _send(self, method: str, name: str, content: bytes, headers: dict[str, str], safe: bool) -> Any:
+        attempts = 1 + (self.retries if safe else 0)
+        reason = ""
+        for attempt in range(attempts):
+            if attempt:
+                self.sleep(self._backoff(attempt))
+            if not self.breaker.allow():
+                raise self._unavailable(method, self._fast_fail_reason(reason), circuit="open")
+            try:
+                response = self.client.post(method_path(self.contract, method), content=content, headers=headers, timeout=self.timeout)
+            except httpx.HTTPError as exc:
+                self.breaker.failure()
+                reason = self.last_failure = _describe(exc)
+                if not safe and not isinstance(exc, httpx.ConnectError):
+                    reason += "; the call may or may not have taken effect"
+                continue
+            except BaseException:
+                self.breaker.abandon()
+                raise
+            if response.status_code == 200:
+                self.breaker.success()
+                try:
+                    return return_adapter(self.contract, method).validate_json(response.content, strict=True)
+                except pydantic.ValidationError as exc:
+                    raise ContractViolation(
+                        f"{name} -> return: the '{self.module}' service at {self.url} answered a value that does "
+                        f"not match the declaration ({exc.errors()[0]['msg']}); are both sides on the same contract?"
+                    ) from None
+            error = _error_of(response)
+            if error is not None:
+                self.breaker.success()  # the service answered, in the protocol
+                raise rebuild_error(error, response.status_code)
+            self.breaker.failure()
+            reason = self.last_failure = f"answered HTTP {response.status_code} outside the protocol"
+            if response.status_code == 404:
+                reason += f" (does it serve {method_path(self.contract, method)}?)"
+            if response.status_code not in RETRYABLE_STATUSES:
+                break
+        raise self._unavailable(method, reason)
+
+
+@functools.cache
+def _client_class(contract: type[Contract]) -> type[Contract]:
+    """``HttpCatalog(Catalog)``: every declared method forwarded to the instance's channel."""
+
+    def forward(method: str) -> Callable[..., Any]:
+        declared = getattr(contract, method)
+
+        @functools.wraps(declared)
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            return self._channel.call(method, args, kwargs)
+
+        call.__signature__ = inspect.signature(declared)  # type: ignore[attr-defined]
+        return call
+
+    namespace: dict[str, Any] = {name: forward(name) for name in contract.__seams_methods__}
+    namespace["__init__"] = lambda self, channel: setattr(self, "_channel", channel)
+    namespace["__repr__"] = lambda self: f"<Http{contract.__name__} via {self._channel.url}>"
+    namespace["__module__"] = __name__
+    return type(f"Http{contract.__name__}", (contract,), namespace)
+
+
+def HttpTransport(*, contract: type[Contract], binding: Mapping[str, Any], **options: Any) -> Contract:
+    """The factory named in ``SEAMS_TRANSPORTS["http"]``: an object with the contract's methods that
+    calls the service at ``binding["URL"]``. ``options`` (``client``, ``breaker``, ``sleep``) are for tests."""
+    contract = contract.__seams_contract__
+    return _client_class(contract)(HttpChannel(contract, binding, **options))
+
+
+def channel_of(remote: Contract) -> HttpChannel:
+    """The channel behind an object returned by :func:`HttpTransport` (breaker state, URL)."""
+    return remote._channel  # type: ignore[attr-defined,no-any-return]

@@ -1,0 +1,167 @@
+"""The server side of the HTTP transport: internal endpoints generated from contract declarations.
+
+``build_api(Catalog)`` returns a django-ninja ``NinjaAPI`` with one operation per contract method::
+
+    POST /internal/catalog/v1/catalog/get_product      body {"sku": "KB-101"}  ->  200 {"sku": ..., ...}
+    GET  /internal/catalog/v1/catalog/openapi.json     the contract's own OpenAPI document
+    GET  /internal/catalog/v1/catalog/docs/            the same, browsable
+
+The body model is generated from the method's parameters (see :func:`extraction.http.wire.body_model`)
+and the declared return type is the 200 response. The view validates the body (pydantic strict, JSON
+mode), restores the caller's trace id from ``X-Seams-Trace-Id``, and calls the in-process
+implementation found in the registry through the kernel's validating proxy, so a result that does
+not match the declaration never leaves the service. A ``ContractError`` becomes
+``{"error": {"code", "message", "details"}}`` with a stable status (404 NotFound, 409 Conflict,
+422 Invalid, 503 ServiceUnavailable, 400 any other kind); a body that does not match the
+declaration is ``422 seams.ContractViolation``. Anything else is a bug: Django's 500.
+
+``extraction.http.urls`` mounts one such API per contract provided by the installed modules.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pydantic
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from ninja import NinjaAPI
+from ninja.errors import ValidationError as NinjaValidationError
+
+from contracts.kernel import Contract, ContractError, ContractViolation
+from contracts.kernel.bus import trace_id
+from contracts.kernel.registry import get_registry
+from contracts.kernel.validation import validating_proxy
+
+from .wire import (
+    TRACE_HEADER,
+    VIOLATION_CODE,
+    ErrorBody,
+    arguments_of,
+    body_model,
+    contract_prefix,
+    contract_slug,
+    contract_version,
+    error_body,
+    return_adapter,
+    status_for,
+)
+
+__all__ = ["build_api", "served_instance"]
+
+logger = logging.getLogger("seams.http")
+
+#: contract -> (implementation instance, validating proxy of it), rebuilt when the instance changes.
+_proxies: dict[type[Contract], tuple[Contract, Contract]] = {}
+
+
+def served_instance(contract: type[Contract]) -> Contract:
+    """The in-process implementation (or a test override) behind a validating proxy.
+
+    Never ``use()``: in a process where the contract is bound to a transport, ``use()`` would send
+    the call back out over the network.
+    """
+    instance = get_registry().instance_of(contract)
+    cached = _proxies.get(contract)
+    if cached is None or cached[0] is not instance:
+        cached = _proxies[contract] = (instance, validating_proxy(contract, instance))
+    return cached[1]
+
+
+def _violation(message: str, status: int, **details: Any) -> JsonResponse:
+    return JsonResponse(error_body(VIOLATION_CODE, message, details), status=status)
+
+
+def _call(bound: Callable[..., Any], signature: inspect.Signature, arguments: dict[str, Any]) -> Any:
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    for param in signature.parameters.values():
+        if param.name == "self" or param.name not in arguments:
+            continue
+        if param.kind == param.POSITIONAL_ONLY:
+            args.append(arguments[param.name])
+        else:
+            kwargs[param.name] = arguments[param.name]
+    return bound(*args, **kwargs)
+
+
+def _endpoint(contract: type[Contract], method: str) -> Callable[..., HttpResponse]:
+    spec = contract.__seams_methods__[method]
+    body_class = body_model(contract, method)
+    result_adapter = return_adapter(contract, method)
+    name = f"{contract.__seams_name__}.{method}"
+
+    def endpoint(request: HttpRequest, payload: Any) -> HttpResponse:
+        # django-ninja has checked the body (lax) for the OpenAPI-described shape; check it again
+        # strictly, from the raw JSON, so that "1" is never taken for 1 on either side.
+        try:
+            body = body_class.model_validate_json(request.body or b"{}", strict=True)
+        except pydantic.ValidationError as exc:
+            errors = exc.errors(include_url=False, include_context=False, include_input=False)
+            return _violation(f"{name}: the request does not match the declaration: {errors[0]['msg']}", 422, errors=errors)
+        trace = request.headers.get(TRACE_HEADER) or uuid.uuid4().hex
+        token = trace_id.set(trace)
+        try:
+            result = _call(getattr(served_instance(contract), method), spec.signature, arguments_of(body))
+        except ContractError as exc:
+            response: HttpResponse = JsonResponse(error_body(exc.code, exc.message, exc.details), status=status_for(exc))
+        except ContractViolation as exc:
+            # The implementation broke its own declaration (a bug on this side): say so to the caller.
+            logger.error("%s broke its contract: %s", name, exc, extra={"trace_id": trace})
+            response = _violation(str(exc), 500)
+        else:
+            response = HttpResponse(result_adapter.dump_json(result), content_type="application/json")
+        finally:
+            trace_id.reset(token)
+        response[TRACE_HEADER] = trace
+        return response
+
+    endpoint.__name__ = method
+    endpoint.__qualname__ = f"{contract.__name__}Endpoint.{method}"
+    endpoint.__doc__ = inspect.getdoc(getattr(contract, method)) or f"{name}"
+    # django-ninja reads the view's signature: the request body is the generated model.
+    endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=HttpRequest),
+            inspect.Parameter("payload", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=body_class),
+        ],
+        return_annotation=HttpResponse,
+    )
+    return endpoint
+
+
+def build_api(contract: type[Contract]) -> NinjaAPI:
+    """One NinjaAPI serving every method of ``contract`` (mount it at ``contract_prefix(contract)/``)."""
+    contract = contract.__seams_contract__
+    version = contract_version(contract)
+    api = NinjaAPI(
+        title=f"{contract.__seams_name__} (internal)",
+        version=str(version),
+        description=(
+            f"{inspect.getdoc(contract) or contract.__seams_name__}\n\n"
+            f"Internal endpoints generated from the contract declaration in contracts/{contract.__seams_module__}.py. "
+            f"Callers use the Seams HTTP transport, not these paths directly."
+        ),
+        urls_namespace=f"seams-{contract_prefix(contract).replace('/', '-')}",
+        docs_url="/docs/",  # with a slash: a method may be called "docs"
+        openapi_url="/openapi.json",
+    )
+    errors = {status: ErrorBody for status in (400, 404, 409, 422, 503)}
+    for method, spec in contract.__seams_methods__.items():
+        returns = spec.hints.get("return", type(None))
+        api.post(
+            f"/{method}",
+            response={200: returns, **errors},
+            operation_id=f"{contract_slug(contract)}_{method}",
+            summary=f"{contract.__name__}.{method}{' (query)' if spec.is_query else ''}",
+            url_name=method,
+        )(_endpoint(contract, method))
+
+    @api.exception_handler(NinjaValidationError)
+    def invalid_body(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+        return _violation(f"{contract.__seams_name__}: the request does not match the declaration", 422, errors=exc.errors)
+
+    return api

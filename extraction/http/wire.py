@@ -1,0 +1,148 @@
+"""What the HTTP transport's client and server agree on: paths, headers, body models, error bodies.
+
+Both sides derive everything from the contract declaration, so a client and a server built from the
+same ``contracts/<module>.py`` speak the same protocol:
+
+* ``POST /internal/<module>/v<N>/<contract>/<method>``, ``<contract>`` the class name in snake case
+  and ``N`` the contract's ``version`` class attribute (1 when absent);
+* the request body is a JSON object with one member per parameter (the *body model*, generated
+  with pydantic's ``create_model`` from the method's annotations);
+* a 200 response body is the return value as JSON (the declared return type);
+* an error response body is ``{"error": {"code", "message", "details"}}``; the code is a
+  ``ContractError`` code (``catalog.ProductNotFound``) or ``seams.ContractViolation``.
+
+Values are checked with pydantic's *strict* mode on both sides (JSON mode on the wire, so a
+datetime, UUID or Decimal travels as a string, but ``"1"`` is never taken for ``1``).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from typing import Any
+
+import pydantic
+
+from contracts.kernel import Conflict, Contract, ContractError, Invalid, NotFound, ServiceUnavailable
+from contracts.kernel.contract import MethodSpec
+
+__all__ = [
+    "IDEMPOTENCY_HEADER",
+    "IDEMPOTENCY_PARAMETER",
+    "TRACE_HEADER",
+    "VIOLATION_CODE",
+    "ErrorBody",
+    "arguments_of",
+    "body_model",
+    "contract_prefix",
+    "contract_slug",
+    "contract_version",
+    "error_body",
+    "kind_for_status",
+    "method_path",
+    "return_adapter",
+    "status_for",
+]
+
+#: The trace id of the work in progress (the kernel's ``trace_id`` context variable) travels here.
+TRACE_HEADER = "X-Seams-Trace-Id"
+#: A command declares a parameter of this name to be retried safely (see docs/transports.md).
+IDEMPOTENCY_PARAMETER = "idempotency_key"
+#: ...and the client also sends its value in this header (for proxies and logs).
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+#: The error code of a request or response that does not match the declaration.
+VIOLATION_CODE = "seams.ContractViolation"
+
+#: Contract error kind -> status on the internal wire (informative: the client rebuilds by code).
+_STATUS_BY_KIND: list[tuple[type[ContractError], int]] = [
+    (NotFound, 404),
+    (Conflict, 409),
+    (Invalid, 422),
+    (ServiceUnavailable, 503),
+]
+
+
+def contract_version(contract: type[Contract]) -> int:
+    """The contract's major version: its ``version`` class attribute (an int), 1 by default."""
+    version = getattr(contract, "version", 1)
+    return version if isinstance(version, int) and not isinstance(version, bool) and version >= 1 else 1
+
+
+def contract_slug(contract: type[Contract]) -> str:
+    """``Catalog`` -> ``catalog``, ``StockLedger`` -> ``stock_ledger``."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", contract.__name__).lower()
+
+
+def contract_prefix(contract: type[Contract]) -> str:
+    """``internal/<module>/v<N>/<contract>`` (no leading or trailing slash)."""
+    return f"internal/{contract.__seams_module__}/v{contract_version(contract)}/{contract_slug(contract)}"
+
+
+def method_path(contract: type[Contract], method: str) -> str:
+    """The absolute path of one method: ``/internal/catalog/v1/catalog/get_product``."""
+    return f"/{contract_prefix(contract)}/{method}"
+
+
+def _camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+
+
+@functools.cache
+def body_model(contract: type[Contract], method: str) -> type[pydantic.BaseModel]:
+    """The request body of ``contract.method``: one field per parameter, typed and defaulted as
+    declared; unknown members are refused."""
+    spec: MethodSpec = contract.__seams_methods__[method]
+    fields: dict[str, Any] = {}
+    for param in spec.parameters:
+        annotation = spec.hints.get(param.name, Any)
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        fields[param.name] = (annotation, default)
+    return pydantic.create_model(  # type: ignore[call-overload,no-any-return]
+        f"{contract.__name__}{_camel(method)}Request",
+        __config__=pydantic.ConfigDict(extra="forbid", frozen=True),
+        __doc__=f"The arguments of {contract.__seams_name__}.{method}.",
+        **fields,
+    )
+
+
+@functools.cache
+def return_adapter(contract: type[Contract], method: str) -> pydantic.TypeAdapter[Any]:
+    """Validates and serializes the declared return type of ``contract.method``."""
+    return pydantic.TypeAdapter(contract.__seams_methods__[method].hints.get("return", type(None)))
+
+
+def arguments_of(body: pydantic.BaseModel) -> dict[str, Any]:
+    """The validated arguments as Python values (nested Schemas stay Schemas, unlike model_dump)."""
+    return {name: getattr(body, name) for name in type(body).model_fields}
+
+
+class ErrorDetail(pydantic.BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any] = {}
+
+
+class ErrorBody(pydantic.BaseModel):
+    """Every error answer of an internal endpoint."""
+
+    error: ErrorDetail
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def status_for(exc: ContractError) -> int:
+    for kind, status in _STATUS_BY_KIND:
+        if isinstance(exc, kind):
+            return status
+    return 400
+
+
+def kind_for_status(status: int) -> type[ContractError]:
+    """The kind to rebuild when the caller does not know an error's code (a newer server)."""
+    for kind, kind_status in _STATUS_BY_KIND:
+        if kind_status == status:
+            return kind
+    return ContractError

@@ -1,0 +1,165 @@
+"""extraction/http/server.py and urls.py: the internal endpoints generated from contracts.
+
+The installed modules' contracts are mounted by app/urls.py; implementations are replaced with fakes
+(subclasses of the contract) through the registry, so no database is involved.
+"""
+
+import datetime
+import decimal
+import json
+import uuid
+from collections.abc import Iterator
+from typing import ClassVar
+
+import pytest
+from django.test import Client
+from ninja.testing import TestClient
+
+from contracts.catalog import Catalog, ProductDTO, ProductNotFound
+from contracts.kernel import Contract, query
+from contracts.kernel.bus import trace_id
+from contracts.kernel.testing import override_contract
+from extraction.http import TRACE_HEADER, build_api
+from extraction.http.wire import VIOLATION_CODE
+
+GET_PRODUCT = "/internal/catalog/v1/catalog/get_product"
+GET_PRODUCTS = "/internal/catalog/v1/catalog/get_products"
+
+
+class FakeCatalog(Catalog):
+    def __init__(self) -> None:
+        self.traces: list[str | None] = []
+
+    def get_product(self, sku: str) -> ProductDTO:
+        self.traces.append(trace_id.get())
+        if sku == "NOPE":
+            raise ProductNotFound(f"No product has SKU '{sku}'.", sku=sku)
+        return ProductDTO(sku=sku, name="Lamp", price_cents=2500)
+
+    def get_products(self, skus: list[str]) -> list[ProductDTO]:
+        return [self.get_product(sku) for sku in skus]
+
+
+class LeakyCatalog(FakeCatalog):
+    def get_product(self, sku: str) -> ProductDTO:
+        return {"sku": sku, "name": "Lamp", "price_cents": 1}  # type: ignore[return-value]
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeCatalog]:
+    with override_contract(Catalog, FakeCatalog()) as served:
+        yield served  # type: ignore[misc]
+
+
+def post(path: str, body: object, **headers: str) -> object:
+    return Client().post(path, data=json.dumps(body), content_type="application/json", headers=headers)
+
+
+def test_a_method_answers_its_declared_return_type_as_json(fake: FakeCatalog) -> None:
+    response = post(GET_PRODUCT, {"sku": "KB-1"})
+    assert response.status_code == 200
+    assert response.json() == {"sku": "KB-1", "name": "Lamp", "price_cents": 2500}
+    many = post(GET_PRODUCTS, {"skus": ["A", "B"]})
+    assert [p["sku"] for p in many.json()] == ["A", "B"]
+
+
+def test_a_contract_error_is_an_error_body_with_a_stable_status(fake: FakeCatalog) -> None:
+    response = post(GET_PRODUCT, {"sku": "NOPE"})
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": {"code": "catalog.ProductNotFound", "message": "No product has SKU 'NOPE'.", "details": {"sku": "NOPE"}}
+    }
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"sku": 5}, {}, {"sku": "A", "extra": 1}, {"sku": ["A"]}],
+    ids=["wrong-type", "missing", "unknown-member", "list-for-str"],
+)
+def test_a_body_that_does_not_match_the_declaration_is_a_violation(fake: FakeCatalog, body: object) -> None:
+    response = post(GET_PRODUCT, body)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == VIOLATION_CODE
+    assert fake.traces == []  # the implementation never ran
+
+
+def test_the_trace_id_header_is_restored_around_the_call_and_echoed(fake: FakeCatalog) -> None:
+    response = post(GET_PRODUCT, {"sku": "A"}, **{TRACE_HEADER: "trace-123"})
+    assert fake.traces == ["trace-123"]
+    assert response.headers[TRACE_HEADER] == "trace-123"
+    assert trace_id.get() is None  # reset after the call
+
+
+def test_without_a_trace_header_the_server_starts_a_trace(fake: FakeCatalog) -> None:
+    response = post(GET_PRODUCT, {"sku": "A"})
+    assert fake.traces[0] and response.headers[TRACE_HEADER] == fake.traces[0]
+
+
+def test_an_implementation_breaking_its_declaration_is_a_500_violation() -> None:
+    with override_contract(Catalog, LeakyCatalog()):
+        response = post(GET_PRODUCT, {"sku": "A"})
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == VIOLATION_CODE
+    assert "get_product -> return" in response.json()["error"]["message"]
+
+
+def test_each_contract_publishes_its_own_openapi_document() -> None:
+    schema = Client().get("/internal/catalog/v1/catalog/openapi.json").json()
+    assert schema["info"]["title"] == "catalog.Catalog (internal)"
+    assert set(schema["paths"]) == {GET_PRODUCT, GET_PRODUCTS}
+    operation = schema["paths"][GET_PRODUCT]["post"]
+    assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/CatalogGetProductRequest")
+    assert operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/ProductDTO")
+    assert "ErrorBody" in schema["components"]["schemas"]
+    request = schema["components"]["schemas"]["CatalogGetProductRequest"]
+    assert request["required"] == ["sku"] and request["additionalProperties"] is False
+
+
+def test_every_installed_modules_contracts_are_mounted() -> None:
+    for path in ("/internal/inventory/v1/inventory/openapi.json", "/internal/orders/v1/orders/openapi.json"):
+        assert Client().get(path).status_code == 200
+    assert Client().get("/internal/notifications/v1/notifications/openapi.json").status_code == 404  # provides nothing
+
+
+# --- a contract that no installed module provides, served by build_api() directly -------------------
+class Tally(Contract, module="tally"):
+    """Counts things."""
+
+    version: ClassVar[int] = 2
+
+    @query
+    def total(self, since: datetime.date, *, step: decimal.Decimal = decimal.Decimal("1")) -> decimal.Decimal: ...
+
+    def reset(self) -> None: ...
+
+    def docs(self, ids: set[uuid.UUID]) -> dict[uuid.UUID, int]: ...
+
+
+class FakeTally(Tally):
+    def total(self, since: datetime.date, *, step: decimal.Decimal = decimal.Decimal("1")) -> decimal.Decimal:
+        return step * since.day
+
+    def reset(self) -> None:
+        return None
+
+    def docs(self, ids: set[uuid.UUID]) -> dict[uuid.UUID, int]:
+        return dict.fromkeys(ids, 1)
+
+
+def test_build_api_serves_any_contract_with_wire_types() -> None:
+    key = uuid.uuid4()
+    with override_contract(Tally, FakeTally()):
+        client = TestClient(build_api(Tally))
+        total = client.post("/total", json={"since": "2024-05-07", "step": "2.5"})
+        assert total.status_code == 200 and total.json() == "17.5"
+        assert client.post("/reset", json={}).json() is None
+        assert client.post("/docs", json={"ids": [str(key)]}).json() == {str(key): 1}
+        assert client.post("/total", json={"since": 20240507}).status_code == 422
+
+
+def test_build_api_documents_the_version_and_every_method() -> None:
+    schema = build_api(Tally).get_openapi_schema(path_prefix="/internal/tally/v2/tally")
+    assert schema["info"]["version"] == "2"
+    assert set(schema["paths"]) == {f"/internal/tally/v2/tally/{m}" for m in ("total", "reset", "docs")}
+    assert schema["paths"]["/internal/tally/v2/tally/total"]["post"]["summary"] == "Tally.total (query)"
+    assert schema["components"]["schemas"]["TallyTotalRequest"]["required"] == ["since"]
