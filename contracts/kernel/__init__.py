@@ -19,6 +19,7 @@ from .errors import (
     SeamsError,
     ServiceUnavailable,
     UndeclaredDependency,
+    Undeliverable,
     UnknownName,
 )
 from .events import Envelope, Event
@@ -46,6 +47,7 @@ __all__ = [
     "SeamsError",
     "ServiceUnavailable",
     "UndeclaredDependency",
+    "Undeliverable",
     "UnknownName",
     "atomic",
     "get_module",

@@ -43,6 +43,11 @@ class ContractViolation(SeamsError, TypeError):
     """A value crossing a contract boundary does not match the declared type."""
 
 
+class Undeliverable(Exception):
+    """An event can never be handled as it is (unknown type or subscriber, schema drift): its
+    publication goes straight to dead letter with this reason instead of being retried."""
+
+
 class ContractError(Exception):
     """Base of business errors declared in ``contracts/<module>.py``.
 

@@ -19,8 +19,9 @@ import random
 import socket
 import time
 import traceback
+import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 import pydantic
@@ -31,10 +32,12 @@ from django.db.models import DateTimeField, DurationField, Exists, ExpressionWra
 from django.utils import timezone
 
 from .bus import EventBackend, logger
+from .errors import Undeliverable
 from .events import Envelope, Event, declared_events
 from .models import OPEN_STATUSES, InboxEntry, OutboxEvent, Publication, PublicationStatus
 from .modules import get_module, module_configs
 from .registry import Subscriber, get_registry
+from .remote import RemoteSubscriber, forward_event, is_remote, remote_subscribers
 
 log = logging.getLogger("seams.outbox")
 
@@ -111,7 +114,7 @@ class OutboxEventBackend(EventBackend):
                     created_at=now,
                     next_attempt_at=now,
                 )
-                for sub in get_registry().subscribers_for(envelope.type)
+                for sub in subscribers_of(envelope.type)
             ]
         )
         ids = (
@@ -121,6 +124,13 @@ class OutboxEventBackend(EventBackend):
         )
         if ids:
             transaction.on_commit(lambda: dispatcher().dispatch(using, ids), using=using)
+
+
+def subscribers_of(event_type: str) -> list[Subscriber | RemoteSubscriber]:
+    """Who gets a publication: the handlers registered here, plus those declared remote."""
+    local: list[Subscriber | RemoteSubscriber] = list(get_registry().subscribers_for(event_type))
+    names = {s.name for s in local}
+    return local + [r for r in remote_subscribers(event_type) if r.name not in names]
 
 
 # --- dispatching ---------------------------------------------------------------------------------
@@ -147,17 +157,28 @@ class CeleryDispatcher:
     def __init__(self) -> None:
         self.broker_down_until = 0.0
 
+    @staticmethod
+    def queue_label(subscriber: str, publisher: str) -> str:
+        """Whose queue takes a publication: the subscriber module's, where its handler runs; for a
+        remote subscriber, the publisher's, whose workers can read the outbox and forward it."""
+        return publisher if is_remote(subscriber) else subscriber
+
     def dispatch(self, alias: str, ids: list[int], countdown: float | None = None) -> None:
         from .tasks import deliver_publication
 
         if time.monotonic() < self.broker_down_until:
             return
-        modules = dict(Publication.objects.using(alias).filter(pk__in=ids).values_list("pk", "subscriber_module"))
+        queues = {
+            pk: self.queue_label(subscriber, publisher)
+            for pk, subscriber, publisher in Publication.objects.using(alias)
+            .filter(pk__in=ids)
+            .values_list("pk", "subscriber_module", "event__publisher")
+        }
         prefix = outbox_settings().queue_prefix
         for pk in ids:
             try:
                 deliver_publication.apply_async(
-                    (alias, pk), queue=f"{prefix}{modules.get(pk, 'default')}", countdown=countdown, retry=False
+                    (alias, pk), queue=f"{prefix}{queues.get(pk, 'default')}", countdown=countdown, retry=False
                 )
             except Exception as exc:  # broker down: the outbox keeps it, the relay sends it later
                 self.broker_down_until = time.monotonic() + self.BROKER_BACKOFF
@@ -230,6 +251,9 @@ def process_publication(alias: str, pk: int, worker: str = WORKER_ID) -> str:
         return "dead"
     try:
         outcome = _run_once(subscriber, publication, event)
+    except Undeliverable as exc:  # a remote receiver's verdict: retrying cannot help
+        _bury(alias, publication, str(exc), "".join(traceback.format_exception(exc)))
+        return "dead"
     except Exception as exc:
         return _failed(alias, publication, exc)
     _complete(alias, publication)
@@ -237,42 +261,90 @@ def process_publication(alias: str, pk: int, worker: str = WORKER_ID) -> str:
     return outcome
 
 
-class Undeliverable(Exception):
-    """This publication can never succeed as it is (unknown type or subscriber, schema drift)."""
-
-
-def _materialize(publication: Publication) -> tuple[Subscriber, Event]:
-    row = publication.event
-    event_class = declared_events.get((row.type, row.version))
+def _validated(event_type: str, version: int, payload: dict[str, object]) -> Event:
+    event_class = declared_events.get((event_type, version))
     if event_class is None:
-        raise Undeliverable(f"unknown event type {row.type} v{row.version}: no contract declares it in this process")
-    subscriber = next((s for s in get_registry().subscribers_for(row.type) if s.name == publication.subscriber), None)
-    if subscriber is None:
-        raise Undeliverable(f"unknown subscriber {publication.subscriber} for {row.type} (renamed or removed?)")
+        raise Undeliverable(f"unknown event type {event_type} v{version}: no contract declares it in this process")
     try:
-        event = event_class.model_validate(row.payload)
+        return event_class.model_validate(payload)
     except pydantic.ValidationError as exc:
-        raise Undeliverable(
-            f"schema drift: the payload no longer validates as {row.type} v{row.version}: {exc}"
-        ) from exc
-    return subscriber, event
+        raise Undeliverable(f"schema drift: the payload no longer validates as {event_type} v{version}: {exc}") from exc
 
 
-def _run_once(subscriber: Subscriber, publication: Publication, event: Event) -> str:
-    """Run the handler and write its inbox row in one transaction on the subscriber's database."""
+def _local_subscriber(event_type: str, name: str) -> Subscriber:
+    subscriber = next((s for s in get_registry().subscribers_for(event_type) if s.name == name), None)
+    if subscriber is None:
+        raise Undeliverable(f"unknown subscriber {name} for {event_type} (renamed or removed?)")
+    return subscriber
+
+
+def _materialize(publication: Publication) -> tuple[Subscriber | RemoteSubscriber, Event]:
     row = publication.event
+    event = _validated(row.type, row.version, row.payload)
+    if is_remote(publication.subscriber_module):
+        return RemoteSubscriber(row.type, publication.subscriber, publication.subscriber_module), event
+    return _local_subscriber(row.type, publication.subscriber), event
+
+
+def envelope_to_wire(row: OutboxEvent) -> dict[str, object]:
+    """The JSON form in which an outbox event is forwarded to a remote subscriber."""
+    return {
+        "id": str(row.event_id),
+        "type": row.type,
+        "version": row.version,
+        "key": row.key,
+        "payload": row.payload,
+        "headers": row.headers,
+        "occurred_at": row.occurred_at.isoformat(),
+    }
+
+
+def receive_event(subscriber: str, envelope: dict[str, object]) -> str:
+    """The serving side of a forward: run ``subscriber`` (a handler of this process) on a
+    forwarded envelope, once (inbox). Returns "completed" or "duplicate"; raises
+    ``Undeliverable`` when it can never succeed, or the handler's exception (the sender retries)."""
+    try:
+        event_type, version = str(envelope["type"]), int(envelope["version"])  # type: ignore[call-overload]
+        payload = envelope["payload"]
+        event_id = uuid.UUID(str(envelope["id"]))
+        occurred_at = datetime.fromisoformat(str(envelope["occurred_at"]))
+        headers = dict(envelope.get("headers") or {})  # type: ignore[call-overload]
+        key = envelope.get("key")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Undeliverable(f"malformed envelope: {exc!r}") from exc
+    if not isinstance(payload, dict):
+        raise Undeliverable("malformed envelope: the payload is not an object")
+    event = _validated(event_type, version, payload)
+    local = _local_subscriber(event_type, subscriber)
+    envelope_ = Envelope(
+        event=event, id=event_id, occurred_at=occurred_at, key=None if key is None else str(key), headers=headers
+    )
+    return _handle_once(local, envelope_)
+
+
+def _run_once(subscriber: Subscriber | RemoteSubscriber, publication: Publication, event: Event) -> str:
+    """Run the handler here (or forward it to the process that serves its module)."""
+    row = publication.event
+    if isinstance(subscriber, RemoteSubscriber):
+        return forward_event(subscriber.module, subscriber.name, envelope_to_wire(row))
     envelope = Envelope(event=event, id=row.event_id, occurred_at=row.occurred_at, key=row.key, headers=row.headers)
-    alias = get_module(subscriber.module).database_alias
+    return _handle_once(subscriber, envelope)
+
+
+def _handle_once(subscriber: Subscriber, envelope: Envelope) -> str:
+    """Run the handler and write its inbox row in one transaction on the subscriber's database."""
     from .bus import run_subscriber
 
-    if InboxEntry.objects.using(alias).filter(event_id=row.event_id, subscriber=subscriber.name).exists():
+    alias = get_module(subscriber.module).database_alias
+    seen = InboxEntry.objects.using(alias).filter(event_id=envelope.id, subscriber=subscriber.name)
+    if seen.exists():
         return "duplicate"
     try:
         with transaction.atomic(using=alias):
             run_subscriber(subscriber, envelope)
-            InboxEntry.objects.using(alias).create(event_id=row.event_id, subscriber=subscriber.name)
+            InboxEntry.objects.using(alias).create(event_id=envelope.id, subscriber=subscriber.name)
     except IntegrityError:
-        if InboxEntry.objects.using(alias).filter(event_id=row.event_id, subscriber=subscriber.name).exists():
+        if seen.exists():
             return "duplicate"  # another worker handled it concurrently; its effects stand, ours rolled back
         raise
     return "completed"
@@ -377,7 +449,9 @@ def _dispatch_next_of_key(alias: str, publication: Publication) -> None:
 
 # --- the relay -----------------------------------------------------------------------------------
 def module_aliases() -> list[str]:
-    return sorted({m.database_alias for m in module_configs()})
+    """The outboxes this process relays: those of modules served here (an extracted module's
+    outbox is relayed by its own service)."""
+    return sorted({m.database_alias for m in module_configs() if not is_remote(m.label)})
 
 
 def release_expired_leases(alias: str) -> int:

@@ -11,7 +11,6 @@ from django.test.utils import override_settings
 from tests.eventprobe.handlers import attempts
 from tests.integration.shop import add_product
 
-
 #: Retries without waiting, and few of them, so the tests can drive a publication to its end.
 FAST = {"DISPATCH": "inline", "MAX_ATTEMPTS": 3, "BACKOFF_BASE": 0.0, "BACKOFF_MAX": 0.0, "LEASE": 60, "STALE_AFTER": 30}
 
