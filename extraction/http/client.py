@@ -8,7 +8,8 @@ subclass of the contract, so callers cannot tell it from the in-process implemen
   and the answer is rebuilt into the declared return type (strict, JSON mode): a ``ProductDTO``
   comes back as a ``ProductDTO``;
 * a contract error comes back as the same class (``ContractError.by_code``), with its message and
-  details; a code this process does not know becomes its kind (NotFound, Conflict, ...);
+  details; a code this process does not know becomes its kind (NotFound, Conflict, ...), as with
+  every transport (:mod:`extraction.wire`);
 * anything that prevents an answer (connection refused, timeout, a 5xx or any response that is not
   the protocol's) raises :class:`TransportUnavailable`, a ``ServiceUnavailable`` naming the module
   and URL, which the public API answers with 503;
@@ -37,15 +38,15 @@ from typing import Any
 import httpx
 import pydantic
 
-from contracts.kernel import ConfigurationError, Contract, ContractError, ContractViolation, Invalid, ServiceUnavailable
+from contracts.kernel import ConfigurationError, Contract, ContractViolation, ServiceUnavailable
 from contracts.kernel.bus import trace_id
+from extraction.wire import error_from_wire
 
 from .breaker import DEFAULT_COOLDOWN, DEFAULT_THRESHOLD, CircuitBreaker, breaker_for
 from .wire import (
     IDEMPOTENCY_HEADER,
     IDEMPOTENCY_PARAMETER,
     TRACE_HEADER,
-    VIOLATION_CODE,
     body_model,
     kind_for_status,
     method_path,
@@ -108,31 +109,14 @@ def close_clients() -> None:
 
 
 # --- errors ---------------------------------------------------------------------------------------
-def _construct(cls: type[ContractError], message: str, details: dict[str, Any]) -> ContractError:
-    try:
-        exc = cls(message, **details)
-    except TypeError:  # a subclass with its own __init__: build it without calling it
-        exc = cls.__new__(cls)
-        Exception.__init__(exc, message)
-        if isinstance(exc, Invalid):
-            exc.field = details.get("field")
-    exc.message = message
-    exc.details = dict(details)
-    return exc
-
-
 def rebuild_error(error: Mapping[str, Any], status: int) -> Exception:
-    """The exception an error body stands for: the same ``ContractError`` class when its code is
-    known here, else its kind by status; ``ContractViolation`` for the protocol's own code."""
-    code = str(error.get("code", ""))
-    message = str(error.get("message", "")) or code
-    details = error.get("details") if isinstance(error.get("details"), dict) else {}
-    if code == VIOLATION_CODE:
-        return ContractViolation(message)
-    cls = ContractError if code == ContractError.code else ContractError.by_code.get(code)
-    if cls is None:
-        return _construct(kind_for_status(status), message, {**details, "remote_code": code})
-    return _construct(cls, message, details)
+    """The exception an error body stands for (``extraction.wire.error_from_wire``, as for every
+    transport): the same ``ContractError`` class when its code is known here, else the class of its
+    ``kind`` (or, from a server that sends none, of its status) keeping the code;
+    ``ContractViolation`` for ``seams.ContractViolation``."""
+    if not error.get("kind"):
+        error = {**error, "kind": kind_for_status(status).code}
+    return error_from_wire(error)
 
 
 def _error_of(response: httpx.Response) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ and the declared return type is the 200 response. The view validates the body (p
 mode), restores the caller's trace id from ``X-Seams-Trace-Id``, and calls the in-process
 implementation found in the registry through the kernel's validating proxy, so a result that does
 not match the declaration never leaves the service. A ``ContractError`` becomes
-``{"error": {"code", "message", "details"}}`` with a stable status (404 NotFound, 409 Conflict,
+``{"error": {"code", "message", "details", "kind"}}`` with a stable status (404 NotFound, 409 Conflict,
 422 Invalid, 503 ServiceUnavailable, 400 any other kind); a body that does not match the
 declaration is ``422 seams.ContractViolation``. Anything else is a bug: Django's 500.
 
@@ -38,7 +38,6 @@ from contracts.kernel.validation import validating_proxy
 
 from .wire import (
     TRACE_HEADER,
-    VIOLATION_CODE,
     ErrorBody,
     arguments_of,
     body_model,
@@ -48,6 +47,7 @@ from .wire import (
     error_body,
     return_adapter,
     status_for,
+    violation_body,
 )
 
 __all__ = ["build_api", "served_instance"]
@@ -72,7 +72,7 @@ def served_instance(contract: type[Contract]) -> Contract:
 
 
 def _violation(message: str, status: int, **details: Any) -> JsonResponse:
-    return JsonResponse(error_body(VIOLATION_CODE, message, details), status=status)
+    return JsonResponse(violation_body(message, **details), status=status)
 
 
 def _call(bound: Callable[..., Any], signature: inspect.Signature, arguments: dict[str, Any]) -> Any:
@@ -107,7 +107,7 @@ def _endpoint(contract: type[Contract], method: str) -> Callable[..., HttpRespon
         try:
             result = _call(getattr(served_instance(contract), method), spec.signature, arguments_of(body))
         except ContractError as exc:
-            response: HttpResponse = JsonResponse(error_body(exc.code, exc.message, exc.details), status=status_for(exc))
+            response: HttpResponse = JsonResponse(error_body(exc), status=status_for(exc))
         except ContractViolation as exc:
             # The implementation broke its own declaration (a bug on this side): say so to the caller.
             logger.error("%s broke its contract: %s", name, exc, extra={"trace_id": trace})

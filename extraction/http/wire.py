@@ -8,8 +8,9 @@ same ``contracts/<module>.py`` speak the same protocol:
 * the request body is a JSON object with one member per parameter (the *body model*, generated
   with pydantic's ``create_model`` from the method's annotations);
 * a 200 response body is the return value as JSON (the declared return type);
-* an error response body is ``{"error": {"code", "message", "details"}}``; the code is a
-  ``ContractError`` code (``catalog.ProductNotFound``) or ``seams.ContractViolation``.
+* an error response body is ``{"error": {"code", "message", "details", "kind"}}`` (the
+  transport-neutral error form of :mod:`extraction.wire`, shared with the Celery transport); the
+  code is a ``ContractError`` code (``catalog.ProductNotFound``) or ``seams.ContractViolation``.
 
 Values are checked with pydantic's *strict* mode on both sides (JSON mode on the wire, so a
 datetime, UUID or Decimal travels as a string, but ``"1"`` is never taken for ``1``).
@@ -17,15 +18,13 @@ datetime, UUID or Decimal travels as a string, but ``"1"`` is never taken for ``
 
 from __future__ import annotations
 
-import functools
-import inspect
 import re
 from typing import Any
 
 import pydantic
 
 from contracts.kernel import Conflict, Contract, ContractError, Invalid, NotFound, ServiceUnavailable
-from contracts.kernel.contract import MethodSpec
+from extraction.wire import VIOLATION_CODE, arguments_model, error_to_wire, result_adapter, violation_to_wire
 
 __all__ = [
     "IDEMPOTENCY_HEADER",
@@ -43,6 +42,7 @@ __all__ = [
     "method_path",
     "return_adapter",
     "status_for",
+    "violation_body",
 ]
 
 #: The trace id of the work in progress (the kernel's ``trace_id`` context variable) travels here.
@@ -51,8 +51,6 @@ TRACE_HEADER = "X-Seams-Trace-Id"
 IDEMPOTENCY_PARAMETER = "idempotency_key"
 #: ...and the client also sends its value in this header (for proxies and logs).
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-#: The error code of a request or response that does not match the declaration.
-VIOLATION_CODE = "seams.ContractViolation"
 
 #: Contract error kind -> status on the internal wire (informative: the client rebuilds by code).
 _STATUS_BY_KIND: list[tuple[type[ContractError], int]] = [
@@ -88,28 +86,15 @@ def _camel(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
 
 
-@functools.cache
 def body_model(contract: type[Contract], method: str) -> type[pydantic.BaseModel]:
     """The request body of ``contract.method``: one field per parameter, typed and defaulted as
-    declared; unknown members are refused."""
-    spec: MethodSpec = contract.__seams_methods__[method]
-    fields: dict[str, Any] = {}
-    for param in spec.parameters:
-        annotation = spec.hints.get(param.name, Any)
-        default = ... if param.default is inspect.Parameter.empty else param.default
-        fields[param.name] = (annotation, default)
-    return pydantic.create_model(  # type: ignore[call-overload,no-any-return]
-        f"{contract.__name__}{_camel(method)}Request",
-        __config__=pydantic.ConfigDict(extra="forbid", frozen=True),
-        __doc__=f"The arguments of {contract.__seams_name__}.{method}.",
-        **fields,
-    )
+    declared; unknown members are refused (the transport-neutral ``extraction.wire.arguments_model``)."""
+    return arguments_model(contract, method)
 
 
-@functools.cache
 def return_adapter(contract: type[Contract], method: str) -> pydantic.TypeAdapter[Any]:
     """Validates and serializes the declared return type of ``contract.method``."""
-    return pydantic.TypeAdapter(contract.__seams_methods__[method].hints.get("return", type(None)))
+    return result_adapter(contract, method)
 
 
 def arguments_of(body: pydantic.BaseModel) -> dict[str, Any]:
@@ -121,6 +106,7 @@ class ErrorDetail(pydantic.BaseModel):
     code: str
     message: str
     details: dict[str, Any] = {}
+    kind: str | None = None
 
 
 class ErrorBody(pydantic.BaseModel):
@@ -129,8 +115,13 @@ class ErrorBody(pydantic.BaseModel):
     error: ErrorDetail
 
 
-def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": details or {}}}
+def error_body(exc: ContractError) -> dict[str, Any]:
+    """``{"error": {"code", "message", "details", "kind"}}``: the transport-neutral wire form."""
+    return {"error": error_to_wire(exc)}
+
+
+def violation_body(message: str, **details: Any) -> dict[str, Any]:
+    return {"error": violation_to_wire(message, **details)}
 
 
 def status_for(exc: ContractError) -> int:

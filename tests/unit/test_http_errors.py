@@ -94,11 +94,15 @@ def test_each_contract_error_comes_back_as_the_same_class(
 
 
 def test_an_unknown_code_is_rebuilt_as_its_kind_keeping_the_code() -> None:
-    rebuilt = rebuild_error({"code": "billing.CardDeclined", "message": "Declined.", "details": {"card": "x"}}, 409)
+    body = {"code": "billing.CardDeclined", "message": "Declined.", "details": {"card": "x"}, "kind": "seams.Conflict"}
+    rebuilt = rebuild_error(body, 400)
     assert type(rebuilt) is Conflict
-    assert rebuilt.message == "Declined."  # type: ignore[attr-defined]
-    assert rebuilt.details == {"card": "x", "remote_code": "billing.CardDeclined"}  # type: ignore[attr-defined]
+    assert (rebuilt.code, rebuilt.message, rebuilt.details) == ("billing.CardDeclined", "Declined.", {"card": "x"})  # type: ignore[attr-defined]
+
+
+def test_without_a_kind_the_status_says_which_kind() -> None:
     assert type(rebuild_error({"code": "billing.Gone", "message": "m"}, 404)) is NotFound
+    assert type(rebuild_error({"code": "billing.Busy", "message": "m"}, 409)) is Conflict
     assert type(rebuild_error({"code": "billing.Odd", "message": "m"}, 418)) is ContractError
 
 

@@ -67,7 +67,12 @@ def test_a_contract_error_is_an_error_body_with_a_stable_status(fake: FakeCatalo
     response = post(GET_PRODUCT, {"sku": "NOPE"})
     assert response.status_code == 404
     assert response.json() == {
-        "error": {"code": "catalog.ProductNotFound", "message": "No product has SKU 'NOPE'.", "details": {"sku": "NOPE"}}
+        "error": {
+            "code": "catalog.ProductNotFound",
+            "message": "No product has SKU 'NOPE'.",
+            "details": {"sku": "NOPE"},
+            "kind": "seams.NotFound",
+        }
     }
 
 
@@ -108,10 +113,10 @@ def test_each_contract_publishes_its_own_openapi_document() -> None:
     assert schema["info"]["title"] == "catalog.Catalog (internal)"
     assert set(schema["paths"]) == {GET_PRODUCT, GET_PRODUCTS}
     operation = schema["paths"][GET_PRODUCT]["post"]
-    assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/CatalogGetProductRequest")
+    assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/CatalogGetProductArguments")
     assert operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/ProductDTO")
     assert "ErrorBody" in schema["components"]["schemas"]
-    request = schema["components"]["schemas"]["CatalogGetProductRequest"]
+    request = schema["components"]["schemas"]["CatalogGetProductArguments"]
     assert request["required"] == ["sku"] and request["additionalProperties"] is False
 
 
@@ -162,4 +167,4 @@ def test_build_api_documents_the_version_and_every_method() -> None:
     assert schema["info"]["version"] == "2"
     assert set(schema["paths"]) == {f"/internal/tally/v2/tally/{m}" for m in ("total", "reset", "docs")}
     assert schema["paths"]["/internal/tally/v2/tally/total"]["post"]["summary"] == "Tally.total (query)"
-    assert schema["components"]["schemas"]["TallyTotalRequest"]["required"] == ["since"]
+    assert schema["components"]["schemas"]["TallyTotalArguments"]["required"] == ["since"]

@@ -68,7 +68,7 @@ def test_a_contract_without_version_is_v1() -> None:
 
 def test_the_body_model_has_one_field_per_parameter_with_its_type_and_default() -> None:
     model = body_model(StockLedger, "entries")
-    assert model.__name__ == "StockLedgerEntriesRequest"
+    assert model.__name__ == "StockLedgerEntriesArguments"
     fields = model.model_fields
     assert list(fields) == ["sku", "since", "limit"]
     assert fields["sku"].annotation is str and fields["sku"].is_required()
