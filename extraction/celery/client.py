@@ -21,7 +21,10 @@ so callers cannot tell it from the in-process implementation:
   answers it with 503;
 * the kernel's trace id travels with the call and is restored on the worker.
 
-No call is retried (a timed-out call may still be running; see docs/transports.md).
+No call is sent twice after a timeout (it may still be running). Publishing retries a lost broker
+connection briefly, and only for calls that are safe to repeat: ``@query`` methods and commands
+called with an idempotency key (the ``idempotency_key`` parameter, as for HTTP); see
+docs/transports.md.
 
 Calling from inside a Celery task (an event handler delivered by ``seams.deliver_publication`` that
 uses a contract bound to Celery) is allowed: ``result.get()`` is called with
@@ -51,6 +54,7 @@ from contracts.kernel.bus import trace_id
 from extraction import wire
 from extraction.bindings import rpc_queue
 from extraction.http.client import TransportUnavailable
+from extraction.http.wire import IDEMPOTENCY_PARAMETER
 
 from .tasks import TASK_NAME
 
@@ -58,7 +62,7 @@ __all__ = ["DEFAULT_TIMEOUT", "PUBLISH_RETRY_POLICY", "CeleryChannel", "CeleryTr
 
 DEFAULT_TIMEOUT = 5.0
 
-#: Publishing retries a lost broker connection briefly, then gives up (the call fails with 503).
+#: Publishing a safe call retries a lost broker connection briefly, then gives up (503).
 PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 
 
@@ -113,6 +117,9 @@ class CeleryChannel:
     def call(self, method: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
         arguments = wire.bind_arguments(self.contract, method, args, kwargs)
         payload = wire.encode_arguments(self.contract, method, arguments)
+        # A publish retried after a dropped connection may deliver the message twice: only for calls
+        # that are safe to repeat (queries, commands called with an idempotency key).
+        safe = self.contract.__seams_methods__[method].is_query or bool(arguments.get(IDEMPOTENCY_PARAMETER))
         trace = trace_id.get() or uuid.uuid4().hex
         deadline = time.monotonic() + self.timeout
         try:
@@ -121,7 +128,7 @@ class CeleryChannel:
                 args=[self.contract.__seams_name__, method, payload, trace],
                 queue=self.queue,
                 expires=self.timeout,
-                retry=True,
+                retry=safe,
                 retry_policy=PUBLISH_RETRY_POLICY,
             )
         except Exception as exc:  # kombu's OperationalError, redis' ConnectionError, OSError...
@@ -137,7 +144,7 @@ class CeleryChannel:
                 timeout=max(deadline - time.monotonic(), 0.01), propagate=True, disable_sync_subtasks=False
             )
         except CeleryTimeout as exc:
-            maybe_ran = "" if self.contract.__seams_methods__[method].is_query else "; the call may still run"
+            maybe_ran = "" if safe else "; the call may or may not take effect"
             raise self._unavailable(
                 method,
                 f"did not answer within {self.timeout:g} s (no worker consumes the queue, or its workers are busy "

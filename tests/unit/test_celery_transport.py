@@ -343,8 +343,9 @@ def test_an_unexpected_exception_is_answered_as_unavailable(fake_catalog: FakeCa
 
 
 def test_the_task_names_what_it_cannot_serve() -> None:
-    error = call_contract("billing.Billing", "charge", {}, None)["error"]
-    assert error["code"] == TransportUnavailable.code and "does not know the contract billing.Billing" in error["message"]
+    unknown = f"nowhere{uuid.uuid4().hex[:6]}.Nothing"
+    error = call_contract(unknown, "charge", {}, None)["error"]
+    assert error["code"] == TransportUnavailable.code and f"does not know the contract {unknown}" in error["message"]
     error = call_contract("catalog.Catalog", "delete_everything", {}, None)["error"]
     assert error["code"] == wire.VIOLATION_CODE and "no method 'delete_everything'" in error["message"]
 
@@ -507,3 +508,39 @@ def test_use_returns_the_celery_client_when_the_module_is_bound_to_celery() -> N
         channel = channel_of(catalog)
         assert isinstance(channel, CeleryChannel)
         assert (channel.queue, channel.timeout, channel.app) == ("q.catalog", 2.0, celery_app)
+
+
+@pytest.fixture
+def payments() -> Iterator[type[Contract]]:
+    """A contract with a command (not a @query), served by a fake that counts charges."""
+
+    class Payments(Contract, module="wiretest"):
+        def charge(self, order_id: int, amount: decimal.Decimal, idempotency_key: str | None = None) -> uuid.UUID: ...
+
+    class FakePayments(Payments):
+        charges: list[tuple[int, decimal.Decimal, str | None]] = []
+
+        def charge(self, order_id: int, amount: decimal.Decimal, idempotency_key: str | None = None) -> uuid.UUID:
+            self.charges.append((order_id, amount, idempotency_key))
+            return uuid.UUID(int=order_id)
+
+    with override_contract(Payments, FakePayments()):
+        yield Payments
+
+
+def test_publishing_is_retried_only_for_calls_that_are_safe_to_repeat(fake_catalog: FakeCatalog, payments: type[Contract]) -> None:
+    app = StandInApp()
+    remote(app).get_product("KB-101")
+    client = CeleryTransport(contract=payments, binding={"TRANSPORT": "celery"}, app=app)  # type: ignore[arg-type]
+    assert client.charge(7, decimal.Decimal("25.00")) == uuid.UUID(int=7)  # type: ignore[attr-defined]
+    client.charge(7, decimal.Decimal("25.00"), idempotency_key="order-7")  # type: ignore[attr-defined]
+    assert [options["retry"] for _, _, options in app.sent] == [True, False, True]
+    assert app.sent[1][1][2] == {"order_id": 7, "amount": "25.00"}  # Decimal as a string, default left out
+    assert app.sent[1][1][0] == "wiretest.Payments"
+
+
+def test_a_command_that_timed_out_may_or_may_not_have_taken_effect(payments: type[Contract]) -> None:
+    app = StandInApp(raising(CeleryTimeout("The operation timed out.")))
+    client = CeleryTransport(contract=payments, binding={"TRANSPORT": "celery", "QUEUE": "q"}, app=app)  # type: ignore[arg-type]
+    with pytest.raises(TransportUnavailable, match="may or may not take effect"):
+        client.charge(7, decimal.Decimal("1"))  # type: ignore[attr-defined]

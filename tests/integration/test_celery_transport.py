@@ -1,0 +1,148 @@
+"""The Celery transport against a REAL worker: ``celery -A app worker`` consuming the catalog,
+inventory and orders RPC queues, with its own database (SQLite files in a temporary directory, or a
+throwaway PostgreSQL database when DATABASE_URL is set), data seeded through a real gunicorn. The
+test process binds the modules with ``SEAMS_BINDINGS`` and calls them through ``use()``, as a module
+would. The processes are shared with the parity suite (tests/integration/parity/served.py).
+
+The queues carry a per-session suffix so that a concurrent test run on the shared Redis never takes
+our calls; see served.py.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from celery import Celery
+from django.conf import settings
+from django.test import Client
+from django.test.utils import override_settings
+
+from contracts.catalog import Catalog, ProductDTO, ProductNotFound
+from contracts.inventory import Inventory, StockLevel, StockNotFound
+from contracts.kernel import ServiceUnavailable, use
+from extraction.celery import CeleryTransport
+from extraction.http.client import TransportUnavailable
+from tests.integration.parity import served
+from tests.support.processes import free_port
+
+pytestmark = pytest.mark.e2e
+
+ORDERS = "modules.orders.services"  # a caller whose manifest consumes Catalog
+
+
+@pytest.fixture(scope="session")
+def served_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[served.ServedShop]:
+    shop = served.acquire(tmp_path_factory)
+    try:
+        shop.start()
+        yield shop
+    finally:
+        served.release()
+
+
+@pytest.fixture
+def over_celery(served_shop: served.ServedShop) -> Iterator[served.ServedShop]:
+    with override_settings(SEAMS_BINDINGS=served_shop.bindings("celery")):
+        yield served_shop
+
+
+@pytest.fixture
+def nobody_listens() -> Iterator[str]:
+    """A queue no worker consumes (removed from the broker afterwards)."""
+    queue = f"seams.rpc.nobody.{uuid.uuid4().hex[:8]}"
+    yield queue
+    served.forget_queues(settings.CELERY_BROKER_URL, [queue])
+
+
+def sku() -> str:
+    return f"C-{uuid.uuid4().hex[:10].upper()}"
+
+
+def test_catalog_calls_are_served_by_the_worker(over_celery: served.ServedShop) -> None:
+    keyboard, mouse = sku(), sku()
+    over_celery.shop.add_product(keyboard, 4999, name="Mechanical keyboard")
+    over_celery.shop.add_product(mouse, 2499)
+    catalog = use(Catalog, consumer=ORDERS)
+    assert type(catalog).__name__ == "CeleryCatalog"
+    product = catalog.get_product(keyboard)
+    assert type(product) is ProductDTO
+    assert product == ProductDTO(sku=keyboard, name="Mechanical keyboard", price_cents=4999)
+    assert [p.sku for p in catalog.get_products([mouse, keyboard])] == [mouse, keyboard]
+
+
+def test_not_found_comes_back_as_the_same_class(over_celery: served.ServedShop) -> None:
+    missing = sku()
+    with pytest.raises(ProductNotFound) as caught:
+        use(Catalog, consumer=ORDERS).get_product(missing)
+    assert caught.value.details == {"sku": missing} and caught.value.message == f"No product has SKU '{missing}'."
+    with pytest.raises(StockNotFound):
+        use(Inventory).get_stock(missing)
+
+
+def test_inventory_is_served_by_the_worker_too(over_celery: served.ServedShop) -> None:
+    lamp = sku()
+    over_celery.shop.add_product(lamp, 2500, stock=4)
+    assert use(Inventory).get_stock(lamp) == StockLevel(sku=lamp, on_hand=4, reserved=0, available=4)
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_module_of_this_process_prices_an_order_through_the_worker(over_celery: served.ServedShop) -> None:
+    """orders (here, in-process) asks catalog (the worker, another database) for prices: an unknown
+    SKU there is a ProductNotFound here, which the orders module turns into a 422 naming the line."""
+    response = Client().post(
+        "/api/orders/",
+        {"customer_email": "ada@example.com", "lines": [{"sku": sku(), "quantity": 1}]},
+        content_type="application/json",
+    )
+    assert response.status_code == 422, response.content
+    assert response.json()["detail"][0]["loc"] == ["body", "payload", "lines", 0, "sku"]
+
+
+def test_no_worker_on_the_queue_is_service_unavailable(nobody_listens: str) -> None:
+    binding = {"catalog": {"TRANSPORT": "celery", "QUEUE": nobody_listens, "TIMEOUT": "0.5"}}
+    with override_settings(SEAMS_BINDINGS=binding), pytest.raises(TransportUnavailable) as caught:
+        use(Catalog, consumer=ORDERS).get_product("KB-101")
+    error = caught.value
+    assert isinstance(error, ServiceUnavailable)
+    assert f"the 'catalog' module on Celery queue '{nobody_listens}' did not answer within 0.5 s" in error.message
+    assert error.details["module"] == "catalog" and error.details["queue"] == nobody_listens
+    assert error.details["cause"].startswith("TimeoutError")
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_the_public_api_answers_503_when_the_worker_does_not(nobody_listens: str) -> None:
+    binding = {"catalog": {"TRANSPORT": "celery", "QUEUE": nobody_listens, "TIMEOUT": "0.5"}}
+    with override_settings(SEAMS_BINDINGS=binding):
+        response = Client().post(
+            "/api/orders/",
+            {"customer_email": "ada@example.com", "lines": [{"sku": "KB-101", "quantity": 1}]},
+            content_type="application/json",
+        )
+    assert response.status_code == 503, response.content
+    assert response["Retry-After"]
+    assert nobody_listens in response.json()["detail"]
+
+
+def closed_port_app(backend: str | None = None) -> Celery:
+    """A Celery app of the test's own whose broker is a closed loopback port."""
+    port = free_port()  # bound, then closed at once: nothing listens there
+    app = Celery("closed-broker", broker=f"redis://:s3cret@127.0.0.1:{port}/0", backend=backend or f"redis://127.0.0.1:{port}/1",
+                 set_as_current=False)
+    app.conf.broker_connection_timeout = 2
+    app.conf.result_backend_transport_options = {"retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}}
+    return app
+
+
+@pytest.mark.parametrize("backend", ["shared", "closed"], ids=["broker-closed", "broker-and-backend-closed"])
+def test_a_broker_on_a_closed_port_is_service_unavailable(backend: str) -> None:
+    app = closed_port_app(settings.CELERY_RESULT_BACKEND if backend == "shared" else None)
+    catalog = CeleryTransport(contract=Catalog, binding={"TRANSPORT": "celery", "TIMEOUT": "5"}, app=app)
+    with pytest.raises(TransportUnavailable) as caught:
+        catalog.get_product("KB-101")  # type: ignore[attr-defined]
+    error = caught.value
+    assert "the 'catalog' module on Celery queue 'seams.rpc.catalog' could not be reached: the call was not sent" in error.message
+    assert error.details["module"] == "catalog" and error.details["queue"] == "seams.rpc.catalog"
+    assert error.details["cause"]
+    assert "s3cret" not in error.message
