@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install lint check migrate seed clean
+.PHONY: run test install lint check migrate seed clean bench bench-outbox
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ check: install
 
 test: lint check
 	$(BIN)/python -m pytest
+
+# Benchmarks: need PostgreSQL at 127.0.0.1:5432 (user postgres); each writes bench/RESULTS-*.md.
+bench: bench-outbox
+
+bench-outbox: install
+	$(BIN)/python -m bench.outbox_claim
 
 clean:
 	rm -rf var/*.sqlite3 .pytest_cache

@@ -1,0 +1,145 @@
+"""The relay's and the workers' queries use the partial indexes of open publications, so completed
+rows kept in the table (``COMPLETION = 'keep'``) do not slow them. PostgreSQL only: the plans are
+PostgreSQL's. ``bench/outbox_claim.py`` measures the same with a million completed rows."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.db import connections, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from contracts.kernel.models import OutboxEvent, Publication, PublicationStatus
+from contracts.kernel.outbox import claim, due_publications, release_expired_leases
+
+ALIAS = "orders"
+HANDLER = "tests.eventprobe.handlers.record_order_placed"
+COMPLETED, PENDING, KEYS = 3000, 20, 300
+
+pytestmark = pytest.mark.django_db(databases=[ALIAS])
+
+
+@pytest.fixture
+def backlog() -> list[int]:
+    """Many completed publications (about ten per key), a few pending ones sharing their keys; ANALYZEd.
+    Returns the ids of the pending ones."""
+    if connections[ALIAS].vendor != "postgresql":
+        pytest.skip("index plans are PostgreSQL's; run with DATABASE_URL=postgres://... (SQLite has no such planner)")
+    month_ago = timezone.now() - datetime.timedelta(days=30)
+    hour_ago = timezone.now() - datetime.timedelta(hours=1)
+    specs = [(str(i % KEYS), PublicationStatus.COMPLETED, month_ago) for i in range(COMPLETED)]
+    specs += [(str(i * (KEYS // PENDING)), PublicationStatus.PENDING, hour_ago) for i in range(PENDING)]
+    events = OutboxEvent.objects.using(ALIAS).bulk_create(
+        OutboxEvent(event_id=uuid.uuid4(), type="orders.OrderPlaced", key=key, publisher="orders", occurred_at=when,
+                    payload={"order_id": n, "customer_email": "a@example.com", "lines": [], "total_cents": 0})
+        for n, (key, _, when) in enumerate(specs)
+    )
+    publications = Publication.objects.using(ALIAS).bulk_create(
+        Publication(event=event, position=event.position, key=key, event_type=event.type, subscriber=HANDLER,
+                    subscriber_module="eventprobe", status=status, attempts=int(status == PublicationStatus.COMPLETED),
+                    created_at=when, next_attempt_at=when,
+                    completed_at=when if status == PublicationStatus.COMPLETED else None)
+        for event, (key, status, when) in zip(events, specs, strict=True)
+    )
+    with connections[ALIAS].cursor() as cursor:
+        cursor.execute("ANALYZE seams_outbox_event")
+        cursor.execute("ANALYZE seams_publication")
+    return [p.pk for p in publications if p.status == PublicationStatus.PENDING]
+
+
+def plans_of(action: Callable[[], object]) -> list[dict[str, Any]]:
+    """``EXPLAIN (ANALYZE, FORMAT JSON)`` of every statement ``action()`` sends to the module's database:
+    run once in a rolled-back savepoint to capture the SQL, then explained in order, rolled back too."""
+    connection = connections[ALIAS]
+    with transaction.atomic(using=ALIAS), CaptureQueriesContext(connection) as captured:
+        action()
+        transaction.set_rollback(True, using=ALIAS)
+    statements = [q["sql"] for q in captured.captured_queries if re.match(r"\s*(SELECT|UPDATE)", q["sql"])]
+    assert statements, "captured no query"
+    plans = []
+    with transaction.atomic(using=ALIAS), connection.cursor() as cursor:
+        for sql in statements:
+            cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")
+            plan = cursor.fetchone()[0]
+            plans.append(json.loads(plan)[0] if isinstance(plan, str) else plan[0])
+        transaction.set_rollback(True, using=ALIAS)
+    return plans
+
+
+def scans(plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every scan node of the plans (sub-plans included)."""
+    found, todo = [], [p["Plan"] for p in plans]
+    while todo:
+        node = todo.pop()
+        if "Scan" in node["Node Type"]:
+            found.append(node)
+        todo.extend(node.get("Plans", []))
+    return found
+
+
+def assert_reads_open_rows_only(plans: list[dict[str, Any]]) -> set[str]:
+    """No scan of the publication table reads the completed rows: each node's rows, plus those it filtered
+    out, stay within the open backlog (with room for the dead versions of open rows our own rolled-back
+    run left in the indexes), far below the completed rows. Returns the names of the indexes used."""
+    for node in scans(plans):
+        if node.get("Relation Name", "seams_publication") != "seams_publication":
+            continue
+        assert node["Node Type"] != "Seq Scan", json.dumps(plans, indent=1)
+        touched = sum(node.get(k, 0) for k in ("Actual Rows", "Rows Removed by Filter", "Rows Removed by Index Recheck"))
+        assert touched * node["Actual Loops"] <= 5 * PENDING < COMPLETED, (
+            f"{node['Node Type']} on {node.get('Index Name')} read {touched} rows: completed rows are scanned",
+            json.dumps(plans, indent=1),
+        )
+    return {node["Index Name"] for node in scans(plans) if "Index Name" in node}
+
+
+def test_the_open_publication_indexes_are_partial(backlog: list[int]) -> None:
+    with connections[ALIAS].cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'seams_publication'"
+        )
+        indexes = dict(cursor.fetchall())
+    for name in ("seams_pub_due", "seams_pub_key_open"):
+        assert name in indexes, f"{name} is missing: {sorted(indexes)}"
+        assert "WHERE" in indexes[name] and "completed" not in indexes[name], indexes[name]
+
+
+def test_the_relay_scan_reads_open_rows_through_a_partial_index(backlog: list[int]) -> None:
+    due: list[int] = []
+    plans = plans_of(lambda: due.extend(due_publications(ALIAS, 500)))
+    assert sorted(due) == sorted(backlog)  # the completed rows are not due, the pending ones are
+    used = assert_reads_open_rows_only(plans)
+    # seams_pub_due by design; the planner may also take seams_pub_key_open as "the open rows".
+    assert used & {"seams_pub_due", "seams_pub_key_open"}, used
+
+
+def test_claiming_checks_the_key_order_on_the_partial_key_index(backlog: list[int]) -> None:
+    claimed: list[bool] = []
+    plans = plans_of(lambda: claimed.append(claim(ALIAS, backlog[0], worker="test")))
+    assert claimed == [True]  # completed events of the same key do not hold it back
+    used = assert_reads_open_rows_only(plans)
+    assert {"seams_publication_pkey", "seams_pub_key_open"} <= used, used
+
+
+def test_the_lease_expiry_scan_reads_open_rows_only(backlog: list[int]) -> None:
+    expired = timezone.now() - datetime.timedelta(minutes=1)
+    Publication.objects.using(ALIAS).filter(pk__in=backlog[:2]).update(status=PublicationStatus.PROCESSING, lease_until=expired)
+    released: list[int] = []
+    plans = plans_of(lambda: released.append(release_expired_leases(ALIAS)))
+    assert released == [2]
+    assert_reads_open_rows_only(plans)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_connections() -> Iterator[None]:
+    """Close every alias's connection after these tests: when only non-transactional tests ran, the
+    session's teardown could not drop the shared PostgreSQL test database while they are open."""
+    yield
+    connections.close_all()
