@@ -33,8 +33,11 @@ lint: install
 check: install
 	$(BIN)/python manage.py check --fail-level WARNING
 
+# PYTEST_ARGS narrows the run, e.g. PYTEST_ARGS='-m "not faults"' skips the fault tests (they
+# always build their own PostgreSQL database and Redis, so CI runs them once, not per backend).
+PYTEST_ARGS ?=
 test: lint check
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Benchmarks: need PostgreSQL at 127.0.0.1:5432 (user postgres); each writes bench/RESULTS-*.md.
 bench: bench-outbox
