@@ -27,4 +27,7 @@ def django_db_setup(django_test_environment: None, django_db_blocker: pytest.Fix
         migrate_all(verbosity=0)
     yield
     with django_db_blocker.unblock():
+        # On PostgreSQL every module alias is a connection to the one test database: all must be
+        # closed before it can be dropped.
+        connections.close_all()
         teardown_databases(config, verbosity=0)
