@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "ninja",
     "app",  # the composition root: its management commands (seed_shop)
+    "extraction",  # its management commands: extract_module, module_data
     "contracts.kernel",
     *[f"modules.{label}" for label in SEAMS_MODULES],
 ]
