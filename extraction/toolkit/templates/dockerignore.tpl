@@ -1,0 +1,6 @@
+.env
+var/
+k8s/
+**/__pycache__/
+*.pyc
+.seams-extract.json

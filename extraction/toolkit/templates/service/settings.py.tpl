@@ -1,0 +1,135 @@
+"""Settings of the {{ label }} service, read from the environment (12-factor).
+
+Generated from the Seams monolith by ``manage.py extract_module {{ label }}``. The service serves
+one module, ``{{ label }}``, on the data it had in the monolith, with nothing copied: with
+``DATABASE_URL=postgres://...`` the alias ``{{ alias }}`` is confined to the PostgreSQL schema
+``{{ alias }}``; without it, the SQLite file ``{{ alias }}.sqlite3`` under ``SEAMS_VAR_DIR`` (point it
+at the monolith's ``var/``). The contracts it calls are served by the monolith, reached as
+``SEAMS_BIND_<MODULE>`` says.
+"""
+
+import os
+from pathlib import Path
+
+from contracts.kernel.databases import module_databases
+from extraction.bindings import bindings_from_env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-key-change-me")
+DEBUG = env_bool("DEBUG", True)
+ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],{{ service }}").split(",") if h]
+
+#: The module(s) this service serves.
+SEAMS_MODULES = [m for m in os.environ.get("SEAMS_MODULES", "{{ label }}").split(",") if m]
+#: The service's own top-level packages: a module importing any but contracts fails the checks.
+SEAMS_PROJECT_PACKAGES = ("service", "modules", "contracts", "extraction")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.staticfiles",
+    "ninja",
+    "contracts.kernel",
+    "extraction",  # manage.py module_data
+    *[f"modules.{label}" for label in SEAMS_MODULES],
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+]
+
+ROOT_URLCONF = "service.urls"
+WSGI_APPLICATION = "service.wsgi.application"
+ASGI_APPLICATION = "service.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    },
+]
+
+#: SQLite files (when DATABASE_URL is unset): the monolith's var/ to share its data.
+VAR_DIR = Path(os.environ.get("SEAMS_VAR_DIR", BASE_DIR / "var"))
+DATABASES = module_databases(SEAMS_MODULES, database_url=os.environ.get("DATABASE_URL"), sqlite_dir=VAR_DIR)
+DATABASE_ROUTERS = ["contracts.kernel.router.ModuleRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "shop@seams.example")
+
+# --- Seams ------------------------------------------------------------------------------------
+SEAMS_VALIDATE_CONTRACTS = env_bool("SEAMS_VALIDATE_CONTRACTS", DEBUG)
+SEAMS_EVENT_BACKEND = os.environ.get("SEAMS_EVENT_BACKEND", "contracts.kernel.outbox.OutboxEventBackend")
+SEAMS_EVENTS = {
+    "DISPATCH": os.environ.get("SEAMS_EVENT_DISPATCH", "inline"),
+    "MAX_ATTEMPTS": int(os.environ.get("SEAMS_EVENT_MAX_ATTEMPTS", "6")),
+    "BACKOFF_BASE": float(os.environ.get("SEAMS_EVENT_BACKOFF_BASE", "1")),
+    "BACKOFF_MAX": float(os.environ.get("SEAMS_EVENT_BACKOFF_MAX", "300")),
+    "LEASE": float(os.environ.get("SEAMS_EVENT_LEASE", "60")),
+    "STALE_AFTER": float(os.environ.get("SEAMS_EVENT_STALE_AFTER", "30")),
+    "COMPLETION": os.environ.get("SEAMS_EVENT_COMPLETION", "keep"),
+}
+#: Where the monolith answers: it still serves every other module.
+MONOLITH_URL = os.environ.get("MONOLITH_URL", "http://127.0.0.1:8000")
+{% if monolith_modules %}
+#: Modules {{ label }} reaches in the monolith: those whose contracts it calls and those that handle
+#: the events it publishes. Each is reached as SEAMS_BIND_<MODULE> says; by default
+#: {% if transport == "celery" %}over Celery (the monolith's workers serve it){% else %}over HTTP, at MONOLITH_URL{% endif %}.
+MONOLITH_MODULES = {{ monolith_modules_list }}
+{% else %}
+#: {{ label }} calls no contract of another module, and no other module handles its events.
+MONOLITH_MODULES: list[str] = []
+{% endif %}
+SEAMS_BINDINGS = bindings_from_env(
+    {**{f"SEAMS_BIND_{label.upper()}": {{ default_binding_expr }} for label in MONOLITH_MODULES}, **os.environ},
+    MONOLITH_MODULES,
+)
+#: The handlers of the events {{ label }} publishes that stayed in the monolith. The service cannot import
+#: them; it forwards those events to their modules (docs/events.md, "Events across a cut").
+SEAMS_REMOTE_SUBSCRIBERS = {{ remote_subscribers_py }}
+SEAMS_TRANSPORTS = {
+    "http": "extraction.http.client.HttpTransport",
+    "celery": "extraction.celery.client.CeleryTransport",
+}
+#: /health/ready checks the Celery broker: "auto" (when events or a binding use Celery), "always", "never".
+SEAMS_HEALTH_BROKER = os.environ.get("SEAMS_HEALTH_BROKER", "auto")
+
+# --- Celery -----------------------------------------------------------------------------------
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/1")
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+#: Tasks with no queue of their own (the relay) go to the queue this service's worker consumes.
+CELERY_TASK_DEFAULT_QUEUE = "seams.{{ label }}"
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT", "2"))
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "seams-relay": {"task": "seams.relay", "schedule": float(os.environ.get("SEAMS_RELAY_INTERVAL", "5"))},
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {"seams": {"handlers": ["console"], "level": os.environ.get("SEAMS_LOG_LEVEL", "INFO")}},
+}
