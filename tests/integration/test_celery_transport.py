@@ -18,6 +18,7 @@ from celery import Celery
 from django.conf import settings
 from django.test import Client
 from django.test.utils import override_settings
+from django.urls import get_resolver
 
 from contracts.catalog import Catalog, ProductDTO, ProductNotFound
 from contracts.inventory import Inventory, StockLevel, StockNotFound
@@ -42,9 +43,23 @@ def served_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[served.Ser
         served.release()
 
 
+@pytest.fixture(autouse=True)
+def urls_loaded_as_configured() -> None:
+    """Load the URLconf before any binding is overridden: ``app.api`` mounts only the routers of
+    modules served in-process, once, when it is first imported."""
+    get_resolver().url_patterns  # noqa: B018
+
+
 @pytest.fixture
 def over_celery(served_shop: served.ServedShop) -> Iterator[served.ServedShop]:
     with override_settings(SEAMS_BINDINGS=served_shop.bindings("celery")):
+        yield served_shop
+
+
+@pytest.fixture
+def catalog_over_celery(served_shop: served.ServedShop) -> Iterator[served.ServedShop]:
+    """Only the catalog is remote: orders and inventory (and their public API) stay in this process."""
+    with override_settings(SEAMS_BINDINGS={"catalog": served_shop.bindings("celery")["catalog"]}):
         yield served_shop
 
 
@@ -88,7 +103,7 @@ def test_inventory_is_served_by_the_worker_too(over_celery: served.ServedShop) -
 
 
 @pytest.mark.django_db(databases="__all__")
-def test_a_module_of_this_process_prices_an_order_through_the_worker(over_celery: served.ServedShop) -> None:
+def test_a_module_of_this_process_prices_an_order_through_the_worker(catalog_over_celery: served.ServedShop) -> None:
     """orders (here, in-process) asks catalog (the worker, another database) for prices: an unknown
     SKU there is a ProductNotFound here, which the orders module turns into a 422 naming the line."""
     response = Client().post(

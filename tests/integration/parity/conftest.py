@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import pytest
 from django.test import Client
 from django.test.utils import override_settings
+from django.urls import get_resolver
 
 from . import served
 
@@ -77,6 +78,9 @@ def _require_http_transport(shop: served.ServedShop) -> None:
 @pytest.fixture(params=BINDINGS)
 def binding(request: pytest.FixtureRequest) -> Iterator[Binding]:
     """How the contracts under test are served; ``use(Contract)`` inside the test picks it up."""
+    # app.api mounts the routers of in-process modules once, when first imported: load it as
+    # configured, never under a remote binding of ours.
+    get_resolver().url_patterns  # noqa: B018
     if request.param == "inprocess":
         with override_settings(SEAMS_BINDINGS={}):
             yield Binding("inprocess", served.ApiShop(Client()))
