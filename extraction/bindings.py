@@ -7,24 +7,55 @@
 * ``celery``: the Celery transport, on queue ``seams.rpc.<label>`` of ``CELERY_BROKER_URL``.
 
 Optional companions: ``SEAMS_BIND_<LABEL>_TIMEOUT`` (seconds, default 5) and, for Celery,
-``SEAMS_BIND_<LABEL>_QUEUE``. The result is the kernel's ``SEAMS_BINDINGS`` setting, so switching
-a module between in-process and a service is one environment line and no code change.
+``SEAMS_BIND_<LABEL>_QUEUE``; for HTTP, ``SEAMS_BIND_<LABEL>_RETRIES`` (retries of a safe call,
+default 2), ``SEAMS_BIND_<LABEL>_BREAKER_THRESHOLD`` (consecutive failures that open the circuit,
+default 5) and ``SEAMS_BIND_<LABEL>_BREAKER_COOLDOWN`` (seconds before a probe, default 10). Every
+number is checked here, at start-up, whatever the binding. Each binding also names its module
+(``MODULE``), which the transports use to address the module's service (forwarded events).
+
+The result is the kernel's ``SEAMS_BINDINGS`` setting, so switching a module between in-process
+and a service is one environment line and no code change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from contracts.kernel import ConfigurationError
 
-__all__ = ["DEFAULT_TIMEOUT", "bindings_from_env", "rpc_queue"]
+__all__ = ["DEFAULT_TIMEOUT", "HTTP_OPTIONS", "bindings_from_env", "rpc_queue"]
 
 DEFAULT_TIMEOUT = "5"
+
+
+def _positive_seconds(text: str) -> bool:
+    return float(text) > 0
+
+
+def _count(minimum: int) -> Callable[[str], bool]:
+    return lambda text: int(text) >= minimum
+
+
+#: Optional HTTP binding keys: suffix of the variable -> (test of the value, what it must be).
+HTTP_OPTIONS: dict[str, tuple[Callable[[str], bool], str]] = {
+    "RETRIES": (_count(0), "a whole number of retries, 0 or more"),
+    "BREAKER_THRESHOLD": (_count(1), "a whole number of failures, 1 or more"),
+    "BREAKER_COOLDOWN": (_positive_seconds, "a positive number of seconds"),
+}
 
 
 def rpc_queue(label: str) -> str:
     """The Celery queue that serves ``label``'s contract calls unless configured otherwise."""
     return f"seams.rpc.{label}"
+
+
+def _checked(variable: str, value: str, test: Callable[[str], bool], expected: str) -> str:
+    try:
+        if not test(value):
+            raise ValueError
+    except ValueError:
+        raise ConfigurationError(f"{variable} must be {expected}, got {value!r}.") from None
+    return value
 
 
 def bindings_from_env(environ: Mapping[str, str], labels: Iterable[str]) -> dict[str, dict[str, str]]:
@@ -33,19 +64,24 @@ def bindings_from_env(environ: Mapping[str, str], labels: Iterable[str]) -> dict
     for label in labels:
         name = f"SEAMS_BIND_{label.upper()}"
         value = environ.get(name, "").strip()
-        timeout = environ.get(f"{name}_TIMEOUT", DEFAULT_TIMEOUT).strip()
-        try:
-            if float(timeout) <= 0:
-                raise ValueError
-        except ValueError:
-            raise ConfigurationError(f"{name}_TIMEOUT must be a positive number of seconds, got {timeout!r}.") from None
+        timeout = _checked(
+            f"{name}_TIMEOUT",
+            environ.get(f"{name}_TIMEOUT", DEFAULT_TIMEOUT).strip(),
+            _positive_seconds,
+            "a positive number of seconds",
+        )
+        options = {
+            key: _checked(f"{name}_{key}", environ[f"{name}_{key}"].strip(), test, expected)
+            for key, (test, expected) in HTTP_OPTIONS.items()
+            if environ.get(f"{name}_{key}", "").strip()
+        }
         if value in {"", "inprocess"}:
             continue
         if value.startswith(("http://", "https://")):
-            bindings[label] = {"TRANSPORT": "http", "URL": value.rstrip("/"), "TIMEOUT": timeout}
+            bindings[label] = {"TRANSPORT": "http", "MODULE": label, "URL": value.rstrip("/"), "TIMEOUT": timeout, **options}
         elif value == "celery":
             queue = environ.get(f"{name}_QUEUE", "").strip() or rpc_queue(label)
-            bindings[label] = {"TRANSPORT": "celery", "QUEUE": queue, "TIMEOUT": timeout}
+            bindings[label] = {"TRANSPORT": "celery", "MODULE": label, "QUEUE": queue, "TIMEOUT": timeout}
         else:
             raise ConfigurationError(
                 f"{name}={value!r} is not a binding. Use 'inprocess', an http(s):// base URL of the "
