@@ -21,6 +21,12 @@ subclass of the contract, so callers cannot tell it from the in-process implemen
 * a circuit breaker per base URL (:mod:`extraction.http.breaker`) fails fast while the service is
   down and lets one probe through after a cool-down (``BREAKER_THRESHOLD``, ``BREAKER_COOLDOWN``);
 * the kernel's trace id travels in ``X-Seams-Trace-Id``.
+
+Events: ``HttpTransport.forward_event`` (the callable the kernel looks up on the transport, see
+``contracts.kernel.remote``) posts a publication to the subscriber's service, ``POST
+/internal/<module>/events/`` (:mod:`extraction.http.events`), through the same pooled client and
+breaker. It makes **one attempt** per call: retries are the publisher outbox's (durable, with
+backoff, counted against ``MAX_ATTEMPTS``), and safe because the receiver's inbox drops repeats.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from typing import Any
 import httpx
 import pydantic
 
-from contracts.kernel import ConfigurationError, Contract, ContractViolation, ServiceUnavailable
+from contracts.kernel import ConfigurationError, Contract, ContractViolation, ServiceUnavailable, Undeliverable
 from contracts.kernel.bus import trace_id
 from extraction.wire import error_from_wire
 
@@ -48,6 +54,7 @@ from .wire import (
     IDEMPOTENCY_PARAMETER,
     TRACE_HEADER,
     body_model,
+    events_path,
     kind_for_status,
     method_path,
     return_adapter,
@@ -60,6 +67,7 @@ __all__ = [
     "HttpTransport",
     "TransportUnavailable",
     "close_clients",
+    "forward_event",
     "rebuild_error",
     "shared_client",
 ]
@@ -131,6 +139,17 @@ def _error_of(response: httpx.Response) -> dict[str, Any] | None:
     if isinstance(error, dict) and isinstance(error.get("code"), str):
         return error
     return None
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any] | None:
+    """The response body when it is a JSON object, else None."""
+    if "json" not in response.headers.get("content-type", ""):
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def _describe(exc: httpx.HTTPError) -> str:
@@ -305,3 +324,111 @@ def HttpTransport(*, contract: type[Contract], binding: Mapping[str, Any], **opt
 def channel_of(remote: Contract) -> HttpChannel:
     """The channel behind an object returned by :func:`HttpTransport` (breaker state, URL)."""
     return remote._channel  # type: ignore[attr-defined,no-any-return]
+
+
+# --- events ---------------------------------------------------------------------------------------
+OUTCOMES = frozenset({"completed", "duplicate"})
+
+
+def forwarding_module(binding: Mapping[str, Any], subscriber: str) -> str:
+    """The module whose service receives ``subscriber``'s events: the binding's ``MODULE`` (set by
+    :func:`extraction.bindings.bindings_from_env`), else the label in the handler's dotted name
+    (``modules.<label>.handlers.f``)."""
+    explicit = str(binding.get("MODULE") or "").strip()
+    if explicit:
+        return explicit
+    parts = subscriber.split(".")
+    if len(parts) > 2 and parts[0] == "modules" and parts[1]:
+        return parts[1]
+    raise ConfigurationError(
+        f"Cannot tell which module serves {subscriber}: its name is not modules.<label>.... and its HTTP "
+        f"binding has no MODULE key."
+    )
+
+
+def forward_event(
+    *,
+    binding: Mapping[str, Any],
+    subscriber: str,
+    envelope: Mapping[str, Any],
+    client: httpx.Client | None = None,
+    breaker: CircuitBreaker | None = None,
+) -> str:
+    """Deliver one outbox envelope to ``subscriber`` in the service at ``binding["URL"]``.
+
+    Returns the receiver's outcome, ``"completed"`` or ``"duplicate"``. Raises ``Undeliverable``
+    when the receiver answers that it can never handle the event (422), and
+    :class:`TransportUnavailable` for everything worth retrying: no connection, a timeout, the
+    breaker open, the handler failing on the receiver (500), any answer outside the protocol.
+    One attempt: the publisher's outbox retries with backoff. ``client`` and ``breaker`` are for tests.
+    """
+    module = forwarding_module(binding, subscriber)
+    url = str(binding.get("URL", "")).rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise ConfigurationError(
+            f"Module '{module}' is bound to HTTP without a base URL: set SEAMS_BIND_{module.upper()}="
+            f"http://host:port (got URL={binding.get('URL')!r})."
+        )
+    timeout = httpx.Timeout(_number(binding, "TIMEOUT", DEFAULT_TIMEOUT))
+    client = client if client is not None else shared_client(url)
+    breaker = breaker if breaker is not None else breaker_for(
+        url,
+        _number(binding, "BREAKER_THRESHOLD", DEFAULT_THRESHOLD, int),
+        _number(binding, "BREAKER_COOLDOWN", DEFAULT_COOLDOWN),
+    )
+    path = events_path(module)
+    event_id = str(envelope.get("id", "?"))
+    headers = envelope.get("headers") or {}
+    trace = str(headers.get("trace_id") or "") if isinstance(headers, Mapping) else ""
+
+    def unavailable(reason: str, **details: Any) -> TransportUnavailable:
+        return TransportUnavailable(
+            f"Event {event_id} ({envelope.get('type')}) was not delivered to {subscriber}: the '{module}' "
+            f"service at {url} {reason}.",
+            module=module,
+            url=url,
+            subscriber=subscriber,
+            event_id=event_id,
+            **details,
+        )
+
+    if not breaker.allow():
+        wait = breaker.retry_in()
+        when = f"the next probe goes in {wait:.1f} s" if wait else "a probe is checking whether it is back"
+        raise unavailable(f"is failing: the circuit breaker is open, so forwards fail fast ({when})", circuit="open")
+    try:
+        response = client.post(
+            path,
+            json={"subscriber": subscriber, "envelope": dict(envelope)},
+            headers={TRACE_HEADER: trace or uuid.uuid4().hex},
+            timeout=timeout,
+        )
+    except httpx.HTTPError as exc:
+        breaker.failure()
+        raise unavailable(_describe(exc)) from None
+    except BaseException:
+        breaker.abandon()
+        raise
+    body = _json_object(response) or {}
+    status = response.status_code
+    if status == 200 and body.get("outcome") in OUTCOMES:
+        breaker.success()
+        return str(body["outcome"])
+    if status == 422 and isinstance(body.get("undeliverable"), str):
+        breaker.success()  # an answer: the service is up, the event is not for it
+        raise Undeliverable(f"{body['undeliverable']} (refused by the '{module}' service at {url})")
+    error = body.get("error")
+    if status >= 500 and isinstance(error, dict) and error.get("type"):
+        # The service answered in the protocol: its handler failed (or it does not serve the module).
+        # Not a transport failure: a poison event must not open the breaker for every call.
+        breaker.success()
+        raise unavailable(f"answered HTTP {status}: {error.get('type')}: {error.get('message', '')}", error_type=error["type"])
+    breaker.failure()
+    reason = f"answered HTTP {status} outside the protocol"
+    if status == 404:
+        reason += f" (does it serve {path}?)"
+    raise unavailable(reason)
+
+
+#: The kernel finds the forwarder on the class named in SEAMS_TRANSPORTS["http"].
+HttpTransport.forward_event = forward_event  # type: ignore[attr-defined]

@@ -10,7 +10,9 @@ same ``contracts/<module>.py`` speak the same protocol:
 * a 200 response body is the return value as JSON (the declared return type);
 * an error response body is ``{"error": {"code", "message", "details", "kind"}}`` (the
   transport-neutral error form of :mod:`extraction.wire`, shared with the Celery transport); the
-  code is a ``ContractError`` code (``catalog.ProductNotFound``) or ``seams.ContractViolation``.
+  code is a ``ContractError`` code (``catalog.ProductNotFound``) or ``seams.ContractViolation``;
+* forwarded events go to ``POST /internal/<module>/events/`` (:func:`events_path`, served by
+  :mod:`extraction.http.events`).
 
 Values are checked with pydantic's *strict* mode on both sides (JSON mode on the wire, so a
 datetime, UUID or Decimal travels as a string, but ``"1"`` is never taken for ``1``).
@@ -38,6 +40,7 @@ __all__ = [
     "contract_slug",
     "contract_version",
     "error_body",
+    "events_path",
     "kind_for_status",
     "method_path",
     "return_adapter",
@@ -80,6 +83,11 @@ def contract_prefix(contract: type[Contract]) -> str:
 def method_path(contract: type[Contract], method: str) -> str:
     """The absolute path of one method: ``/internal/catalog/v1/catalog/get_product``."""
     return f"/{contract_prefix(contract)}/{method}"
+
+
+def events_path(module: str) -> str:
+    """Where a module's forwarded events are received: ``/internal/<module>/events/``."""
+    return f"/internal/{module}/events/"
 
 
 def _camel(name: str) -> str:

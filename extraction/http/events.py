@@ -1,0 +1,116 @@
+"""The serving side of events over HTTP: a module's forwarded events are received here.
+
+A publisher whose subscriber's module is bound to HTTP forwards each publication
+(``HttpTransport.forward_event``) to::
+
+    POST /internal/<module>/events/     {"subscriber": "<dotted handler name>", "envelope": {...}}
+
+and this view runs the handler once, with the module's inbox (``contracts.kernel.outbox.receive_event``):
+
+* ``200 {"outcome": "completed"}``, or ``"duplicate"`` when the inbox has already seen the event
+  for that handler (the sender repeated a forward whose answer it lost);
+* ``422 {"undeliverable": "<reason>"}`` when it can never succeed: a malformed request or envelope,
+  an unknown event type, a payload that no longer validates, an unknown subscriber, or a subscriber
+  that is not a handler of ``<module>``. The sender marks the publication dead at once;
+* ``500 {"error": {"type", "message"}}`` when the handler raised: logged here with its traceback
+  and the event id, never sent back. The sender's outbox retries with backoff;
+* ``503 {"error": ...}`` when ``<module>`` is bound to a transport in this process (it is served
+  elsewhere, so its handlers must not run against this process's database): a configuration
+  mistake, retried until it is fixed.
+
+The caller's trace id (``X-Seams-Trace-Id``) is restored around the call and echoed back. These
+paths are internal, like the contract endpoints: no authentication, not in the public ``/api/``
+documentation; expose them only on the services' private network.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from contracts.kernel import Undeliverable
+from contracts.kernel.bus import trace_id
+from contracts.kernel.modules import module_of
+from contracts.kernel.outbox import receive_event
+from contracts.kernel.remote import is_remote
+
+from .wire import TRACE_HEADER
+
+__all__ = ["receive_events"]
+
+logger = logging.getLogger("seams.http")
+
+
+def _undeliverable(reason: str) -> JsonResponse:
+    return JsonResponse({"undeliverable": reason}, status=422)
+
+
+def _parse(body: bytes) -> tuple[str, dict[str, Any]]:
+    try:
+        data = json.loads(body or b"null")
+    except ValueError as exc:
+        raise Undeliverable(f"malformed request: the body is not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise Undeliverable('malformed request: expected {"subscriber": ..., "envelope": {...}}')
+    subscriber, envelope = data.get("subscriber"), data.get("envelope")
+    if not isinstance(subscriber, str) or not subscriber:
+        raise Undeliverable("malformed request: 'subscriber' must be the dotted name of a handler")
+    if not isinstance(envelope, dict):
+        raise Undeliverable("malformed request: 'envelope' must be an object")
+    return subscriber, envelope
+
+
+@csrf_exempt
+@require_POST
+def receive_events(request: HttpRequest, module: str) -> HttpResponse:
+    """Run one forwarded event for a handler of ``module`` (see the module docstring)."""
+    trace = request.headers.get(TRACE_HEADER) or uuid.uuid4().hex
+    response = _receive(request, module, trace)
+    response[TRACE_HEADER] = trace
+    return response
+
+
+def _receive(request: HttpRequest, module: str, trace: str) -> HttpResponse:
+    if is_remote(module):
+        message = (
+            f"module '{module}' is bound to a transport in this process: its events are served elsewhere "
+            f"(check SEAMS_BIND_{module.upper()} on both sides)"
+        )
+        logger.error("Refused a forwarded event for %s: %s", module, message, extra={"trace_id": trace})
+        return JsonResponse({"error": {"type": "NotServedHere", "message": message}}, status=503)
+    try:
+        subscriber, envelope = _parse(request.body)
+        owner = module_of(subscriber)
+        if owner is None or owner.label != module:
+            where = f"module '{owner.label}'" if owner else "no module installed here"
+            raise Undeliverable(f"subscriber {subscriber} belongs to {where}, not to '{module}'")
+    except Undeliverable as exc:
+        logger.warning("Refused a forwarded event for %s: %s", module, exc, extra={"trace_id": trace})
+        return _undeliverable(str(exc))
+    event_id = str(envelope.get("id", "?"))
+    extra = {"event_id": event_id, "event_type": str(envelope.get("type", "?")), "handler": subscriber, "trace_id": trace}
+    token = trace_id.set(trace)
+    try:
+        outcome = receive_event(subscriber, envelope)
+    except Undeliverable as exc:
+        logger.warning("Forwarded event %s for %s is undeliverable: %s", event_id, subscriber, exc, extra=extra)
+        return _undeliverable(str(exc))
+    except Exception as exc:
+        logger.error(
+            "Handler %s failed on forwarded event %s (%s); the sender will retry.",
+            subscriber,
+            event_id,
+            envelope.get("type"),
+            exc_info=exc,
+            extra=extra,
+        )
+        return JsonResponse({"error": {"type": type(exc).__name__, "message": str(exc)}}, status=500)
+    finally:
+        trace_id.reset(token)
+    return JsonResponse({"outcome": outcome})

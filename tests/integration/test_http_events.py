@@ -1,0 +1,180 @@
+"""Events over HTTP with real module databases: the receiving endpoint runs the handler once (inbox),
+and the whole path publisher outbox -> ``HttpTransport.forward_event`` -> ``POST
+/internal/notifications/events/`` -> handler, with the HTTP exchange carried in-process (an httpx
+transport that hands each request to Django's test client). tests/e2e/test_events_over_http.py
+runs the same story between two real gunicorn processes."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import httpx
+import pytest
+from django.test import Client, override_settings
+
+from contracts.kernel.models import InboxEntry, Publication, PublicationStatus
+from contracts.kernel.outbox import envelope_to_wire, process_publication
+from extraction.http.breaker import reset_breakers
+from extraction.http.client import forward_event
+from extraction.http.wire import TRACE_HEADER
+from modules.notifications import services as notification_services
+from modules.notifications.models import SentEmail
+from tests.integration.shop import add_product, place_order
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+CONFIRMATION = "modules.notifications.handlers.email_order_confirmation"
+EVENTS = "/internal/notifications/events/"
+SERVICE = "http://notifications.test"
+#: Retries without waiting, so a test can drive a publication to its end (as in tests/integration/events).
+FAST = {"DISPATCH": "inline", "MAX_ATTEMPTS": 3, "BACKOFF_BASE": 0.0, "BACKOFF_MAX": 0.0, "LEASE": 60, "STALE_AFTER": 30}
+
+
+@pytest.fixture
+def shop() -> Iterator[Client]:
+    with override_settings(SEAMS_EVENT_BACKEND="contracts.kernel.outbox.OutboxEventBackend", SEAMS_EVENTS=FAST):
+        client = Client()
+        add_product(client, "KB-101", 4999, stock=10)
+        yield client
+
+
+def confirmed(order_id: int, email: str) -> dict[str, object]:
+    return {
+        "id": str(uuid.uuid4()),
+        "type": "orders.OrderConfirmed",
+        "version": 1,
+        "key": str(order_id),
+        "payload": {"order_id": order_id, "customer_email": email, "total_cents": 4999},
+        "headers": {"trace_id": f"trace-{order_id}"},
+        "occurred_at": "2025-01-01T12:00:00+00:00",
+    }
+
+
+def receive(envelope: dict[str, object], subscriber: str = CONFIRMATION) -> Any:
+    return Client().post(
+        EVENTS, {"subscriber": subscriber, "envelope": envelope}, content_type="application/json",
+        headers={TRACE_HEADER: str(envelope["headers"]["trace_id"])},  # type: ignore[index]
+    )
+
+
+def fail_sending(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(**_: object) -> None:
+        raise RuntimeError("the mail relay refused the message")
+
+    monkeypatch.setattr(notification_services, "email_send", refuse)
+
+
+# --- the endpoint -----------------------------------------------------------------------------------
+def test_the_endpoint_runs_the_handler_once_and_answers_duplicate_after() -> None:
+    envelope = confirmed(41, "ada@example.com")
+    first = receive(envelope)
+    assert first.status_code == 200 and first.json() == {"outcome": "completed"}
+    assert first.headers[TRACE_HEADER] == "trace-41"
+    assert SentEmail.objects.filter(recipient="ada@example.com").count() == 1
+    assert InboxEntry.objects.using("notifications").filter(event_id=envelope["id"], subscriber=CONFIRMATION).exists()
+
+    again = receive(envelope)  # the sender lost the answer and forwards again
+    assert again.status_code == 200 and again.json() == {"outcome": "duplicate"}
+    assert SentEmail.objects.filter(recipient="ada@example.com").count() == 1
+
+
+def test_a_failing_handler_is_a_500_that_leaves_nothing_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    envelope = confirmed(42, "bob@example.com")
+    fail_sending(monkeypatch)
+    r = receive(envelope)
+    assert r.status_code == 500
+    assert r.json() == {"error": {"type": "RuntimeError", "message": "the mail relay refused the message"}}
+    assert not InboxEntry.objects.using("notifications").filter(event_id=envelope["id"]).exists()
+
+    monkeypatch.undo()
+    assert receive(envelope).json() == {"outcome": "completed"}
+    assert SentEmail.objects.filter(recipient="bob@example.com").count() == 1
+
+
+# --- publisher outbox -> HTTP client -> endpoint -> handler ---------------------------------------------
+class DjangoTestServer(httpx.BaseTransport):
+    """An httpx transport that serves each request with Django's test client, as the receiving
+    process would: while it runs, notifications is not bound (it is served "there")."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in {"host", "content-length", "content-type"}}
+        with override_settings(SEAMS_BINDINGS={}):
+            answer = Client().generic(
+                request.method, request.url.path, request.content,
+                content_type=request.headers.get("content-type", ""), headers=headers,
+            )
+        return httpx.Response(answer.status_code, headers=dict(answer.headers), content=answer.content)
+
+
+class InProcessHttp:
+    """``SEAMS_TRANSPORTS["http"]`` for these tests: the real forwarder over the in-process exchange."""
+
+    requests: ClassVar[list[dict[str, Any]]] = []
+
+    @classmethod
+    def forward_event(cls, *, binding: dict[str, str], subscriber: str, envelope: dict[str, Any]) -> str:
+        client = httpx.Client(base_url=binding["URL"], transport=DjangoTestServer())
+        client.event_hooks["request"].append(lambda request: cls.requests.append(json.loads(request.content)))
+        return forward_event(binding=binding, subscriber=subscriber, envelope=envelope, client=client)
+
+
+@pytest.fixture
+def notifications_over_http() -> Iterator[None]:
+    reset_breakers()
+    InProcessHttp.requests.clear()
+    bindings = {"notifications": {"TRANSPORT": "http", "MODULE": "notifications", "URL": SERVICE, "TIMEOUT": "10"}}
+    transports = {"http": f"{__name__}.InProcessHttp"}
+    with override_settings(SEAMS_BINDINGS=bindings, SEAMS_TRANSPORTS=transports):
+        yield
+    reset_breakers()
+
+
+def confirmation_of(order_id: int) -> Publication:
+    return Publication.objects.using("orders").select_related("event").get(subscriber=CONFIRMATION, key=str(order_id))
+
+
+def test_an_order_confirmation_crosses_http_and_is_handled_once(shop: Client, notifications_over_http: None) -> None:
+    r = place_order(shop, "cy@example.com", ("KB-101", 1))
+    assert r.status_code == 201 and r.json()["status"] == "confirmed"
+    publication = confirmation_of(r.json()["id"])
+    assert publication.status == PublicationStatus.COMPLETED
+    assert [body["subscriber"] for body in InProcessHttp.requests] == [CONFIRMATION]
+    assert InProcessHttp.requests[0]["envelope"] == json.loads(json.dumps(envelope_to_wire(publication.event)))
+    assert SentEmail.objects.filter(recipient="cy@example.com").count() == 1
+
+    # Forwarded again (a lost answer): the receiver's inbox answers duplicate, no second email.
+    assert InProcessHttp.forward_event(
+        binding={"MODULE": "notifications", "URL": SERVICE}, subscriber=CONFIRMATION, envelope=envelope_to_wire(publication.event)
+    ) == "duplicate"
+    assert SentEmail.objects.filter(recipient="cy@example.com").count() == 1
+
+
+def test_a_handler_failure_over_http_is_retried_by_the_outbox(
+    shop: Client, notifications_over_http: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fail_sending(monkeypatch)
+    r = place_order(shop, "di@example.com", ("KB-101", 1))
+    assert r.status_code == 201 and r.json()["status"] == "confirmed"  # the order does not wait for the email
+    publication = confirmation_of(r.json()["id"])
+    assert publication.status == PublicationStatus.FAILED
+    assert "RuntimeError: the mail relay refused the message" in publication.last_error
+    assert "Traceback" not in publication.last_error
+
+    monkeypatch.undo()
+    assert process_publication("orders", publication.pk) == "completed"
+    assert SentEmail.objects.filter(recipient="di@example.com").count() == 1
+
+
+def test_what_the_receiver_refuses_over_http_goes_dead_with_its_reason(shop: Client, notifications_over_http: None) -> None:
+    r = place_order(shop, "eve@example.com", ("KB-101", 1))
+    publication = confirmation_of(r.json()["id"])
+    Publication.objects.using("orders").filter(pk=publication.pk).update(
+        status=PublicationStatus.PENDING, subscriber="modules.notifications.handlers.renamed_away"
+    )
+    assert process_publication("orders", publication.pk) == "dead"
+    publication.refresh_from_db()
+    assert "unknown subscriber modules.notifications.handlers.renamed_away" in publication.last_error
+    assert SERVICE in publication.last_error
