@@ -32,7 +32,7 @@ from django.db.models import DateTimeField, DurationField, Exists, ExpressionWra
 from django.utils import timezone
 
 from .bus import EventBackend, logger
-from .errors import Undeliverable
+from .errors import ServiceUnavailable, Undeliverable
 from .events import Envelope, Event, declared_events
 from .models import OPEN_STATUSES, InboxEntry, OutboxEvent, Publication, PublicationStatus
 from .modules import get_module, module_configs
@@ -389,7 +389,11 @@ def _failed(alias: str, publication: Publication, exc: Exception) -> str:
         exc_info=exc,
         extra=_log_extra(publication),
     )
-    if attempts >= config.max_attempts:
+    # A receiver that cannot be reached (a forward to an extracted module's service) is an
+    # outage, not a verdict on the event: it is retried with capped backoff until the service is
+    # back, never buried, so an outage longer than the retry budget needs no resubmission.
+    outage = isinstance(exc, ServiceUnavailable) and is_remote(publication.subscriber_module)
+    if attempts >= config.max_attempts and not outage:
         _bury(alias, publication, f"gave up after {attempts} attempts: {message}", text)
         return "dead"
     delay = backoff_seconds(attempts, config)

@@ -131,3 +131,20 @@ def test_the_relay_leaves_an_extracted_modules_outbox_to_its_service(shop: Clien
 def test_celery_sends_a_remote_subscribers_publication_to_the_publishers_queue(notifications_remote: None) -> None:
     assert CeleryDispatcher.queue_label(subscriber="notifications", publisher="orders") == "orders"
     assert CeleryDispatcher.queue_label(subscriber="inventory", publisher="orders") == "inventory"
+
+
+def test_an_unreachable_receiver_is_retried_without_end_never_buried(shop: Client, notifications_remote: None) -> None:
+    """MAX_ATTEMPTS (3 here) counts the handler's failures, not a service outage."""
+    from contracts.kernel import ServiceUnavailable
+
+    LoopbackTransport.failure = ServiceUnavailable("notifications service down")
+    r = place_order(shop, "gil@example.com", ("KB-101", 1))
+    publication = confirmation_of(r.json()["id"])
+    for _ in range(5):
+        assert process_publication("orders", publication.pk) == "failed"
+    publication.refresh_from_db()
+    assert publication.status == PublicationStatus.FAILED and publication.attempts == 6
+
+    LoopbackTransport.failure = None
+    assert process_publication("orders", publication.pk) == "completed"
+    assert SentEmail.objects.filter(recipient="gil@example.com").count() == 1
