@@ -21,6 +21,10 @@ so callers cannot tell it from the in-process implementation:
   answers it with 503;
 * the kernel's trace id travels with the call and is restored on the worker.
 
+Events: ``CeleryTransport.forward_event`` (the callable the kernel looks up on the transport, see
+``contracts.kernel.remote``) delivers an outbox envelope to a handler of a module bound to Celery,
+as task ``seams.receive_event`` on the same queue; the worker runs it once with the module's inbox.
+
 No call is sent twice after a timeout (it may still be running). Publishing retries a lost broker
 connection briefly, and only for calls that are safe to repeat: ``@query`` methods and commands
 called with an idempotency key (the ``idempotency_key`` parameter, as for HTTP); see
@@ -49,16 +53,16 @@ from celery import Celery, current_app
 from celery.exceptions import TimeoutError as CeleryTimeout
 from kombu.utils.url import maybe_sanitize_url
 
-from contracts.kernel import ConfigurationError, Contract
+from contracts.kernel import ConfigurationError, Contract, Undeliverable
 from contracts.kernel.bus import trace_id
 from extraction import wire
 from extraction.bindings import rpc_queue
 from extraction.http.client import TransportUnavailable
 from extraction.http.wire import IDEMPOTENCY_PARAMETER
 
-from .tasks import TASK_NAME
+from .tasks import RECEIVE_TASK_NAME, TASK_NAME
 
-__all__ = ["DEFAULT_TIMEOUT", "PUBLISH_RETRY_POLICY", "CeleryChannel", "CeleryTransport", "channel_of"]
+__all__ = ["DEFAULT_TIMEOUT", "PUBLISH_RETRY_POLICY", "CeleryChannel", "CeleryTransport", "channel_of", "forward_event"]
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -198,3 +202,87 @@ def CeleryTransport(*, contract: type[Contract], binding: Mapping[str, Any], app
 def channel_of(remote: Contract) -> CeleryChannel:
     """The channel behind an object returned by :func:`CeleryTransport` (queue, timeout, app)."""
     return remote._channel  # type: ignore[attr-defined,no-any-return]
+
+
+# --- events ---------------------------------------------------------------------------------------
+OUTCOMES = frozenset({"completed", "duplicate"})
+
+
+def _forwarding_module(binding: Mapping[str, Any], subscriber: str) -> str:
+    """The binding's ``MODULE``, else the label in the handler's name (``modules.<label>.handlers.f``)."""
+    explicit = str(binding.get("MODULE") or "").strip()
+    if explicit:
+        return explicit
+    parts = subscriber.split(".")
+    if len(parts) > 2 and parts[0] == "modules" and parts[1]:
+        return parts[1]
+    raise ConfigurationError(
+        f"Cannot tell which module serves {subscriber}: its name is not modules.<label>.... and its Celery "
+        f"binding has no MODULE key."
+    )
+
+
+def forward_event(
+    *, binding: Mapping[str, Any], subscriber: str, envelope: Mapping[str, Any], app: Celery | None = None
+) -> str:
+    """Deliver one outbox envelope to ``subscriber``, a handler of a module served by Celery workers
+    on ``binding["QUEUE"]`` (task ``seams.receive_event``, answered like the HTTP receiver).
+
+    Returns ``"completed"`` or ``"duplicate"``; raises ``Undeliverable`` when the receiver says it
+    can never handle the event, and ``TransportUnavailable`` for everything worth retrying (broker
+    unreachable, no answer within ``TIMEOUT``, the handler failing on the worker). One attempt: the
+    publisher's outbox retries with backoff, and the receiver's inbox makes a repeat harmless (so
+    publishing may retry a lost connection). It runs inside ``seams.deliver_publication`` with
+    Celery dispatch, hence ``disable_sync_subtasks=False`` (see the module docstring).
+    """
+    module = _forwarding_module(binding, subscriber)
+    queue = str(binding.get("QUEUE") or rpc_queue(module))
+    timeout = _timeout(binding, module)
+    app = app if app is not None else current_app._get_current_object()
+    event = f"Event {envelope.get('id', '?')} ({envelope.get('type')})"
+
+    def unavailable(reason: str, cause: BaseException | None = None, **details: Any) -> TransportUnavailable:
+        if cause is not None:
+            details["cause"] = _describe(cause)
+        return TransportUnavailable(
+            f"{event} was not delivered to {subscriber}: the '{module}' module on Celery queue '{queue}' {reason}.",
+            module=module,
+            queue=queue,
+            subscriber=subscriber,
+            event_id=str(envelope.get("id", "?")),
+            **details,
+        )
+
+    try:
+        result = app.send_task(
+            RECEIVE_TASK_NAME,
+            args=[module, subscriber, dict(envelope)],
+            queue=queue,
+            expires=timeout,
+            retry=True,
+            retry_policy=PUBLISH_RETRY_POLICY,
+        )
+    except Exception as exc:
+        broker = maybe_sanitize_url(app.conf.broker_url or "")
+        raise unavailable(f"could not be reached ({_describe(exc)}; broker {broker})", exc) from exc
+    try:
+        answer = result.get(timeout=timeout, propagate=True, disable_sync_subtasks=False)
+    except CeleryTimeout as exc:
+        raise unavailable(f"did not answer within {timeout:g} s", exc) from None
+    except Exception as exc:
+        raise unavailable(f"failed before answering ({_describe(exc)})", exc) from exc
+    finally:
+        with contextlib.suppress(Exception):
+            result.forget()
+    if isinstance(answer, dict) and answer.get("outcome") in OUTCOMES:
+        return str(answer["outcome"])
+    if isinstance(answer, dict) and isinstance(answer.get("undeliverable"), str):
+        raise Undeliverable(f"{answer['undeliverable']} (refused by the '{module}' module on Celery queue '{queue}')")
+    error = answer.get("error") if isinstance(answer, dict) else None
+    if isinstance(error, dict) and error.get("type"):
+        raise unavailable(f"failed on the worker: {error['type']}: {error.get('message', '')}", error_type=error["type"])
+    raise unavailable(f"answered outside the protocol ({answer!r:.120})")
+
+
+#: The kernel finds the forwarder on the factory named in SEAMS_TRANSPORTS["celery"].
+CeleryTransport.forward_event = forward_event  # type: ignore[attr-defined]

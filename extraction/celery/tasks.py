@@ -35,12 +35,14 @@ from contracts.kernel.validation import validating_proxy
 from extraction import wire
 from extraction.http.client import TransportUnavailable
 
-__all__ = ["TASK_NAME", "call_contract", "serve_call"]
+__all__ = ["RECEIVE_TASK_NAME", "TASK_NAME", "call_contract", "receive_forwarded_event", "serve_call"]
 
 logger = logging.getLogger("seams.celery")
 
 #: The name callers send; workers must have imported this module to know it.
 TASK_NAME = "seams.call_contract"
+#: The task that receives an event forwarded to a handler of a module served by this worker.
+RECEIVE_TASK_NAME = "seams.receive_event"
 
 #: contract -> (implementation instance, validating proxy of it), rebuilt when the instance changes.
 _proxies: dict[type[Contract], tuple[Contract, Contract]] = {}
@@ -98,5 +100,52 @@ def call_contract(contract: str, method: str, arguments: Any, trace: str | None 
             cause=type(exc).__name__,
         )
         return {"error": wire.error_to_wire(unavailable)}
+    finally:
+        trace_id.reset(token)
+
+
+@shared_task(name=RECEIVE_TASK_NAME, ignore_result=False, acks_late=False, typing=False)
+def receive_forwarded_event(module: str, subscriber: str, envelope: Any) -> dict[str, Any]:
+    """Run one event forwarded to ``subscriber`` (a handler of ``module``) once, with the module's
+    inbox (``contracts.kernel.outbox.receive_event``). The answer is the same as over HTTP:
+
+    * ``{"outcome": "completed"}``, or ``"duplicate"`` when the inbox has already seen the event;
+    * ``{"undeliverable": reason}`` when it can never succeed (malformed envelope, unknown type or
+      subscriber, schema drift, a handler of another module): the sender marks it dead at once;
+    * ``{"error": {"type", "message"}}`` when the handler raised (logged here with its traceback)
+      or ``module`` is not served by this process: the sender's outbox retries with backoff.
+    """
+    from contracts.kernel import Undeliverable
+    from contracts.kernel.modules import module_of
+    from contracts.kernel.outbox import receive_event
+    from contracts.kernel.remote import is_remote
+
+    headers = envelope.get("headers") if isinstance(envelope, dict) else None
+    trace = (str(headers.get("trace_id") or "") or None) if isinstance(headers, dict) else None
+    if is_remote(module):
+        message = (
+            f"module '{module}' is bound to a transport in this process: its events are served elsewhere "
+            f"(check SEAMS_BIND_{module.upper()} on both sides)"
+        )
+        logger.error("Refused a forwarded event for %s: %s", module, message, extra={"trace_id": trace})
+        return {"error": {"type": "NotServedHere", "message": message}}
+    owner = module_of(subscriber) if isinstance(subscriber, str) else None
+    if owner is None or owner.label != module:
+        where = f"module '{owner.label}'" if owner else "no module installed here"
+        return {"undeliverable": f"subscriber {subscriber} belongs to {where}, not to '{module}'"}
+    if not isinstance(envelope, dict):
+        return {"undeliverable": "malformed envelope: expected an object"}
+    event_id = str(envelope.get("id", "?"))
+    extra = {"event_id": event_id, "event_type": str(envelope.get("type", "?")), "handler": subscriber, "trace_id": trace}
+    token = trace_id.set(trace)
+    try:
+        return {"outcome": receive_event(subscriber, envelope)}
+    except Undeliverable as exc:
+        logger.warning("Forwarded event %s for %s is undeliverable: %s", event_id, subscriber, exc, extra=extra)
+        return {"undeliverable": str(exc)}
+    except Exception as exc:
+        logger.error("Handler %s failed on forwarded event %s; the sender will retry.", subscriber, event_id,
+                     exc_info=exc, extra=extra)
+        return {"error": {"type": type(exc).__name__, "message": str(exc)}}
     finally:
         trace_id.reset(token)

@@ -22,7 +22,8 @@ from django.urls import get_resolver
 
 from contracts.catalog import Catalog, ProductDTO, ProductNotFound
 from contracts.inventory import Inventory, StockLevel, StockNotFound
-from contracts.kernel import ServiceUnavailable, use
+from contracts.kernel import ServiceUnavailable, Undeliverable, use
+from contracts.kernel.remote import forward_event
 from extraction.celery import CeleryTransport
 from extraction.http.client import TransportUnavailable
 from tests.integration.parity import served
@@ -161,3 +162,27 @@ def test_a_broker_on_a_closed_port_is_service_unavailable(backend: str) -> None:
     assert error.details["module"] == "catalog" and error.details["queue"] == "seams.rpc.catalog"
     assert error.details["cause"]
     assert "s3cret" not in error.message
+
+
+def test_an_event_forwarded_to_the_worker_is_handled_once(served_shop: served.ServedShop) -> None:
+    """The kernel forwards an outbox envelope to a handler of a module bound to Celery: the worker
+    runs it with the module's inbox, so a repeated forward changes nothing."""
+    email = f"{uuid.uuid4().hex[:8]}@example.com"
+    envelope = {
+        "id": str(uuid.uuid4()),
+        "type": "orders.OrderConfirmed",
+        "version": 1,
+        "key": "41",
+        "payload": {"order_id": 41, "customer_email": email, "total_cents": 4999},
+        "headers": {"trace_id": uuid.uuid4().hex, "publisher": "orders"},
+        "occurred_at": "2024-05-17T09:30:15.250000+00:00",
+    }
+    handler = "modules.notifications.handlers.email_order_confirmation"
+    binding = {"TRANSPORT": "celery", "QUEUE": served_shop.queues["notifications"], "TIMEOUT": served.CALL_TIMEOUT}
+    with override_settings(SEAMS_BINDINGS={"notifications": binding}):
+        assert forward_event("notifications", handler, envelope) == "completed"
+        assert forward_event("notifications", handler, envelope) == "duplicate"
+        with pytest.raises(Undeliverable, match="refused by the 'notifications' module"):
+            forward_event("notifications", "modules.notifications.handlers.no_such_handler", envelope)
+    sent = served_shop.shop.client.get("/api/notifications/", params={"recipient": email}).json()
+    assert [m["subject"] for m in sent] == ["Your order #41 is confirmed"]

@@ -37,6 +37,7 @@ from contracts.kernel import (
     NotFound,
     Schema,
     ServiceUnavailable,
+    Undeliverable,
     use,
 )
 from contracts.kernel.bus import trace_id
@@ -45,7 +46,8 @@ from contracts.kernel.testing import override_contract
 from contracts.orders import OrderNotFound
 from extraction import wire
 from extraction.celery import TASK_NAME, CeleryTransport, call_contract
-from extraction.celery.client import CeleryChannel, channel_of
+from extraction.celery.client import CeleryChannel, channel_of, forward_event
+from extraction.celery.tasks import RECEIVE_TASK_NAME, receive_forwarded_event
 from extraction.http.client import TransportUnavailable
 
 # --- sample values for any annotation that may cross a boundary ---------------------------------------
@@ -544,3 +546,67 @@ def test_a_command_that_timed_out_may_or_may_not_have_taken_effect(payments: typ
     client = CeleryTransport(contract=payments, binding={"TRANSPORT": "celery", "QUEUE": "q"}, app=app)  # type: ignore[arg-type]
     with pytest.raises(TransportUnavailable, match="may or may not take effect"):
         client.charge(7, decimal.Decimal("1"))  # type: ignore[attr-defined]
+
+
+# --- events forwarded to a module served by Celery workers -----------------------------------------
+
+ENVELOPE = {
+    "id": "5d3c1b2a-0000-4000-8000-000000000001",
+    "type": "orders.OrderConfirmed",
+    "version": 1,
+    "key": "7",
+    "payload": {"order_id": 7, "customer_email": "ada@example.com", "total_cents": 4999},
+    "headers": {"trace_id": "t-7", "publisher": "orders"},
+    "occurred_at": "2024-05-17T09:30:15.250000+00:00",
+}
+HANDLER = "modules.notifications.handlers.email_order_confirmation"
+
+
+def forward(app: StandInApp, binding: dict[str, str] | None = None, subscriber: str = HANDLER) -> str:
+    binding = binding or {"TRANSPORT": "celery", "QUEUE": "seams.rpc.notifications", "TIMEOUT": "2"}
+    return forward_event(binding=binding, subscriber=subscriber, envelope=ENVELOPE, app=app)  # type: ignore[arg-type]
+
+
+def test_the_kernel_finds_the_forwarder_on_the_transport() -> None:
+    assert CeleryTransport.forward_event is forward_event  # type: ignore[attr-defined]
+
+
+def test_forwarding_sends_the_envelope_to_the_module_queue_and_returns_the_outcome() -> None:
+    app = StandInApp(lambda args: {"outcome": "duplicate"})
+    assert forward(app) == "duplicate"
+    (name, args, options), = app.sent
+    assert name == RECEIVE_TASK_NAME == "seams.receive_event"
+    assert args == ["notifications", HANDLER, ENVELOPE] and through_json(args) == args
+    assert options["queue"] == "seams.rpc.notifications" and options["retry"] is True  # the inbox makes a repeat harmless
+    assert app.results[0].get_kwargs["disable_sync_subtasks"] is False and app.results[0].forgotten
+
+
+def test_forwarding_maps_the_answers() -> None:
+    with pytest.raises(Undeliverable, match="unknown subscriber .*refused by the 'notifications' module"):
+        forward(StandInApp(lambda args: {"undeliverable": "unknown subscriber"}))
+    with pytest.raises(TransportUnavailable, match="failed on the worker: SMTPError: down") as caught:
+        forward(StandInApp(lambda args: {"error": {"type": "SMTPError", "message": "down"}}))
+    assert caught.value.details["error_type"] == "SMTPError" and caught.value.details["event_id"] == ENVELOPE["id"]
+    with pytest.raises(TransportUnavailable, match="did not answer within 2 s"):
+        forward(StandInApp(raising(CeleryTimeout("The operation timed out."))))
+    with pytest.raises(TransportUnavailable, match="could not be reached"):
+        forward(StandInApp(send_error=OperationalError("Connection refused.")))
+    with pytest.raises(TransportUnavailable, match="outside the protocol"):
+        forward(StandInApp(lambda args: {"outcome": "maybe"}))
+
+
+def test_the_module_comes_from_the_binding_or_the_handler_name() -> None:
+    app = StandInApp(lambda args: {"outcome": "completed"})
+    forward(app, {"TRANSPORT": "celery", "MODULE": "mail"})
+    assert app.sent[0][1][0] == "mail" and app.sent[0][2]["queue"] == "seams.rpc.mail"
+    with pytest.raises(ConfigurationError, match="Cannot tell which module"):
+        forward(app, {"TRANSPORT": "celery"}, subscriber="somewhere.else")
+
+
+def test_the_receiving_task_refuses_what_it_cannot_serve() -> None:
+    answer = receive_forwarded_event("notifications", "modules.inventory.handlers.reserve_stock", ENVELOPE)
+    assert answer == {"undeliverable": "subscriber modules.inventory.handlers.reserve_stock belongs to module 'inventory', not to 'notifications'"}
+    assert "no module installed here" in receive_forwarded_event("notifications", "elsewhere.handler", ENVELOPE)["undeliverable"]
+    with override_settings(SEAMS_BINDINGS={"notifications": {"TRANSPORT": "celery"}}):
+        answer = receive_forwarded_event("notifications", HANDLER, ENVELOPE)
+    assert answer["error"]["type"] == "NotServedHere"

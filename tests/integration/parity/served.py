@@ -88,7 +88,8 @@ class ServedShop:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.token = uuid.uuid4().hex[:8]
-        self.queues = {label: f"seams.rpc.{label}.{self.token}" for label in LABELS}
+        #: The worker's queues: the contract-providing modules', and notifications' (forwarded events).
+        self.queues = {label: f"seams.rpc.{label}.{self.token}" for label in (*LABELS, "notifications")}
         self.broker_url: str = settings.CELERY_BROKER_URL
         self._resources = contextlib.ExitStack()
         self._worker: Process | None = None
@@ -190,10 +191,7 @@ class ServedShop:
         """SEAMS_BINDINGS that send every call of the remote modules to these processes."""
         self.start()
         if transport == "celery":
-            return {
-                label: {"TRANSPORT": "celery", "QUEUE": queue, "TIMEOUT": CALL_TIMEOUT}
-                for label, queue in self.queues.items()
-            }
+            return {label: {"TRANSPORT": "celery", "QUEUE": self.queues[label], "TIMEOUT": CALL_TIMEOUT} for label in LABELS}
         if transport == "http":
             return {label: {"TRANSPORT": "http", "URL": self._base_url, "TIMEOUT": CALL_TIMEOUT} for label in LABELS}
         raise ValueError(transport)
