@@ -123,6 +123,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 #: the event and the relay sends it later.
 CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT", "2"))
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+#: Contract calls over Celery wait for their result: when Redis is gone, fail within seconds (the
+#: caller gets ServiceUnavailable -> 503), not after the backend's default 20 one-second retries.
+CELERY_RESULT_EXPIRES = int(os.environ.get("CELERY_RESULT_EXPIRES", "300"))
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = float(os.environ.get("CELERY_REDIS_SOCKET_CONNECT_TIMEOUT", "2"))
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+    "retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+}
 CELERY_BEAT_SCHEDULE = {
     "seams-relay": {"task": "seams.relay", "schedule": float(os.environ.get("SEAMS_RELAY_INTERVAL", "5"))},
 }
