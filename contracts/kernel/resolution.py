@@ -18,7 +18,7 @@ from django.utils.module_loading import import_string
 
 from .contract import Contract
 from .errors import ConfigurationError, NotReady, UndeclaredDependency
-from .modules import get_module, module_of
+from .modules import module_configs, module_of
 from .registry import get_registry
 from .validation import validating_proxy
 
@@ -71,10 +71,16 @@ def _resolve(caller: str, contract: type[Contract]) -> Contract:
         )
     if contract in registry.overrides:
         return registry.overrides[contract]
-    provider = get_module(contract.__seams_module__)
-    binding = binding_for(provider.label)
+    label = contract.__seams_module__
+    binding = binding_for(label)
     transport = binding.get("TRANSPORT", INPROCESS)
     if transport == INPROCESS:
+        if label not in {config.label for config in module_configs()}:
+            raise ConfigurationError(
+                f"{contract.__seams_name__} is provided by module '{label}', which is not installed in this "
+                f"process. Bind it to the process that serves it: SEAMS_BIND_{label.upper()}=http://<host>:<port> "
+                f"(or 'celery')."
+            )
         instance = registry.instance_of(contract)
         if getattr(settings, "SEAMS_VALIDATE_CONTRACTS", settings.DEBUG):
             return validating_proxy(contract, instance)
@@ -83,7 +89,7 @@ def _resolve(caller: str, contract: type[Contract]) -> Contract:
     if transport not in transports:
         known = ", ".join([INPROCESS, *sorted(transports)])
         raise ConfigurationError(
-            f"Module '{provider.label}' is bound to transport '{transport}', which is not configured. "
+            f"Module '{label}' is bound to transport '{transport}', which is not configured. "
             f"Known transports: {known}. Add it to SEAMS_TRANSPORTS as a dotted path."
         )
     factory = import_string(transports[transport])

@@ -154,3 +154,26 @@ def test_reset_resolution_cache_forgets_everything() -> None:
         proxy = use(Catalog, consumer="tests.unit.caller")
         reset_resolution_cache()
         assert use(Catalog, consumer="tests.unit.caller") is not proxy
+
+
+def pricing_factory(*, contract: type[Contract], binding: dict[str, str]) -> Contract:
+    class RemotePricing(Pricing):
+        def price_of(self, sku: str) -> int:
+            return 42
+
+    return RemotePricing()
+
+
+@override_settings(
+    SEAMS_BINDINGS={"pricing": {"TRANSPORT": "fake"}},
+    SEAMS_TRANSPORTS={"fake": "tests.unit.test_resolution_use.pricing_factory"},
+)
+def test_a_bound_module_that_is_not_installed_here_resolves_through_its_transport() -> None:
+    """An extracted service calls the modules that stayed in the monolith: they are not installed
+    in its process, only bound (found running the generated orders service)."""
+    assert use(Pricing, consumer="tests.unit.caller").price_of("A-1") == 42
+
+
+def test_a_module_that_is_neither_installed_nor_bound_says_how_to_bind_it() -> None:
+    with pytest.raises(ConfigurationError, match=r"module 'pricing', which is not installed.*SEAMS_BIND_PRICING="):
+        use(Pricing, consumer="tests.unit.caller")
