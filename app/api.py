@@ -13,7 +13,6 @@ from ninja import NinjaAPI
 from ninja.errors import ValidationError as NinjaValidationError
 
 from contracts.kernel import Conflict, ContractError, Invalid, NotFound, ServiceUnavailable
-from contracts.kernel.remote import is_remote
 
 api = NinjaAPI(
     title="Seams reference shop",
@@ -58,13 +57,13 @@ def validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpRes
 
 
 def mount_module_routers() -> list[str]:
-    """Mount ``modules.<label>.api.router`` under ``/<label>/`` for every module that has one and
-    is served here. An extracted module's data belongs to its service: its paths are forwarded
-    there by the gateway (``extraction.gateway``), or answer 404 with the gateway off."""
+    """Mount ``modules.<label>.api.router`` under ``/<label>/`` for every module that has one.
+
+    All of them, whatever their binding: the public API does not change when a module is
+    extracted; its requests are forwarded by the gateway middleware (``extraction.gateway``)
+    before they reach these routers."""
     mounted = []
     for label in settings.SEAMS_MODULES:
-        if is_remote(label):
-            continue
         package = importlib.import_module(f"modules.{label}")
         if module_has_submodule(package, "api"):
             api.add_router(f"/{label}/", importlib.import_module(f"modules.{label}.api").router)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from contracts.kernel.databases import module_databases
 from contracts.kernel.discovery import discover_modules
-from extraction.bindings import bindings_from_env
+from extraction.bindings import bindings_from_env, gateway_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -43,6 +43,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "extraction.gateway.GatewayMiddleware",  # /api/<module>/ of an extracted module -> its service
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -103,6 +104,8 @@ SEAMS_EVENTS = {
 #: How each module's contracts are served, from SEAMS_BIND_<MODULE> (see extraction/bindings.py);
 #: absent means in-process.
 SEAMS_BINDINGS = bindings_from_env(os.environ, discover_modules(BASE_DIR / "modules"))
+#: The gateway: an extracted module's public paths forwarded to its service (extraction/gateway.py).
+SEAMS_GATEWAY = gateway_from_env(os.environ, discover_modules(BASE_DIR / "modules"))
 #: Transports other than in-process, by name (dotted paths to client factories).
 SEAMS_TRANSPORTS = {
     "http": "extraction.http.client.HttpTransport",

@@ -20,10 +20,11 @@ and a service is one environment line and no code change.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from contracts.kernel import ConfigurationError
 
-__all__ = ["DEFAULT_TIMEOUT", "HTTP_OPTIONS", "bindings_from_env", "rpc_queue"]
+__all__ = ["DEFAULT_GATEWAY_TIMEOUT", "DEFAULT_TIMEOUT", "HTTP_OPTIONS", "bindings_from_env", "gateway_from_env", "rpc_queue"]
 
 DEFAULT_TIMEOUT = "5"
 
@@ -88,3 +89,27 @@ def bindings_from_env(environ: Mapping[str, str], labels: Iterable[str]) -> dict
                 f"service, or 'celery'."
             )
     return bindings
+
+
+DEFAULT_GATEWAY_TIMEOUT = 30.0
+
+
+def gateway_from_env(environ: Mapping[str, str], labels: Iterable[str]) -> dict[str, Any]:
+    """The ``SEAMS_GATEWAY`` setting from ``SEAMS_GATEWAY``, ``SEAMS_GATEWAY_<LABEL>`` and
+    ``SEAMS_GATEWAY_TIMEOUT``."""
+    enabled = environ.get("SEAMS_GATEWAY", "on").strip().lower() not in {"off", "0", "false", "no"}
+    raw_timeout = environ.get("SEAMS_GATEWAY_TIMEOUT", str(DEFAULT_GATEWAY_TIMEOUT)).strip()
+    try:
+        timeout = float(raw_timeout)
+        if timeout <= 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigurationError(f"SEAMS_GATEWAY_TIMEOUT must be a positive number of seconds, got {raw_timeout!r}.") from None
+    targets = {}
+    for label in labels:
+        url = environ.get(f"SEAMS_GATEWAY_{label.upper()}", "").strip()
+        if url:
+            if not url.startswith(("http://", "https://")):
+                raise ConfigurationError(f"SEAMS_GATEWAY_{label.upper()}={url!r} is not an http(s):// base URL.")
+            targets[label] = url.rstrip("/")
+    return {"ENABLED": enabled, "TARGETS": targets, "TIMEOUT": timeout}

@@ -1,12 +1,20 @@
 """The gateway (strangler fig): the monolith keeps answering an extracted module's public REST
 paths by forwarding them to the service, so outside clients see no change.
 
-For every module that is bound away from the monolith and has a public router
-(``modules/<label>/api.py``), ``gateway_urls()`` routes ``/api/<label>/...`` to the module's
-service: the request's method, path, query string, body and end-to-end headers go as they came; the
-response comes back as it is. The target is ``SEAMS_GATEWAY_<LABEL>`` if set, else the module's
-HTTP binding URL. ``SEAMS_GATEWAY=off`` turns the gateway off (the paths then answer 404, and the
-module's clients must call the service directly).
+``GatewayMiddleware`` looks at each request under ``/api/<label>/``: when module ``label`` runs
+elsewhere (bound to a transport, see ``contracts.kernel.remote.is_remote``), the request's method,
+path, query string, body and end-to-end headers go to the module's service as they came, and its
+response comes back as it is. The decision is taken per request from the settings, so binding a
+module (or a test overriding ``SEAMS_BINDINGS``) needs no URLconf rebuilt; the monolith's
+OpenAPI document keeps listing the paths, because its public API has not changed.
+
+Settings (``SEAMS_GATEWAY``, read from the environment by ``extraction.bindings.gateway_from_env``):
+
+* ``SEAMS_GATEWAY_<LABEL>``: the service's base URL; by default the module's HTTP binding URL. A
+  module bound to ``celery`` that has public paths needs it.
+* ``SEAMS_GATEWAY=off``: no forwarding; an extracted module's paths answer 404 (the monolith never
+  serves them from data that now belongs to the service).
+* ``SEAMS_GATEWAY_TIMEOUT``: seconds per forwarded request (default 30).
 
 A service that cannot be reached is a 503 with the public API's error shape, never a 500.
 """
@@ -14,22 +22,21 @@ A service that cannot be reached is a 503 with the public API's error shape, nev
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Mapping
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.urls import URLPattern, path
-from django.views.decorators.csrf import csrf_exempt
 
 from contracts.kernel.bus import trace_id
+from contracts.kernel.remote import is_remote
 from contracts.kernel.resolution import INPROCESS, binding_for
 
 from .http.client import shared_client
 from .http.wire import TRACE_HEADER
 
-__all__ = ["gateway_targets", "gateway_urls", "gateway_enabled"]
+__all__ = ["GatewayMiddleware", "target_for"]
 
 #: Headers that concern one connection, never forwarded (RFC 9110 section 7.6.1), and those httpx
 #: or the server sets again.
@@ -40,46 +47,47 @@ HOP_BY_HOP = frozenset(
     }
 )
 DEFAULT_TIMEOUT = 30.0
+PREFIX = "/api/"
 
 
-def gateway_enabled(environ: Mapping[str, str] = os.environ) -> bool:
-    return environ.get("SEAMS_GATEWAY", "on").strip().lower() not in {"off", "0", "false", "no"}
+def _config() -> dict[str, Any]:
+    return getattr(settings, "SEAMS_GATEWAY", {"ENABLED": True, "TARGETS": {}, "TIMEOUT": DEFAULT_TIMEOUT})
 
 
-def gateway_targets(labels: list[str], environ: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """Module label -> base URL of the service answering its public paths, for remote modules."""
-    targets: dict[str, str] = {}
-    for label in labels:
-        explicit = environ.get(f"SEAMS_GATEWAY_{label.upper()}", "").strip()
-        binding = binding_for(label)
-        if explicit:
-            targets[label] = explicit.rstrip("/")
-        elif binding.get("TRANSPORT", INPROCESS) == "http":
-            targets[label] = binding["URL"].rstrip("/")
-    return targets
+def target_for(label: str) -> str | None:
+    """The base URL answering ``label``'s public paths, if it runs elsewhere and one is known."""
+    explicit = _config().get("TARGETS", {}).get(label)
+    if explicit:
+        return explicit
+    binding = binding_for(label)
+    if binding.get("TRANSPORT", INPROCESS) == "http":
+        return binding["URL"].rstrip("/")
+    return None
 
 
-def _forward(request: HttpRequest, *, label: str, base: str, rest: str) -> HttpResponse:
+def _json(status: int, detail: str, code: str, **headers: str) -> HttpResponse:
+    body = json.dumps({"detail": detail, "code": code})
+    return HttpResponse(body, status=status, content_type="application/json", headers=headers)
+
+
+def forward(request: HttpRequest, label: str, base: str) -> HttpResponse:
+    """Send the request to ``base`` unchanged (same path) and return the service's response."""
     headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
     headers.setdefault(TRACE_HEADER, trace_id.get() or "")
     headers["X-Forwarded-For"] = request.META.get("REMOTE_ADDR", "")
     headers["X-Forwarded-Host"] = request.get_host()
-    url = f"{base}/api/{label}/{rest}"
     try:
         answer = shared_client(base).request(
             request.method or "GET",
-            url,
-            params=[(k, v) for k, vs in request.GET.lists() for v in vs],
+            f"{base}{request.path}",
+            params=[(k, v) for k, values in request.GET.lists() for v in values],
             content=request.body,
             headers={k: v for k, v in headers.items() if v},
-            timeout=float(os.environ.get("SEAMS_GATEWAY_TIMEOUT", DEFAULT_TIMEOUT)),
+            timeout=float(_config().get("TIMEOUT", DEFAULT_TIMEOUT)),
         )
     except httpx.HTTPError as exc:
-        body = {
-            "detail": f"The {label} service at {base} could not be reached ({type(exc).__name__}); try again later.",
-            "code": "seams.ServiceUnavailable",
-        }
-        return HttpResponse(json.dumps(body), status=503, content_type="application/json", headers={"Retry-After": "5"})
+        detail = f"The {label} service at {base} could not be reached ({type(exc).__name__}); try again later."
+        return _json(503, detail, "seams.ServiceUnavailable", **{"Retry-After": "5"})
     response = HttpResponse(answer.content, status=answer.status_code)
     for name, value in answer.headers.multi_items():
         if name.lower() not in HOP_BY_HOP and name.lower() != "content-encoding":
@@ -87,17 +95,30 @@ def _forward(request: HttpRequest, *, label: str, base: str, rest: str) -> HttpR
     return response
 
 
-def gateway_urls() -> list[URLPattern]:
-    """URL patterns forwarding each remote module's ``/api/<label>/`` paths (empty when off)."""
-    if not gateway_enabled():
-        return []
-    patterns = []
-    for label, base in gateway_targets(list(settings.SEAMS_MODULES)).items():
+class GatewayMiddleware:
+    """Forward ``/api/<label>/...`` of modules that run elsewhere; everything else passes."""
 
-        @csrf_exempt
-        def forward(request: HttpRequest, rest: str = "", *, label: str = label, base: str = base) -> HttpResponse:
-            return _forward(request, label=label, base=base, rest=rest)
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
 
-        patterns.append(path(f"api/{label}/<path:rest>", forward, name=f"seams-gateway-{label}"))
-        patterns.append(path(f"api/{label}/", forward, name=f"seams-gateway-{label}-root"))
-    return patterns
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        label = self._module_of(request.path)
+        if label is None or not is_remote(label):
+            return self.get_response(request)
+        if not _config().get("ENABLED", True):
+            return _json(404, f"Not found: the {label} module is served by its own service.", "seams.NotFound")
+        base = target_for(label)
+        if base is None:
+            detail = (
+                f"The {label} module runs elsewhere and its public paths have no gateway target: set "
+                f"SEAMS_GATEWAY_{label.upper()} to its service's base URL."
+            )
+            return _json(503, detail, "seams.ServiceUnavailable")
+        return forward(request, label, base)
+
+    @staticmethod
+    def _module_of(path: str) -> str | None:
+        if not path.startswith(PREFIX):
+            return None
+        label = path[len(PREFIX):].split("/", 1)[0]
+        return label if label in settings.SEAMS_MODULES else None

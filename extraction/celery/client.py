@@ -42,11 +42,9 @@ them, e.g. separate ``celery worker -Q seams.rpc.catalog`` processes.
 from __future__ import annotations
 
 import contextlib
-import functools
-import inspect
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from celery import Celery, current_app
@@ -59,6 +57,7 @@ from extraction import wire
 from extraction.bindings import rpc_queue
 from extraction.http.client import TransportUnavailable
 from extraction.http.wire import IDEMPOTENCY_PARAMETER
+from extraction.proxy import client_class
 
 from .tasks import RECEIVE_TASK_NAME, TASK_NAME
 
@@ -170,25 +169,8 @@ class CeleryChannel:
         raise self._unavailable(method, f"answered outside the protocol ({answer!r:.120})")
 
 
-@functools.cache
-def _client_class(contract: type[Contract]) -> type[Contract]:
-    """``CeleryCatalog(Catalog)``: every declared method forwarded to the instance's channel."""
-
-    def forward(method: str) -> Callable[..., Any]:
-        declared = getattr(contract, method)
-
-        @functools.wraps(declared)
-        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-            return self._channel.call(method, args, kwargs)
-
-        call.__signature__ = inspect.signature(declared)  # type: ignore[attr-defined]
-        return call
-
-    namespace: dict[str, Any] = {name: forward(name) for name in contract.__seams_methods__}
-    namespace["__init__"] = lambda self, channel: setattr(self, "_channel", channel)
-    namespace["__repr__"] = lambda self: f"<Celery{contract.__name__} via queue {self._channel.queue}>"
-    namespace["__module__"] = __name__
-    return type(f"Celery{contract.__name__}", (contract,), namespace)
+def _where(channel: Any) -> str:
+    return f"queue {channel.queue}"
 
 
 def CeleryTransport(*, contract: type[Contract], binding: Mapping[str, Any], app: Celery | None = None) -> Contract:
@@ -196,7 +178,7 @@ def CeleryTransport(*, contract: type[Contract], binding: Mapping[str, Any], app
     calls are served by workers on ``binding["QUEUE"]``. ``app`` (another Celery app: broker, result
     backend) is for tests; by default the project's app is used."""
     contract = contract.__seams_contract__
-    return _client_class(contract)(CeleryChannel(contract, binding, app=app))
+    return client_class(contract, "Celery", _where)(CeleryChannel(contract, binding, app=app))
 
 
 def channel_of(remote: Contract) -> CeleryChannel:

@@ -31,8 +31,6 @@ backoff, counted against ``MAX_ATTEMPTS``), and safe because the receiver's inbo
 
 from __future__ import annotations
 
-import functools
-import inspect
 import os
 import random
 import threading
@@ -46,6 +44,7 @@ import pydantic
 
 from contracts.kernel import ConfigurationError, Contract, ContractViolation, ServiceUnavailable, Undeliverable
 from contracts.kernel.bus import trace_id
+from extraction.proxy import client_class
 from extraction.wire import error_from_wire
 
 from .breaker import DEFAULT_COOLDOWN, DEFAULT_THRESHOLD, CircuitBreaker, breaker_for
@@ -293,32 +292,15 @@ class HttpChannel:
         raise self._unavailable(method, reason)
 
 
-@functools.cache
-def _client_class(contract: type[Contract]) -> type[Contract]:
-    """``HttpCatalog(Catalog)``: every declared method forwarded to the instance's channel."""
-
-    def forward(method: str) -> Callable[..., Any]:
-        declared = getattr(contract, method)
-
-        @functools.wraps(declared)
-        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-            return self._channel.call(method, args, kwargs)
-
-        call.__signature__ = inspect.signature(declared)  # type: ignore[attr-defined]
-        return call
-
-    namespace: dict[str, Any] = {name: forward(name) for name in contract.__seams_methods__}
-    namespace["__init__"] = lambda self, channel: setattr(self, "_channel", channel)
-    namespace["__repr__"] = lambda self: f"<Http{contract.__name__} via {self._channel.url}>"
-    namespace["__module__"] = __name__
-    return type(f"Http{contract.__name__}", (contract,), namespace)
+def _where(channel: Any) -> str:
+    return channel.url
 
 
 def HttpTransport(*, contract: type[Contract], binding: Mapping[str, Any], **options: Any) -> Contract:
     """The factory named in ``SEAMS_TRANSPORTS["http"]``: an object with the contract's methods that
     calls the service at ``binding["URL"]``. ``options`` (``client``, ``breaker``, ``sleep``) are for tests."""
     contract = contract.__seams_contract__
-    return _client_class(contract)(HttpChannel(contract, binding, **options))
+    return client_class(contract, "Http", _where)(HttpChannel(contract, binding, **options))
 
 
 def channel_of(remote: Contract) -> HttpChannel:

@@ -1,0 +1,68 @@
+"""extraction/gateway.py: which requests the gateway takes, decided per request from the settings,
+and its configuration from the environment."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client, override_settings
+
+from contracts.kernel import ConfigurationError
+from extraction.bindings import gateway_from_env
+
+DEAD = "http://127.0.0.1:9"  # discard port: nothing answers
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+
+def test_a_module_bound_over_http_is_forwarded_and_a_dead_service_is_a_503() -> None:
+    with override_settings(SEAMS_BINDINGS={"catalog": {"TRANSPORT": "http", "URL": DEAD, "MODULE": "catalog"}}):
+        r = Client().get("/api/catalog/products/KB-101")
+    assert r.status_code == 503
+    assert r.json()["detail"].startswith(f"The catalog service at {DEAD} could not be reached")
+    assert r["Retry-After"] == "5"
+
+
+def test_the_decision_is_per_request_so_an_unbound_module_is_served_here_again() -> None:
+    """The URLconf is built once; a binding seen while it was built must not stick (it did)."""
+    with override_settings(SEAMS_BINDINGS={"catalog": {"TRANSPORT": "http", "URL": DEAD, "MODULE": "catalog"}}):
+        assert Client().get("/api/catalog/products/NOPE").status_code == 503
+    assert Client().get("/api/catalog/products/NOPE").status_code == 404  # served in-process
+
+
+def test_an_explicit_target_wins_over_the_binding() -> None:
+    gateway = {"ENABLED": True, "TARGETS": {"catalog": "http://127.0.0.1:1"}, "TIMEOUT": 5.0}
+    with override_settings(
+        SEAMS_BINDINGS={"catalog": {"TRANSPORT": "http", "URL": DEAD}}, SEAMS_GATEWAY=gateway
+    ):
+        assert "http://127.0.0.1:1" in Client().get("/api/catalog/products/X").json()["detail"]
+
+
+def test_a_celery_bound_module_without_a_target_says_which_variable_to_set() -> None:
+    with override_settings(SEAMS_BINDINGS={"catalog": {"TRANSPORT": "celery", "QUEUE": "q"}}):
+        r = Client().get("/api/catalog/products/X")
+    assert r.status_code == 503 and "SEAMS_GATEWAY_CATALOG" in r.json()["detail"]
+
+
+def test_with_the_gateway_off_an_extracted_modules_paths_are_not_found() -> None:
+    gateway = {"ENABLED": False, "TARGETS": {}, "TIMEOUT": 5.0}
+    with override_settings(SEAMS_BINDINGS={"catalog": {"TRANSPORT": "http", "URL": DEAD}}, SEAMS_GATEWAY=gateway):
+        r = Client().get("/api/catalog/products/X")
+    assert r.status_code == 404 and "served by its own service" in r.json()["detail"]
+
+
+def test_paths_of_other_modules_and_outside_the_api_pass_through() -> None:
+    with override_settings(SEAMS_BINDINGS={"catalog": {"TRANSPORT": "http", "URL": DEAD}}):
+        assert Client().get("/api/orders/999999").status_code == 404
+        assert Client().get("/health/live").status_code == 200
+
+
+def test_gateway_settings_from_the_environment() -> None:
+    env = {"SEAMS_GATEWAY_CATALOG": "http://catalog:8000/", "SEAMS_GATEWAY_TIMEOUT": "12"}
+    assert gateway_from_env(env, ["catalog", "orders"]) == {
+        "ENABLED": True, "TARGETS": {"catalog": "http://catalog:8000"}, "TIMEOUT": 12.0
+    }
+    assert gateway_from_env({"SEAMS_GATEWAY": "off"}, ["catalog"])["ENABLED"] is False
+    with pytest.raises(ConfigurationError, match="SEAMS_GATEWAY_TIMEOUT"):
+        gateway_from_env({"SEAMS_GATEWAY_TIMEOUT": "soon"}, [])
+    with pytest.raises(ConfigurationError, match="SEAMS_GATEWAY_CATALOG"):
+        gateway_from_env({"SEAMS_GATEWAY_CATALOG": "catalog:8000"}, ["catalog"])
