@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install lint check migrate seed clean bench bench-outbox
+.PHONY: run test install lint check migrate seed clean bench bench-outbox bench-transports
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,11 +39,15 @@ PYTEST_ARGS ?=
 test: lint check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Benchmarks: need PostgreSQL at 127.0.0.1:5432 (user postgres); each writes bench/RESULTS-*.md.
-bench: bench-outbox
+# Benchmarks: bench-outbox needs PostgreSQL at 127.0.0.1:5432 (user postgres), bench-transports Redis at
+# 127.0.0.1:6379 (its database 7); they write bench/RESULTS-outbox.md and bench/RESULTS.md.
+bench: bench-outbox bench-transports
 
 bench-outbox: install
 	$(BIN)/python -m bench.outbox_claim
+
+bench-transports: install
+	$(BIN)/python -m bench.transports
 
 clean:
 	rm -rf var/*.sqlite3 .pytest_cache
