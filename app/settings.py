@@ -72,7 +72,12 @@ TEMPLATES = [
 ]
 
 VAR_DIR = Path(os.environ.get("SEAMS_VAR_DIR", BASE_DIR / "var"))
-DATABASES = module_databases(SEAMS_MODULES, database_url=os.environ.get("DATABASE_URL"), sqlite_dir=VAR_DIR)
+DATABASES = module_databases(
+    SEAMS_MODULES,
+    database_url=os.environ.get("DATABASE_URL"),
+    sqlite_dir=VAR_DIR,
+    conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),  # PostgreSQL: reuse connections
+)
 DATABASE_ROUTERS = ["contracts.kernel.router.ModuleRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -13,15 +13,21 @@ from typing import Any
 import dj_database_url
 
 
-def module_databases(labels: list[str], *, database_url: str | None, sqlite_dir: Path) -> dict[str, dict[str, Any]]:
-    """The DATABASES setting: ``default`` plus one alias per module label."""
+def module_databases(
+    labels: list[str], *, database_url: str | None, sqlite_dir: Path, conn_max_age: int = 0
+) -> dict[str, dict[str, Any]]:
+    """The DATABASES setting: ``default`` plus one alias per module label.
+
+    ``conn_max_age`` (PostgreSQL) keeps connections open between requests and Celery tasks, with
+    Django's health check before reuse: a worker then pays no connection set-up per task.
+    """
     if not database_url:
         sqlite_dir.mkdir(parents=True, exist_ok=True)
         return {
             alias: {"ENGINE": "django.db.backends.sqlite3", "NAME": str(sqlite_dir / f"{alias}.sqlite3")}
             for alias in ["default", *labels]
         }
-    base = dj_database_url.parse(database_url, conn_max_age=0)
+    base = dj_database_url.parse(database_url, conn_max_age=conn_max_age, conn_health_checks=conn_max_age > 0)
     if base["ENGINE"] != "django.db.backends.postgresql":
         raise ValueError(f"DATABASE_URL must be postgres://... or unset (SQLite per module), got {base['ENGINE']}")
     databases = {"default": {**base, "OPTIONS": {**base.get("OPTIONS", {}), "options": "-c search_path=public"}}}

@@ -80,3 +80,14 @@ def test_ensure_schemas_creates_the_schema_of_each_postgres_alias() -> None:
     ]
     assert ensure_schemas() == expected  # SQLite: nothing to create
     assert ensure_schemas() == expected  # idempotent
+
+
+def test_postgres_connections_are_kept_and_health_checked_when_asked() -> None:
+    from pathlib import Path
+
+    from contracts.kernel.databases import module_databases
+
+    kept = module_databases(["orders"], database_url="postgres://u@h/db", sqlite_dir=Path("/tmp"), conn_max_age=60)
+    assert kept["orders"]["CONN_MAX_AGE"] == 60 and kept["orders"]["CONN_HEALTH_CHECKS"] is True
+    fresh = module_databases(["orders"], database_url="postgres://u@h/db", sqlite_dir=Path("/tmp"))
+    assert fresh["orders"]["CONN_MAX_AGE"] == 0 and fresh["orders"]["CONN_HEALTH_CHECKS"] is False
