@@ -38,6 +38,7 @@ from contracts.kernel import (
     NotFound,
     ServiceUnavailable,
 )
+from contracts.kernel.validation import check_return
 
 __all__ = [
     "VIOLATION_CODE",
@@ -132,12 +133,8 @@ def decode_arguments(contract: type[Contract], method: str, data: Any) -> dict[s
 
 def encode_result(contract: type[Contract], method: str, value: Any) -> Any:
     """Check a return value against the declaration (strict) and return its JSON form."""
-    adapter = result_adapter(contract, method)
-    try:
-        adapter.validate_python(value, strict=True)
-    except pydantic.ValidationError as exc:
-        raise ContractViolation(f"{contract.__seams_name__}.{method} -> return: {_first_error(exc)}") from None
-    return adapter.dump_python(value, mode="json")
+    check_return(contract, method, value)
+    return result_adapter(contract, method).dump_python(value, mode="json")
 
 
 def decode_result(contract: type[Contract], method: str, data: Any) -> Any:

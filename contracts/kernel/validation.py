@@ -55,6 +55,15 @@ def _validating_method(contract: type[Contract], spec: MethodSpec, bound: Any) -
     return call
 
 
+def check_return(contract: type[Contract], method: str, value: Any) -> None:
+    """Raise ``ContractViolation`` unless ``value`` is what ``contract.method`` declares it returns
+    (strictly, and of the declared type, not a look-alike): what a transport's server checks once
+    before it encodes an answer."""
+    spec = contract.__seams_methods__[method]
+    if "return" in spec.hints:
+        _check(value, spec.hints["return"], f"{contract.__seams_name__}.{method} -> return")
+
+
 def validating_proxy(contract: type[Contract], instance: Contract) -> Contract:
     """An object of a contract subclass whose methods validate arguments and results."""
     methods = {

@@ -10,9 +10,11 @@ so callers cannot tell it from the in-process implementation:
   ``ProductDTO`` comes back as a ``ProductDTO``, a ``Decimal`` as a ``Decimal``;
 * each call is one ``seams.call_contract`` task (:mod:`extraction.celery.tasks`) sent to the
   binding's ``QUEUE`` of the project's broker; the caller waits for its result at most ``TIMEOUT``
-  seconds, then forgets the result (deleted from the result backend);
-* the message expires after ``TIMEOUT`` too: a call whose caller gave up is discarded by the worker
-  that receives it late, instead of running for nobody (a call already running is not stopped);
+  seconds; results expire from the backend after ``CELERY_RESULT_EXPIRES`` (no per-call delete,
+  which would cost a round trip on every call);
+* the call carries its deadline (now + ``TIMEOUT``): a call whose caller gave up is dropped by the
+  worker that receives it late, instead of running for nobody (a call already running is not
+  stopped);
 * a contract error comes back as the same class (``ContractError.by_code``), with its message and
   details; a code this process does not know becomes its kind (NotFound, Conflict, ...);
 * anything that prevents an answer (the broker or result backend unreachable, no answer in time,
@@ -128,9 +130,8 @@ class CeleryChannel:
         try:
             result = self.app.send_task(
                 TASK_NAME,
-                args=[self.contract.__seams_name__, method, payload, trace],
+                args=[self.contract.__seams_name__, method, payload, trace, time.time() + self.timeout],
                 queue=self.queue,
-                expires=self.timeout,
                 retry=safe,
                 retry_policy=PUBLISH_RETRY_POLICY,
             )
@@ -156,9 +157,8 @@ class CeleryChannel:
             ) from None
         except Exception as exc:  # the task failed outside the protocol, a lost worker, a lost backend
             raise self._unavailable(method, f"failed before answering ({_describe(exc)})", exc) from exc
-        finally:
-            with contextlib.suppress(Exception):
-                result.forget()
+        # No result.forget(): one more synchronous round trip per call; results expire on their own
+        # (CELERY_RESULT_EXPIRES).
         return self._answer(method, answer)
 
     def _answer(self, method: str, answer: Any) -> Any:

@@ -23,6 +23,7 @@ It is imported by the project's Celery app (``app/celery.py``); workers need not
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from celery import shared_task
@@ -31,7 +32,6 @@ from contracts.kernel import Contract, ContractError, ContractViolation
 from contracts.kernel.bus import trace_id
 from contracts.kernel.contract import declared_contracts
 from contracts.kernel.registry import get_registry
-from contracts.kernel.validation import validating_proxy
 from extraction import wire
 from extraction.http.client import TransportUnavailable
 
@@ -44,16 +44,10 @@ TASK_NAME = "seams.call_contract"
 #: The task that receives an event forwarded to a handler of a module served by this worker.
 RECEIVE_TASK_NAME = "seams.receive_event"
 
-#: contract -> (implementation instance, validating proxy of it), rebuilt when the instance changes.
-_proxies: dict[type[Contract], tuple[Contract, Contract]] = {}
-
-
 def _served(contract: type[Contract]) -> Contract:
-    instance = get_registry().instance_of(contract)
-    cached = _proxies.get(contract)
-    if cached is None or cached[0] is not instance:
-        cached = _proxies[contract] = (instance, validating_proxy(contract, instance))
-    return cached[1]
+    """The in-process implementation: the arguments are decoded strictly and the result is checked
+    strictly while encoding, so a validating proxy would check everything twice."""
+    return get_registry().instance_of(contract)
 
 
 def serve_call(contract_name: str, method: str, arguments: Any) -> Any:
@@ -81,8 +75,17 @@ def serve_call(contract_name: str, method: str, arguments: Any) -> Any:
 
 
 @shared_task(name=TASK_NAME, ignore_result=False, acks_late=False, typing=False)
-def call_contract(contract: str, method: str, arguments: Any, trace: str | None = None) -> dict[str, Any]:
-    """Serve one contract call; the answer is ``{"ok": result}`` or ``{"error": {...}}``."""
+def call_contract(
+    contract: str, method: str, arguments: Any, trace: str | None = None, deadline: float | None = None
+) -> dict[str, Any] | None:
+    """Serve one contract call; the answer is ``{"ok": result}`` or ``{"error": {...}}``.
+
+    ``deadline`` (epoch seconds) is when the caller stops waiting: a call taken later is dropped
+    unrun (answered ``None``, which nobody reads), as Celery's ``expires`` would, without its
+    per-message date handling."""
+    if deadline is not None and time.time() > deadline:
+        logger.warning("%s.%s arrived after its caller gave up: dropped, not run", contract, method)
+        return None
     token = trace_id.set(trace)
     try:
         return {"ok": serve_call(contract, method, arguments)}

@@ -34,7 +34,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from contracts.kernel import Contract, ContractError, ContractViolation
 from contracts.kernel.bus import trace_id
 from contracts.kernel.registry import get_registry
-from contracts.kernel.validation import validating_proxy
+from contracts.kernel.validation import check_return
 
 from .wire import (
     TRACE_HEADER,
@@ -54,21 +54,14 @@ __all__ = ["build_api", "served_instance"]
 
 logger = logging.getLogger("seams.http")
 
-#: contract -> (implementation instance, validating proxy of it), rebuilt when the instance changes.
-_proxies: dict[type[Contract], tuple[Contract, Contract]] = {}
-
-
 def served_instance(contract: type[Contract]) -> Contract:
-    """The in-process implementation (or a test override) behind a validating proxy.
+    """The in-process implementation (or a test override) that serves the calls.
 
     Never ``use()``: in a process where the contract is bound to a transport, ``use()`` would send
-    the call back out over the network.
+    the call back out over the network. No validating proxy either: the endpoint already decodes
+    the arguments strictly and checks the result strictly, once each.
     """
-    instance = get_registry().instance_of(contract)
-    cached = _proxies.get(contract)
-    if cached is None or cached[0] is not instance:
-        cached = _proxies[contract] = (instance, validating_proxy(contract, instance))
-    return cached[1]
+    return get_registry().instance_of(contract)
 
 
 def _violation(message: str, status: int, **details: Any) -> JsonResponse:
@@ -113,7 +106,13 @@ def _endpoint(contract: type[Contract], method: str) -> Callable[..., HttpRespon
             logger.error("%s broke its contract: %s", name, exc, extra={"trace_id": trace})
             response = _violation(str(exc), 500)
         else:
-            response = HttpResponse(result_adapter.dump_json(result), content_type="application/json")
+            try:
+                check_return(contract, method, result)
+            except ContractViolation as exc:
+                logger.error("%s broke its contract: %s", name, exc, extra={"trace_id": trace})
+                response = _violation(str(exc), 500)
+            else:
+                response = HttpResponse(result_adapter.dump_json(result), content_type="application/json")
         finally:
             trace_id.reset(token)
         response[TRACE_HEADER] = trace

@@ -11,6 +11,7 @@ import decimal
 import enum
 import inspect
 import json
+import time
 import types
 import typing
 import uuid
@@ -328,6 +329,12 @@ def test_the_task_refuses_arguments_that_do_not_match(fake_catalog: FakeCatalog,
     assert fake_catalog.traces == []  # never called
 
 
+def test_a_call_taken_after_its_deadline_is_dropped_unrun(fake_catalog: FakeCatalog) -> None:
+    assert call_contract("catalog.Catalog", "get_product", {"sku": "KB-101"}, "t", time.time() - 1) is None
+    assert fake_catalog.traces == []
+    assert call_contract("catalog.Catalog", "get_product", {"sku": "KB-101"}, "t", time.time() + 30)["ok"]
+
+
 def test_the_task_refuses_a_result_that_does_not_match(fake_catalog: FakeCatalog) -> None:
     fake_catalog.returns = {"sku": "a", "name": "b", "price_cents": 1}  # a look-alike, not a ProductDTO
     error = call_contract("catalog.Catalog", "get_product", {"sku": "a"}, None)["error"]
@@ -423,11 +430,12 @@ def test_the_client_is_the_contract_and_sends_one_task_per_call(fake_catalog: Fa
     assert product == ProductDTO(sku="KB-101", name="Product KB-101", price_cents=4999) and type(product) is ProductDTO
     (name, args, options), = app.sent
     assert name == TASK_NAME == "seams.call_contract"
-    assert args == ["catalog.Catalog", "get_product", {"sku": "KB-101"}, "trace-9"]
-    assert options["queue"] == "seams.rpc.catalog" and options["expires"] == 3.0
+    assert args[:4] == ["catalog.Catalog", "get_product", {"sku": "KB-101"}, "trace-9"]
+    assert 0 < args[4] - time.time() <= 3.0  # the caller's deadline travels with the call
+    assert options["queue"] == "seams.rpc.catalog" and "expires" not in options
     result = app.results[0]
     assert result.get_kwargs["disable_sync_subtasks"] is False and 0 < result.get_kwargs["timeout"] <= 3.0
-    assert result.forgotten
+    assert not result.forgotten  # no extra round trip: results expire on their own
     assert fake_catalog.traces == ["trace-9"]
 
 
@@ -442,7 +450,6 @@ def test_the_client_raises_the_same_contract_error(fake_catalog: FakeCatalog) ->
     with pytest.raises(ProductNotFound) as caught:
         remote(app).get_product("missing")
     assert caught.value.details == {"sku": "missing"} and caught.value.message == "No product has SKU 'missing'."
-    assert app.results[0].forgotten
 
 
 def test_the_client_refuses_bad_arguments_without_sending() -> None:
@@ -463,7 +470,6 @@ def test_no_answer_in_time_is_unavailable_naming_module_queue_and_cause() -> Non
     assert "'catalog' module on Celery queue 'seams.rpc.catalog' did not answer within 3 s" in error.message
     assert error.details["module"] == "catalog" and error.details["queue"] == "seams.rpc.catalog"
     assert error.details["cause"].startswith("TimeoutError")
-    assert app.results[0].forgotten
 
 
 def test_an_unreachable_broker_is_unavailable_and_hides_the_password() -> None:
