@@ -33,8 +33,8 @@ lint: install
 check: install
 	$(BIN)/python manage.py check --fail-level WARNING
 
-# PYTEST_ARGS narrows the run, e.g. PYTEST_ARGS='-m "not faults"' skips the fault tests (they
-# always build their own PostgreSQL database and Redis, so CI runs them once, not per backend).
+# PYTEST_ARGS narrows the run, e.g. PYTEST_ARGS='-m "not own_stack"' skips the tests that always
+# build their own PostgreSQL database and Redis (fault tests, extracted services): CI runs them once.
 PYTEST_ARGS ?=
 test: lint check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

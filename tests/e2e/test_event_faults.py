@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.stack import PrivateRedis, Stack, postgres_database
 
-pytestmark = [pytest.mark.e2e, pytest.mark.faults]
+pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.own_stack]
 
 PLENTY, SCARCE = "KB-101", "MS-202"
 

@@ -37,7 +37,7 @@ from tests.support.services import (
 )
 from tests.support.stack import PrivateRedis, Process, postgres_database
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.own_stack]
 
 MODULES = ("catalog", "inventory", "orders", "notifications")
 #: Each attempt of a call or forward across the cut may wait this long: the machine may be loaded.
