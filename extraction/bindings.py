@@ -24,7 +24,7 @@ from typing import Any
 
 from contracts.kernel import ConfigurationError
 
-__all__ = ["DEFAULT_GATEWAY_TIMEOUT", "DEFAULT_TIMEOUT", "HTTP_OPTIONS", "bindings_from_env", "gateway_from_env", "rpc_queue"]
+__all__ = ["DEFAULT_GATEWAY_TIMEOUT", "DEFAULT_TIMEOUT", "HTTP_OPTIONS", "bindings_from_env", "forwarding_module", "gateway_from_env", "rpc_queue"]
 
 DEFAULT_TIMEOUT = "5"
 
@@ -113,3 +113,19 @@ def gateway_from_env(environ: Mapping[str, str], labels: Iterable[str]) -> dict[
                 raise ConfigurationError(f"SEAMS_GATEWAY_{label.upper()}={url!r} is not an http(s):// base URL.")
             targets[label] = url.rstrip("/")
     return {"ENABLED": enabled, "TARGETS": targets, "TIMEOUT": timeout}
+
+
+def forwarding_module(binding: Mapping[str, Any], subscriber: str) -> str:
+    """The module whose service receives ``subscriber``'s events: the binding's ``MODULE`` (set by
+    :func:`bindings_from_env`), else the label in the handler's dotted name
+    (``modules.<label>.handlers.f``)."""
+    explicit = str(binding.get("MODULE") or "").strip()
+    if explicit:
+        return explicit
+    parts = subscriber.split(".")
+    if len(parts) > 2 and parts[0] == "modules" and parts[1]:
+        return parts[1]
+    raise ConfigurationError(
+        f"Cannot tell which module serves {subscriber}: its name is not modules.<label>.... and its "
+        f"binding has no MODULE key."
+    )

@@ -56,7 +56,7 @@ from kombu.utils.url import maybe_sanitize_url
 from contracts.kernel import ConfigurationError, Contract, Undeliverable
 from contracts.kernel.bus import trace_id
 from extraction import wire
-from extraction.bindings import rpc_queue
+from extraction.bindings import forwarding_module, rpc_queue
 from extraction.http.client import TransportUnavailable
 from extraction.http.wire import IDEMPOTENCY_PARAMETER
 from extraction.proxy import client_class
@@ -190,20 +190,6 @@ def channel_of(remote: Contract) -> CeleryChannel:
 OUTCOMES = frozenset({"completed", "duplicate"})
 
 
-def _forwarding_module(binding: Mapping[str, Any], subscriber: str) -> str:
-    """The binding's ``MODULE``, else the label in the handler's name (``modules.<label>.handlers.f``)."""
-    explicit = str(binding.get("MODULE") or "").strip()
-    if explicit:
-        return explicit
-    parts = subscriber.split(".")
-    if len(parts) > 2 and parts[0] == "modules" and parts[1]:
-        return parts[1]
-    raise ConfigurationError(
-        f"Cannot tell which module serves {subscriber}: its name is not modules.<label>.... and its Celery "
-        f"binding has no MODULE key."
-    )
-
-
 def forward_event(
     *, binding: Mapping[str, Any], subscriber: str, envelope: Mapping[str, Any], app: Celery | None = None
 ) -> str:
@@ -217,7 +203,7 @@ def forward_event(
     publishing may retry a lost connection). It runs inside ``seams.deliver_publication`` with
     Celery dispatch, hence ``disable_sync_subtasks=False`` (see the module docstring).
     """
-    module = _forwarding_module(binding, subscriber)
+    module = forwarding_module(binding, subscriber)
     queue = str(binding.get("QUEUE") or rpc_queue(module))
     timeout = _timeout(binding, module)
     app = app if app is not None else current_app._get_current_object()

@@ -44,6 +44,7 @@ import pydantic
 
 from contracts.kernel import ConfigurationError, Contract, ContractViolation, ServiceUnavailable, Undeliverable
 from contracts.kernel.bus import trace_id
+from extraction.bindings import forwarding_module
 from extraction.proxy import client_class
 from extraction.wire import error_from_wire
 
@@ -128,13 +129,8 @@ def rebuild_error(error: Mapping[str, Any], status: int) -> Exception:
 
 def _error_of(response: httpx.Response) -> dict[str, Any] | None:
     """The ``{"code", "message", "details"}`` of a protocol error body, else None."""
-    if "json" not in response.headers.get("content-type", ""):
-        return None
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    error = body.get("error") if isinstance(body, dict) else None
+    body = _json_object(response)
+    error = body.get("error") if body is not None else None
     if isinstance(error, dict) and isinstance(error.get("code"), str):
         return error
     return None
@@ -310,22 +306,6 @@ def channel_of(remote: Contract) -> HttpChannel:
 
 # --- events ---------------------------------------------------------------------------------------
 OUTCOMES = frozenset({"completed", "duplicate"})
-
-
-def forwarding_module(binding: Mapping[str, Any], subscriber: str) -> str:
-    """The module whose service receives ``subscriber``'s events: the binding's ``MODULE`` (set by
-    :func:`extraction.bindings.bindings_from_env`), else the label in the handler's dotted name
-    (``modules.<label>.handlers.f``)."""
-    explicit = str(binding.get("MODULE") or "").strip()
-    if explicit:
-        return explicit
-    parts = subscriber.split(".")
-    if len(parts) > 2 and parts[0] == "modules" and parts[1]:
-        return parts[1]
-    raise ConfigurationError(
-        f"Cannot tell which module serves {subscriber}: its name is not modules.<label>.... and its HTTP "
-        f"binding has no MODULE key."
-    )
 
 
 def forward_event(
