@@ -1,4 +1,5 @@
-"""URLs: the public API under /api/ (docs at /api/docs), the admin, health checks and the internal
+"""URLs: the public API under /api/ (docs at /api/docs), the admin, the operator console (staff
+only, see docs/observability.md), health checks and the internal
 contract endpoints (/internal/<module>/v<N>/<contract>/..., see docs/transports.md). The paths of
 an extracted module are forwarded to its service by the gateway middleware (extraction.gateway)."""
 
@@ -11,6 +12,7 @@ from .api import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("console/", include("extraction.console.urls")),
     path("api/", api.urls),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
