@@ -42,6 +42,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "contracts.kernel.telemetry.middleware.MetricsMiddleware",  # first: it counts the gateway's answers too
     "django.middleware.security.SecurityMiddleware",
     "extraction.gateway.GatewayMiddleware",  # /api/<module>/ of an extracted module -> its service
     "django.contrib.sessions.middleware.SessionMiddleware",
