@@ -10,6 +10,14 @@ import pytest
 from contracts.kernel.relay_loop import RelayLoop
 
 
+@pytest.fixture(autouse=True)
+def _connections_may_be_tidied(django_db_blocker: pytest.FixtureRequest) -> object:
+    """Every pass drops stale connections (``close_old_connections``), which pytest-django blocks
+    outside database tests once an earlier test has opened one. No pass here queries anything."""
+    with django_db_blocker.unblock():
+        yield
+
+
 class ScriptedPasses:
     """A relay pass that follows a script: a dict is returned, an exception raised; stops the loop at the end."""
 
