@@ -26,6 +26,7 @@ from .errors import NotReady, UndeclaredDependency
 from .events import Envelope, Event
 from .modules import get_module, module_of
 from .registry import Subscriber, get_registry
+from .telemetry.metrics import EVENTS_PUBLISHED
 
 logger = logging.getLogger("seams.events")
 
@@ -98,6 +99,7 @@ def publish(event: Event, *, headers: dict[str, str] | None = None, _caller: str
         headers={"trace_id": trace_id.get() or uuid.uuid4().hex, "publisher": publisher.label, **(headers or {})},
     )
     event_backend().publish(envelope, using=alias)
+    transaction.on_commit(EVENTS_PUBLISHED.labels(envelope.type).inc, using=alias)  # only what commits counts
     for recorder in recorders.get():
         recorder.append(envelope)
     return envelope

@@ -34,16 +34,22 @@ SEAMS_PROJECT_PACKAGES = ("service", "modules", "contracts", "extraction")
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
+    "django.contrib.sessions",  # the operator console's staff login
     "django.contrib.staticfiles",
     "ninja",
     "contracts.kernel",
     "extraction",  # manage.py module_data
+    "extraction.console",  # the operator console (/console/), staff only
     *[f"modules.{label}" for label in SEAMS_MODULES],
 ]
 
 MIDDLEWARE = [
+    "contracts.kernel.telemetry.middleware.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
 ]
 
 ROOT_URLCONF = "service.urls"
@@ -55,13 +61,27 @@ TEMPLATES = [
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [],
         "APP_DIRS": True,
-        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+            ]
+        },
     },
 ]
 
 #: SQLite files (when DATABASE_URL is unset): the monolith's var/ to share its data.
 VAR_DIR = Path(os.environ.get("SEAMS_VAR_DIR", BASE_DIR / "var"))
-DATABASES = module_databases(SEAMS_MODULES, database_url=os.environ.get("DATABASE_URL"), sqlite_dir=VAR_DIR)
+DATABASES = module_databases(
+    SEAMS_MODULES,
+    database_url=os.environ.get("DATABASE_URL"),
+    sqlite_dir=VAR_DIR,
+    # PostgreSQL: keep connections between requests and tasks (health-checked), as the monolith does.
+    conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+    # SQLite: WAL, a busy timeout and immediate transactions, as in the monolith (NORMAL or FULL).
+    sqlite_synchronous=os.environ.get("SEAMS_SQLITE_SYNCHRONOUS", "NORMAL"),
+    sqlite_timeout=float(os.environ.get("SEAMS_SQLITE_TIMEOUT", "20")),
+)
 DATABASE_ROUTERS = ["contracts.kernel.router.ModuleRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -109,6 +129,9 @@ SEAMS_TRANSPORTS = {
     "http": "extraction.http.client.HttpTransport",
     "celery": "extraction.celery.client.CeleryTransport",
 }
+#: The operator console's login (the service has no admin); staff users live in the default database.
+SEAMS_CONSOLE_LOGIN_URL = "console:login"
+LOGIN_REDIRECT_URL = "console:index"
 #: /health/ready checks the Celery broker: "auto" (when events or a binding use Celery), "always", "never".
 SEAMS_HEALTH_BROKER = os.environ.get("SEAMS_HEALTH_BROKER", "auto")
 
