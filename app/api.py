@@ -1,5 +1,6 @@
 """The public REST API: one NinjaAPI, each module's router mounted under ``/api/<module>/``, and
-the one place where contract errors become HTTP responses.
+the one place where contract errors become HTTP responses (each kind's status comes from the
+transport-neutral map in ``extraction.wire``, shared with the transports and generated services).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from django.utils.module_loading import module_has_submodule
 from ninja import NinjaAPI
 from ninja.errors import ValidationError as NinjaValidationError
 
-from contracts.kernel import Conflict, ContractError, Invalid, NotFound, ServiceUnavailable
+from contracts.kernel import ContractError, Invalid
+from extraction.wire import status_for
 
 api = NinjaAPI(
     title="Seams reference shop",
@@ -20,22 +22,6 @@ api = NinjaAPI(
     description="A modular monolith: each path group is served by one module.",
     docs_url="/docs",
 )
-
-#: Contract error kind -> HTTP status. The only place this mapping lives.
-STATUS_BY_KIND: list[tuple[type[ContractError], int]] = [
-    (NotFound, 404),
-    (Conflict, 409),
-    (Invalid, 422),
-    (ServiceUnavailable, 503),
-]
-
-
-def status_for(exc: ContractError) -> int:
-    for kind, status in STATUS_BY_KIND:
-        if isinstance(exc, kind):
-            return status
-    return 400
-
 
 @api.exception_handler(ContractError)
 def contract_error(request: HttpRequest, exc: ContractError) -> HttpResponse:

@@ -7,7 +7,7 @@ Two families, kept apart on purpose:
 * ``ContractError`` and its subclasses are *business outcomes* declared in ``contracts/`` (a product
   that does not exist, stock that ran out). They cross module boundaries, whatever the transport,
   and the public API maps each kind (``NotFound``, ``Conflict``, ``Invalid``, ``ServiceUnavailable``)
-  to one HTTP status in one place (``app/api.py``).
+  to one HTTP status in one place (``extraction.wire.STATUS_BY_KIND``, used by ``app/api.py``).
 """
 
 from __future__ import annotations

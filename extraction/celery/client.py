@@ -57,9 +57,8 @@ from contracts.kernel import ConfigurationError, Contract, Undeliverable
 from contracts.kernel.bus import trace_id
 from extraction import wire
 from extraction.bindings import forwarding_module, rpc_queue
-from extraction.http.client import TransportUnavailable
-from extraction.http.wire import IDEMPOTENCY_PARAMETER
 from extraction.proxy import client_class
+from extraction.wire import IDEMPOTENCY_PARAMETER, TransportUnavailable
 
 from .tasks import RECEIVE_TASK_NAME, TASK_NAME
 

@@ -33,7 +33,7 @@ from contracts.kernel.bus import trace_id
 from contracts.kernel.contract import declared_contracts
 from contracts.kernel.registry import get_registry
 from extraction import wire
-from extraction.http.client import TransportUnavailable
+from extraction.wire import TransportUnavailable
 
 __all__ = ["RECEIVE_TASK_NAME", "TASK_NAME", "call_contract", "receive_forwarded_event", "serve_call"]
 

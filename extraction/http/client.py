@@ -11,7 +11,8 @@ subclass of the contract, so callers cannot tell it from the in-process implemen
   details; a code this process does not know becomes its kind (NotFound, Conflict, ...), as with
   every transport (:mod:`extraction.wire`);
 * anything that prevents an answer (connection refused, timeout, a 5xx or any response that is not
-  the protocol's) raises :class:`TransportUnavailable`, a ``ServiceUnavailable`` naming the module
+  the protocol's) raises ``TransportUnavailable`` (:mod:`extraction.wire`, shared with the Celery
+  transport), a ``ServiceUnavailable`` naming the module
   and URL, which the public API answers with 503;
 * one ``httpx.Client`` per base URL and process: a connection pool with keep-alive;
 * each attempt is bounded by the binding's ``TIMEOUT`` (seconds);
@@ -42,20 +43,18 @@ from typing import Any
 import httpx
 import pydantic
 
-from contracts.kernel import ConfigurationError, Contract, ContractViolation, ServiceUnavailable, Undeliverable
+from contracts.kernel import ConfigurationError, Contract, ContractViolation, Undeliverable
 from contracts.kernel.bus import trace_id
 from extraction.bindings import forwarding_module
 from extraction.proxy import client_class
-from extraction.wire import error_from_wire
+from extraction.wire import IDEMPOTENCY_PARAMETER, TransportUnavailable, error_from_wire, kind_for_status
 
 from .breaker import DEFAULT_COOLDOWN, DEFAULT_THRESHOLD, CircuitBreaker, breaker_for
 from .wire import (
     IDEMPOTENCY_HEADER,
-    IDEMPOTENCY_PARAMETER,
     TRACE_HEADER,
     body_model,
     events_path,
-    kind_for_status,
     method_path,
     return_adapter,
 )
@@ -79,10 +78,6 @@ BACKOFF_BASE = 0.05
 BACKOFF_MAX = 1.0
 #: Statuses that mean "not now" from a gateway or server, retried for safe calls.
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
-
-
-class TransportUnavailable(ServiceUnavailable):
-    """The service serving a contract could not be reached or did not answer in the protocol."""
 
 
 # --- connection pools ---------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from contracts.kernel import Contract, ContractError, ContractViolation
 from contracts.kernel.bus import trace_id
 from contracts.kernel.registry import get_registry
 from contracts.kernel.validation import check_return
+from extraction.wire import status_for
 
 from .wire import (
     TRACE_HEADER,
@@ -46,7 +47,6 @@ from .wire import (
     contract_version,
     error_body,
     return_adapter,
-    status_for,
     violation_body,
 )
 

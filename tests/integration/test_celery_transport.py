@@ -25,7 +25,7 @@ from contracts.inventory import Inventory, StockLevel, StockNotFound
 from contracts.kernel import ServiceUnavailable, Undeliverable, use
 from contracts.kernel.remote import forward_event
 from extraction.celery import CeleryTransport
-from extraction.http.client import TransportUnavailable
+from extraction.wire import TransportUnavailable
 from tests.integration.parity import served
 from tests.support.processes import free_port
 

@@ -49,7 +49,7 @@ from extraction import wire
 from extraction.celery import TASK_NAME, CeleryTransport, call_contract
 from extraction.celery.client import CeleryChannel, channel_of, forward_event
 from extraction.celery.tasks import RECEIVE_TASK_NAME, receive_forwarded_event
-from extraction.http.client import TransportUnavailable
+from extraction.wire import TransportUnavailable
 
 # --- sample values for any annotation that may cross a boundary ---------------------------------------
 

@@ -1,8 +1,8 @@
 """The service's public REST API: each served module's router under ``/api/<module>/``, and the
 one place where contract errors become HTTP responses.
 
-The mapping is the monolith's (``app/api.py``), copied: the service does not import ``app``, and a
-client sees the same statuses whichever process answers.
+The status of each error kind comes from ``extraction.wire.status_for``, the map the monolith's
+``app/api.py`` and the transports use, so a client sees the same statuses whichever process answers.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from django.utils.module_loading import module_has_submodule
 from ninja import NinjaAPI
 from ninja.errors import ValidationError as NinjaValidationError
 
-from contracts.kernel import Conflict, ContractError, Invalid, NotFound, ServiceUnavailable
+from contracts.kernel import ContractError, Invalid
+from extraction.wire import status_for
 
 api = NinjaAPI(
     title="{{ label }} service",
@@ -23,22 +24,6 @@ api = NinjaAPI(
     description="The {{ label }} module of the Seams monolith, served on its own.",
     docs_url="/docs",
 )
-
-#: Contract error kind -> HTTP status (as in the monolith).
-STATUS_BY_KIND: list[tuple[type[ContractError], int]] = [
-    (NotFound, 404),
-    (Conflict, 409),
-    (Invalid, 422),
-    (ServiceUnavailable, 503),
-]
-
-
-def status_for(exc: ContractError) -> int:
-    for kind, status in STATUS_BY_KIND:
-        if isinstance(exc, kind):
-            return status
-    return 400
-
 
 @api.exception_handler(ContractError)
 def contract_error(request: HttpRequest, exc: ContractError) -> HttpResponse:
