@@ -31,6 +31,8 @@ from opentelemetry.trace import ProxyTracerProvider, Span, SpanKind, Status, Sta
 
 __all__ = [
     "SpanKind",
+    "Status",
+    "StatusCode",
     "active",
     "attach",
     "carrier",
@@ -73,13 +75,13 @@ def attach(headers: Mapping[str, Any] | None, *, replace: bool = False) -> Itera
     current (an instrumentation, such as Django's, extracted the same context first). An envelope's
     context replaces the current one: a handler continues the trace that published its event, not
     the relay's or the worker's."""
-    if not headers or "traceparent" not in headers:
+    if not headers or "traceparent" not in headers:  # Django's request.headers: any case
         yield
         return
     if not replace and trace.get_current_span().get_span_context().is_valid:
         yield
         return
-    token = otel_context.attach(propagate.extract({k: str(v) for k, v in headers.items()}))
+    token = otel_context.attach(propagate.extract({str(k).lower(): str(v) for k, v in headers.items()}))
     try:
         yield
     finally:
@@ -121,11 +123,17 @@ def continued(
         yield current
 
 
+#: Outcomes that mark a span as an error (a contract error is an answer; a duplicate, a success).
+FAILED_OUTCOMES = frozenset({"error", "unavailable", "failed", "dead"})
+
+
 def mark_outcome(current: Span | None, outcome: str, **attributes: Any) -> None:
     """Record how the work ended on the span (``seams.outcome`` and any ``seams.*`` details)."""
     if current is None or not current.is_recording():
         return
     current.set_attribute("seams.outcome", outcome)
+    if outcome in FAILED_OUTCOMES:
+        current.set_status(Status(StatusCode.ERROR, outcome))
     for key, value in attributes.items():
         if value is not None:
             current.set_attribute(f"seams.{key}", value)
