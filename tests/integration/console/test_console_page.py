@@ -144,3 +144,10 @@ def test_a_hostile_result_query_still_draws_the_page(operator: Client, query: st
     response = operator.get("/console/" + query)
     assert response.status_code == 200
     assert "Resubmitted" in response.content.decode()
+
+
+def test_stats_count_the_contract_calls_an_order_makes(operator: Client, shop: Client) -> None:
+    before = operator.get("/console/stats.json").json()["modules"]["catalog"]["calls"]
+    assert place_order(shop, "ada@example.com", ("KB-101", 1)).status_code == 201
+    after = operator.get("/console/stats.json").json()["modules"]["catalog"]["calls"]
+    assert after > before  # orders (and inventory) asked catalog, counted by seams_contract_calls_total
