@@ -35,6 +35,7 @@ from pathlib import Path
 
 import grimp
 
+from . import baseline
 from .sourcefacts import (
     MARKERS,
     NOT_PROJECT,
@@ -58,6 +59,8 @@ class Violation:
     fix: str
     module: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: How the baseline records it (only a module's own direct imports can be recorded).
+    entry: baseline.Entry | None = None
 
 
 @dataclass
@@ -86,6 +89,12 @@ class Project:
         if name in self.graph.modules and not self.graph.is_module_squashed(name):
             return [(t, None) for t in sorted(self.graph.find_modules_directly_imported_by(name)) if self.is_project(t)]
         return [(t, line) for t, line in _loose_imports(self.tops.get(name)) if self.is_project(t)]
+
+    def file_of(self, name: str) -> str:
+        """The file of a dotted module, relative to the project (as the baseline records it)."""
+        base = Path(*name.split("."))
+        package = base / "__init__.py"
+        return (package if (self.root / package).exists() else base.with_suffix(".py")).as_posix()
 
     def lines(self, importer: str, imported: str) -> str:
         if importer in self.graph.modules and not self.graph.is_module_squashed(importer):
@@ -225,6 +234,7 @@ def _module_rules(project: Project) -> list[Violation]:
                         chain,
                         _foreign_fix(label),
                         module=label,
+                        entry=baseline.Entry("import", label, project.file_of(importer), baseline.reached(target, project.modules_package)),
                     )
                 )
     return violations
@@ -448,4 +458,5 @@ def check_project(
     )
     violations = find_violations(project)
     _save_cache(cache_dir)
-    return violations
+    recorded = baseline.load(project.root / baseline.FILENAME)
+    return [v for v in violations if v.entry is None or v.entry not in recorded]
