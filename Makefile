@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install lint check migrate seed clean bench bench-outbox bench-transports
+.PHONY: run test install lint check migrate seed clean bench bench-outbox bench-transports browser console-screenshot
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,8 +37,18 @@ check: install
 # PYTEST_ARGS narrows the run, e.g. PYTEST_ARGS='-m "not own_stack"' skips the tests that always
 # build their own PostgreSQL database and Redis (fault tests, extracted services): CI runs them once.
 PYTEST_ARGS ?=
-test: lint check
+test: lint check browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The operator console's browser test drives Debian's chromium through chromium-driver (Selenium,
+# no browser download): installed here when absent (needs root or sudo-less apt, as in CI).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver)
+
+# Regenerate docs/console.png (the README's screenshot) from the browser test's real run.
+console-screenshot: install browser
+	SEAMS_CONSOLE_SCREENSHOT=docs/console.png $(BIN)/python -m pytest tests/e2e/test_console_browser.py -q
 
 # Benchmarks: bench-outbox needs PostgreSQL at 127.0.0.1:5432 (user postgres), bench-transports Redis at
 # 127.0.0.1:6379 (its database 7); they write bench/RESULTS-outbox.md and bench/RESULTS.md.

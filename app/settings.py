@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "ninja",
     "app",  # the composition root: its management commands (seed_shop)
     "extraction",  # its management commands: extract_module, module_data
+    "extraction.console",  # the operator console's templates (/console/)
     "contracts.kernel",
     *[f"modules.{label}" for label in SEAMS_MODULES],
 ]

@@ -20,6 +20,7 @@ from ..events import Envelope, Event
 from ..models import OutboxEvent, Publication, PublicationStatus
 from ..registry import Subscriber
 from ..remote import RemoteSubscriber, is_remote
+from ..telemetry.events import handling, record_error
 from .claiming import WORKER_ID, claim
 from .config import OutboxSettings, outbox_settings
 from .dispatch import dispatcher
@@ -32,6 +33,15 @@ def process_publication(alias: str, pk: int, worker: str = WORKER_ID) -> str:
     if not claim(alias, pk, worker):
         return "not-claimed"
     publication = Publication.objects.using(alias).select_related("event").get(pk=pk)
+    row = publication.event
+    # A span continuing the trace that published the event, and the delivered/failed/dead counters.
+    with handling(row.headers, row.type, publication.subscriber, publication.subscriber_module, row.event_id, publication.attempts) as done:
+        outcome = _process(alias, publication)
+        done(outcome)
+    return outcome
+
+
+def _process(alias: str, publication: Publication) -> str:
     try:
         subscriber, event = _materialize(publication)
     except Undeliverable as exc:
@@ -40,6 +50,7 @@ def process_publication(alias: str, pk: int, worker: str = WORKER_ID) -> str:
     try:
         outcome = _run_once(subscriber, publication, event)
     except Undeliverable as exc:  # a remote receiver's verdict: retrying cannot help
+        record_error(exc)
         _bury(alias, publication, str(exc), "".join(traceback.format_exception(exc)))
         return "dead"
     except Exception as exc:
@@ -94,6 +105,7 @@ def _failed(alias: str, publication: Publication, exc: Exception) -> str:
     attempts = Publication.objects.using(alias).values_list("attempts", flat=True).get(pk=publication.pk)
     text = "".join(traceback.format_exception(exc))
     message = f"{type(exc).__name__}: {exc}"
+    record_error(exc)
     logger.error(
         "Handler %s failed for event %s (%s), attempt %s/%s: %s; the publisher and other handlers are unaffected.",
         publication.subscriber,

@@ -35,17 +35,22 @@ SEAMS_PROJECT_PACKAGES = ("service", "modules", "contracts", "extraction")
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
+    "django.contrib.sessions",  # the operator console's staff login
     "django.contrib.staticfiles",
     "ninja",
     "contracts.kernel",
     "extraction",  # manage.py module_data
+    "extraction.console",  # the operator console (/console/), staff only
     *[f"modules.{label}" for label in SEAMS_MODULES],
 ]
 
 MIDDLEWARE = [
     "contracts.kernel.telemetry.middleware.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
 ]
 
 ROOT_URLCONF = "service.urls"
@@ -57,7 +62,12 @@ TEMPLATES = [
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [],
         "APP_DIRS": True,
-        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+            ]
+        },
     },
 ]
 
@@ -120,6 +130,9 @@ SEAMS_TRANSPORTS = {
     "http": "extraction.http.client.HttpTransport",
     "celery": "extraction.celery.client.CeleryTransport",
 }
+#: The operator console's login (the service has no admin); staff users live in the default database.
+SEAMS_CONSOLE_LOGIN_URL = "console:login"
+LOGIN_REDIRECT_URL = "console:index"
 #: /health/ready checks the Celery broker: "auto" (when events or a binding use Celery), "always", "never".
 SEAMS_HEALTH_BROKER = os.environ.get("SEAMS_HEALTH_BROKER", "auto")
 
