@@ -12,6 +12,7 @@ from contracts.kernel.databases import module_databases
 from contracts.kernel.discovery import discover_modules
 from contracts.kernel.telemetry.logs import logging_config
 from extraction.bindings import bindings_from_env, gateway_from_env
+from extraction.celery.redis_transport import broker_transport
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -129,6 +130,9 @@ SEAMS_HEALTH_BROKER = os.environ.get("SEAMS_HEALTH_BROKER", "auto")
 
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+#: kombu's Redis transport with the fix that keeps a busy worker alive when Redis drops
+#: (extraction/celery/redis_transport.py); other brokers keep kombu's own transport.
+CELERY_BROKER_TRANSPORT = broker_transport(CELERY_BROKER_URL)
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/1")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
