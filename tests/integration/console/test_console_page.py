@@ -134,3 +134,20 @@ def test_health_json_says_per_module_whether_it_can_be_reached(operator: Client)
     body = operator.get("/console/health.json").json()
     assert body["status"] == "ready"
     assert body["modules"]["orders"] == {"ok": True, "check": "database:orders", "detail": "ok"}
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["?resubmitted=nowhere:1,orders:abc,orders:99999&count=x", "?resubmitted=" + "orders:1," * 500, "?resubmitted=&count=-3"],
+)
+def test_a_hostile_result_query_still_draws_the_page(operator: Client, query: str) -> None:
+    response = operator.get("/console/" + query)
+    assert response.status_code == 200
+    assert "Resubmitted" in response.content.decode()
+
+
+def test_stats_count_the_contract_calls_an_order_makes(operator: Client, shop: Client) -> None:
+    before = operator.get("/console/stats.json").json()["modules"]["catalog"]["calls"]
+    assert place_order(shop, "ada@example.com", ("KB-101", 1)).status_code == 201
+    after = operator.get("/console/stats.json").json()["modules"]["catalog"]["calls"]
+    assert after > before  # orders (and inventory) asked catalog, counted by seams_contract_calls_total
