@@ -205,7 +205,7 @@ def test_the_manifests_parse_and_describe_the_service(extracted: tuple) -> None:
     assert "command" not in container  # the image's CMD: gunicorn service.wsgi
     assert container["ports"] == [{"name": "http", "containerPort": 8000}]
     assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
-    assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready?scope=local"
     assert container["livenessProbe"]["httpGet"]["port"] == container["readinessProbe"]["httpGet"]["port"] == "http"
     assert web["spec"]["selector"]["matchLabels"].items() <= web["spec"]["template"]["metadata"]["labels"].items()
 
