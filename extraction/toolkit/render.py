@@ -43,6 +43,7 @@ RENDERED: dict[str, str] = {
     "service/asgi.py.tpl": "service/asgi.py",
     "service/celery.py.tpl": "service/celery.py",
     "pyproject.toml.tpl": "pyproject.toml",
+    "gunicorn.conf.py.tpl": "gunicorn.conf.py",
     "Dockerfile.tpl": "Dockerfile",
     "dockerignore.tpl": ".dockerignore",
     "env.example.tpl": ".env.example",

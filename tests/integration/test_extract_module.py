@@ -306,6 +306,38 @@ def test_the_dockerfile_builds_the_service_and_its_command_starts_gunicorn(extra
     assert "--bind 0.0.0.0:${PORT:-8000}" in command[2]
 
 
+def test_the_service_serves_with_threaded_keep_alive_workers(extracted: tuple, isolation: Path, workspace: Path) -> None:
+    """gunicorn reads the generated ``gunicorn.conf.py`` from the service's directory, whatever starts it."""
+    label, service, _ = extracted
+    assert "COPY gunicorn.conf.py ./" in (service / "Dockerfile").read_text()
+    env = service_env(service, isolation, workspace / f"var-{label}")
+    result = subprocess.run(
+        [str(BIN / "gunicorn"), "--print-config", "service.wsgi"], cwd=service, env=env,
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = dict(re.findall(r"^(\w+)\s+= (.*)$", result.stdout, re.M))
+    assert (config["worker_class"], config["threads"], config["keepalive"], config["workers"]) == ("gthread", "4", "5", "2")
+
+
+def test_the_service_keeps_its_database_connections(extracted: tuple, isolation: Path, workspace: Path) -> None:
+    """As the monolith does: CONN_MAX_AGE (health-checked) on PostgreSQL, WAL and immediate transactions on SQLite."""
+    label, service, _ = extracted
+    env = {**service_env(service, isolation, workspace / f"var-{label}"), "DJANGO_SETTINGS_MODULE": "service.settings"}
+    probe = (
+        "from django.conf import settings; d = settings.DATABASES[settings.SEAMS_MODULES[0]]; "
+        "print(d.get('CONN_MAX_AGE'), d.get('CONN_HEALTH_CHECKS'), d['OPTIONS'].get('transaction_mode'))"
+    )
+    results = [
+        subprocess.run([sys.executable, "-c", probe], cwd=service, env={**env, **extra},
+                       capture_output=True, text=True, timeout=120)
+        for extra in ({"DATABASE_URL": "postgres://u@db.example:5432/shop"}, {})
+    ]
+    assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
+    assert results[0].stdout.split() == ["60", "True", "None"]
+    assert results[1].stdout.split()[2] == "IMMEDIATE"
+
+
 # --- the generated service itself ------------------------------------------------------------------
 def test_the_generated_service_passes_its_own_check_without_the_monolith(
     extracted: tuple, isolation: Path, workspace: Path

@@ -24,7 +24,7 @@ import pytest
 from tests.support.processes import ROOT
 
 #: The whole order, inline dispatch: the issue's target is at most 30 statements co-located.
-MAX_QUERIES = {"inline": 51, "celery": 54}
+MAX_QUERIES = {"inline": 49, "celery": 52}
 MAX_COMMITS = {"inline": 10, "celery": 10}
 #: The shop's own statements (modules' tables, no transaction control), whatever the dispatch:
 #: catalog 1 (prices), orders 2 (order + its lines) + 2 (lock + confirm) + 1 (status read back),
