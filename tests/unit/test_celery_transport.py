@@ -619,3 +619,19 @@ def test_the_receiving_task_refuses_what_it_cannot_serve() -> None:
     with override_settings(SEAMS_BINDINGS={"notifications": {"TRANSPORT": "celery"}}):
         answer = receive_forwarded_event("notifications", HANDLER, ENVELOPE)
     assert answer["error"]["type"] == "NotServedHere"
+
+
+def test_redis_brokers_get_the_transport_that_survives_a_broker_outage() -> None:
+    from extraction.celery.redis_transport import TRANSPORT, Transport, broker_transport
+
+    assert broker_transport("redis://127.0.0.1:6379/0") == TRANSPORT
+    assert broker_transport("REDISS://:secret@cache.example:6380/0") == TRANSPORT
+    # Other brokers (and Sentinel, a different kombu transport) keep kombu's own choice.
+    for url in ("amqp://guest@127.0.0.1:5672//", "sentinel://127.0.0.1:26379", "memory://", ""):
+        assert broker_transport(url) is None, url
+    from kombu.utils.imports import symbol_by_name
+
+    assert symbol_by_name(TRANSPORT.replace(":", ".")) is Transport
+    from django.conf import settings
+
+    assert settings.CELERY_BROKER_TRANSPORT == broker_transport(settings.CELERY_BROKER_URL)
