@@ -450,13 +450,17 @@ def check_project(
     contracts_package: str = "contracts",
     exclude: Iterable[str] = (),
     cache_dir: str | None = None,
+    baseline_file: str = baseline.FILENAME,
 ) -> list[Violation]:
-    """Load the project at ``root`` and return every violation (empty when the boundaries hold)."""
+    """Load the project at ``root`` and return every violation not recorded in the baseline."""
     _load_cache(cache_dir)
     project = load_project(
         root, modules_package=modules_package, contracts_package=contracts_package, exclude=exclude, cache_dir=cache_dir
     )
     violations = find_violations(project)
     _save_cache(cache_dir)
-    recorded = baseline.load(project.root / baseline.FILENAME)
+    try:
+        recorded = baseline.load(project.root / baseline_file)
+    except ValueError as exc:
+        return [*violations, Violation("baseline", str(exc), [baseline_file], "Rewrite it with `manage.py modules baseline`.")]
     return [v for v in violations if v.entry is None or v.entry not in recorded]
