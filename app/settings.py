@@ -11,6 +11,7 @@ from pathlib import Path
 from contracts.kernel.databases import module_databases
 from contracts.kernel.discovery import discover_modules
 from extraction.bindings import bindings_from_env, gateway_from_env
+from extraction.identity.config import allowed_callers_from_env, identity_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -117,6 +118,12 @@ SEAMS_TRANSPORTS = {
     "http": "extraction.http.client.HttpTransport",
     "celery": "extraction.celery.client.CeleryTransport",
 }
+
+#: Service identity: this process's name and key, and the services it accepts calls from
+#: (extraction/identity, docs/security.md). With DEBUG off, no key refuses to start.
+SEAMS_IDENTITY = identity_from_env(os.environ, debug=DEBUG, default_name="monolith", var_dir=VAR_DIR)
+#: Callers allowed beyond the manifests' ``consumes`` (JSON; empty by default: the manifests decide).
+SEAMS_ALLOWED_CALLERS = allowed_callers_from_env(os.environ)
 
 #: /health/ready checks the Celery broker: "auto" (when events or a binding use Celery), "always", "never".
 SEAMS_HEALTH_BROKER = os.environ.get("SEAMS_HEALTH_BROKER", "auto")

@@ -18,9 +18,13 @@ and this view runs the handler once, with the module's inbox (``contracts.kernel
   elsewhere, so its handlers must not run against this process's database): a configuration
   mistake, retried until it is fixed.
 
+Before anything is read, the forwarder's service token (``Authorization: Bearer``) must be valid
+for ``<module>`` (else ``401``), and once the envelope is parsed its module must be the event's
+publisher (else ``403``): a forged event leaves no inbox row, runs no handler, sends no email.
+
 The caller's trace id (``X-Seams-Trace-Id``) is restored around the call and echoed back. These
-paths are internal, like the contract endpoints: no authentication, not in the public ``/api/``
-documentation; expose them only on the services' private network.
+paths are internal, like the contract endpoints: not in the public ``/api/`` documentation, and
+mounted only where a binding needs them (docs/security.md, "The internal surface").
 """
 
 from __future__ import annotations
@@ -39,7 +43,9 @@ from contracts.kernel.bus import trace_id
 from contracts.kernel.modules import module_of
 from contracts.kernel.outbox import receive_event
 from contracts.kernel.remote import is_remote
+from extraction.identity import Refused, authorise_event, bearer, verify
 
+from .server import refusal
 from .wire import TRACE_HEADER
 
 __all__ = ["receive_events"]
@@ -77,6 +83,11 @@ def receive_events(request: HttpRequest, module: str) -> HttpResponse:
 
 
 def _receive(request: HttpRequest, module: str, trace: str) -> HttpResponse:
+    # Who is calling, before anything is read: no valid token for this module is 401.
+    try:
+        identity = verify(bearer(request.headers.get("Authorization")), module)
+    except Refused as exc:
+        return refusal(request, exc)
     if is_remote(module):
         message = (
             f"module '{module}' is bound to a transport in this process: its events are served elsewhere "
@@ -90,6 +101,10 @@ def _receive(request: HttpRequest, module: str, trace: str) -> HttpResponse:
         if owner is None or owner.label != module:
             where = f"module '{owner.label}'" if owner else "no module installed here"
             raise Undeliverable(f"subscriber {subscriber} belongs to {where}, not to '{module}'")
+        # Only the publisher of an event may forward it (403): no inbox row, no handler, no email.
+        authorise_event(identity, envelope)
+    except Refused as exc:
+        return refusal(request, exc)
     except Undeliverable as exc:
         logger.warning("Refused a forwarded event for %s: %s", module, exc, extra={"trace_id": trace})
         return _undeliverable(str(exc))

@@ -23,6 +23,7 @@ from extraction.http.wire import TRACE_HEADER
 from modules.notifications import services as notification_services
 from modules.notifications.models import SentEmail
 from tests.integration.shop import add_product, place_order
+from tests.support.identity import service_headers
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -56,7 +57,7 @@ def confirmed(order_id: int, email: str) -> dict[str, object]:
 def receive(envelope: dict[str, object], subscriber: str = CONFIRMATION) -> Any:
     return Client().post(
         EVENTS, {"subscriber": subscriber, "envelope": envelope}, content_type="application/json",
-        headers={TRACE_HEADER: str(envelope["headers"]["trace_id"])},  # type: ignore[index]
+        headers={TRACE_HEADER: str(envelope["headers"]["trace_id"]), **service_headers("orders", "notifications")},  # type: ignore[index]
     )
 
 

@@ -19,6 +19,7 @@ from contracts.kernel.bus import trace_id
 from extraction.http import TRACE_HEADER, TransportUnavailable
 from extraction.http.breaker import OPEN, reset_breakers
 from extraction.http.client import channel_of
+from tests.support.identity import TEST_CALLERS, service_headers
 from tests.support.processes import free_port, gunicorn, manage, project_env, throwaway_database
 
 pytestmark = pytest.mark.e2e
@@ -50,7 +51,8 @@ def service(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 def bind(**urls: str) -> override_settings:
     return override_settings(
         SEAMS_BINDINGS={
-            label: {"TRANSPORT": "http", "URL": url, "TIMEOUT": "10", "BREAKER_THRESHOLD": "2", "BREAKER_COOLDOWN": "300"}
+            label: {"TRANSPORT": "http", "URL": url, "TIMEOUT": "10", "BREAKER_THRESHOLD": "2", "BREAKER_COOLDOWN": "300",
+                    "CALLER": TEST_CALLERS[label]}
             for label, url in urls.items()
         }
     )
@@ -110,7 +112,8 @@ def test_the_trace_id_reaches_the_server(service: str) -> None:
 
 
 def test_the_server_publishes_each_contracts_openapi(service: str) -> None:
-    schema = httpx.get(f"{service}/internal/catalog/v1/catalog/openapi.json").json()
+    assert httpx.get(f"{service}/internal/catalog/v1/catalog/openapi.json").status_code == 401  # a token is needed
+    schema = httpx.get(f"{service}/internal/catalog/v1/catalog/openapi.json", headers=service_headers("orders", "catalog")).json()
     assert "/internal/catalog/v1/catalog/get_products" in schema["paths"]
     assert httpx.get(f"{service}/health/live").status_code == 200
 
