@@ -22,8 +22,13 @@ os.environ.setdefault(
                              "keys": [public_text(load_private_key(os.environ["SEAMS_IDENTITY_KEY"], "SEAMS_IDENTITY_KEY"))]}}),
 )
 # No module consumes Inventory or Orders, yet the parity suite calls them over every transport, as
-# "orders" and "inventory" respectively (tests.support.identity.TEST_CALLERS).
-os.environ.setdefault("SEAMS_ALLOWED_CALLERS", json.dumps({"inventory.Inventory": ["orders"], "orders.Orders": ["inventory"]}))
+# "orders" and "inventory" respectively (tests.support.identity.TEST_CALLERS); and a test server
+# that serves only some modules from this code (SEAMS_MODULES=catalog) cannot read the consumers'
+# manifests, so it is told, as extract_module tells a generated service.
+os.environ.setdefault(
+    "SEAMS_ALLOWED_CALLERS",
+    json.dumps({"catalog.Catalog": ["inventory", "orders"], "inventory.Inventory": ["orders"], "orders.Orders": ["inventory"]}),
+)
 
 from app.settings import *  # noqa: E402, F403
 from app.settings import DATABASES, INSTALLED_APPS, VAR_DIR  # noqa: E402
@@ -34,3 +39,7 @@ DATABASES = {
     **module_databases(["eventprobe"], database_url=os.environ.get("DATABASE_URL"), sqlite_dir=VAR_DIR),
     **DATABASES,
 }
+
+#: In-process tests call every module's internal endpoints with the test client (the servers the
+#: tests start keep the real default, "auto", unless a test says otherwise).
+SEAMS_INTERNAL = {"MODULES": "all", "PORT": None}

@@ -32,7 +32,7 @@ def server_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
     """A migrated project database and the environment of a server process using it."""
     tmp = tmp_path_factory.mktemp("http-transport")
     with throwaway_database(tmp) as db_env:
-        env = project_env({**db_env, "DEBUG": "false"})
+        env = project_env({**db_env, "DEBUG": "false", "SEAMS_INTERNAL": "all"})  # the test process calls in
         manage(["migrate_modules"], env)
         yield env
 

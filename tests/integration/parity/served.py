@@ -107,6 +107,7 @@ class ServedShop:
             {
                 **db_env,
                 "DEBUG": "false",
+                "SEAMS_INTERNAL": "all",  # the test process calls every module's endpoints
                 "SEAMS_EVENT_DISPATCH": "inline",
                 "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
                 # The test process' broker and result backend, whatever the environment says.
