@@ -1,13 +1,13 @@
-"""URLs: the public API under /api/ (docs at /api/docs), the admin, health checks and Prometheus
-metrics (/metrics). The paths of an extracted module are forwarded to its service by the gateway
-middleware (extraction.gateway).
+"""URLs: the public API under /api/ (docs at /api/docs), the admin, the operator console (/console/,
+staff only, see docs/observability.md), health checks and Prometheus metrics (/metrics). The paths
+of an extracted module are forwarded to its service by the gateway middleware (extraction.gateway).
 
 The internal endpoints (/internal/<module>/..., docs/transports.md) are deliberately not here: the
 internal-surface middleware (extraction.internal) routes them to their own URLconf only where a
 binding needs them, so they never show next to the public routes (docs/security.md)."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from contracts.kernel.telemetry.views import metrics
 from extraction import health
@@ -16,6 +16,7 @@ from .api import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("console/", include("extraction.console.urls")),
     path("api/", api.urls),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),

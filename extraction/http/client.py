@@ -21,7 +21,7 @@ subclass of the contract, so callers cannot tell it from the in-process implemen
   ``idempotency_key`` that the implementation uses to do the work at most once);
 * a circuit breaker per base URL (:mod:`extraction.http.breaker`) fails fast while the service is
   down and lets one probe through after a cool-down (``BREAKER_THRESHOLD``, ``BREAKER_COOLDOWN``);
-* the kernel's trace id travels in ``X-Seams-Trace-Id``;
+* the trace context travels in the W3C ``traceparent`` / ``tracestate`` headers;
 * every request carries a service token (``Authorization: Bearer``, :mod:`extraction.identity`)
   signed in the name of the calling module (the binding's ``CALLER``, set by ``use()``); a 401 or
   403 answer (the service does not trust our key, or our manifest does not consume the contract)
@@ -40,7 +40,6 @@ import os
 import random
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -48,7 +47,7 @@ import httpx
 import pydantic
 
 from contracts.kernel import ConfigurationError, Contract, ContractViolation, Undeliverable
-from contracts.kernel.bus import trace_id
+from contracts.kernel.telemetry.tracing import carrier
 from extraction.bindings import forwarding_module
 from extraction.identity import allowed_publisher, issue
 from extraction.proxy import client_class
@@ -57,7 +56,6 @@ from extraction.wire import IDEMPOTENCY_PARAMETER, TransportUnavailable, error_f
 from .breaker import DEFAULT_COOLDOWN, DEFAULT_THRESHOLD, CircuitBreaker, breaker_for
 from .wire import (
     IDEMPOTENCY_HEADER,
-    TRACE_HEADER,
     body_model,
     events_path,
     method_path,
@@ -255,7 +253,7 @@ class HttpChannel:
         key = arguments.get(IDEMPOTENCY_PARAMETER)
         headers = {
             "Content-Type": "application/json",
-            TRACE_HEADER: trace_id.get() or uuid.uuid4().hex,
+            **carrier(),  # W3C traceparent/tracestate
             "Authorization": f"Bearer {issue(self.caller, self.module)}",
         }
         if key:
@@ -360,8 +358,6 @@ def forward_event(
     path = events_path(module)
     event_id = str(envelope.get("id", "?"))
     publisher = allowed_publisher(str(envelope.get("type", "")), envelope.get("version")) or ""
-    headers = envelope.get("headers") or {}
-    trace = str(headers.get("trace_id") or "") if isinstance(headers, Mapping) else ""
 
     def unavailable(reason: str, **details: Any) -> TransportUnavailable:
         return TransportUnavailable(
@@ -382,7 +378,8 @@ def forward_event(
         response = client.post(
             path,
             json={"subscriber": subscriber, "envelope": dict(envelope)},
-            headers={TRACE_HEADER: trace or uuid.uuid4().hex, "Authorization": f"Bearer {issue(publisher, module)}"},
+            # the forward span's context (the envelope carries it too), and our identity
+            headers={**carrier(), "Authorization": f"Bearer {issue(publisher, module)}"},
             timeout=timeout,
         )
     except httpx.HTTPError as exc:

@@ -18,20 +18,20 @@ and this view runs the handler once, with the module's inbox (``contracts.kernel
   elsewhere, so its handlers must not run against this process's database): a configuration
   mistake, retried until it is fixed.
 
+The handler continues the trace carried in the envelope's headers (W3C ``traceparent``, the
+sender's ``forward`` span): ``contracts.kernel.outbox.receive_event`` opens its span.
+
 Before anything is read, the forwarder's service token (``Authorization: Bearer``) must be valid
 for ``<module>`` (else ``401``), and once the envelope is parsed its module must be the event's
 publisher (else ``403``): a forged event leaves no inbox row, runs no handler, sends no email.
-
-The caller's trace id (``X-Seams-Trace-Id``) is restored around the call and echoed back. These
-paths are internal, like the contract endpoints: not in the public ``/api/`` documentation, and
-mounted only where a binding needs them (docs/security.md, "The internal surface").
+These paths are internal, like the contract endpoints: not in the public ``/api/`` documentation,
+and mounted only where a binding needs them (docs/security.md, "The internal surface").
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import uuid
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -39,14 +39,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from contracts.kernel import Undeliverable
-from contracts.kernel.bus import trace_id
 from contracts.kernel.modules import module_of
 from contracts.kernel.outbox import receive_event
 from contracts.kernel.remote import is_remote
 from extraction.identity import Refused, authorise_event, bearer, verify
 
 from .server import refusal
-from .wire import TRACE_HEADER
 
 __all__ = ["receive_events"]
 
@@ -76,13 +74,10 @@ def _parse(body: bytes) -> tuple[str, dict[str, Any]]:
 @require_POST
 def receive_events(request: HttpRequest, module: str) -> HttpResponse:
     """Run one forwarded event for a handler of ``module`` (see the module docstring)."""
-    trace = request.headers.get(TRACE_HEADER) or uuid.uuid4().hex
-    response = _receive(request, module, trace)
-    response[TRACE_HEADER] = trace
-    return response
+    return _receive(request, module)
 
 
-def _receive(request: HttpRequest, module: str, trace: str) -> HttpResponse:
+def _receive(request: HttpRequest, module: str) -> HttpResponse:
     # Who is calling, before anything is read: no valid token for this module is 401.
     try:
         identity = verify(bearer(request.headers.get("Authorization")), module)
@@ -93,7 +88,7 @@ def _receive(request: HttpRequest, module: str, trace: str) -> HttpResponse:
             f"module '{module}' is bound to a transport in this process: its events are served elsewhere "
             f"(check SEAMS_BIND_{module.upper()} on both sides)"
         )
-        logger.error("Refused a forwarded event for %s: %s", module, message, extra={"trace_id": trace})
+        logger.error("Refused a forwarded event for %s: %s", module, message, extra={"seams_module": module})
         return JsonResponse({"error": {"type": "NotServedHere", "message": message}}, status=503)
     try:
         subscriber, envelope = _parse(request.body)
@@ -106,11 +101,10 @@ def _receive(request: HttpRequest, module: str, trace: str) -> HttpResponse:
     except Refused as exc:
         return refusal(request, exc)
     except Undeliverable as exc:
-        logger.warning("Refused a forwarded event for %s: %s", module, exc, extra={"trace_id": trace})
+        logger.warning("Refused a forwarded event for %s: %s", module, exc, extra={"seams_module": module})
         return _undeliverable(str(exc))
     event_id = str(envelope.get("id", "?"))
-    extra = {"event_id": event_id, "event_type": str(envelope.get("type", "?")), "handler": subscriber, "trace_id": trace}
-    token = trace_id.set(trace)
+    extra = {"event_id": event_id, "event_type": str(envelope.get("type", "?")), "handler": subscriber, "seams_module": module}
     try:
         outcome = receive_event(subscriber, envelope)
     except Undeliverable as exc:
@@ -126,6 +120,4 @@ def _receive(request: HttpRequest, module: str, trace: str) -> HttpResponse:
             extra=extra,
         )
         return JsonResponse({"error": {"type": type(exc).__name__, "message": str(exc)}}, status=500)
-    finally:
-        trace_id.reset(token)
     return JsonResponse({"outcome": outcome})

@@ -11,3 +11,12 @@ def order_get(order_id: int) -> OrderDTO:
         return to_dto(Order.objects.prefetch_related("lines").get(pk=order_id))
     except Order.DoesNotExist:
         raise OrderNotFound(f"No order has id {order_id}.", order_id=order_id) from None
+
+
+def order_status(order_id: int) -> str:
+    """Only the status (one small query): what the API reads back after placing an order, whose
+    lines and total it already holds."""
+    status = Order.objects.filter(pk=order_id).values_list("status", flat=True).first()
+    if status is None:
+        raise OrderNotFound(f"No order has id {order_id}.", order_id=order_id)
+    return str(status)

@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 from django.core import mail
+from django.db import IntegrityError
 from django.test import Client, override_settings
 
 from contracts.kernel import atomic
@@ -146,4 +147,18 @@ def test_an_event_delivered_twice_sends_one_email(client: Client) -> None:
     second = email_send(event_id=event_id, recipient="ada@example.com", subject="Hello", body="Once.")
 
     assert first is not None and second is None
+    assert len(mail.outbox) == 1 and SentEmail.objects.count() == 1
+
+
+def test_a_duplicate_email_inside_a_handler_transaction_fails_that_transaction_and_sends_nothing(
+    client: Client,
+) -> None:
+    """Inside a caller's transaction (an event handler's) there is no savepoint to fall back to: a
+    duplicate raises, so the handler's attempt rolls back and its retry meets the inbox row."""
+    event_id = uuid.uuid4()
+    assert email_send(event_id=event_id, recipient="ada@example.com", subject="Hello", body="Once.") is not None
+
+    with pytest.raises(IntegrityError), atomic("notifications"):
+        email_send(event_id=event_id, recipient="ada@example.com", subject="Hello", body="Twice?")
+
     assert len(mail.outbox) == 1 and SentEmail.objects.count() == 1
