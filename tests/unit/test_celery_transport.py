@@ -322,7 +322,7 @@ def test_the_task_answers_ok_with_the_result_as_json(fake_catalog: FakeCatalog) 
 
 
 def test_a_bare_trace_id_from_an_older_caller_is_ignored(fake_catalog: FakeCatalog) -> None:
-    assert "ok" in call_contract("catalog.Catalog", "get_product", {"sku": "KB-101"}, "0123456789abcdef")
+    assert "ok" in call_contract("catalog.Catalog", "get_product", {"sku": "KB-101"}, "0123456789abcdef", token=ORDERS_TOKEN())
     assert fake_catalog.traces[0] not in (None, "0123456789abcdef")  # a trace of its own
 
 
