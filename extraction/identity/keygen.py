@@ -42,9 +42,16 @@ def create_key(name: str, modules: list[str], out: Path | None, stream: TextIO) 
 
 def main(argv: list[str] | None = None, stream: TextIO = sys.stdout) -> int:
     parser = argparse.ArgumentParser(prog="python -m extraction.identity", description=__doc__)
-    parser.add_argument("name", help="the service's name (SEAMS_IDENTITY_NAME): monolith, catalog-service, ...")
+    parser.add_argument("name", nargs="?", help="the service's name (SEAMS_IDENTITY_NAME): monolith, catalog-service, ...")
+    parser.add_argument("--public", type=Path, metavar="PEM", help="print the public key of an existing private key file and stop")
     parser.add_argument("--modules", default="", help="comma-separated modules it serves (for the printed trust entry)")
     parser.add_argument("--out", type=Path, help="write the private key to OUT/NAME.pem instead of printing it")
     args = parser.parse_args(argv)
+    if args.public is not None:
+        key = load_private_key(args.public.read_text(), str(args.public))
+        stream.write(public_text(key) + "\n")
+        return 0
+    if not args.name:
+        parser.error("the service's name is required")
     create_key(args.name, [m for m in args.modules.split(",") if m], args.out, stream)
     return 0

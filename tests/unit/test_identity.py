@@ -101,6 +101,11 @@ def test_the_key_generator_prints_a_usable_pair_and_a_trust_entry(capsys: pytest
     assert (tmp_path / "catalog-service.pem").stat().st_mode & 0o777 == 0o600
     entry = json.loads(out.getvalue().strip().splitlines()[-1])
     assert entry == {"catalog-service": {"modules": ["catalog"], "keys": [public_text(key)]}}
+    again = io.StringIO()
+    keygen(["--public", str(tmp_path / "catalog-service.pem")], stream=again)
+    assert again.getvalue() == public_text(key) + "\n"
+    with pytest.raises(FileExistsError):  # never overwrites a key
+        keygen(["catalog-service", "--out", str(tmp_path)], stream=io.StringIO())
 
 
 # --- tokens -----------------------------------------------------------------------------------------
