@@ -14,6 +14,7 @@ import contextvars
 import logging
 import sys
 import uuid
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -120,12 +121,18 @@ def deliver(envelope: Envelope) -> None:
             )
 
 
-def run_subscriber(subscriber: Subscriber, envelope: Envelope) -> Any:
-    """Run one handler in a transaction on its module's database, under the envelope's trace id."""
+def run_subscriber(subscriber: Subscriber, envelope: Envelope, before: Callable[[], object] | None = None) -> Any:
+    """Run one handler in a transaction on its module's database, under the envelope's trace id.
+
+    ``before`` runs first in the same transaction (the outbox writes the inbox row there, so that
+    a duplicate is refused before the handler runs and the row commits or rolls back with it).
+    """
     alias = get_module(subscriber.module).database_alias
     token = trace_id.set(envelope.headers.get("trace_id"))
     try:
         with transaction.atomic(using=alias):
+            if before is not None:
+                before()
             if subscriber.wants_envelope:
                 return subscriber.handler(envelope.event, envelope)
             return subscriber.handler(envelope.event)

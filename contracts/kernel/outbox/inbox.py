@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 
 import pydantic
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 
 from ..errors import Undeliverable
 from ..events import Envelope, Event, declared_events
@@ -39,22 +39,32 @@ def local_subscriber(event_type: str, name: str) -> Subscriber:
     return subscriber
 
 
+class _Duplicate(Exception):
+    """The inbox already holds this (event, subscriber): leave the transaction, run nothing."""
+
+
 def handle_once(subscriber: Subscriber, envelope: Envelope) -> str:
-    """Run the handler and write its inbox row in one transaction on the subscriber's database."""
+    """Run the handler and write its inbox row in one transaction on the subscriber's database.
+
+    The inbox row is inserted *first*, in the handler's transaction: its unique constraint refuses
+    a duplicate before the handler runs (no pre-check query, and no side effect of a duplicate
+    run), and a failing handler rolls the row back with its own writes. On PostgreSQL a concurrent
+    delivery of the same event waits on that row and is refused when the first one commits.
+    """
     from ..bus import run_subscriber
 
     alias = get_module(subscriber.module).database_alias
-    seen = InboxEntry.objects.using(alias).filter(event_id=envelope.id, subscriber=subscriber.name)
-    if seen.exists():
-        return "duplicate"
-    try:
-        with transaction.atomic(using=alias):
-            run_subscriber(subscriber, envelope)
+
+    def write_inbox() -> None:
+        try:
             InboxEntry.objects.using(alias).create(event_id=envelope.id, subscriber=subscriber.name)
-    except IntegrityError:
-        if seen.exists():
-            return "duplicate"  # another worker handled it concurrently; its effects stand, ours rolled back
-        raise
+        except IntegrityError:
+            raise _Duplicate from None
+
+    try:
+        run_subscriber(subscriber, envelope, before=write_inbox)
+    except _Duplicate:
+        return "duplicate"  # handled before (a redelivery, or another worker concurrently): nothing ran
     return "completed"
 
 
