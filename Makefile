@@ -1,4 +1,5 @@
-# Seams: `make run` serves the reference shop, `make test` runs every check and test:
+# Seams: `make run` serves the reference shop and keeps the outbox relay going beside it
+# (`manage.py serve`: runserver plus a relay thread); `make test` runs every check and test:
 # ruff, the generated import-linter config is current, lint-imports, manage.py check, pytest.
 PYTHON ?= python3
 VENV   ?= .venv
@@ -23,7 +24,7 @@ seed: migrate
 	$(BIN)/python manage.py seed_shop --if-empty
 
 run: seed
-	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	$(BIN)/python manage.py serve 127.0.0.1:$(PORT)
 
 lint: install
 	$(BIN)/ruff check .

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "ninja",
     "app",  # the composition root: its management commands (seed_shop)
     "extraction",  # its management commands: extract_module, module_data
+    "extraction.console",  # the operator console's templates (/console/)
     "contracts.kernel",
     *[f"modules.{label}" for label in SEAMS_MODULES],
 ]
@@ -78,6 +79,10 @@ DATABASES = module_databases(
     database_url=os.environ.get("DATABASE_URL"),
     sqlite_dir=VAR_DIR,
     conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),  # PostgreSQL: reuse connections
+    # SQLite (embedded): WAL + NORMAL by default; FULL trades commit speed for surviving a power
+    # loss with every commit (docs/events.md, "The embedded default's SQLite settings").
+    sqlite_synchronous=os.environ.get("SEAMS_SQLITE_SYNCHRONOUS", "NORMAL"),
+    sqlite_timeout=float(os.environ.get("SEAMS_SQLITE_TIMEOUT", "20")),
 )
 DATABASE_ROUTERS = ["contracts.kernel.router.ModuleRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -1,7 +1,7 @@
-"""URLs: the public API under /api/ (docs at /api/docs), the admin, health checks, Prometheus metrics
-(/metrics) and the internal contract endpoints (/internal/<module>/v<N>/<contract>/..., see
-docs/transports.md). The paths of an extracted module are forwarded to its service by the gateway
-middleware (extraction.gateway)."""
+"""URLs: the public API under /api/ (docs at /api/docs), the admin, the operator console (/console/,
+staff only, see docs/observability.md), health checks, Prometheus metrics (/metrics) and the internal
+contract endpoints (/internal/<module>/v<N>/<contract>/..., see docs/transports.md). The paths of an
+extracted module are forwarded to its service by the gateway middleware (extraction.gateway)."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -13,6 +13,7 @@ from .api import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("console/", include("extraction.console.urls")),
     path("api/", api.urls),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),

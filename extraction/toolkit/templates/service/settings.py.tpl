@@ -62,7 +62,16 @@ TEMPLATES = [
 
 #: SQLite files (when DATABASE_URL is unset): the monolith's var/ to share its data.
 VAR_DIR = Path(os.environ.get("SEAMS_VAR_DIR", BASE_DIR / "var"))
-DATABASES = module_databases(SEAMS_MODULES, database_url=os.environ.get("DATABASE_URL"), sqlite_dir=VAR_DIR)
+DATABASES = module_databases(
+    SEAMS_MODULES,
+    database_url=os.environ.get("DATABASE_URL"),
+    sqlite_dir=VAR_DIR,
+    # PostgreSQL: keep connections between requests and tasks (health-checked), as the monolith does.
+    conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+    # SQLite: WAL, a busy timeout and immediate transactions, as in the monolith (NORMAL or FULL).
+    sqlite_synchronous=os.environ.get("SEAMS_SQLITE_SYNCHRONOUS", "NORMAL"),
+    sqlite_timeout=float(os.environ.get("SEAMS_SQLITE_TIMEOUT", "20")),
+)
 DATABASE_ROUTERS = ["contracts.kernel.router.ModuleRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
