@@ -28,7 +28,7 @@ from .claiming import WORKER_ID
 from .config import outbox_settings
 from .dispatch import CeleryDispatcher, InlineDispatcher, dispatcher
 from .processing import Claimed, deliver_claimed
-from .statements import insert_publications
+from .statements import insert_event, insert_publications
 
 
 class OutboxEventBackend(EventBackend):
@@ -37,7 +37,7 @@ class OutboxEventBackend(EventBackend):
     def publish(self, envelope: Envelope, using: str) -> None:
         subscribers = subscribers_of(envelope.type)
         now = timezone.now()
-        row = OutboxEvent.objects.using(using).create(
+        row = OutboxEvent(
             event_id=envelope.id,
             type=envelope.type,
             version=envelope.version,
@@ -47,6 +47,10 @@ class OutboxEventBackend(EventBackend):
             publisher=envelope.publisher,
             occurred_at=envelope.occurred_at,
         )
+        row.position = insert_event(  # type: ignore[assignment]
+            using, row.event_id, row.type, row.version, row.key, row.payload, row.headers, row.publisher, row.occurred_at
+        )
+        row._state.adding, row._state.db = False, using
         if not subscribers:
             return
         sender = dispatcher()

@@ -30,14 +30,15 @@ from ..bus import logger
 from ..errors import ServiceUnavailable, Undeliverable
 from ..events import Envelope
 from ..models import OPEN_STATUSES, OutboxEvent, Publication, PublicationStatus
+from ..modules import get_module
 from ..registry import Subscriber
 from ..remote import RemoteSubscriber, is_remote
 from .claiming import WORKER_ID, claim, claim_many
 from .config import OutboxSettings, outbox_settings
 from .dispatch import dispatcher
 from .forwarding import forward
-from .inbox import handle_once, local_subscriber, validated
-from .statements import complete_publications
+from .inbox import Taken, handle_once, local_subscriber, validated
+from .statements import complete_claimed, complete_publications, reachable_table
 
 #: The fast path leaves a publication to the relay when less than this is left of its lease.
 LEASE_MARGIN = timedelta(seconds=1)
@@ -147,21 +148,49 @@ def _materialize(publication: Publication) -> Claimed:
 # --- one attempt and its outcome -----------------------------------------------------------------
 def _attempt(alias: str, item: Claimed) -> str:
     """Run the handler here (or forward it to the process that serves its module); a failure is
-    recorded (retry or dead letter) and returned as the outcome."""
+    recorded (retry or dead letter) and returned as the outcome.
+
+    When the handler's connection can write the publication row in its own transaction (the same
+    database alias, or module schemas of one PostgreSQL database), the publication is marked
+    completed there, after its inbox row and before the handler: effect, inbox and completion
+    commit together, which saves a statement and a durable commit, and holding the row locked
+    keeps the relay from taking it back while the handler runs. The outcome is then
+    "completed" with nothing left to record (``_finish`` skips it).
+    """
+    publication = item.publication
     try:
         if isinstance(item.subscriber, RemoteSubscriber):
-            return forward(item.subscriber, item.publication.event)
-        return handle_once(item.subscriber, item.envelope)
+            return forward(item.subscriber, publication.event)
+        table = None
+        if outbox_settings().completion == "keep":
+            table = reachable_table(alias, get_module(item.subscriber.module).database_alias)
+        if table is None:
+            return handle_once(item.subscriber, item.envelope)
+        waiting: list[bool] = []
+
+        def complete_here(subscriber_alias: str) -> None:
+            holds_back = complete_claimed(subscriber_alias, table, publication.pk, publication.claimed_by, timezone.now())
+            if holds_back is None:
+                raise Taken
+            waiting.append(holds_back)
+
+        outcome = handle_once(item.subscriber, item.envelope, also=complete_here)
+        if outcome == "completed":
+            publication.status = PublicationStatus.COMPLETED  # recorded with the handler's commit
+            if waiting[0]:
+                _dispatch_next_of_key(alias, publication)
+        return outcome
     except Undeliverable as exc:  # a remote receiver's verdict: retrying cannot help
-        _bury(alias, item.publication, str(exc), "".join(traceback.format_exception(exc)))
+        _bury(alias, publication, str(exc), "".join(traceback.format_exception(exc)))
         return "dead"
     except Exception as exc:
-        return _failed(alias, item.publication, exc)
+        return _failed(alias, publication, exc)
 
 
 def _finish(alias: str, publications: list[Publication]) -> None:
     """Record completed publications: one UPDATE for all of them (``keep``), then dispatch the
     next event of each key that one of them held back."""
+    publications = [p for p in publications if p.status != PublicationStatus.COMPLETED]
     if not publications:
         return
     if outbox_settings().completion == "keep":

@@ -11,9 +11,36 @@ from __future__ import annotations
 from datetime import datetime
 from functools import lru_cache
 
-from django.db import connections
+from django.db import connections, models
 
-from ..models import OPEN_STATUSES, Publication, PublicationStatus
+from ..models import OPEN_STATUSES, InboxEntry, OutboxEvent, Publication, PublicationStatus
+
+
+class PreparedInsert:
+    """``INSERT INTO <model's table> (<fields>) VALUES (...) [RETURNING <pk>]``, its SQL built once;
+    each value prepared by its field exactly as ``Model.objects.create`` would (JSON, UUIDs, dates)."""
+
+    def __init__(self, model: type[models.Model], fields: tuple[str, ...], returning: bool = False) -> None:
+        self.fields = [model._meta.get_field(name) for name in fields]
+        columns = ", ".join(f.column for f in self.fields)  # type: ignore[union-attr]
+        marks = ", ".join(["%s"] * len(self.fields))
+        pk = model._meta.pk.column  # type: ignore[union-attr]
+        self.sql = f"INSERT INTO {model._meta.db_table} ({columns}) VALUES ({marks})" + (f" RETURNING {pk}" if returning else "")
+        self.returning = returning
+
+    def __call__(self, alias: str, *values: object) -> object:
+        connection = connections[alias]
+        params = [f.get_db_prep_save(v, connection) for f, v in zip(self.fields, values, strict=True)]  # type: ignore[union-attr]
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            return cursor.fetchone()[0] if self.returning else None
+
+
+#: The event row (returns its position); the inbox row of one handled event.
+insert_event = PreparedInsert(
+    OutboxEvent, ("event_id", "type", "version", "key", "payload", "headers", "publisher", "occurred_at"), returning=True
+)
+insert_inbox = PreparedInsert(InboxEntry, ("event_id", "subscriber", "handled_at"))
 
 _OPEN = ", ".join(f"'{status.value}'" for status in OPEN_STATUSES)
 _TABLE = Publication._meta.db_table
@@ -92,3 +119,42 @@ def complete_publications(alias: str, ids: list[int], now: datetime) -> list[int
     with connections[alias].cursor() as cursor:
         cursor.execute(_complete_sql(len(ids)), [connections[alias].ops.adapt_datetimefield_value(now), *ids])
         return [pk for pk, holds_back in cursor.fetchall() if holds_back]
+
+
+@lru_cache(maxsize=64)
+def _complete_claimed_sql(table: str) -> str:
+    return (
+        f"UPDATE {table} SET status = '{PublicationStatus.COMPLETED.value}', completed_at = %s, lease_until = NULL,"
+        f" last_error = '' WHERE id = %s AND status = '{PublicationStatus.PROCESSING.value}' AND claimed_by = %s"
+        " RETURNING holds_back"
+    )
+
+
+def complete_claimed(alias: str, table: str, pk: int, claimed_by: str, now: datetime) -> bool | None:
+    """On ``alias``'s connection (inside the handler's transaction), mark publication ``pk`` of
+    ``table`` completed if ``claimed_by`` still holds it. Returns None if it does not (its lease
+    ran out and the relay took it back), else whether a later event of its key waits for it."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute(_complete_claimed_sql(table), [connections[alias].ops.adapt_datetimefield_value(now), pk, claimed_by])
+        row = cursor.fetchone()
+    return None if row is None else bool(row[0])
+
+
+@lru_cache(maxsize=256)
+def reachable_table(publisher: str, subscriber: str) -> str | None:
+    """How the subscriber's connection names the publisher's publication table, if it can write
+    it in its own transaction: the same alias, or two PostgreSQL aliases on the same database
+    (module schemas: the table qualified by the publisher's schema). None across SQLite files or
+    servers."""
+    from ..databases import schema_of
+
+    if publisher == subscriber:
+        return _TABLE
+    one, other = connections[publisher], connections[subscriber]
+    if one.vendor != "postgresql" or other.vendor != "postgresql":
+        return None
+    where = ("HOST", "PORT", "NAME", "USER")
+    if any(one.settings_dict.get(k) != other.settings_dict.get(k) for k in where):
+        return None
+    schema = schema_of(one.settings_dict)
+    return f'{one.ops.quote_name(schema)}.{_TABLE}' if schema else None
