@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install lint check migrate seed clean bench bench-outbox bench-transports
+.PHONY: run test install lint check migrate seed clean bench bench-outbox bench-transports bench-events browser console-screenshot
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,18 +37,33 @@ check: install
 # PYTEST_ARGS narrows the run, e.g. PYTEST_ARGS='-m "not own_stack"' skips the tests that always
 # build their own PostgreSQL database and Redis (fault tests, extracted services): CI runs them once.
 PYTEST_ARGS ?=
-test: lint check
+test: lint check browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The operator console's browser test drives Debian's chromium through chromium-driver (Selenium,
+# no browser download): installed here when absent (needs root or sudo-less apt, as in CI).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver)
+
+# Regenerate docs/console.png (the README's screenshot) from the browser test's real run.
+console-screenshot: install browser
+	SEAMS_CONSOLE_SCREENSHOT=docs/console.png $(BIN)/python -m pytest tests/e2e/test_console_browser.py -q
+
 # Benchmarks: bench-outbox needs PostgreSQL at 127.0.0.1:5432 (user postgres), bench-transports Redis at
-# 127.0.0.1:6379 (its database 7); they write bench/RESULTS-outbox.md and bench/RESULTS.md.
-bench: bench-outbox bench-transports
+# 127.0.0.1:6379 (its database 7); they write bench/RESULTS-outbox.md and bench/RESULTS.md. bench-events
+# (hand-written vs Seams events, per-order costs, the whole shop) needs both (Redis database 11) and
+# writes bench/RESULTS-events.md; `.venv/bin/python -m bench.events --quick` is the short run.
+bench: bench-outbox bench-transports bench-events
 
 bench-outbox: install
 	$(BIN)/python -m bench.outbox_claim
 
 bench-transports: install
 	$(BIN)/python -m bench.transports
+
+bench-events: install
+	$(BIN)/python -m bench.events
 
 clean:
 	rm -rf var/*.sqlite3 .pytest_cache

@@ -10,7 +10,9 @@ from pathlib import Path
 
 from contracts.kernel.databases import module_databases
 from contracts.kernel.discovery import discover_modules
+from contracts.kernel.telemetry.logs import logging_config
 from extraction.bindings import bindings_from_env, gateway_from_env
+from extraction.celery.redis_transport import broker_transport
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -128,11 +130,16 @@ SEAMS_HEALTH_BROKER = os.environ.get("SEAMS_HEALTH_BROKER", "auto")
 
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+#: kombu's Redis transport with the fix that keeps a busy worker alive when Redis drops
+#: (extraction/celery/redis_transport.py); other brokers keep kombu's own transport.
+CELERY_BROKER_TRANSPORT = broker_transport(CELERY_BROKER_URL)
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/1")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+#: Workers log through LOGGING (JSON when asked), not Celery's own root handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 #: Publishing a task never blocks a web request for long: if the broker is down the outbox keeps
 #: the event and the relay sends it later.
 CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT", "2"))
@@ -148,10 +155,6 @@ CELERY_BEAT_SCHEDULE = {
     "seams-relay": {"task": "seams.relay", "schedule": float(os.environ.get("SEAMS_RELAY_INTERVAL", "5"))},
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {"seams": {"handlers": ["console"], "level": os.environ.get("SEAMS_LOG_LEVEL", "INFO")}},
-}
+#: Logs: SEAMS_LOG_FORMAT=json for one JSON object per line (trace and span ids, module, event
+#: fields), plain by default; SEAMS_LOG_LEVEL, LOG_LEVEL (contracts/kernel/telemetry/logs.py).
+LOGGING = logging_config(os.environ)

@@ -73,6 +73,7 @@ def drain_tasks() -> int:
     from celery import current_app
 
     app = current_app._get_current_object()
+    app.loader.import_default_modules()  # what a worker does at start: find every task (they are sent by name)
     ran = 0
     with app.connection_for_read() as connection:
         channel = connection.default_channel

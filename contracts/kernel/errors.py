@@ -64,8 +64,10 @@ class ContractError(Exception):
         module = cls.__module__
         if module.startswith("contracts.kernel"):
             owner = "seams"
-        elif module.startswith("contracts."):
-            owner = module.split(".", 1)[1]
+        elif module.startswith(("contracts.", "modules.")):
+            # contracts.catalog / modules.catalog.services -> "catalog": a code names the module that
+            # owns the error, never a Python path (which would change when code moves).
+            owner = module.split(".")[1]
         else:
             owner = module
         cls.code = f"{owner}.{cls.__name__}"

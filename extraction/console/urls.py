@@ -1,4 +1,6 @@
-"""``/console/``: the page, its two JSON endpoints (polled by the page) and the resubmit action."""
+"""``/console/``: the page, its two JSON endpoints (polled by the page), the resubmit action and a
+login page for processes without the admin (extracted services: ``SEAMS_CONSOLE_LOGIN_URL =
+"console:login"``)."""
 
 from django.urls import path
 
@@ -11,4 +13,5 @@ urlpatterns = [
     path("stats.json", views.stats, name="stats"),
     path("health.json", views.health, name="health"),
     path("resubmit", views.resubmit, name="resubmit"),
+    path("login/", views.login, name="login"),
 ]

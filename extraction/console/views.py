@@ -5,6 +5,8 @@
   two readings into rates;
 * ``GET /console/health.json`` — the readiness checks (``extraction.health.readiness``) and, per
   module, the one that says whether it can be reached; polled less often (it may wait on timeouts);
+* ``GET|POST /console/login/`` — Django's login form, for processes without the admin (a generated
+  service); only staff get past the console's check afterwards;
 * ``POST /console/resubmit`` — ``ref=<module>:<id>`` (one dead letter) or ``event_type=<type>``
   (every dead letter of that type), CSRF-protected; it resubmits with
   ``contracts.kernel.operations.resubmit`` and redirects to the page, which shows what each
@@ -16,6 +18,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -33,7 +36,7 @@ from . import selectors
 from .access import staff_only
 from .svg import render_svg
 
-__all__ = ["health", "index", "resubmit", "stats"]
+__all__ = ["health", "index", "login", "resubmit", "stats"]
 
 #: How many resubmitted refs the page reports back (the redirect carries them in its query string).
 SHOWN_REFS = 50
@@ -131,3 +134,6 @@ def resubmit(request: HttpRequest) -> HttpResponse:
     count = resubmit_publications(refs=refs, dead_only=True) if refs else 0
     query = urlencode({"resubmitted": ",".join(refs[:SHOWN_REFS]), "count": count})
     return HttpResponseRedirect(f"{reverse('console:index')}?{query}")
+
+
+login = LoginView.as_view(template_name="console/login.html", redirect_authenticated_user=False)

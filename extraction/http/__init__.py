@@ -14,6 +14,5 @@ from extraction.wire import IDEMPOTENCY_PARAMETER, TransportUnavailable
 from .breaker import CircuitBreaker
 from .client import HttpTransport
 from .server import build_api
-from .wire import TRACE_HEADER
 
-__all__ = ["IDEMPOTENCY_PARAMETER", "TRACE_HEADER", "CircuitBreaker", "HttpTransport", "TransportUnavailable", "build_api"]
+__all__ = ["IDEMPOTENCY_PARAMETER", "CircuitBreaker", "HttpTransport", "TransportUnavailable", "build_api"]

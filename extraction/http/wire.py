@@ -30,7 +30,6 @@ from extraction.wire import VIOLATION_CODE, arguments_model, error_to_wire, resu
 
 __all__ = [
     "IDEMPOTENCY_HEADER",
-    "TRACE_HEADER",
     "VIOLATION_CODE",
     "ErrorBody",
     "arguments_of",
@@ -45,8 +44,6 @@ __all__ = [
     "violation_body",
 ]
 
-#: The trace id of the work in progress (the kernel's ``trace_id`` context variable) travels here.
-TRACE_HEADER = "X-Seams-Trace-Id"
 #: The value of a command's ``IDEMPOTENCY_PARAMETER`` (:mod:`extraction.wire`) also travels in this
 #: header (for proxies and logs).
 IDEMPOTENCY_HEADER = "Idempotency-Key"

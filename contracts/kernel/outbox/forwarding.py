@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from ..models import OutboxEvent
 from ..remote import RemoteSubscriber, forward_event
+from ..telemetry.events import forwarding
+from ..telemetry.tracing import carrier
 
 
 def envelope_to_wire(row: OutboxEvent) -> dict[str, object]:
@@ -24,5 +26,9 @@ def envelope_to_wire(row: OutboxEvent) -> dict[str, object]:
 
 
 def forward(subscriber: RemoteSubscriber, row: OutboxEvent) -> str:
-    """Hand the event to the process that serves ``subscriber``; returns its outcome."""
-    return forward_event(subscriber.module, subscriber.name, envelope_to_wire(row))
+    """Hand the event to the process that serves ``subscriber``; returns its outcome. The envelope
+    sent carries the forward's trace context, so the receiver's handler continues this trace."""
+    with forwarding(row.type, subscriber.name, subscriber.module):
+        wire = envelope_to_wire(row)
+        wire["headers"] = {**row.headers, **carrier()}
+        return forward_event(subscriber.module, subscriber.name, wire)

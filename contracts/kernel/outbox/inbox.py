@@ -19,6 +19,7 @@ from ..errors import Undeliverable
 from ..events import Envelope, Event, declared_events
 from ..modules import get_module
 from ..registry import Subscriber, get_registry
+from ..telemetry import tracing
 from .statements import insert_inbox
 
 
@@ -97,9 +98,14 @@ def receive_event(subscriber: str, envelope: dict[str, object]) -> str:
         raise Undeliverable(f"malformed envelope: {exc!r}") from exc
     if not isinstance(payload, dict):
         raise Undeliverable("malformed envelope: the payload is not an object")
-    event = validated(event_type, version, payload)
-    local = local_subscriber(event_type, subscriber)
-    envelope_ = Envelope(
-        event=event, id=event_id, occurred_at=occurred_at, key=None if key is None else str(key), headers=headers
-    )
-    return handle_once(local, envelope_)
+    attributes = {"seams.event_type": event_type, "seams.subscriber": subscriber, "seams.event_id": str(event_id)}
+    # The handler's span continues the sender's forward (the trace context in the envelope headers).
+    with tracing.continued(headers, f"handle {event_type}", tracing.SpanKind.CONSUMER, attributes) as span:
+        event = validated(event_type, version, payload)
+        local = local_subscriber(event_type, subscriber)
+        envelope_ = Envelope(
+            event=event, id=event_id, occurred_at=occurred_at, key=None if key is None else str(key), headers=headers
+        )
+        outcome = handle_once(local, envelope_)
+        tracing.mark_outcome(span, outcome)
+        return outcome

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import random
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -33,6 +34,7 @@ from ..models import OPEN_STATUSES, OutboxEvent, Publication, PublicationStatus
 from ..modules import get_module
 from ..registry import Subscriber
 from ..remote import RemoteSubscriber, is_remote
+from ..telemetry.events import handling, record_error
 from .claiming import WORKER_ID, claim, claim_many
 from .config import OutboxSettings, outbox_settings
 from .dispatch import dispatcher
@@ -124,9 +126,8 @@ def _run_read(alias: str, publications: list[Publication]) -> list[str]:
     for publication in publications:
         try:
             item = _materialize(publication)
-        except Undeliverable as exc:
-            _bury(alias, publication, str(exc), "")
-            outcomes.append("dead")
+        except Undeliverable:
+            outcomes.append(_observed(alias, publication, lambda: _bury(alias, publication, str(exc), "") or "dead"))  # noqa: B023  (runs now)
             continue
         outcome = _attempt(alias, item)
         if outcome in ("completed", "duplicate"):
@@ -146,7 +147,20 @@ def _materialize(publication: Publication) -> Claimed:
 
 
 # --- one attempt and its outcome -----------------------------------------------------------------
+def _observed(alias: str, publication: Publication, run: Callable[[], str]) -> str:
+    """A span continuing the trace that published the event, and the delivered/failed/dead counters."""
+    row = publication.event
+    with handling(row.headers, row.type, publication.subscriber, publication.subscriber_module, row.event_id, publication.attempts) as done:
+        outcome = run()
+        done(outcome)
+    return outcome
+
+
 def _attempt(alias: str, item: Claimed) -> str:
+    return _observed(alias, item.publication, lambda: _run(alias, item))
+
+
+def _run(alias: str, item: Claimed) -> str:
     """Run the handler here (or forward it to the process that serves its module); a failure is
     recorded (retry or dead letter) and returned as the outcome.
 
@@ -181,6 +195,7 @@ def _attempt(alias: str, item: Claimed) -> str:
                 _dispatch_next_of_key(alias, publication)
         return outcome
     except Undeliverable as exc:  # a remote receiver's verdict: retrying cannot help
+        record_error(exc)
         _bury(alias, publication, str(exc), "".join(traceback.format_exception(exc)))
         return "dead"
     except Exception as exc:
@@ -228,6 +243,7 @@ def _failed(alias: str, publication: Publication, exc: Exception) -> str:
     attempts = publication.attempts  # as claimed: read after the claim, or written claimed (1)
     text = "".join(traceback.format_exception(exc))
     message = f"{type(exc).__name__}: {exc}"
+    record_error(exc)
     logger.error(
         "Handler %s failed for event %s (%s), attempt %s/%s: %s; the publisher and other handlers are unaffected.",
         publication.subscriber,

@@ -16,6 +16,7 @@ from django.utils import timezone
 from ..models import Publication, PublicationStatus
 from ..modules import module_configs
 from ..remote import is_remote
+from ..telemetry.events import relaying
 from .config import outbox_settings
 from .dispatch import dispatcher
 
@@ -87,10 +88,12 @@ def relay_once(aliases: list[str] | None = None) -> dict[str, int]:
     """One pass of the relay over every module database; returns how many it re-dispatched."""
     config = outbox_settings()
     sent: dict[str, int] = {}
-    for alias in aliases or module_aliases():
-        release_expired_leases(alias)
-        ids = due_publications(alias, config.relay_batch)
-        if ids:
-            dispatcher().dispatch(alias, ids)
-        sent[alias] = len(ids)
+    with relaying() as done:
+        for alias in aliases or module_aliases():
+            release_expired_leases(alias)
+            ids = due_publications(alias, config.relay_batch)
+            if ids:
+                dispatcher().dispatch(alias, ids)
+            sent[alias] = len(ids)
+        done(sent)
     return sent

@@ -152,7 +152,7 @@ def outbox_backlog() -> list[tuple[str, int, float]]:
                 .aggregate(open=Count("pk"), oldest=Min("created_at"))
             )
         except Exception as exc:  # one unreadable database must not blank the whole scrape
-            log.warning("Could not read the outbox of %s for /metrics: %s", config.label, exc, extra={"module": config.label})
+            log.warning("Could not read the outbox of %s for /metrics: %s", config.label, exc, extra={"seams_module": config.label})
             continue
         age = max(0.0, (now - found["oldest"]).total_seconds()) if found["oldest"] else 0.0
         rows.append((config.label, int(found["open"]), age))

@@ -1,4 +1,5 @@
-"""URLs of the {{ label }} service: health probes for Kubernetes, Prometheus metrics (/metrics), the internal contract endpoints
+"""URLs of the {{ label }} service: health probes for Kubernetes, Prometheus metrics (/metrics), the
+operator console for its module (/console/, staff only), the internal contract endpoints
 (what the monolith calls when SEAMS_BIND_{{ label|upper }} points here) and the public REST API
 under /api/ (docs at /api/docs)."""
 
@@ -13,6 +14,7 @@ urlpatterns = [
     path("health/live", live, name="health-live"),
     path("health/ready", ready, name="health-ready"),
     path("metrics", metrics, name="metrics"),
+    path("console/", include("extraction.console.urls")),
     path("", include("extraction.http.urls")),
     path("api/", api.urls),
 ]
