@@ -22,6 +22,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from django.db import transaction
 from django.db.models import Subquery
@@ -126,8 +127,8 @@ def _run_read(alias: str, publications: list[Publication]) -> list[str]:
     for publication in publications:
         try:
             item = _materialize(publication)
-        except Undeliverable:
-            outcomes.append(_observed(alias, publication, lambda: _bury(alias, publication, str(exc), "") or "dead"))  # noqa: B023  (runs now)
+        except Undeliverable as exc:
+            outcomes.append(_observed(alias, publication, partial(_buried, alias, publication, str(exc))))
             continue
         outcome = _attempt(alias, item)
         if outcome in ("completed", "duplicate"):
@@ -280,6 +281,11 @@ def _log_extra(publication: Publication) -> dict[str, str]:
         "event_type": publication.event_type,
         "handler": publication.subscriber,
     }
+
+
+def _buried(alias: str, publication: Publication, reason: str) -> str:
+    _bury(alias, publication, reason, "")
+    return "dead"
 
 
 def _bury(alias: str, publication: Publication, reason: str, text: str) -> None:
