@@ -97,9 +97,8 @@ def process_publications(alias: str, ids: list[int], worker: str = WORKER_ID) ->
         query = Publication.objects.using(alias).select_related("event").filter(pk__in=ids, claimed_by=token)
         rows = {p.pk: p for p in query.order_by("position")}
     outcomes = dict(zip(rows, _run_read(alias, list(rows.values())), strict=True))
-    for pk in ids:  # held back behind an earlier one of the batch (now done), or not due, or taken
-        if pk not in outcomes:
-            outcomes[pk] = process_publication(alias, pk, worker)
+    for pk in sorted(set(ids) - set(outcomes)):  # held back behind an earlier one of the batch (now done),
+        outcomes[pk] = process_publication(alias, pk, worker)  # or not due, or taken: in publication order
     return [outcomes[pk] for pk in ids]
 
 
