@@ -151,3 +151,21 @@ def test_stats_count_the_contract_calls_an_order_makes(operator: Client, shop: C
     assert place_order(shop, "ada@example.com", ("KB-101", 1)).status_code == 201
     after = operator.get("/console/stats.json").json()["modules"]["catalog"]["calls"]
     assert after > before  # orders (and inventory) asked catalog, counted by seams_contract_calls_total
+
+
+def test_a_module_bound_to_a_service_that_is_down_is_drawn_there_and_reported_down(operator: Client) -> None:
+    from django.test import override_settings
+
+    from tests.support.processes import free_port
+
+    down = f"http://127.0.0.1:{free_port()}"
+    binding = {"catalog": {"TRANSPORT": "http", "MODULE": "catalog", "URL": down, "TIMEOUT": "5"}}
+    with override_settings(SEAMS_BINDINGS=binding, SEAMS_HEALTH_TIMEOUT=1):
+        page = operator.get("/console/").content.decode()
+        health = operator.get("/console/health.json").json()
+    assert '<g class="node http" id="node-catalog"' in page and down in page
+    assert health["status"] == "degraded"
+    assert health["modules"]["catalog"]["ok"] is False
+    assert health["modules"]["catalog"]["check"] == "service:catalog"
+    assert health["modules"]["catalog"]["detail"].startswith("unreachable: ConnectError")
+    assert health["modules"]["orders"]["ok"] is True
