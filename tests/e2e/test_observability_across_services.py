@@ -175,6 +175,8 @@ def test_one_order_is_one_trace_across_the_extracted_inventory_service(stack: tu
             while http.get(f"/api/orders/{order_id}").json()["status"] == "pending" and time.monotonic() < deadline:
                 time.sleep(0.5)
             assert http.get(f"/api/orders/{order_id}").json()["status"] == "confirmed"
+            with in_trace():  # through the gateway, in a trace of the test's own
+                assert http.get(f"/api/inventory/stock/{sku}").json()["reserved"] == 1
 
         # --- the trace ------------------------------------------------------------------------------
         def complete(found: list[dict]) -> bool:
@@ -224,6 +226,15 @@ def test_one_order_is_one_trace_across_the_extracted_inventory_service(stack: tu
                     and s["attributes"].get("seams.event_type", "").startswith(("orders.", "inventory."))
                     and "trace@example.com" in json.dumps(s)]
 
+        # The gateway forwards the caller's trace: its span in the monolith, the service's under it.
+        def gatewayed(found: list[dict]) -> list[dict]:
+            return [s for s in found if s["trace_id"] == TRACE_ID and s["service"] == "inventory-service" and s["kind"] == "SERVER"]
+
+        gateway_trace = [s for s in wait_for_spans(spans_file, gatewayed, within=30) if s["trace_id"] == TRACE_ID]
+        (gateway,) = [s for s in gateway_trace if s["name"] == "gateway inventory"]
+        assert gateway["service"] == "monolith" and gateway["attributes"]["seams.status"] == 200
+        assert gatewayed(gateway_trace), sorted((s["service"], s["name"]) for s in gateway_trace)
+
         # --- the metrics ----------------------------------------------------------------------------
         monolith_change = delta(monolith_before, scrape(monolith_url))
         service_change = delta(service_before, scrape(service_url))
@@ -234,6 +245,7 @@ def test_one_order_is_one_trace_across_the_extracted_inventory_service(stack: tu
         assert monolith_change("seams_contract_calls_total", contract="catalog.Catalog", method="get_products",
                                transport="inprocess", outcome="ok") == 1
         assert monolith_change("seams_http_requests_total", route="api/orders/", method="POST", status="201") == 1
+        assert monolith_change("seams_http_requests_total", route="gateway:inventory", method="GET", status="200") == 1
         assert service_change("seams_events_published_total", event_type="inventory.StockReserved") == 1
         assert service_change("seams_events_delivered_total", event_type="inventory.StockReserved",
                               subscriber="modules.orders.handlers.confirm_order_when_stock_reserved") == 1
