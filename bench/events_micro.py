@@ -343,9 +343,23 @@ def run(args: argparse.Namespace, tmp: Path, db_name: str, processes: list[Proce
     worker = Process(
         "worker",
         [
-            str(BIN / "celery"), "-A", "app", "worker", "-I", "bench.baseline.tasks",
-            "-Q", "bench.raw.events,seams.notifications", "-P", "solo", "-n", f"bench-events-{os.getpid()}@%h",
-            "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "WARNING",
+            str(BIN / "celery"),
+            "-A",
+            "app",
+            "worker",
+            "-I",
+            "bench.baseline.tasks",
+            "-Q",
+            "bench.raw.events,seams.notifications",
+            "-P",
+            "solo",
+            "-n",
+            f"bench-events-{os.getpid()}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel",
+            "WARNING",
         ],
         process_env(base, SEAMS_EVENT_DISPATCH="celery", BENCH_TASK_STAMPS=str(stamps)),
         tmp,
@@ -382,7 +396,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(KeyboardInterrupt()))
     foreign = redis_foreign_keys(args.redis_url)
     if foreign:
-        raise SystemExit(f"{args.redis_url} holds keys this bench did not create ({foreign[:5]}): pass another --redis-url")
+        raise SystemExit(
+            f"{args.redis_url} holds keys this bench did not create ({foreign[:5]}): pass another --redis-url"
+        )
     tmp = Path(tempfile.mkdtemp(prefix="seams-bench-events-"))
     db_name = f"seams_bench_events_{secrets.token_hex(4)}" if args.database_url else ""
     processes: list[Process] = []

@@ -14,6 +14,7 @@ COPY service ./service
 COPY contracts ./contracts
 COPY modules ./modules
 COPY extraction ./extraction
+COPY gunicorn.conf.py ./
 RUN pip install --no-cache-dir . \
     && useradd --system --no-create-home --home-dir /srv service \
     && mkdir -p /srv/var \
