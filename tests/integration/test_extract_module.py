@@ -339,6 +339,23 @@ def test_the_service_keeps_its_database_connections(extracted: tuple, isolation:
     assert results[1].stdout.split()[2] == "IMMEDIATE"
 
 
+def test_the_service_worker_uses_the_redis_transport_that_survives_an_outage(
+    extracted: tuple, isolation: Path, workspace: Path
+) -> None:
+    """The fix of extraction/celery/redis_transport.py ships with the service and its settings name it."""
+    label, service, _ = extracted
+    assert (service / "extraction" / "celery" / "redis_transport.py").is_file()
+    env = {**service_env(service, isolation, workspace / f"var-{label}"), "DJANGO_SETTINGS_MODULE": "service.settings"}
+    probe = (
+        "import django; django.setup(); from service.celery import celery_app as app; "
+        "print(type(app.connection_for_write().transport).__module__)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=service, env={**env, "CELERY_BROKER_URL": "redis://127.0.0.1:1/0"},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "extraction.celery.redis_transport"
+
+
 # --- the generated service itself ------------------------------------------------------------------
 def test_the_generated_service_passes_its_own_check_without_the_monolith(
     extracted: tuple, isolation: Path, workspace: Path
