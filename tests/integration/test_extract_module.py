@@ -304,6 +304,7 @@ def test_the_dockerfile_builds_the_service_and_its_command_starts_gunicorn(extra
     assert command[:2] == ["sh", "-c"]
     assert shlex.split(command[2])[:3] == ["exec", "gunicorn", "service.wsgi"]
     assert "--bind 0.0.0.0:${PORT:-8000}" in command[2]
+    assert "-c python:contracts.kernel.telemetry.gunicorn" in command[2]  # multiprocess metrics forget dead workers
 
 
 def test_the_service_serves_with_threaded_keep_alive_workers(extracted: tuple, isolation: Path, workspace: Path) -> None:
