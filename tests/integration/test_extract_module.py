@@ -304,6 +304,7 @@ def test_the_dockerfile_builds_the_service_and_its_command_starts_gunicorn(extra
     assert command[:2] == ["sh", "-c"]
     assert shlex.split(command[2])[:3] == ["exec", "gunicorn", "service.wsgi"]
     assert "--bind 0.0.0.0:${PORT:-8000}" in command[2]
+    assert "-c python:contracts.kernel.telemetry.gunicorn" in command[2]  # multiprocess metrics forget dead workers
 
 
 def test_the_service_serves_with_threaded_keep_alive_workers(extracted: tuple, isolation: Path, workspace: Path) -> None:
@@ -336,6 +337,23 @@ def test_the_service_keeps_its_database_connections(extracted: tuple, isolation:
     assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
     assert results[0].stdout.split() == ["60", "True", "None"]
     assert results[1].stdout.split()[2] == "IMMEDIATE"
+
+
+def test_the_service_worker_uses_the_redis_transport_that_survives_an_outage(
+    extracted: tuple, isolation: Path, workspace: Path
+) -> None:
+    """The fix of extraction/celery/redis_transport.py ships with the service and its settings name it."""
+    label, service, _ = extracted
+    assert (service / "extraction" / "celery" / "redis_transport.py").is_file()
+    env = {**service_env(service, isolation, workspace / f"var-{label}"), "DJANGO_SETTINGS_MODULE": "service.settings"}
+    probe = (
+        "import django; django.setup(); from service.celery import celery_app as app; "
+        "print(type(app.connection_for_write().transport).__module__)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=service, env={**env, "CELERY_BROKER_URL": "redis://127.0.0.1:1/0"},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "extraction.celery.redis_transport"
 
 
 # --- the generated service itself ------------------------------------------------------------------
