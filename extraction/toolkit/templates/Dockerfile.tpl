@@ -24,4 +24,5 @@ USER service
 EXPOSE {{ port }}
 
 # The web process. The worker and beat Deployments run `celery -A service ...` from this image.
-CMD ["sh", "-c", "exec gunicorn service.wsgi --bind 0.0.0.0:${PORT:-{{ port }}} --workers ${WEB_CONCURRENCY:-2} --access-logfile -"]
+# PROMETHEUS_MULTIPROC_DIR (an emptyDir) adds up /metrics over the workers; the hook forgets dead ones.
+CMD ["sh", "-c", "exec gunicorn service.wsgi -c python:contracts.kernel.telemetry.gunicorn --bind 0.0.0.0:${PORT:-{{ port }}} --workers ${WEB_CONCURRENCY:-2} --access-logfile -"]
