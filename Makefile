@@ -30,6 +30,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py modules lint-config --check
 	$(BIN)/lint-imports importlinter.ini
+	$(BIN)/python manage.py contracts check
 
 check: install
 	$(BIN)/python manage.py check --fail-level WARNING

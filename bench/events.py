@@ -13,7 +13,7 @@ the end, the commit, and
 2. statements and durable commits per placed order, inline and with Celery dispatch, on each
    database (``bench/order_costs.py``);
 3. the whole shop: the plain-Django shop (``bench/plainshop/``) vs the Seams shop co-located vs the
-   Seams shop with catalog and inventory extracted (HTTP): p50 latency to confirmed, orders/s at
+   Seams shop with catalog and inventory extracted (HTTP, and Celery): p50 latency to confirmed, orders/s at
    concurrency 1 and 8, CPU seconds per 100 orders (``bench/shop.py``, PostgreSQL).
 
 Variants alternate batch by batch (and which goes first) so that other load on the machine weighs
@@ -98,17 +98,27 @@ def event_table(micros: list[dict[str, Any]]) -> list[str]:
 
 def drain_table(micros: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "| database | raw per-event task, events/s | Seams celery dispatch, events/s | Seams / raw (target ≥ 0.8x) | tasks the worker ran for Seams |",
-        "|---|---:|---:|---:|---|",
+        "| database | raw per-event task, events/s | Seams celery dispatch, events/s | Seams / raw (target ≥ 0.8x) | tasks the worker ran for Seams | task body p50, raw / Seams (runs) | Seams batch drain, events/s (tasks) | batch / raw (target > 1x) |",
+        "|---|---:|---:|---:|---|---|---:|---:|",
     ]
     for m in micros:
         raw, seams = m["drain"]["raw task"], m["drain"]["seams"]
         ratio = seams["per_second"] / raw["per_second"]
         lines.append(
             f"| {m['database']} | {raw['per_second']:.0f} | {seams['per_second']:.0f} | {ratio:.2f}x {mark(ratio >= TARGET_DRAIN)} "
-            f"| {', '.join(f'`{t}`' for t in seams['tasks'])} |"
+            f"| {', '.join(f'`{t}`' for t in seams['tasks'])} "
+            f"| {ms(raw['task_p50'])} ({raw['task_runs']}) / {ms(seams['task_p50'])} ({seams['task_runs']}) "
+            + batch_cells(m["drain"].get("seams batch drain"), raw)
         )
     return lines
+
+
+def batch_cells(batch: dict[str, Any] | None, raw: dict[str, Any]) -> str:
+    if batch is None:
+        return "| (no batch drain task) | |"
+    ratio = batch["per_second"] / raw["per_second"]
+    tasks = ", ".join(f"`{t}`" for t in batch["tasks"])
+    return f"| {batch['per_second']:.0f} ({tasks}, {batch['task_runs']} runs) | {ratio:.2f}x {mark(ratio > 1)} |"
 
 
 def order_table(orders: list[dict[str, Any]]) -> list[str]:
@@ -204,7 +214,10 @@ def report(
         "",
         "The worker (`-P solo`, prefetch 1) is paused while a batch is published, then resumed; the drain runs from "
         "then to the end of the last task (the worker's own stamps). Raw: a hand-written `@shared_task` doing the same "
-        "`email_send`, sent `on_commit`; Seams: `DISPATCH=celery`, whatever the dispatcher sends.",
+        "`email_send`, sent `on_commit`; Seams: `DISPATCH=celery`, whatever the dispatcher sends for events committed one by one; "
+        "Seams batch drain (when the kernel has `seams.deliver_publications`): the batch's events published while "
+        "the dispatcher holds back (its broker backoff), then sent by one relay pass, as after a broker outage. The task body is "
+        "the worker's `task_prerun` → `task_postrun`; the rest of the drain is Celery's own work between tasks.",
         "",
         *drain_table(micros),
         "",
@@ -224,9 +237,14 @@ def report(
             "",
             f"One gunicorn ({shop['gunicorn']}) on PostgreSQL serves the plain-Django shop (`bench/plainshop/`: the "
             "same models and steps, direct calls and `on_commit` signal receivers, one database, no outbox) and the "
-            "Seams shop; orders of two lines, answered once confirmed; batches alternate. CPU is that of the server's "
-            "processes (`/proc`), per 100 orders, median of the batches; PostgreSQL's own CPU is not counted (the "
-            "server is shared).",
+            "Seams shop co-located (events inline). Extracted: catalog and inventory written out by "
+            "`manage.py extract_module <m> --transport http|celery` and run as their generated services (HTTP: one "
+            "gunicorn each, 1 worker x 8 threads; Celery: one worker each, `-c 2`, plus a monolith worker for what "
+            "they call or forward back), a monolith of their own (2 workers x 8 threads) bound to them, events "
+            "inline everywhere, the same database. Orders of two lines, timed until confirmed (the answer, or the "
+            "order's row polled when it answers pending); batches alternate. CPU is that of every process of the "
+            "variant (`/proc`, their process groups), per 100 orders, median of the batches; PostgreSQL's own CPU "
+            "is not counted (the server is shared).",
             "",
             *shop_table(shop),
             "",
@@ -234,7 +252,14 @@ def report(
     out += ["## Statements of one event", ""]
     for m in micros:
         for name, c in m["costs"].items():
-            out += [f"**{m['database']}, {name}** ({c['queries']} statements, {c['commits']} durable commits):", "", "```", c["statements"], "```", ""]
+            out += [
+                f"**{m['database']}, {name}** ({c['queries']} statements, {c['commits']} durable commits):",
+                "",
+                "```",
+                c["statements"],
+                "```",
+                "",
+            ]
     errors = [e for m in micros for e in m.get("worker_errors", [])] + (shop or {}).get("server_errors", [])
     if errors:
         out += ["## Errors in the processes' logs", "", "```", *errors[:10], "```", ""]
@@ -251,7 +276,9 @@ def summary(micros: list[dict[str, Any]], orders: list[dict[str, Any]], shop: di
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.events", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller batches: about two minutes, for development")
-    parser.add_argument("--database-url", default=DEFAULT_POSTGRES, help="the PostgreSQL server for throwaway databases")
+    parser.add_argument(
+        "--database-url", default=DEFAULT_POSTGRES, help="the PostgreSQL server for throwaway databases"
+    )
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only (and no shop table)")
     parser.add_argument("--no-shop", action="store_true", help="skip the whole-shop part")
     parser.add_argument("--no-extracted", action="store_true", help="the shop part without its extracted variant")
@@ -269,13 +296,19 @@ def main(argv: list[str] | None = None) -> int:
         for i, url in enumerate(databases):
             extra = ["--database-url", url] if url else []
             micros.append(
-                child("bench.events_micro", [*quick, *extra, "--redis-url", args.redis_url], Path(tmp) / f"micro{i}.json")
+                child(
+                    "bench.events_micro", [*quick, *extra, "--redis-url", args.redis_url], Path(tmp) / f"micro{i}.json"
+                )
             )
         orders = [order_costs(dispatch, url) for url in databases for dispatch in ("inline", "celery")]
         shop = None
         if not args.no_postgres and not args.no_shop:
-            extracted = [] if args.no_extracted else ["--extracted"]
-            shop = child("bench.shop", [*quick, *extracted, "--database-url", args.database_url], Path(tmp) / "shop.json")
+            extracted = [] if args.no_extracted else ["--extracted", "http", "--extracted", "celery"]
+            shop = child(
+                "bench.shop",
+                [*quick, *extracted, "--database-url", args.database_url, "--redis-url", args.redis_url],
+                Path(tmp) / "shop.json",
+            )
     loads["at end"] = load()
     print("\n" + summary(micros, orders, shop) + "\n", flush=True)
     text = report(args, loads, micros, orders, shop, time.perf_counter() - start)

@@ -146,7 +146,9 @@ def measure(dispatch: str, orders: int) -> dict[str, Any]:
         "deterministic": len(counts) == 1,
         "shop_queries": sum(shop_statement(sql) for sqls in first.statements.values() for sql in sqls),
         "tasks": tasks,
-        "per_alias": {alias: [first.queries[alias], first.commits[alias]] for alias in first.queries if first.queries[alias]},
+        "per_alias": {
+            alias: [first.queries[alias], first.commits[alias]] for alias in first.queries if first.queries[alias]
+        },
         "statements": first.describe(),
     }
 

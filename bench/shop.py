@@ -21,6 +21,7 @@ the server is shared with other work on this machine).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -41,6 +42,8 @@ from bench.transports import (
     free_port,
     percentile,
     process_env,
+    redis_cleanup,
+    redis_foreign_keys,
     say,
     wait_for_web,
     with_database,
@@ -48,7 +51,10 @@ from bench.transports import (
 
 PRODUCTS = (("KB-101", 4999), ("MS-202", 2499))
 PATHS = {"plain Django": "/bench/plain/orders/", "Seams co-located": "/api/orders/"}
-EXTRACTED = "Seams, catalog + inventory extracted (HTTP)"
+EXTRACTED = {
+    "http": "Seams, catalog + inventory extracted (HTTP)",
+    "celery": "Seams, catalog + inventory extracted (Celery)",
+}
 EXTRACTED_MODULES = ("catalog", "inventory")
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -200,8 +206,16 @@ def run(args: argparse.Namespace, tmp: Path, db_name: str, processes: list[Proce
     web = Process(
         "shop-gunicorn",
         [
-            str(BIN / "gunicorn"), "app.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-            "--threads", "4", "--timeout", "120",
+            str(BIN / "gunicorn"),
+            "app.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--timeout",
+            "120",
         ],
         process_env(base),
         tmp,
@@ -210,29 +224,69 @@ def run(args: argparse.Namespace, tmp: Path, db_name: str, processes: list[Proce
     url = f"http://127.0.0.1:{port}"
     wait_for_web(web, url)
     assert web.proc is not None
-    say(f"shop: gunicorn pid {web.proc.pid} on {url}; {size['rounds']} rounds of {size['c1']} (c1) + {size['c8']} (c8) orders per variant")
+    say(
+        f"shop: gunicorn pid {web.proc.pid} on {url}; {size['rounds']} rounds of {size['c1']} (c1) + {size['c8']} (c8) orders per variant"
+    )
     targets = {name: (url, {web.proc.pid}) for name in PATHS}
-    if args.extracted:
-        targets[EXTRACTED] = start_extracted(base, tmp, processes)
+    for transport in args.extracted:
+        targets[EXTRACTED[transport]] = start_extracted(transport, {**base, **broker(args.redis_url)}, tmp, processes)
     result = {"gunicorn": "2 workers x 4 threads (gthread)", "sizes": size, "variants": measure(targets, size)}
     result["server_errors"] = [e for p in processes for e in p.errors()[:3]]
     return result
 
 
-def start_extracted(base: dict[str, str], tmp: Path, processes: list[Process]) -> tuple[str, set[int]]:
-    """Catalog and inventory as generated HTTP services, and a monolith bound to them."""
+def broker(url: str) -> dict[str, str]:
+    return {"CELERY_BROKER_URL": url, "CELERY_RESULT_BACKEND": url}
+
+
+def worker(name: str, app: str, queues: list[str], env: dict[str, str], tmp: Path) -> Process:
+    return Process(
+        name,
+        [
+            str(BIN / "celery"),
+            "-A",
+            app,
+            "worker",
+            "-Q",
+            ",".join(queues),
+            "-c",
+            "2",
+            "-n",
+            f"{name}-{os.getpid()}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel",
+            "WARNING",
+        ],
+        env,
+        tmp,
+    )
+
+
+def start_extracted(transport: str, base: dict[str, str], tmp: Path, processes: list[Process]) -> tuple[str, set[int]]:
+    """Catalog and inventory as generated services (``transport``), and a monolith bound to them.
+
+    HTTP: each service is a gunicorn; Celery: each is a worker on its module's queues
+    (``seams.<m>``, ``seams.rpc.<m>``), and the monolith has a worker for what they call or forward
+    back (``seams.rpc.orders``, ``seams.rpc.notifications``). Events are dispatched inline
+    everywhere, so a forward happens in the process that committed the event."""
     import subprocess
 
     ports = {label: free_port() for label in (*EXTRACTED_MODULES, "monolith")}
     urls = {label: f"http://127.0.0.1:{port}" for label, port in ports.items()}
-    binds = {f"SEAMS_BIND_{m.upper()}": urls[m] for m in EXTRACTED_MODULES}
+    binds = {f"SEAMS_BIND_{m.upper()}": urls[m] if transport == "http" else "celery" for m in EXTRACTED_MODULES}
     timeouts = {f"SEAMS_BIND_{m.upper()}_TIMEOUT": "60" for m in ("catalog", "inventory", "orders", "notifications")}
     services = []
     for label in EXTRACTED_MODULES:
-        out = tmp / "services"
+        out = tmp / f"services-{transport}"
         done = subprocess.run(
-            [sys.executable, "manage.py", "extract_module", label, "--transport", "http", "--out", str(out)],
-            cwd=ROOT, env=process_env(base), capture_output=True, text=True, timeout=600,
+            [sys.executable, "manage.py", "extract_module", label, "--transport", transport, "--out", str(out)],
+            cwd=ROOT,
+            env=process_env(base),
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         if done.returncode != 0:
             raise SystemExit(f"extract_module {label} failed:\n{done.stdout}{done.stderr}")
@@ -245,22 +299,81 @@ def start_extracted(base: dict[str, str], tmp: Path, processes: list[Process]) -
             **{k: v for k, v in binds.items() if not k.endswith(label.upper())},
             **timeouts,
         )
-        service = Process(f"{label}-service", [
-            str(BIN / "gunicorn"), "service.wsgi", "--bind", f"127.0.0.1:{ports[label]}", "--workers", "1",
-            "--threads", "8", "--timeout", "120",
-        ], env, tmp)
+        if transport == "http":
+            service = Process(
+                f"{label}-{transport}-service",
+                [
+                    str(BIN / "gunicorn"),
+                    "service.wsgi",
+                    "--bind",
+                    f"127.0.0.1:{ports[label]}",
+                    "--workers",
+                    "1",
+                    "--threads",
+                    "8",
+                    "--timeout",
+                    "120",
+                ],
+                env,
+                tmp,
+            )
+        else:
+            service = worker(
+                f"{label}-{transport}-service", "service", [f"seams.{label}", f"seams.rpc.{label}"], env, tmp
+            )
         service.cwd = directory  # type: ignore[attr-defined]
         services.append(service)
-    monolith = Process("extracted-monolith", [
-        str(BIN / "gunicorn"), "app.wsgi", "--bind", f"127.0.0.1:{ports['monolith']}", "--workers", "2",
-        "--threads", "8", "--timeout", "120",
-    ], process_env(base, **binds, **timeouts), tmp)
-    for process in [*services, monolith]:
+    monolith_env = process_env(base, **binds, **timeouts)
+    monolith = Process(
+        f"monolith-{transport}",
+        [
+            str(BIN / "gunicorn"),
+            "app.wsgi",
+            "--bind",
+            f"127.0.0.1:{ports['monolith']}",
+            "--workers",
+            "2",
+            "--threads",
+            "8",
+            "--timeout",
+            "120",
+        ],
+        monolith_env,
+        tmp,
+    )
+    started = [*services, monolith]
+    if transport == "celery":
+        queues = ["seams.rpc.orders", "seams.rpc.notifications", "seams.orders", "seams.notifications"]
+        started.append(worker(f"monolith-{transport}-worker", "app", queues, monolith_env, tmp))
+    for process in started:
         processes.append(start_in(process))
-    for process in [*services, monolith]:
-        wait_for_web(process, urls[process.name.removesuffix("-service").replace("extracted-", "")])
-    say(f"extracted: catalog at {urls['catalog']}, inventory at {urls['inventory']}, monolith at {urls['monolith']}")
-    return urls["monolith"], {p.proc.pid for p in [*services, monolith] if p.proc}
+    wait_for_web(monolith, urls["monolith"])
+    for process, label in zip(services, EXTRACTED_MODULES, strict=True):
+        if transport == "http":
+            wait_for_web(process, urls[label])
+    wait_for_workers([p for p in started if p.command[3:4] == ["worker"]])
+    say(f"extracted ({transport}): " + ", ".join(f"{p.name} pid {p.proc.pid if p.proc else '?'}" for p in started))
+    return urls["monolith"], {p.proc.pid for p in started if p.proc}
+
+
+def wait_for_workers(workers: list[Process], timeout: float = 120) -> None:
+    """Until every Celery worker answers a ping (each is then consuming its queues)."""
+    from celery import Celery
+
+    if not workers:
+        return
+    env = workers[0].env
+    app = Celery(broker=env["CELERY_BROKER_URL"], backend=env["CELERY_RESULT_BACKEND"])
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for process in workers:
+            if not process.running:
+                raise SystemExit(f"{process.name} exited:\n{process.tail()}")
+        with contextlib.suppress(Exception):  # the broker may not answer yet
+            if len(app.control.ping(timeout=1.0)) >= len(workers):
+                return
+        time.sleep(0.5)
+    raise SystemExit(f"the workers were not all ready within {timeout} s:\n{workers[0].tail()}")
 
 
 def start_in(process: Process) -> Process:
@@ -269,8 +382,12 @@ def start_in(process: Process) -> Process:
 
     with open(process.log, "ab") as out:
         process.proc = subprocess.Popen(
-            process.command, cwd=getattr(process, "cwd", ROOT), env=process.env, stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            process.command,
+            cwd=getattr(process, "cwd", ROOT),
+            env=process.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     return process
 
@@ -280,12 +397,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--extracted", action="store_true", help="also catalog + inventory extracted over HTTP")
+    parser.add_argument(
+        "--extracted",
+        action="append",
+        default=[],
+        choices=sorted(EXTRACTED),
+        help="also catalog + inventory extracted over this transport (repeatable)",
+    )
+    parser.add_argument(
+        "--redis-url", default="redis://127.0.0.1:6379/11", help="the extracted Celery variant's broker"
+    )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(KeyboardInterrupt()))
     tmp = Path(tempfile.mkdtemp(prefix="seams-bench-shop-"))
     db_name = f"seams_bench_shop_{secrets.token_hex(4)}"
     processes: list[Process] = []
+    if args.extracted and redis_foreign_keys(args.redis_url):
+        raise SystemExit(f"{args.redis_url} holds keys this bench did not create: pass another --redis-url")
     try:
         admin(args.database_url, f'CREATE DATABASE "{db_name}"')
         result = run(args, tmp, db_name, processes)
@@ -302,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
 
                 connections.close_all()
         admin(args.database_url, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        if args.extracted:
+            redis_cleanup(args.redis_url)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -46,5 +46,7 @@ def get_order(request: HttpRequest, order_id: int) -> OrderDTO:
         customer_email=order.customer_email,
         status=order.status,
         total_cents=order.total_cents,
-        lines=[OrderLineDTO(sku=x.sku, quantity=x.quantity, unit_price_cents=x.unit_price_cents) for x in order.lines.all()],
+        lines=[
+            OrderLineDTO(sku=x.sku, quantity=x.quantity, unit_price_cents=x.unit_price_cents) for x in order.lines.all()
+        ],
     )

@@ -73,7 +73,9 @@ def order_decide(*, order_id: int, confirmed: bool, reason: str = "") -> None:
                 sender=Order, order_id=order.pk, customer_email=order.customer_email, total_cents=order.total_cents
             )
         else:
-            signals.order_cancelled.send(sender=Order, order_id=order.pk, customer_email=order.customer_email, reason=reason)
+            signals.order_cancelled.send(
+                sender=Order, order_id=order.pk, customer_email=order.customer_email, reason=reason
+            )
 
 
 def email_send(*, event_id: object, recipient: str, subject: str, body: str) -> None:

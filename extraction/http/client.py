@@ -14,7 +14,9 @@ subclass of the contract, so callers cannot tell it from the in-process implemen
   the protocol's) raises ``TransportUnavailable`` (:mod:`extraction.wire`, shared with the Celery
   transport), a ``ServiceUnavailable`` naming the module
   and URL, which the public API answers with 503;
-* one ``httpx.Client`` per base URL and process: a connection pool with keep-alive;
+* one ``httpx.Client`` per base URL and process: a connection pool with keep-alive, its sockets
+  with ``TCP_NODELAY`` (a small request is sent at once, not held back by Nagle's algorithm
+  waiting for the server's delayed ACK);
 * each attempt is bounded by the binding's ``TIMEOUT`` (seconds);
 * retries (``RETRIES``, default 2, with a short jittered backoff) only where repeating is safe:
   ``@query`` methods, and commands called with an idempotency key (a parameter named
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import os
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -82,6 +85,9 @@ RETRYABLE_STATUSES = frozenset({502, 503, 504})
 _clients: dict[tuple[int, str], httpx.Client] = {}
 _clients_lock = threading.Lock()
 LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30)
+#: Set explicitly, though httpcore's sync backend sets it today too: a contract call is one small
+#: request and one small answer, the case where Nagle's algorithm and delayed ACKs cost up to 40 ms.
+SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
 def shared_client(base_url: str) -> httpx.Client:
@@ -95,7 +101,9 @@ def shared_client(base_url: str) -> httpx.Client:
         client = _clients.get(key)
         if client is None:
             client = _clients[key] = httpx.Client(
-                base_url=base_url, limits=LIMITS, headers={"User-Agent": "seams-http-transport"}
+                base_url=base_url,
+                transport=httpx.HTTPTransport(limits=LIMITS, socket_options=SOCKET_OPTIONS),
+                headers={"User-Agent": "seams-http-transport"},
             )
         return client
 

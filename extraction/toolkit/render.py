@@ -43,6 +43,7 @@ RENDERED: dict[str, str] = {
     "service/asgi.py.tpl": "service/asgi.py",
     "service/celery.py.tpl": "service/celery.py",
     "pyproject.toml.tpl": "pyproject.toml",
+    "gunicorn.conf.py.tpl": "gunicorn.conf.py",
     "Dockerfile.tpl": "Dockerfile",
     "dockerignore.tpl": ".dockerignore",
     "env.example.tpl": ".env.example",
@@ -68,6 +69,41 @@ class Options:
     image: str
     monolith_url: str = "http://monolith:8000"
     python: str = "3.11"
+    #: Where the module's data is in the monolith now (``monolith_data``), so the service's
+    #: .env.example points at the same data instead of a made-up database.
+    data: MonolithData | None = None
+    #: Where the service is written, as the user would ``cd`` to it from the monolith's directory.
+    service_dir: str = ""
+
+
+@dataclass(frozen=True)
+class MonolithData:
+    """The module's database as the monolith has it: a PostgreSQL URL (password left out) or the
+    directory of its SQLite file."""
+
+    database_url: str | None = None
+    sqlite_dir: str | None = None
+    sqlite_file: str | None = None
+
+    def describe(self) -> str:
+        if self.database_url:
+            return f"PostgreSQL {self.database_url}"
+        return f"the SQLite file {self.sqlite_file}"
+
+
+def monolith_data(settings_dict: dict[str, Any]) -> MonolithData:
+    """``MonolithData`` of one ``DATABASES`` entry; a password becomes ``<password>``: no generated
+    file may carry a usable secret."""
+    engine = str(settings_dict.get("ENGINE", ""))
+    if engine.endswith("sqlite3"):
+        path = Path(str(settings_dict.get("NAME", "")))
+        return MonolithData(sqlite_dir=str(path.parent), sqlite_file=str(path))
+    user = str(settings_dict.get("USER") or "")
+    password = ":<password>" if settings_dict.get("PASSWORD") else ""
+    host = str(settings_dict.get("HOST") or "localhost")
+    port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
+    credentials = f"{user}{password}@" if user else ""
+    return MonolithData(database_url=f"postgres://{credentials}{host}{port}/{settings_dict.get('NAME', '')}")
 
 
 def _yaml_str(value: str) -> str:
@@ -161,6 +197,8 @@ def context(plan: ExtractionPlan, options: Options) -> dict[str, Any]:
         "binding_variable": binding_variable,
         "binding_value": binding_value,
         "declarations": plan.declarations,
+        "data": options.data,
+        "service_dir": options.service_dir or plan.service_name,
     }
 
 

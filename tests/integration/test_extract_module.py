@@ -253,6 +253,39 @@ def test_the_manifests_parse_and_describe_the_service(extracted: tuple) -> None:
         assert re.search(rf"^#? ?{variable}=", example, re.M), f".env.example lacks {variable}"
 
 
+def test_the_env_example_points_at_the_data_the_monolith_uses_and_the_readme_at_the_real_directory(
+    extracted: tuple, workspace: Path
+) -> None:
+    label, service, result = extracted
+    var = workspace / "var"  # the monolith ran on its embedded default, with its files there
+    example = (service / ".env.example").read_text()
+    assert f"SEAMS_VAR_DIR={var}" in example.splitlines() and f"{var}/{label}.sqlite3" in example
+    assert not re.search(r"^DATABASE_URL=", example, re.M)  # a PostgreSQL URL here would split the data
+    assert f"the SQLite file {var}/{label}.sqlite3" in result.stdout
+    assert f"cd {service}" in (service / "README.md").read_text()
+
+
+def test_a_celery_extraction_of_a_module_with_a_public_api_says_the_web_process_and_gateway_are_needed(
+    workspace: Path,
+) -> None:
+    out = workspace / "out-celery"
+    result = run_extract("catalog", "--transport", "celery", "--out", str(out), var=workspace / "var")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SEAMS_BIND_CATALOG=celery" in result.stdout
+    assert "SEAMS_GATEWAY_CATALOG=http://catalog-service:8000" in result.stdout and "503" in result.stdout
+    readme = (out / "catalog-service" / "README.md").read_text()
+    assert "SEAMS_GATEWAY_CATALOG=http://127.0.0.1:8001" in readme and "web" in readme
+
+
+def test_monolith_data_keeps_the_postgresql_url_but_never_its_password() -> None:
+    from extraction.toolkit.render import monolith_data
+
+    data = monolith_data({"ENGINE": "django.db.backends.postgresql", "NAME": "shop", "USER": "app",
+                          "PASSWORD": "s3cret", "HOST": "db.internal", "PORT": 5433})
+    assert data.database_url == "postgres://app:<password>@db.internal:5433/shop" and "s3cret" not in data.describe()
+    assert monolith_data({"ENGINE": "django.db.backends.sqlite3", "NAME": "/srv/var/orders.sqlite3"}).sqlite_dir == "/srv/var"
+
+
 def dockerfile_cmd(service: Path) -> list[str]:
     lines = [line for line in (service / "Dockerfile").read_text().splitlines() if line.startswith("CMD ")]
     assert len(lines) == 1
@@ -271,6 +304,56 @@ def test_the_dockerfile_builds_the_service_and_its_command_starts_gunicorn(extra
     assert command[:2] == ["sh", "-c"]
     assert shlex.split(command[2])[:3] == ["exec", "gunicorn", "service.wsgi"]
     assert "--bind 0.0.0.0:${PORT:-8000}" in command[2]
+    assert "-c python:contracts.kernel.telemetry.gunicorn" in command[2]  # multiprocess metrics forget dead workers
+
+
+def test_the_service_serves_with_threaded_keep_alive_workers(extracted: tuple, isolation: Path, workspace: Path) -> None:
+    """gunicorn reads the generated ``gunicorn.conf.py`` from the service's directory, whatever starts it."""
+    label, service, _ = extracted
+    assert "COPY gunicorn.conf.py ./" in (service / "Dockerfile").read_text()
+    env = service_env(service, isolation, workspace / f"var-{label}")
+    result = subprocess.run(
+        [str(BIN / "gunicorn"), "--print-config", "service.wsgi"], cwd=service, env=env,
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = dict(re.findall(r"^(\w+)\s+= (.*)$", result.stdout, re.M))
+    assert (config["worker_class"], config["threads"], config["keepalive"], config["workers"]) == ("gthread", "4", "5", "2")
+
+
+def test_the_service_keeps_its_database_connections(extracted: tuple, isolation: Path, workspace: Path) -> None:
+    """As the monolith does: CONN_MAX_AGE (health-checked) on PostgreSQL, WAL and immediate transactions on SQLite."""
+    label, service, _ = extracted
+    env = {**service_env(service, isolation, workspace / f"var-{label}"), "DJANGO_SETTINGS_MODULE": "service.settings"}
+    probe = (
+        "from django.conf import settings; d = settings.DATABASES[settings.SEAMS_MODULES[0]]; "
+        "print(d.get('CONN_MAX_AGE'), d.get('CONN_HEALTH_CHECKS'), d['OPTIONS'].get('transaction_mode'))"
+    )
+    results = [
+        subprocess.run([sys.executable, "-c", probe], cwd=service, env={**env, **extra},
+                       capture_output=True, text=True, timeout=120)
+        for extra in ({"DATABASE_URL": "postgres://u@db.example:5432/shop"}, {})
+    ]
+    assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
+    assert results[0].stdout.split() == ["60", "True", "None"]
+    assert results[1].stdout.split()[2] == "IMMEDIATE"
+
+
+def test_the_service_worker_uses_the_redis_transport_that_survives_an_outage(
+    extracted: tuple, isolation: Path, workspace: Path
+) -> None:
+    """The fix of extraction/celery/redis_transport.py ships with the service and its settings name it."""
+    label, service, _ = extracted
+    assert (service / "extraction" / "celery" / "redis_transport.py").is_file()
+    env = {**service_env(service, isolation, workspace / f"var-{label}"), "DJANGO_SETTINGS_MODULE": "service.settings"}
+    probe = (
+        "import django; django.setup(); from service.celery import celery_app as app; "
+        "print(type(app.connection_for_write().transport).__module__)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=service, env={**env, "CELERY_BROKER_URL": "redis://127.0.0.1:1/0"},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "extraction.celery.redis_transport"
 
 
 # --- the generated service itself ------------------------------------------------------------------

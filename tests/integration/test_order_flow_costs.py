@@ -24,12 +24,12 @@ import pytest
 from tests.support.processes import ROOT
 
 #: The whole order, inline dispatch: the issue's target is at most 30 statements co-located.
-MAX_QUERIES = {"inline": 51, "celery": 54}
+MAX_QUERIES = {"inline": 48, "celery": 51}
 MAX_COMMITS = {"inline": 10, "celery": 10}
 #: The shop's own statements (modules' tables, no transaction control), whatever the dispatch:
 #: catalog 1 (prices), orders 2 (order + its lines) + 2 (lock + confirm) + 1 (status read back),
-#: inventory 4 (lock stock, read reservations, one bulk update, one bulk insert), notifications 1.
-SHOP_QUERIES = 11
+#: inventory 3 (lock stock, one bulk update, one bulk insert), notifications 1.
+SHOP_QUERIES = 10
 
 
 def order_costs(dispatch: str) -> dict[str, Any]:

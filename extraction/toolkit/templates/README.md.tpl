@@ -41,7 +41,7 @@ The service reaches those modules as {% for variable in bind_variables %}`{{ var
 ## Run it locally
 
 ```bash
-cd {{ service }}
+cd {{ service_dir }}                # from the monolith's project directory
 set -a; . ./.env; set +a            # after: cp .env.example .env, then edit it
 # Python {{ python }}+: the monolith's virtualenv works, or: python -m venv .venv && .venv/bin/pip install .
 python manage.py check
@@ -52,7 +52,12 @@ celery -A service worker -Q {{ queues }} --loglevel INFO
 celery -A service beat --loglevel INFO      # the outbox relay (one per service)
 ```
 
-{% if transport == "http" %}Then point the monolith at it (below) with `http://127.0.0.1:8001`.{% else %}Then point the monolith at it (below): its calls to {{ label }} go to the worker's queue `seams.rpc.{{ label }}`.{% endif %}
+{% if transport == "http" %}Then point the monolith at it (below) with `http://127.0.0.1:8001`.{% else %}Then point the monolith at it (below): its calls to {{ label }} go to the worker's queue `seams.rpc.{{ label }}`.{% if plan.has_api %}
+Celery carries contract calls and events only: `{{ label }}`'s public paths `/api/{{ label }}/` are HTTP, so the web
+process (gunicorn, above) must run as well, and the monolith forwards those paths to it once it is told where:
+`SEAMS_GATEWAY_{{ label|upper }}=http://127.0.0.1:8001` (in Kubernetes `http://{{ service }}:8000`). Without it they answer 503.{% else %}
+`{{ label }}` has no public API: the worker and beat are all that must run; the web process only serves
+health probes, `/metrics` and the console.{% endif %}{% endif %}
 
 ## Docker
 

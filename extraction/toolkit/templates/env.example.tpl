@@ -6,10 +6,26 @@ ALLOWED_HOSTS=localhost,127.0.0.1,{{ service }}
 PORT={{ port }}
 SEAMS_MODULES={{ label }}
 
-# The data stays where it is. PostgreSQL: the monolith's database; the service uses schema "{{ alias }}".
-DATABASE_URL=postgres://postgres@127.0.0.1:5432/seams
-# SQLite instead (leave DATABASE_URL unset): the monolith's var/ directory, file {{ alias }}.sqlite3.
-# SEAMS_VAR_DIR=/path/to/monolith/var
+# The data stays where it is: the service uses the monolith's own {{ alias }} data, {% if data.database_url %}schema "{{ alias }}" of
+# the monolith's PostgreSQL database (from the monolith's settings; a password shows as <password>).
+DATABASE_URL={{ data.database_url }}{% elif data.sqlite_file %}the SQLite file
+# {{ data.sqlite_file }} (the monolith's embedded default). Run the service on the same machine, or
+# move the module to PostgreSQL first (docs/extraction.md, "Moving the data"); never a copy of the file.
+SEAMS_VAR_DIR={{ data.sqlite_dir }}
+# DATABASE_URL=    (leave it unset while the monolith is on SQLite){% else %}schema "{{ alias }}" of
+# the monolith's PostgreSQL database, or (DATABASE_URL unset) the file {{ alias }}.sqlite3 under SEAMS_VAR_DIR.
+DATABASE_URL=postgres://postgres@127.0.0.1:5432/seams{% endif %}
+# PostgreSQL: seconds a connection is kept between requests and tasks (0: one per request).
+# DATABASE_CONN_MAX_AGE=60
+# SQLite: NORMAL (default; a power loss may lose the last commits, never corrupts) or FULL; busy timeout (s).
+# SEAMS_SQLITE_SYNCHRONOUS=NORMAL
+# SEAMS_SQLITE_TIMEOUT=20
+
+# gunicorn (gunicorn.conf.py): workers, their class and threads, keep-alive seconds.
+# WEB_CONCURRENCY=2
+# GUNICORN_WORKER_CLASS=gthread
+# GUNICORN_THREADS=4
+# GUNICORN_KEEPALIVE=5
 
 CELERY_BROKER_URL=redis://127.0.0.1:6379/0
 CELERY_RESULT_BACKEND=redis://127.0.0.1:6379/1
