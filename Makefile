@@ -1,6 +1,6 @@
 # Seams: `make run` serves the reference shop and keeps the outbox relay going beside it
 # (`manage.py serve`: runserver plus a relay thread); `make test` runs every check and test:
-# ruff, the generated import-linter config is current, lint-imports, manage.py check, pytest.
+# ruff, importlinter.ini as lint-config writes it, lint-imports (the seams boundary contract), manage.py check, pytest.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
