@@ -6,12 +6,13 @@ from django.contrib import admin
 from django.urls import include, path
 
 from extraction import health
+from extraction.publicapi import public_urlpatterns
 
 from .api import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/", api.urls),
+    *public_urlpatterns(api),  # /api/ and a JSON 404 for any other path under it
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
     path("", include("extraction.http.urls")),

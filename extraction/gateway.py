@@ -34,7 +34,7 @@ from contracts.kernel.remote import is_remote
 from contracts.kernel.resolution import INPROCESS, binding_for
 
 from .http.client import shared_client
-from .http.wire import TRACE_HEADER
+from .http.wire import TRACE_HEADER, trace_id_from
 
 __all__ = ["GatewayMiddleware", "target_for"]
 
@@ -72,8 +72,9 @@ def _json(status: int, detail: str, code: str, **headers: str) -> HttpResponse:
 
 def forward(request: HttpRequest, label: str, base: str) -> HttpResponse:
     """Send the request to ``base`` unchanged (same path) and return the service's response."""
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
-    headers.setdefault(TRACE_HEADER, trace_id.get() or "")
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP and k.lower() != TRACE_HEADER.lower()}
+    # A client's trace id only if it is a well-formed one (it is echoed and stored in envelopes).
+    headers[TRACE_HEADER] = trace_id_from(request.headers.get(TRACE_HEADER) or trace_id.get())
     headers["X-Forwarded-For"] = request.META.get("REMOTE_ADDR", "")
     headers["X-Forwarded-Host"] = request.get_host()
     try:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -40,7 +39,7 @@ from contracts.kernel.modules import module_of
 from contracts.kernel.outbox import receive_event
 from contracts.kernel.remote import is_remote
 
-from .wire import TRACE_HEADER
+from .wire import TRACE_HEADER, trace_id_from
 
 __all__ = ["receive_events"]
 
@@ -70,7 +69,7 @@ def _parse(body: bytes) -> tuple[str, dict[str, Any]]:
 @require_POST
 def receive_events(request: HttpRequest, module: str) -> HttpResponse:
     """Run one forwarded event for a handler of ``module`` (see the module docstring)."""
-    trace = request.headers.get(TRACE_HEADER) or uuid.uuid4().hex
+    trace = trace_id_from(request.headers.get(TRACE_HEADER))
     response = _receive(request, module, trace)
     response[TRACE_HEADER] = trace
     return response

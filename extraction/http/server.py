@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +46,7 @@ from .wire import (
     error_body,
     return_adapter,
     status_for,
+    trace_id_from,
     violation_body,
 )
 
@@ -95,7 +95,7 @@ def _endpoint(contract: type[Contract], method: str) -> Callable[..., HttpRespon
         except pydantic.ValidationError as exc:
             errors = exc.errors(include_url=False, include_context=False, include_input=False)
             return _violation(f"{name}: the request does not match the declaration: {errors[0]['msg']}", 422, errors=errors)
-        trace = request.headers.get(TRACE_HEADER) or uuid.uuid4().hex
+        trace = trace_id_from(request.headers.get(TRACE_HEADER))
         token = trace_id.set(trace)
         try:
             result = _call(getattr(served_instance(contract), method), spec.signature, arguments_of(body))

@@ -21,6 +21,7 @@ datetime, UUID or Decimal travels as a string, but ``"1"`` is never taken for ``
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import pydantic
@@ -32,6 +33,7 @@ __all__ = [
     "IDEMPOTENCY_HEADER",
     "IDEMPOTENCY_PARAMETER",
     "TRACE_HEADER",
+    "TRACE_ID_PATTERN",
     "VIOLATION_CODE",
     "ErrorBody",
     "arguments_of",
@@ -45,11 +47,20 @@ __all__ = [
     "method_path",
     "return_adapter",
     "status_for",
+    "trace_id_from",
     "violation_body",
 ]
 
 #: The trace id of the work in progress (the kernel's ``trace_id`` context variable) travels here.
 TRACE_HEADER = "X-Seams-Trace-Id"
+#: What a trace id may look like: a caller's value is echoed back and stored in every envelope it
+#: leads to, so anything else (a 7 kB header, control characters) is replaced by a fresh id.
+TRACE_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def trace_id_from(value: str | None) -> str:
+    """``value`` if it is a well-formed trace id, a fresh one otherwise."""
+    return value if value and TRACE_ID_PATTERN.fullmatch(value) else uuid.uuid4().hex
 #: A command declares a parameter of this name to be retried safely (see docs/transports.md).
 IDEMPOTENCY_PARAMETER = "idempotency_key"
 #: ...and the client also sends its value in this header (for proxies and logs).

@@ -84,6 +84,13 @@ def environment(plan: ExtractionPlan, options: Options) -> list[dict[str, str]]:
         ("SEAMS_EVENT_DISPATCH", "celery"),
         ("MONOLITH_URL", options.monolith_url),
         *((bind_variable(label), default_binding) for label in plan.monolith_modules),
+        # The public API's tokens: the same identity provider as the monolith (docs/security.md).
+        ("SEAMS_API_JWKS_URL", "https://id.example.com/.well-known/jwks.json"),
+        ("SEAMS_API_JWT_ISSUER", "https://id.example.com/"),
+        ("SEAMS_API_JWT_AUDIENCE", "seams-api"),
+        # Rate limits shared by every replica; the monolith's gateway is the one proxy in front.
+        ("SEAMS_API_RATE_LIMIT_REDIS_URL", "redis://redis:6379/2"),
+        ("SEAMS_TRUSTED_PROXIES", "1"),
     ]
     secret = [
         ("SECRET_KEY", "change-me"),

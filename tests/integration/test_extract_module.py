@@ -27,6 +27,7 @@ import yaml
 from contracts.kernel import get_module
 from contracts.kernel.registry import get_registry
 from tests.support.processes import BIN, ROOT, free_port, gunicorn, manage, project_env
+from tests.support.tokens import api_env, customer
 
 #: Fully checked (plan, manifests, the service's own check and ruff).
 LABELS = ["orders", "notifications", "catalog"]
@@ -64,6 +65,8 @@ def service_env(service: Path, isolation: Path, var: Path, **extra: str) -> dict
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SEAMS_", "DATABASE_URL"))}
     env.update(
         {
+            "DEBUG": "true",
+            **api_env(),  # SECRET_KEY and the tests' token keys, for DEBUG=false
             "PYTHONPATH": str(isolation),
             "SEAMS_VAR_DIR": str(var),
             "PYTHONDONTWRITEBYTECODE": "1",
@@ -355,7 +358,7 @@ def test_the_dockerfile_command_serves_the_health_probes_and_the_api(
         ready = httpx.get(f"{base}/health/ready", timeout=10)
         assert ready.status_code == 200, ready.text
         assert ready.json()["checks"]["database:orders"] == {"ok": True}
-        missing = httpx.get(f"{base}/api/orders/999999", timeout=10)  # the copied error mapping: NotFound -> 404
+        missing = httpx.get(f"{base}/api/orders/999999", headers=customer(), timeout=10)  # NotFound -> 404
         assert missing.status_code == 404, missing.text
         assert missing.json()["code"] == "orders.OrderNotFound"
         assert httpx.get(f"{base}/api/openapi.json", timeout=10).json()["info"]["title"] == "orders service"
@@ -381,14 +384,16 @@ def test_the_monolith_bound_to_the_extracted_catalog_prices_orders_through_it(
         with gunicorn({**monolith_env, variable: base}, log=workspace / "monolith.log") as monolith:
             order = httpx.post(
                 f"{monolith}/api/orders/",
-                json={"customer_email": "ada@example.com", "lines": [{"sku": "KB-101", "quantity": 2}]},
+                json={"lines": [{"sku": "KB-101", "quantity": 2}]},
+                headers=customer(),
                 timeout=30,
             )
             assert order.status_code == 201, order.text
             assert order.json()["total_cents"] == 2 * product.json()["price_cents"]
             unknown = httpx.post(
                 f"{monolith}/api/orders/",
-                json={"customer_email": "ada@example.com", "lines": [{"sku": "NOPE", "quantity": 1}]},
+                json={"lines": [{"sku": "NOPE", "quantity": 1}]},
+                headers=customer(),
                 timeout=30,
             )
             assert unknown.status_code == 422, unknown.text  # ProductNotFound came back from the service
@@ -396,7 +401,8 @@ def test_the_monolith_bound_to_the_extracted_catalog_prices_orders_through_it(
     with gunicorn({**monolith_env, "SEAMS_BIND_CATALOG": base}, log=workspace / "monolith-alone.log") as monolith:
         gone = httpx.post(
             f"{monolith}/api/orders/",
-            json={"customer_email": "ada@example.com", "lines": [{"sku": "KB-101", "quantity": 1}]},
+            json={"lines": [{"sku": "KB-101", "quantity": 1}]},
+            headers=customer(),
             timeout=60,
         )
         assert gone.status_code == 503, gone.text

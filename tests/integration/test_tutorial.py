@@ -13,11 +13,12 @@ from tests.support.project_copy import copy_project, run_tool, titled_code_block
 
 FLOW = """
 from django.test import Client
-c = Client()
-r = c.post("/api/orders/", {"customer_email": "ada@example.com", "lines": [{"sku": "KB-101", "quantity": 2}]},
-           content_type="application/json")
+from contracts.kernel.public import issue_token
+ada = issue_token("ada@example.com", scopes=["shop:customer"], email="ada@example.com")
+c = Client(headers={"Authorization": f"Bearer {ada}"})
+r = c.post("/api/orders/", {"lines": [{"sku": "KB-101", "quantity": 2}]}, content_type="application/json")
 assert r.status_code == 201 and r.json()["status"] == "confirmed", r.content
-print("POINTS", c.get("/api/loyalty/ada@example.com").json()["points"], r.json()["total_cents"] // 100)
+print("POINTS", c.get("/api/loyalty/").json()["points"], r.json()["total_cents"] // 100)
 """
 
 

@@ -1,6 +1,8 @@
 # Environment of the {{ service }}. Copy to .env, adjust, then either
 #   set -a; . ./.env; set +a        (a shell)   or   docker run --env-file .env ...
-SECRET_KEY=change-me
+# Required with DEBUG off (the service refuses to start without it): a random value of 50 characters,
+#   python -c 'import secrets; print(secrets.token_urlsafe(50))'
+SECRET_KEY=
 DEBUG=false
 ALLOWED_HOSTS=localhost,127.0.0.1,{{ service }}
 PORT={{ port }}
@@ -10,6 +12,16 @@ SEAMS_MODULES={{ label }}
 DATABASE_URL=postgres://postgres@127.0.0.1:5432/seams
 # SQLite instead (leave DATABASE_URL unset): the monolith's var/ directory, file {{ alias }}.sqlite3.
 # SEAMS_VAR_DIR=/path/to/monolith/var
+
+# The public API's bearer tokens (required with DEBUG off): your identity provider's JWKS document
+# (or SEAMS_API_JWKS_FILE, a JWKS file), issuer and audience, as the monolith has them.
+SEAMS_API_JWKS_URL=
+SEAMS_API_JWT_ISSUER=
+SEAMS_API_JWT_AUDIENCE=
+# Rate limits per client, shared by every worker through this Redis (in memory per process if unset).
+SEAMS_API_RATE_LIMIT_REDIS_URL=redis://127.0.0.1:6379/2
+# Requests come through the monolith's gateway: trust one X-Forwarded-For hop to find the client.
+SEAMS_TRUSTED_PROXIES=1
 
 CELERY_BROKER_URL=redis://127.0.0.1:6379/0
 CELERY_RESULT_BACKEND=redis://127.0.0.1:6379/1

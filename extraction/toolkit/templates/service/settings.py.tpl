@@ -12,7 +12,9 @@ import os
 from pathlib import Path
 
 from contracts.kernel.databases import module_databases
+from contracts.kernel.public.config import api_auth_from_env
 from extraction.bindings import bindings_from_env
+from extraction.hardening import api_rate_limits_from_env, caches_from_env, secret_key_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,8 +24,11 @@ def env_bool(name: str, default: bool) -> bool:
     return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-key-change-me")
-DEBUG = env_bool("DEBUG", True)
+#: Off unless explicitly on; with it off SECRET_KEY and the token keys are required (docs/security.md).
+DEBUG = env_bool("DEBUG", False)
+#: SQLite files (when DATABASE_URL is unset): the monolith's var/ to share its data.
+VAR_DIR = Path(os.environ.get("SEAMS_VAR_DIR", BASE_DIR / "var"))
+SECRET_KEY = secret_key_from_env(os.environ, debug=DEBUG, var_dir=VAR_DIR)
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],{{ service }}").split(",") if h]
 
 #: The module(s) this service serves.
@@ -43,6 +48,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "extraction.publicapi.middleware.JsonOnlyMiddleware",  # /api/ bodies: application/json or 415/413
     "django.middleware.common.CommonMiddleware",
 ]
 
@@ -59,8 +65,6 @@ TEMPLATES = [
     },
 ]
 
-#: SQLite files (when DATABASE_URL is unset): the monolith's var/ to share its data.
-VAR_DIR = Path(os.environ.get("SEAMS_VAR_DIR", BASE_DIR / "var"))
 DATABASES = module_databases(SEAMS_MODULES, database_url=os.environ.get("DATABASE_URL"), sqlite_dir=VAR_DIR)
 DATABASE_ROUTERS = ["contracts.kernel.router.ModuleRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -74,6 +78,20 @@ STATIC_ROOT = VAR_DIR / "static"
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "shop@seams.example")
+
+# --- Security of the public API (as in the monolith; docs/security.md) ---------------------------
+SEAMS_API_AUTH = api_auth_from_env(os.environ, debug=DEBUG, var_dir=VAR_DIR)
+SEAMS_API_RATE_LIMITS = api_rate_limits_from_env(os.environ)
+CACHES = caches_from_env(os.environ)
+NINJA_NUM_PROXIES = int(os.environ.get("SEAMS_TRUSTED_PROXIES", "0"))
+SEAMS_API_MAX_BODY_BYTES = int(os.environ.get("SEAMS_API_MAX_BODY_BYTES", str(64 * 1024)))
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SEAMS_SECURE_COOKIES", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^health/"]
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("SEAMS_BEHIND_TLS_PROXY", False) else None
 
 # --- Seams ------------------------------------------------------------------------------------
 SEAMS_VALIDATE_CONTRACTS = env_bool("SEAMS_VALIDATE_CONTRACTS", DEBUG)
@@ -131,5 +149,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {"seams": {"handlers": ["console"], "level": os.environ.get("SEAMS_LOG_LEVEL", "INFO")}},
+    "loggers": {
+        "seams": {"handlers": ["console"], "level": os.environ.get("SEAMS_LOG_LEVEL", "INFO")},
+        # Unhandled errors, with traceback, also with DEBUG off (Django's default logs them only under DEBUG).
+        "django": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+    },
 }

@@ -5,6 +5,7 @@ under /api/ (docs at /api/docs)."""
 from django.urls import include, path
 
 from extraction.health import live, ready
+from extraction.publicapi import public_urlpatterns
 
 from .api import api
 
@@ -12,5 +13,5 @@ urlpatterns = [
     path("health/live", live, name="health-live"),
     path("health/ready", ready, name="health-ready"),
     path("", include("extraction.http.urls")),
-    path("api/", api.urls),
+    *public_urlpatterns(api),  # /api/ and a JSON 404 for any other path under it
 ]
