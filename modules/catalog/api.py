@@ -3,10 +3,10 @@ anyone; creating one needs a staff token (scope ``shop:staff``)."""
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
-from pydantic import ConfigDict, Field, StrictInt
+from pydantic import ConfigDict, Field
 
 from contracts.catalog import MAX_PRICE_CENTS, ProductDTO, Sku
-from contracts.kernel.public import TokenAuth, error_responses
+from contracts.kernel.public import JsonInt, TokenAuth, error_responses
 
 from . import selectors, services
 
@@ -18,9 +18,10 @@ class ProductIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     sku: Sku
-    name: str = Field(min_length=1, max_length=200)
-    #: Strict: ``false`` or ``"12"`` is not a price.
-    price_cents: StrictInt = Field(ge=0, le=MAX_PRICE_CENTS)
+    #: No control characters (NUL cannot even be stored by PostgreSQL).
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1F\x7F]+$")
+    #: ``false`` or ``"12"`` is not a price (JsonInt).
+    price_cents: JsonInt = Field(ge=0, le=MAX_PRICE_CENTS)
 
 
 @router.post("/products/", response={201: ProductDTO, **error_responses(409)}, auth=STAFF)

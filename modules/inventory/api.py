@@ -3,11 +3,11 @@ open to anyone; setting one needs a staff token (scope ``shop:staff``)."""
 
 from django.http import HttpRequest
 from ninja import Router, Schema
-from pydantic import ConfigDict, Field, StrictInt
+from pydantic import ConfigDict, Field
 
 from contracts.catalog import Sku
 from contracts.inventory import StockLevel
-from contracts.kernel.public import TokenAuth, error_responses
+from contracts.kernel.public import JsonInt, TokenAuth, error_responses
 
 from . import selectors, services
 
@@ -21,7 +21,7 @@ MAX_STOCK = 1_000_000_000
 class StockIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    quantity: StrictInt = Field(ge=0, le=MAX_STOCK, description="Units on hand (a count, not a delta).")
+    quantity: JsonInt = Field(ge=0, le=MAX_STOCK, description="Units on hand (a count, not a delta).")
 
 
 @router.put("/stock/{sku}", response={200: StockLevel, **error_responses(409)}, auth=STAFF)

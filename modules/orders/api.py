@@ -10,10 +10,10 @@ from django.core.validators import validate_email
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from ninja.errors import AuthorizationError
-from pydantic import ConfigDict, Field, StrictInt
+from pydantic import ConfigDict, Field
 
 from contracts.catalog import Sku
-from contracts.kernel.public import TokenAuth, error_responses
+from contracts.kernel.public import JsonInt, TokenAuth, error_responses
 from contracts.orders import OrderDTO
 
 from . import selectors, services
@@ -30,7 +30,7 @@ class OrderLineIn(Schema):
 
     sku: Sku
     #: The upper bound catches typing mistakes before they reach stock or overflow a column.
-    quantity: StrictInt = Field(gt=0, le=10_000)
+    quantity: JsonInt = Field(gt=0, le=10_000)
 
 
 class OrderIn(Schema):

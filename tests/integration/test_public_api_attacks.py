@@ -244,7 +244,7 @@ def test_a_huge_body_is_413_and_nul_or_surrogates_are_400(client: Client) -> Non
 
 
 # --- integer bounds -----------------------------------------------------------------------------
-@pytest.mark.parametrize("price", [2**63, 2**63 - 1, 2**31, -1, False, True, "12", 1.5, None])
+@pytest.mark.parametrize("price", [2**63, 2**63 - 1, 2**31, -1, False, True, "12", 1.5, None, 1e300, "1e3"])
 def test_a_price_that_does_not_fit_the_column_or_is_not_an_integer_is_422(client: Client, price: object) -> None:
     r = client.post("/api/catalog/products/", {"sku": "BIG-1", "name": "Big", "price_cents": price}, content_type=JSON, headers=staff())
 
@@ -277,7 +277,7 @@ def test_a_product_stored_near_2_63_does_not_poison_later_orders(client: Client)
     assert fine.status_code == 201 and fine.json()["status"] == "confirmed"
 
 
-@pytest.mark.parametrize("quantity", [True, 10_001, 2**63, "1"])
+@pytest.mark.parametrize("quantity", [True, 10_001, 2**63, "1", 1.5])
 def test_a_quantity_that_is_a_boolean_or_out_of_bounds_is_422(client: Client, quantity: object) -> None:
     r = client.post("/api/orders/", {"lines": [{"sku": "KB-101", "quantity": quantity}]}, content_type=JSON, headers=customer())
 

@@ -12,12 +12,14 @@ from typing import Any
 
 from .config import api_auth_from_env
 from .devkeys import ensure_dev_keys, issue_token
+from .fields import JsonInt
 from .responses import ErrorOut, ValidationErrorOut, error_responses
 from .tokens import InvalidToken, KeysUnavailable, Principal, verify_token
 
 __all__ = [
     "ErrorOut",
     "InvalidToken",
+    "JsonInt",
     "KeysUnavailable",
     "Principal",
     "TokenAuth",

@@ -46,6 +46,10 @@ def api_auth_from_env(env: Mapping[str, str], *, debug: bool, var_dir: Path) -> 
         leeway = int(env.get("SEAMS_API_JWT_LEEWAY", "30"))
     except ValueError:
         raise ConfigurationError("SEAMS_API_JWT_LEEWAY must be a whole number of seconds.") from None
+    try:
+        cooldown = float(env.get("SEAMS_API_JWKS_COOLDOWN", "30"))
+    except ValueError:
+        raise ConfigurationError("SEAMS_API_JWKS_COOLDOWN must be a number of seconds.") from None
     if url and file:
         raise ConfigurationError("Set one of SEAMS_API_JWKS_URL and SEAMS_API_JWKS_FILE, not both.")
     dev = not (url or file)
@@ -66,6 +70,8 @@ def api_auth_from_env(env: Mapping[str, str], *, debug: bool, var_dir: Path) -> 
         "AUDIENCE": audience,
         "ALGORITHMS": list(algorithms or DEFAULT_ALGORITHMS),
         "LEEWAY": leeway,
+        #: An unknown key id fetches the JWKS document again at most once per this many seconds.
+        "JWKS_COOLDOWN": cooldown,
         "JWKS_URL": url,
         "JWKS_FILE": file or (str(keys_dir / "api-jwks.json") if dev else None),
         #: Development only: where the private key that issue_token signs with lives.

@@ -86,8 +86,10 @@ class _FileKeys:
 class _UrlKeys:
     """An identity provider's JWKS document, fetched and cached by PyJWT's ``PyJWKClient``."""
 
-    def __init__(self, url: str) -> None:
-        self.client = jwt.PyJWKClient(url, cache_jwk_set=True, lifespan=300, timeout=5)
+    def __init__(self, url: str, cooldown: float) -> None:
+        # The document is kept 5 minutes; an unknown key id fetches it again (rotation), at most once
+        # per ``cooldown`` seconds, so random key ids cannot make us hammer the provider.
+        self.client = jwt.PyJWKClient(url, cache_jwk_set=True, lifespan=300, timeout=5, cooldown_duration=cooldown)
 
     def key_for(self, kid: str | None) -> jwt.PyJWK:
         try:
@@ -119,7 +121,7 @@ def _source(config: dict[str, Any]) -> _FileKeys | _UrlKeys:
     with _sources_lock:
         if where not in _sources:
             if where[0]:
-                _sources[where] = _UrlKeys(where[0])
+                _sources[where] = _UrlKeys(where[0], float(config.get("JWKS_COOLDOWN", 30)))
             else:
                 if config.get("DEV_KEYS_DIR"):
                     from .devkeys import ensure_dev_keys
