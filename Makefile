@@ -1,4 +1,5 @@
-# Seams: `make run` serves the reference shop, `make test` runs every check and test:
+# Seams: `make run` serves the reference shop and keeps the outbox relay going beside it
+# (`manage.py serve`: runserver plus a relay thread); `make test` runs every check and test:
 # ruff, the generated import-linter config is current, lint-imports, manage.py check, pytest.
 PYTHON ?= python3
 VENV   ?= .venv
@@ -10,12 +11,12 @@ STAMP  := $(VENV)/.installed
 DEBUG  ?= true
 export DEBUG
 
-.PHONY: run test install lint check migrate seed clean bench bench-outbox bench-transports
+.PHONY: run test install lint check migrate seed clean bench bench-outbox bench-transports bench-events browser console-screenshot
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,otel]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,12 +30,13 @@ seed: migrate
 run: seed
 	@echo "Development tokens for the README's curl lines (valid a day; eval this in your shell):"
 	@$(BIN)/python manage.py dev_tokens
-	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	$(BIN)/python manage.py serve 127.0.0.1:$(PORT)
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py modules lint-config --check
 	$(BIN)/lint-imports importlinter.ini
+	$(BIN)/python manage.py contracts check
 
 check: install
 	$(BIN)/python manage.py check --fail-level WARNING
@@ -42,18 +44,33 @@ check: install
 # PYTEST_ARGS narrows the run, e.g. PYTEST_ARGS='-m "not own_stack"' skips the tests that always
 # build their own PostgreSQL database and Redis (fault tests, extracted services): CI runs them once.
 PYTEST_ARGS ?=
-test: lint check
+test: lint check browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The operator console's browser test drives Debian's chromium through chromium-driver (Selenium,
+# no browser download): installed here when absent (needs root or sudo-less apt, as in CI).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver)
+
+# Regenerate docs/console.png (the README's screenshot) from the browser test's real run.
+console-screenshot: install browser
+	SEAMS_CONSOLE_SCREENSHOT=docs/console.png $(BIN)/python -m pytest tests/e2e/test_console_browser.py -q
+
 # Benchmarks: bench-outbox needs PostgreSQL at 127.0.0.1:5432 (user postgres), bench-transports Redis at
-# 127.0.0.1:6379 (its database 7); they write bench/RESULTS-outbox.md and bench/RESULTS.md.
-bench: bench-outbox bench-transports
+# 127.0.0.1:6379 (its database 7); they write bench/RESULTS-outbox.md and bench/RESULTS.md. bench-events
+# (hand-written vs Seams events, per-order costs, the whole shop) needs both (Redis database 11) and
+# writes bench/RESULTS-events.md; `.venv/bin/python -m bench.events --quick` is the short run.
+bench: bench-outbox bench-transports bench-events
 
 bench-outbox: install
 	$(BIN)/python -m bench.outbox_claim
 
 bench-transports: install
 	$(BIN)/python -m bench.transports
+
+bench-events: install
+	$(BIN)/python -m bench.events
 
 clean:
 	rm -rf var/*.sqlite3 .pytest_cache

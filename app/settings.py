@@ -11,7 +11,9 @@ from pathlib import Path
 from contracts.kernel.databases import module_databases
 from contracts.kernel.discovery import discover_modules
 from contracts.kernel.public.config import api_auth_from_env
+from contracts.kernel.telemetry.logs import logging_config
 from extraction.bindings import bindings_from_env, gateway_from_env
+from extraction.celery.redis_transport import broker_transport
 from extraction.hardening import api_rate_limits_from_env, caches_from_env, secret_key_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -42,11 +44,13 @@ INSTALLED_APPS = [
     "ninja",
     "app",  # the composition root: its management commands (seed_shop)
     "extraction",  # its management commands: extract_module, module_data
+    "extraction.console",  # the operator console's templates (/console/)
     "contracts.kernel",
     *[f"modules.{label}" for label in SEAMS_MODULES],
 ]
 
 MIDDLEWARE = [
+    "contracts.kernel.telemetry.middleware.MetricsMiddleware",  # first: it counts the gateway's answers too
     "django.middleware.security.SecurityMiddleware",
     "extraction.publicapi.middleware.JsonOnlyMiddleware",  # /api/ bodies: application/json or 415/413
     "extraction.gateway.GatewayMiddleware",  # /api/<module>/ of an extracted module -> its service
@@ -82,6 +86,10 @@ DATABASES = module_databases(
     database_url=os.environ.get("DATABASE_URL"),
     sqlite_dir=VAR_DIR,
     conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),  # PostgreSQL: reuse connections
+    # SQLite (embedded): WAL + NORMAL by default; FULL trades commit speed for surviving a power
+    # loss with every commit (docs/events.md, "The embedded default's SQLite settings").
+    sqlite_synchronous=os.environ.get("SEAMS_SQLITE_SYNCHRONOUS", "NORMAL"),
+    sqlite_timeout=float(os.environ.get("SEAMS_SQLITE_TIMEOUT", "20")),
 )
 DATABASE_ROUTERS = ["contracts.kernel.router.ModuleRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -151,11 +159,16 @@ SEAMS_HEALTH_BROKER = os.environ.get("SEAMS_HEALTH_BROKER", "auto")
 
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+#: kombu's Redis transport with the fix that keeps a busy worker alive when Redis drops
+#: (extraction/celery/redis_transport.py); other brokers keep kombu's own transport.
+CELERY_BROKER_TRANSPORT = broker_transport(CELERY_BROKER_URL)
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/1")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+#: Workers log through LOGGING (JSON when asked), not Celery's own root handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 #: Publishing a task never blocks a web request for long: if the broker is down the outbox keeps
 #: the event and the relay sends it later.
 CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT", "2"))
@@ -171,16 +184,6 @@ CELERY_BEAT_SCHEDULE = {
     "seams-relay": {"task": "seams.relay", "schedule": float(os.environ.get("SEAMS_RELAY_INTERVAL", "5"))},
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {
-        "seams": {"handlers": ["console"], "level": os.environ.get("SEAMS_LOG_LEVEL", "INFO")},
-        # Django logs unhandled errors (with traceback) to django.request; its default config sends
-        # them to the console only under DEBUG, so without this a production 500 was logged nowhere.
-        "django": {"handlers": ["console"], "level": "WARNING", "propagate": False},
-        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
-    },
-}
+#: Logs: SEAMS_LOG_FORMAT=json for one JSON object per line (trace and span ids, module, event
+#: fields), plain by default; SEAMS_LOG_LEVEL, LOG_LEVEL (contracts/kernel/telemetry/logs.py).
+LOGGING = logging_config(os.environ)

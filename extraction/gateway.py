@@ -29,12 +29,11 @@ import httpx
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from contracts.kernel.bus import trace_id
 from contracts.kernel.remote import is_remote
 from contracts.kernel.resolution import INPROCESS, binding_for
+from contracts.kernel.telemetry import tracing
 
 from .http.client import shared_client
-from .http.wire import TRACE_HEADER, trace_id_from
 
 __all__ = ["GatewayMiddleware", "target_for"]
 
@@ -46,6 +45,8 @@ HOP_BY_HOP = frozenset(
         "transfer-encoding", "upgrade", "host", "content-length",
     }
 )
+#: Replaced by this process's own context, which continues the caller's.
+TRACE_HEADERS = frozenset({"traceparent", "tracestate"})
 DEFAULT_TIMEOUT = 30.0
 PREFIX = "/api/"
 
@@ -72,9 +73,17 @@ def _json(status: int, detail: str, code: str, **headers: str) -> HttpResponse:
 
 def forward(request: HttpRequest, label: str, base: str) -> HttpResponse:
     """Send the request to ``base`` unchanged (same path) and return the service's response."""
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP and k.lower() != TRACE_HEADER.lower()}
-    # A client's trace id only if it is a well-formed one (it is echoed and stored in envelopes).
-    headers[TRACE_HEADER] = trace_id_from(request.headers.get(TRACE_HEADER) or trace_id.get())
+    request.seams_route = f"gateway:{label}"  # type: ignore[attr-defined]  (seams_http_requests_total)
+    attributes = {"seams.module": label, "seams.target": base, "http.request.method": request.method or "GET"}
+    with tracing.continued(request.headers, f"gateway {label}", tracing.SpanKind.SERVER, attributes) as span:
+        response = _send(request, label, base)
+        tracing.mark_outcome(span, "unavailable" if response.status_code == 503 else "ok", status=response.status_code)
+        return response
+
+
+def _send(request: HttpRequest, label: str, base: str) -> HttpResponse:
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP | TRACE_HEADERS}
+    headers.update(tracing.carrier())  # the service continues this process's trace (W3C traceparent)
     headers["X-Forwarded-For"] = request.META.get("REMOTE_ADDR", "")
     headers["X-Forwarded-Host"] = request.get_host()
     try:

@@ -2,17 +2,28 @@
 
 * ``GET /health/live`` — 200 ``{"status": "live"}`` whenever the process serves requests. It checks
   nothing else on purpose: a dependency that is down must not get the process restarted.
-* ``GET /health/ready`` — may this process take traffic? It runs every check and answers 200 with
-  each result, or 503 naming the checks that failed::
+* ``GET /health/ready`` — may this process take traffic, and what is it missing? Three answers:
+
+  - 200 ``"ready"``: every check passed;
+  - 200 ``"degraded"`` with ``"degraded": [...]``: the process serves, but something it reaches
+    elsewhere is down — a bound service (``service:<module>``) or a Celery queue nobody consumes
+    (``workers:<queue>``). Only the calls and events that cross to it fail (with 503 and retries);
+    answering 503 here would take the whole monolith out of rotation for one module's outage;
+  - 503 ``"unavailable"`` with ``"failed": [...]``: its own databases or its broker are down::
 
       {"status": "unavailable", "failed": ["broker"],
        "checks": {"database:default": {"ok": true}, ..., "broker": {"ok": false, "error": "..."}}}
 
-  Checks: every configured database alias (``SELECT 1``) and the Celery broker (a connection with a
-  short timeout: the ``SEAMS_HEALTH_TIMEOUT`` setting, default 2 seconds). The broker is checked when this
-  process uses it (``SEAMS_HEALTH_BROKER="auto"``, the default: events dispatched by Celery, or a
-  module bound to the Celery transport), always (``"always"``) or never (``"never"``); an embedded
-  monolith without Redis is therefore ready.
+  Checks: the database alias of every module served here and ``default`` (``SELECT 1``; the alias
+  of a module bound to a service is that service's to check, not this process's), the Celery broker
+  (a connection with a short timeout: the ``SEAMS_HEALTH_TIMEOUT`` setting, default 2 seconds), and
+  what :mod:`extraction.dependencies` reports on bound services and workers. The broker is checked
+  when this process uses it (``SEAMS_HEALTH_BROKER="auto"``, the default: events dispatched by
+  Celery, or a module bound to the Celery transport), always (``"always"``) or never (``"never"``);
+  an embedded monolith without Redis is therefore ready.
+
+  ``?scope=local`` leaves out the remote checks: it is what one process asks of another, so a
+  monolith and a service bound to each other never wait on each other in a loop.
 """
 
 from __future__ import annotations
@@ -25,7 +36,9 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-__all__ = ["broker_in_use", "check_broker", "check_databases", "live", "ready"]
+from .dependencies import DEFAULT_WORKER_WAIT, check_bound_services, check_workers, remote_aliases, required_queues
+
+__all__ = ["broker_in_use", "check_broker", "check_databases", "live", "ready", "readiness"]
 
 DEFAULT_TIMEOUT = 2.0
 
@@ -35,9 +48,13 @@ def _failure(exc: BaseException) -> dict[str, Any]:
 
 
 def check_databases() -> dict[str, dict[str, Any]]:
-    """``database:<alias>`` -> result of a ``SELECT 1`` on each configured alias."""
+    """``database:<alias>`` -> result of a ``SELECT 1`` on each alias this process serves (not the
+    aliases of modules bound to a service)."""
     results: dict[str, dict[str, Any]] = {}
+    elsewhere = remote_aliases()
     for alias in settings.DATABASES:
+        if alias in elsewhere:
+            continue
         try:
             with connections[alias].cursor() as cursor:
                 cursor.execute("SELECT 1")
@@ -83,17 +100,34 @@ def live(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "live"})
 
 
-@never_cache
-@require_GET
-def ready(request: HttpRequest) -> JsonResponse:
+def readiness(*, local_only: bool = False) -> tuple[int, dict[str, Any]]:
+    """Run the checks: (HTTP status, body) of ``/health/ready``."""
+    timeout = float(getattr(settings, "SEAMS_HEALTH_TIMEOUT", DEFAULT_TIMEOUT))
     checks = check_databases()
     broker_url = getattr(settings, "CELERY_BROKER_URL", "")
     if broker_url and broker_in_use():
-        checks["broker"] = check_broker(broker_url, float(getattr(settings, "SEAMS_HEALTH_TIMEOUT", DEFAULT_TIMEOUT)))
+        checks["broker"] = check_broker(broker_url, timeout)
     else:
         checks["broker"] = {"ok": True, "skipped": "this process does not use the broker (SEAMS_HEALTH_BROKER)"}
     failed = [name for name, result in checks.items() if not result["ok"]]
-    body = {"status": "unavailable" if failed else "ready", "checks": checks}
+    remote: dict[str, dict[str, Any]] = {}
+    if not local_only:
+        remote.update(check_bound_services(timeout))
+        if checks["broker"]["ok"] and "skipped" not in checks["broker"]:
+            wait = float(getattr(settings, "SEAMS_HEALTH_WORKER_WAIT", DEFAULT_WORKER_WAIT))
+            remote.update(check_workers(required_queues(), wait))
+    degraded = [name for name, result in remote.items() if not result["ok"]]
+    checks.update(remote)
+    body: dict[str, Any] = {"status": "unavailable" if failed else "degraded" if degraded else "ready", "checks": checks}
     if failed:
         body["failed"] = failed
-    return JsonResponse(body, status=503 if failed else 200)
+    if degraded:
+        body["degraded"] = degraded
+    return (503 if failed else 200), body
+
+
+@never_cache
+@require_GET
+def ready(request: HttpRequest) -> JsonResponse:
+    status, body = readiness(local_only=request.GET.get("scope") == "local")
+    return JsonResponse(body, status=status)

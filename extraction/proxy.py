@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from contracts.kernel import Contract
+from contracts.kernel.telemetry.calls import observe
 
 __all__ = ["client_class"]
 
@@ -20,15 +21,16 @@ __all__ = ["client_class"]
 @functools.cache
 def client_class(contract: type[Contract], transport: str, describe: Callable[[Any], str]) -> type[Contract]:
     """``<Transport><Contract>(Contract)``, e.g. ``HttpCatalog``; ``describe(channel)`` says where
-    it goes, for the repr. Cached: one class per contract and transport."""
+    it goes, for the repr. Cached: one class per contract and transport. Each call is observed
+    (a client span, ``seams_contract_calls_total{transport=<transport in lower case>}``)."""
 
     def forward(method: str) -> Callable[..., Any]:
         declared = getattr(contract, method)
 
-        @functools.wraps(declared)
-        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        def send(self: Any, *args: Any, **kwargs: Any) -> Any:
             return self._channel.call(method, args, kwargs)
 
+        call = functools.wraps(declared)(observe(contract, method, transport.lower(), send))
         call.__signature__ = inspect.signature(declared)  # type: ignore[attr-defined]
         return call
 

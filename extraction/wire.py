@@ -15,6 +15,12 @@ derived from the contract declaration (``Contract.__seams_methods__``):
   raises the right kind. The code ``seams.ContractViolation`` stands for a value that does not
   match the declaration; it becomes a ``ContractViolation`` on the caller's side.
 
+The pieces every transport and every public API share live here too, in one place: the
+idempotency parameter (``IDEMPOTENCY_PARAMETER``), the error of a call that could not be answered
+(:class:`TransportUnavailable`) and the one map from contract error kind to HTTP status
+(``STATUS_BY_KIND``, :func:`status_for`, :func:`kind_for_status`), used by the HTTP transport's
+server and client, by the monolith's public API (``app/api.py``) and by a generated service's API.
+
 The HTTP transport (``extraction.http.wire``) uses the same conventions for its error bodies.
 """
 
@@ -41,7 +47,10 @@ from contracts.kernel import (
 from contracts.kernel.validation import check_return
 
 __all__ = [
+    "IDEMPOTENCY_PARAMETER",
+    "STATUS_BY_KIND",
     "VIOLATION_CODE",
+    "TransportUnavailable",
     "arguments_model",
     "bind_arguments",
     "decode_arguments",
@@ -50,15 +59,52 @@ __all__ = [
     "encode_result",
     "error_from_wire",
     "error_to_wire",
+    "kind_for_status",
     "result_adapter",
+    "status_for",
     "violation_to_wire",
 ]
 
 #: The error code of a request or result that does not match the declaration.
 VIOLATION_CODE = "seams.ContractViolation"
 
+#: A command declares a parameter of this name to be retried safely, on every transport (see
+#: docs/transports.md): the implementation uses it to do the work at most once.
+IDEMPOTENCY_PARAMETER = "idempotency_key"
+
 #: The kernel kinds, most specific first: what a caller rebuilds when it does not know a code.
 _KINDS: tuple[type[ContractError], ...] = (NotFound, Conflict, Invalid, ServiceUnavailable)
+
+#: Contract error kind -> HTTP status: the only place this mapping lives (public APIs and the
+#: HTTP transport's internal endpoints). Any other ``ContractError`` is 400.
+STATUS_BY_KIND: tuple[tuple[type[ContractError], int], ...] = (
+    (NotFound, 404),
+    (Conflict, 409),
+    (Invalid, 422),
+    (ServiceUnavailable, 503),
+)
+
+
+class TransportUnavailable(ServiceUnavailable):
+    """The service serving a contract could not be reached or did not answer in the protocol
+    (every transport raises it; the public API answers it with 503)."""
+
+
+def status_for(exc: ContractError) -> int:
+    """The HTTP status of a contract error: its kind's (``STATUS_BY_KIND``), else 400."""
+    for kind, status in STATUS_BY_KIND:
+        if isinstance(exc, kind):
+            return status
+    return 400
+
+
+def kind_for_status(status: int) -> type[ContractError]:
+    """The kind to rebuild when the caller does not know an error's code and the answer carries no
+    kind (a server of another version): the kind of that status, else ``ContractError``."""
+    for kind, kind_status in STATUS_BY_KIND:
+        if kind_status == status:
+            return kind
+    return ContractError
 
 
 def _spec(contract: type[Contract], method: str) -> Any:

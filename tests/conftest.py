@@ -31,3 +31,22 @@ def django_db_setup(django_test_environment: None, django_db_blocker: pytest.Fix
         # closed before it can be dropped.
         connections.close_all()
         teardown_databases(config, verbosity=0)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tracing() -> object:
+    """Every test runs with the OpenTelemetry SDK on, its spans kept in memory (``spans`` fixture)."""
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from contracts.kernel.telemetry import tracing
+
+    exporter = InMemorySpanExporter()
+    tracing.configure("seams-tests", exporter=exporter)
+    return exporter
+
+
+@pytest.fixture
+def spans(_tracing: object) -> object:
+    """The in-memory span exporter, emptied before the test: ``spans.get_finished_spans()``."""
+    _tracing.clear()  # type: ignore[attr-defined]
+    return _tracing

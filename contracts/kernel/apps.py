@@ -22,3 +22,13 @@ class KernelConfig(AppConfig):
                 import_registrations(config.name)
         module_of.cache_clear()
         get_registry().freeze()
+        self._start_telemetry()
+
+    @staticmethod
+    def _start_telemetry() -> None:
+        """Tracing when the [otel] extra is installed and OTEL_* asks for it (telemetry/tracing.py)."""
+        from django.conf import settings
+
+        from .telemetry.tracing import configure
+
+        configure(getattr(settings, "SEAMS_SERVICE_NAME", None))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextvars
 import logging
 import sys
-import uuid
 from functools import lru_cache
 from typing import Any
 
@@ -26,11 +25,11 @@ from .errors import NotReady, UndeclaredDependency
 from .events import Envelope, Event
 from .modules import get_module, module_of
 from .registry import Subscriber, get_registry
+from .telemetry import tracing
+from .telemetry.events import handling
+from .telemetry.metrics import EVENTS_PUBLISHED
 
 logger = logging.getLogger("seams.events")
-
-#: The trace id of the work in progress, carried in every envelope's headers.
-trace_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("seams_trace_id", default=None)
 
 #: Lists that record every envelope published while they are active (see contracts.kernel.testing).
 recorders: contextvars.ContextVar[tuple[list[Envelope], ...]] = contextvars.ContextVar("seams_recorders", default=())
@@ -92,12 +91,18 @@ def publish(event: Event, *, headers: dict[str, str] | None = None, _caller: str
             f"so the event is sent only if the work commits: wrap it in "
             f"'with atomic():' (from contracts.kernel) or transaction.atomic(using='{alias}')."
         )
-    envelope = Envelope(
-        event=event,
-        key=event.event_key(),
-        headers={"trace_id": trace_id.get() or uuid.uuid4().hex, "publisher": publisher.label, **(headers or {})},
-    )
-    event_backend().publish(envelope, using=alias)
+    attributes = {"seams.event_type": event.event_type, "seams.module": publisher.label}
+    with tracing.span(f"publish {event.event_type}", tracing.SpanKind.PRODUCER, attributes) as span:
+        # The W3C trace context (the publish span's) is stored with the event: every handler run,
+        # however late, continues this trace.
+        envelope = Envelope(
+            event=event,
+            key=event.event_key(),
+            headers={**tracing.carrier(), "publisher": publisher.label, **(headers or {})},
+        )
+        event_backend().publish(envelope, using=alias)
+        tracing.mark_outcome(span, "ok", event_id=str(envelope.id))
+    transaction.on_commit(EVENTS_PUBLISHED.labels(envelope.type).inc, using=alias)  # only what commits counts
     for recorder in recorders.get():
         recorder.append(envelope)
     return envelope
@@ -107,7 +112,13 @@ def deliver(envelope: Envelope) -> None:
     """Run every subscriber of the envelope's event type; one failure does not stop the others."""
     for subscriber in get_registry().subscribers_for(envelope.type):
         try:
-            run_subscriber(subscriber, envelope)
+            with handling(envelope.headers, envelope.type, subscriber.name, subscriber.module, envelope.id, 1) as done:
+                try:
+                    run_subscriber(subscriber, envelope)
+                except Exception:
+                    done("dead")  # the in-process backend never retries
+                    raise
+                done("completed")
         except Exception:
             logger.exception(
                 "Event handler %s failed for event %s (%s); the publisher and other handlers are unaffected.",
@@ -119,16 +130,13 @@ def deliver(envelope: Envelope) -> None:
 
 
 def run_subscriber(subscriber: Subscriber, envelope: Envelope) -> Any:
-    """Run one handler in a transaction on its module's database, under the envelope's trace id."""
+    """Run one handler in a transaction on its module's database, in the envelope's trace (when no
+    span is current already: the outbox opens the handler's span)."""
     alias = get_module(subscriber.module).database_alias
-    token = trace_id.set(envelope.headers.get("trace_id"))
-    try:
-        with transaction.atomic(using=alias):
-            if subscriber.wants_envelope:
-                return subscriber.handler(envelope.event, envelope)
-            return subscriber.handler(envelope.event)
-    finally:
-        trace_id.reset(token)
+    with tracing.attach(envelope.headers), transaction.atomic(using=alias):
+        if subscriber.wants_envelope:
+            return subscriber.handler(envelope.event, envelope)
+        return subscriber.handler(envelope.event)
 
 
 def atomic(module: str | None = None, *, savepoint: bool = True) -> transaction.Atomic:

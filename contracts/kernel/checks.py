@@ -6,8 +6,6 @@ registered with Django that feeds it the installed project. ``docs/checks.md`` l
 
 from __future__ import annotations
 
-import ast
-import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -16,11 +14,13 @@ from django.conf import settings
 from django.core import checks
 from django.db import models as django_models
 from django.db.models import ForeignObjectRel
+from django.utils.module_loading import import_string
 
 from .contract import Contract, declared_contracts
 from .events import Event
 from .modules import ModuleConfig, module_configs
 from .registry import Registry, get_registry
+from .sourcefacts import FileFacts, call_cycles, file_facts, project_packages
 
 TAG = "seams"
 
@@ -30,8 +30,14 @@ def _modules() -> list[ModuleConfig]:
 
 
 # --- E001: relations across modules -------------------------------------------------------------
-def relation_errors(models: Iterable[type[django_models.Model]], module_labels: set[str]) -> list[checks.CheckMessage]:
-    """seams.E001: a module's model relates (FK, M2M, O2O) to a model outside its module."""
+def relation_errors(
+    models: Iterable[type[django_models.Model]], module_labels: set[str], shared: set[str] = frozenset()
+) -> list[checks.CheckMessage]:
+    """seams.E001: a module's model relates (FK, M2M, O2O) to a model outside its module.
+
+    ``shared`` (``settings.SEAMS_SHARED_MODELS``) names framework models every module may point at,
+    ``"auth.User"`` or a whole app ``"auth"``: their tables must then be reachable from each module's
+    database (see docs/adopting.md), which is why the list is explicit and short."""
     errors = []
     for model in models:
         label = model._meta.app_label
@@ -47,6 +53,24 @@ def relation_errors(models: Iterable[type[django_models.Model]], module_labels: 
                 target_label = str(field.remote_field.model).split(".")[0] if field.remote_field else label
             else:
                 target_label = target._meta.app_label
+            target_name = getattr(target, "__name__", str(target).rpartition(".")[2])
+            is_shared = target_label in shared or f"{target_label}.{target_name}" in shared
+            if target_label != label and target_label not in module_labels and is_shared:
+                if getattr(field, "db_constraint", True):
+                    errors.append(
+                        checks.Error(
+                            f"{model._meta.label}.{field.name} is a {type(field).__name__} to the shared model "
+                            f"{target_label}.{target_name} with a database constraint.",
+                            hint=(
+                                f"{target_label}.{target_name} is listed in SEAMS_SHARED_MODELS, but its table lives in "
+                                f"the 'default' database, not in module '{label}''s: declare the field with "
+                                "db_constraint=False (the id is still checked by Django when assigned)."
+                            ),
+                            obj=model,
+                            id="seams.E001",
+                        )
+                    )
+                continue
             if target_label != label:
                 errors.append(
                     checks.Error(
@@ -64,10 +88,7 @@ def relation_errors(models: Iterable[type[django_models.Model]], module_labels: 
     return errors
 
 
-# --- E002 / E006 / E013: what a module's source code reaches for --------------------------------
-_MODEL_REF = re.compile(r"^([a-z_][a-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)$")
-
-
+# --- E002 / E006 / E013 / E015 / E016: what a module's source code reaches for --------------------
 def _python_files(module: ModuleConfig) -> Iterator[Path]:
     root = Path(module.path)
     for path in sorted(root.rglob("*.py")):
@@ -81,70 +102,102 @@ def source_errors(
     models_by_module: dict[str, set[str]],
     project_packages: set[str],
 ) -> list[checks.CheckMessage]:
-    """seams.E002 (model reached by name), E006 (undeclared contract), E013 (forbidden import)."""
+    """seams.E002 (model reached by name), E006 (undeclared contract import), E013 (forbidden
+    import), E015 (``use()`` of a contract not consumed), E016 (``publish()`` of an event not in
+    ``publishes``), all read from the source by ``sourcefacts.file_facts`` (the reader the
+    ``seams`` import-linter contract uses too)."""
     errors: list[checks.CheckMessage] = []
     allowed = module.allowed_contract_modules()
     others = {label: names for label, names in models_by_module.items() if label != module.label}
     for path in files:
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        except SyntaxError as exc:
+        dotted_name, is_package = _dotted_name_of(module, path)
+        facts = file_facts(path.read_text(encoding="utf-8"), dotted_name, is_package=is_package)
+        if facts.syntax_error:
             errors.append(
                 checks.Error(
-                    f"{path}: cannot be parsed ({exc.msg})",
+                    f"{path}: cannot be parsed ({facts.syntax_error})",
                     hint="Fix the syntax error: the boundary checks read every Python file of the module.",
                     obj=module.label,
                     id="seams.E002",
                 )
             )
             continue
-        where = f"{path}"
-        package = _package_of(module, path)
-        for node in ast.walk(tree):
-            for imported in _imported_names(node, package):
-                errors += _import_errors(module, imported, allowed, project_packages, f"{where}:{node.lineno}")
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                match = _MODEL_REF.match(node.value)
-                if match and match[1] in others and match[2].lower() in others[match[1]]:
-                    errors.append(_model_reach_error(module, f"'{node.value}'", f"{where}:{node.lineno}"))
-            if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "get_model":
-                given = [*node.args, *(k.value for k in node.keywords if k.arg in ("app_label", "model_name"))]
-                args = [a.value for a in given if isinstance(a, ast.Constant) and isinstance(a.value, str)]
-                label = args[0].split(".")[0] if args else None
-                if label in others:
-                    errors.append(_model_reach_error(module, f"get_model({', '.join(map(repr, args))})", f"{where}:{node.lineno}"))
+        for imported, line in facts.imports:
+            errors += _import_errors(module, imported, allowed, project_packages, f"{path}:{line}")
+        for reference in facts.model_strings:
+            label, _, model = reference.target.partition(".")
+            if label in others and model.lower() in others[label]:
+                errors.append(_model_reach_error(module, reference.text, f"{path}:{reference.line}"))
+        for reference in facts.model_lookups:
+            if reference.target.split(".")[0] in others:
+                errors.append(_model_reach_error(module, reference.text, f"{path}:{reference.line}"))
+        errors += _call_errors(module, facts, f"{path}")
     return errors
 
 
-def _package_of(module: ModuleConfig, path: Path) -> str | None:
-    """The dotted package a file of the module belongs to (for relative imports), if it is inside it."""
+def _dotted_name_of(module: ModuleConfig, path: Path) -> tuple[str, bool]:
+    """The dotted module a file of the module is (for relative imports), and whether it is a package."""
     try:
-        relative = path.resolve().relative_to(Path(module.path).resolve())
+        relative = path.resolve().relative_to(Path(module.path).resolve()).with_suffix("")
     except ValueError:
+        return path.stem, False
+    parts = [*module.name.split("."), *relative.parts]
+    if parts[-1] == "__init__":
+        return ".".join(parts[:-1]), True
+    return ".".join(parts), False
+
+
+def _object_at(dotted: str | None) -> object | None:
+    """The object a resolved name points at (``contracts.catalog.Catalog``), if it can be imported."""
+    if not dotted or "." not in dotted:
         return None
-    return ".".join([module.name, *relative.parts[:-1]])
+    try:
+        return import_string(dotted)
+    except ImportError:
+        return None
 
 
-def _imported_names(node: ast.AST, package: str | None) -> list[str]:
-    """The absolute dotted names an import statement reaches, one per thing imported."""
-    if isinstance(node, ast.Import):
-        return [alias.name for alias in node.names]
-    if not isinstance(node, ast.ImportFrom):
-        return []
-    if node.level:  # relative: resolve against the file's package
-        parts = package.split(".") if package else []
-        if node.level > len(parts):
-            return []
-        base = ".".join(parts[: len(parts) - node.level + 1])
-        source = f"{base}.{node.module}" if node.module else base
-    elif node.module:
-        source = node.module
-    else:
-        return []
-    if "." in source:  # `from modules.orders.models import Order`: the package is what matters
-        return [source]
-    # `from modules import orders`: each imported name is a package of its own
-    return [source if alias.name == "*" else f"{source}.{alias.name}" for alias in node.names]
+def _call_errors(module: ModuleConfig, facts: FileFacts, where: str) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    for reference in facts.uses:
+        contract = _object_at(reference.target)
+        if not (isinstance(contract, type) and issubclass(contract, Contract)) or contract is Contract:
+            continue
+        if contract.__seams_module__ != module.label and contract not in module.consumes:
+            errors.append(
+                checks.Error(
+                    f"Module '{module.label}' calls use({reference.text}) ({where}:{reference.line}) but does not "
+                    f"consume {contract.__seams_name__}.",
+                    hint=(
+                        f"Add {contract.__name__} (from contracts.{contract.__seams_module__}) to 'consumes' in "
+                        f"{module.manifest_location()}; at run time this use() raises UndeclaredDependency."
+                    ),
+                    obj=module.label,
+                    id="seams.E015",
+                )
+            )
+    for reference in facts.publishes:
+        event = _object_at(reference.target)
+        if not (isinstance(event, type) and issubclass(event, Event)) or event is Event:
+            continue
+        if event not in module.publishes:
+            if event.publisher == module.label:
+                hint = f"Add {event.__name__} to 'publishes' in {module.manifest_location()}; at run time this publish() raises UndeclaredDependency."
+            else:
+                hint = (
+                    f"{event.event_type} is declared for module '{event.publisher}': a module publishes only events "
+                    f"declared in contracts/{module.label}.py. Declare an event of your own there."
+                )
+            errors.append(
+                checks.Error(
+                    f"Module '{module.label}' publishes {event.event_type} ({where}:{reference.line}) but does not list "
+                    f"it in 'publishes'.",
+                    hint=hint,
+                    obj=module.label,
+                    id="seams.E016",
+                )
+            )
+    return errors
 
 
 def _import_errors(module: ModuleConfig, name: str, allowed: set[str], project: set[str], where: str) -> list[checks.CheckMessage]:
@@ -157,19 +210,24 @@ def _import_errors(module: ModuleConfig, name: str, allowed: set[str], project: 
                 f"Module '{module.label}' imports contracts.{parts[1]} ({where}) but does not declare a dependency on it.",
                 hint=(
                     f"Add the contract you call to 'consumes' (or subscribe to its events with @subscribe) in "
-                    f"{module.manifest_location()}, then run 'manage.py modules lint-config'."
+                    f"{module.manifest_location()}."
                 ),
                 obj=module.label,
                 id="seams.E006",
             )
         ]
-    if parts[0] == "modules" and len(parts) > 1 and parts[1] != module.label or (parts[0] in project and parts[0] not in {"modules", "contracts"}):
+    own = module.name.split(".")
+    if name == own[0]:
+        return []  # `import modules`: the parent package itself; what it re-exports is named when used
+    if parts[0] in project and parts[0] != "contracts" and parts[: len(own)] != own:
+        shown = ".".join(parts[:2])
         return [
             checks.Error(
-                f"Module '{module.label}' imports {'.'.join(parts[:2])} ({where}).",
+                f"Module '{module.label}' imports {shown} ({where}).",
                 hint=(
                     "Of the project's own packages a module imports only 'contracts'. Call another module "
-                    "through its contract (use(Contract)) or react to its events (@subscribe)."
+                    "through its contract (use(Contract)) or react to its events (@subscribe); move helper code "
+                    f"into {module.name.replace('.', '/')}/ or, if it is published language, into contracts/."
                 ),
                 obj=module.label,
                 id="seams.E013",
@@ -332,9 +390,37 @@ def app_errors(app_configs: Iterable[AppConfig], modules_package: str, databases
     return errors
 
 
+# --- E014: cycles of contract calls -------------------------------------------------------------
+def cycle_errors(modules: Iterable[ModuleConfig]) -> list[checks.CheckMessage]:
+    """seams.E014: modules that consume each other's contracts, directly or round several modules.
+
+    Events are not edges here: a module reacting to another's event while the other calls it is the
+    normal way to break such a cycle."""
+    calls = {m.label: {c.__seams_module__ for c in m.consumes} for m in modules}
+    return [
+        checks.Error(
+            f"Modules call each other's contracts in a cycle: {' -> '.join(cycle)}.",
+            hint=(
+                "Once one of them is extracted, a call that calls back waits on itself across the network (a "
+                "distributed deadlock and a chatty seam). Break the cycle: let one side react to the other's events "
+                "(@subscribe) instead of calling it, or move the piece both need into one module. Each module's "
+                "'consumes' is in modules/<name>/apps.py."
+            ),
+            obj=cycle[0],
+            id="seams.E014",
+        )
+        for cycle in call_cycles(calls)
+    ]
+
+
 # --- registration with Django --------------------------------------------------------------------
 def _project_packages() -> set[str]:
-    return set(getattr(settings, "SEAMS_PROJECT_PACKAGES", ("app", "modules", "contracts", "extraction")))
+    """Every top-level package and ``.py`` beside manage.py (``BASE_DIR``), plus SEAMS_PROJECT_PACKAGES."""
+    found = set(getattr(settings, "SEAMS_PROJECT_PACKAGES", ("app", "modules", "contracts", "extraction")))
+    base = getattr(settings, "BASE_DIR", None)
+    if base is not None and Path(base).is_dir():
+        found |= set(project_packages(Path(base)))
+    return found
 
 
 @checks.register(TAG)
@@ -343,11 +429,13 @@ def check_boundaries(app_configs: list[AppConfig] | None = None, **kwargs: objec
     registry = get_registry()
     labels = {m.label for m in modules}
     errors = app_errors(apps.get_app_configs(), getattr(settings, "SEAMS_MODULES_PACKAGE", "modules"), settings.DATABASES)
-    errors += relation_errors(apps.get_models(), labels)
+    errors += relation_errors(apps.get_models(), labels, shared=set(getattr(settings, "SEAMS_SHARED_MODELS", ())))
     models_by_module = {m.label: {model._meta.model_name for model in m.get_models()} for m in modules}
+    project = _project_packages()
     for module in modules:
-        errors += source_errors(module, _python_files(module), models_by_module, _project_packages())
+        errors += source_errors(module, _python_files(module), models_by_module, project)
     errors += contract_type_errors(declared_contracts.values())
     errors += implementation_errors(modules, registry)
     errors += event_errors(modules, registry)
+    errors += cycle_errors(modules)
     return errors

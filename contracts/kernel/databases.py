@@ -1,7 +1,8 @@
 """Database settings for a project whose modules each own a database alias.
 
-Embedded default: one SQLite file per module under a directory (no server needed). With a
-``postgres://`` URL every module gets its own alias on the same server, each confined to a schema
+Embedded default: one SQLite file per module under a directory (no server needed), tuned so that
+concurrent requests and event handlers wait for each other instead of failing with "database is
+locked" (see :func:`sqlite_options`). With a ``postgres://`` URL every module gets its own alias on the same server, each confined to a schema
 named after the module through ``search_path``; Django's own apps use ``public`` on ``default``.
 """
 
@@ -12,19 +13,61 @@ from typing import Any
 
 import dj_database_url
 
+#: ``PRAGMA synchronous`` levels accepted for the SQLite files (see :func:`sqlite_options`).
+SQLITE_SYNCHRONOUS = ("NORMAL", "FULL")
+
+
+def sqlite_options(*, synchronous: str = "NORMAL", timeout: float = 20.0) -> dict[str, Any]:
+    """``OPTIONS`` for one module's SQLite file, so concurrent writers queue instead of failing.
+
+    * ``journal_mode=WAL``: readers never block the writer and the writer never blocks readers.
+    * ``transaction_mode = IMMEDIATE``: every ``atomic()`` takes the write lock when it begins. A
+      deferred transaction that reads first and writes later cannot wait for the lock (SQLite
+      refuses the upgrade at once, with "database is locked", to avoid a deadlock); an immediate
+      one simply waits its turn.
+    * ``timeout``: how long (seconds) a writer waits for the lock before giving up (SQLite's busy
+      timeout).
+    * ``synchronous``: ``NORMAL`` (default) syncs the WAL at checkpoints, not at every commit. In
+      WAL mode that never corrupts the file, but a power loss or OS crash (not a process crash)
+      can lose the last commits. ``FULL`` syncs every commit: nothing committed is ever lost, at
+      the price of one fsync per commit.
+    """
+    level = synchronous.strip().upper()
+    if level not in SQLITE_SYNCHRONOUS:
+        raise ValueError(f"SQLite synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS)}, got {synchronous!r}")
+    if timeout <= 0:
+        raise ValueError(f"SQLite timeout must be a positive number of seconds, got {timeout!r}")
+    return {
+        "init_command": f"PRAGMA journal_mode=WAL;PRAGMA synchronous={level}",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": timeout,
+    }
+
 
 def module_databases(
-    labels: list[str], *, database_url: str | None, sqlite_dir: Path, conn_max_age: int = 0
+    labels: list[str],
+    *,
+    database_url: str | None,
+    sqlite_dir: Path,
+    conn_max_age: int = 0,
+    sqlite_synchronous: str = "NORMAL",
+    sqlite_timeout: float = 20.0,
 ) -> dict[str, dict[str, Any]]:
     """The DATABASES setting: ``default`` plus one alias per module label.
 
     ``conn_max_age`` (PostgreSQL) keeps connections open between requests and Celery tasks, with
     Django's health check before reuse: a worker then pays no connection set-up per task.
+    ``sqlite_synchronous`` and ``sqlite_timeout`` tune the embedded default (:func:`sqlite_options`).
     """
     if not database_url:
+        options = sqlite_options(synchronous=sqlite_synchronous, timeout=sqlite_timeout)
         sqlite_dir.mkdir(parents=True, exist_ok=True)
         return {
-            alias: {"ENGINE": "django.db.backends.sqlite3", "NAME": str(sqlite_dir / f"{alias}.sqlite3")}
+            alias: {
+                "ENGINE": "django.db.backends.sqlite3",
+                "NAME": str(sqlite_dir / f"{alias}.sqlite3"),
+                "OPTIONS": dict(options),
+            }
             for alias in ["default", *labels]
         }
     base = dj_database_url.parse(database_url, conn_max_age=conn_max_age, conn_health_checks=conn_max_age > 0)

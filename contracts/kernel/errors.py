@@ -7,7 +7,7 @@ Two families, kept apart on purpose:
 * ``ContractError`` and its subclasses are *business outcomes* declared in ``contracts/`` (a product
   that does not exist, stock that ran out). They cross module boundaries, whatever the transport,
   and the public API maps each kind (``NotFound``, ``Conflict``, ``Invalid``, ``ServiceUnavailable``)
-  to one HTTP status in one place (``app/api.py``).
+  to one HTTP status in one place (``extraction.wire.STATUS_BY_KIND``, used by ``app/api.py``).
 """
 
 from __future__ import annotations
@@ -64,8 +64,10 @@ class ContractError(Exception):
         module = cls.__module__
         if module.startswith("contracts.kernel"):
             owner = "seams"
-        elif module.startswith("contracts."):
-            owner = module.split(".", 1)[1]
+        elif module.startswith(("contracts.", "modules.")):
+            # contracts.catalog / modules.catalog.services -> "catalog": a code names the module that
+            # owns the error, never a Python path (which would change when code moves).
+            owner = module.split(".")[1]
         else:
             owner = module
         cls.code = f"{owner}.{cls.__name__}"

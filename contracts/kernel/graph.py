@@ -58,6 +58,13 @@ def module_edges(modules: Sequence[ModuleLike]) -> list[Edge]:
     return sorted(Edge(kind, source, target, tuple(sorted(names))) for (kind, source, target), names in found.items())
 
 
+def unsubscribed_events(modules: Sequence[ModuleLike]) -> list[tuple[str, str]]:
+    """(publisher, event name) of every event a module publishes that no module handles: it is
+    stored and then goes nowhere, which a graph of edges alone would hide."""
+    handled = {event for module in modules for event in module.handled_events()}
+    return sorted({(module.label, event.__name__) for module in modules for event in module.publishes if event not in handled})
+
+
 #: Words that cannot be Mermaid node ids.
 _RESERVED = {"end", "graph", "flowchart", "subgraph", "style", "class", "classdef", "click", "linkstyle", "direction", "default"}
 
@@ -81,6 +88,14 @@ def render_mermaid(modules: Sequence[ModuleLike]) -> str:
     for edge in edges:
         arrow = "-->" if edge.kind == CALL else "-.->"
         lines.append(f"    {_node(edge.source)} {arrow}|{', '.join(edge.names)}| {_node(edge.target)}")
+    unheard = unsubscribed_events(modules)
+    if unheard:
+        lines.append('    no_subscriber(["no subscriber"])')
+        by_publisher: dict[str, list[str]] = defaultdict(list)
+        for publisher, name in unheard:
+            by_publisher[publisher].append(name)
+        for publisher, names in by_publisher.items():
+            lines.append(f"    {_node(publisher)} -.->|{', '.join(names)}| no_subscriber")
     return "\n".join(lines) + "\n"
 
 

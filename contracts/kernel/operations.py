@@ -62,6 +62,27 @@ def event_stats(aliases: list[str] | None = None) -> list[ModuleEventStats]:
     return result
 
 
+def unsubscribed_events(*, module: str | None = None, event_type: str | None = None) -> list[tuple[str, str, int]]:
+    """(module, event type, count) of stored events whose type nobody subscribes to now.
+
+    Such an event gets no publication, so listings of publications never show it; this says that it
+    was published all the same, and how often. Only types without a subscriber count: an event whose
+    completed publications were purged is not mistaken for one."""
+    from .outbox import subscribers_of
+
+    found = []
+    for alias in [module] if module else module_aliases():
+        if alias not in module_aliases():
+            raise UnknownName(f"Unknown module '{alias}'; modules: {', '.join(module_aliases())}")
+        events = OutboxEvent.objects.using(alias)
+        if event_type:
+            events = events.filter(type=event_type)
+        for type_, count in events.values_list("type").annotate(n=Count("pk")).values_list("type", "n").order_by("type"):
+            if not subscribers_of(type_):
+                found.append((alias, type_, count))
+    return found
+
+
 def parse_ref(ref: str) -> tuple[str, int]:
     """``orders:42`` -> (``orders``, 42), with a clear error for anything else."""
     alias, sep, pk = ref.partition(":")

@@ -4,6 +4,11 @@
 * ``deliver_events`` — call it to deliver every pending publication synchronously.
 * ``scenario`` — a ``Scenario`` (stimulate → wait for an event or a state change → verify).
 * ``fake_contract`` — ``fake_contract(Catalog, FakeCatalog())`` serves a contract with a fake for the test.
+
+Marker ``@pytest.mark.seams_module("orders")`` (or ``mode="direct"``): a module-isolated test — other
+modules' contracts refuse to answer unless faked (``direct``: the consumed ones are real), other
+modules' handlers are not subscribed, and only the reachable modules' databases (plus ``default``)
+may be queried. See ``contracts.kernel.isolation``.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from .isolation import isolate_module, module_scope
 from .testing import PublishedEvents, Scenario, deliver_pending, override_contract, record_published
 
 
@@ -37,3 +43,30 @@ def scenario() -> Scenario:
 def fake_contract() -> Iterator[Callable[[Any, Any], Any]]:
     with ExitStack() as stack:
         yield lambda contract, fake: stack.enter_context(override_contract(contract, fake))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "seams_module(label, mode='standalone'): test one module alone (or with its direct dependencies, "
+        "mode='direct'); other modules' contracts, handlers and databases are out of reach",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A module test gets the databases of its scope, unless it names its own with ``django_db``."""
+    for item in items:
+        marker = item.get_closest_marker("seams_module")
+        if marker is None or item.get_closest_marker("django_db") is not None:
+            continue
+        item.add_marker(pytest.mark.django_db(databases=module_scope(*marker.args, **marker.kwargs).databases))
+
+
+@pytest.fixture(autouse=True)
+def _seams_module_isolation(request: pytest.FixtureRequest) -> Iterator[None]:
+    marker = request.node.get_closest_marker("seams_module")
+    if marker is None:
+        yield
+        return
+    with isolate_module(*marker.args, **marker.kwargs):
+        yield

@@ -2,9 +2,10 @@
 
 Resolution happens once per (calling Python module, contract): the consumer is checked against its
 manifest, the binding (in-process today; HTTP or Celery by configuration later) is looked up, and
-the result is cached. In-process, the returned object *is* the implementation instance, so a call
-costs exactly a Python method call, unless boundary validation is on (``SEAMS_VALIDATE_CONTRACTS``,
-on under DEBUG and in tests), which wraps it in a validating proxy.
+the result is cached. In-process, the returned object calls the implementation instance's methods
+through a thin observing layer (a span when tracing is active, the ``seams_contract_calls_total``
+and duration metrics: ``telemetry/calls.py``), and through a validating proxy when boundary
+validation is on (``SEAMS_VALIDATE_CONTRACTS``, on under DEBUG and in tests).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .contract import Contract
 from .errors import ConfigurationError, NotReady, UndeclaredDependency
 from .modules import module_configs, module_of
 from .registry import get_registry
+from .telemetry.calls import observed
 from .validation import validating_proxy
 
 C = TypeVar("C", bound=Contract)
@@ -83,8 +85,8 @@ def _resolve(caller: str, contract: type[Contract]) -> Contract:
             )
         instance = registry.instance_of(contract)
         if getattr(settings, "SEAMS_VALIDATE_CONTRACTS", settings.DEBUG):
-            return validating_proxy(contract, instance)
-        return instance
+            return observed(contract, validating_proxy(contract, instance))
+        return observed(contract, instance)
     transports = getattr(settings, "SEAMS_TRANSPORTS", {})
     if transport not in transports:
         known = ", ".join([INPROCESS, *sorted(transports)])

@@ -21,7 +21,8 @@ so callers cannot tell it from the in-process implementation:
   a worker that failed or crashed) raises ``TransportUnavailable``, the ``ServiceUnavailable``
   shared with the HTTP transport, naming the module, the queue and the cause; the public API
   answers it with 503;
-* the kernel's trace id travels with the call and is restored on the worker.
+* the trace context (W3C ``traceparent`` / ``tracestate``) travels with the call and is continued on
+  the worker.
 
 Events: ``CeleryTransport.forward_event`` (the callable the kernel looks up on the transport, see
 ``contracts.kernel.remote``) delivers an outbox envelope to a handler of a module bound to Celery,
@@ -45,7 +46,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,12 +54,11 @@ from celery.exceptions import TimeoutError as CeleryTimeout
 from kombu.utils.url import maybe_sanitize_url
 
 from contracts.kernel import ConfigurationError, Contract, Undeliverable
-from contracts.kernel.bus import trace_id
+from contracts.kernel.telemetry.tracing import carrier
 from extraction import wire
 from extraction.bindings import forwarding_module, rpc_queue
-from extraction.http.client import TransportUnavailable
-from extraction.http.wire import IDEMPOTENCY_PARAMETER
 from extraction.proxy import client_class
+from extraction.wire import IDEMPOTENCY_PARAMETER, TransportUnavailable
 
 from .tasks import RECEIVE_TASK_NAME, TASK_NAME
 
@@ -125,7 +124,7 @@ class CeleryChannel:
         # A publish retried after a dropped connection may deliver the message twice: only for calls
         # that are safe to repeat (queries, commands called with an idempotency key).
         safe = self.contract.__seams_methods__[method].is_query or bool(arguments.get(IDEMPOTENCY_PARAMETER))
-        trace = trace_id.get() or uuid.uuid4().hex
+        trace = carrier()  # the caller's span as W3C traceparent/tracestate; the worker continues it
         deadline = time.monotonic() + self.timeout
         try:
             result = self.app.send_task(

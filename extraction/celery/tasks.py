@@ -2,7 +2,7 @@
 
 A worker that consumes a module's RPC queue (``seams.rpc.<module>``) runs each call here::
 
-    call_contract("catalog.Catalog", "get_product", {"sku": "KB-101"}, "<trace id>")
+    call_contract("catalog.Catalog", "get_product", {"sku": "KB-101"}, {"traceparent": "00-..."}, <deadline>)
     -> {"ok": {"sku": "KB-101", "name": "...", "price_cents": 4999}}
     -> {"error": {"code": "catalog.ProductNotFound", "message": "...", "details": {...}, "kind": "seams.NotFound"}}
 
@@ -29,11 +29,12 @@ from typing import Any
 from celery import shared_task
 
 from contracts.kernel import Contract, ContractError, ContractViolation
-from contracts.kernel.bus import trace_id
 from contracts.kernel.contract import declared_contracts
 from contracts.kernel.registry import get_registry
+from contracts.kernel.telemetry import tracing
+from contracts.kernel.telemetry.calls import outcome_of
 from extraction import wire
-from extraction.http.client import TransportUnavailable
+from extraction.wire import TransportUnavailable
 
 __all__ = ["RECEIVE_TASK_NAME", "TASK_NAME", "call_contract", "receive_forwarded_event", "serve_call"]
 
@@ -76,35 +77,41 @@ def serve_call(contract_name: str, method: str, arguments: Any) -> Any:
 
 @shared_task(name=TASK_NAME, ignore_result=False, acks_late=False, typing=False)
 def call_contract(
-    contract: str, method: str, arguments: Any, trace: str | None = None, deadline: float | None = None
+    contract: str, method: str, arguments: Any, trace: Any = None, deadline: float | None = None
 ) -> dict[str, Any] | None:
     """Serve one contract call; the answer is ``{"ok": result}`` or ``{"error": {...}}``.
 
-    ``deadline`` (epoch seconds) is when the caller stops waiting: a call taken later is dropped
-    unrun (answered ``None``, which nobody reads), as Celery's ``expires`` would, without its
-    per-message date handling."""
+    ``trace`` is the caller's trace context (``{"traceparent": ..., "tracestate": ...}``), continued
+    by the call's ``SERVER`` span. ``deadline`` (epoch seconds) is when the caller stops waiting: a
+    call taken later is dropped unrun (answered ``None``, which nobody reads), as Celery's
+    ``expires`` would, without its per-message date handling."""
     if deadline is not None and time.time() > deadline:
         logger.warning("%s.%s arrived after its caller gave up: dropped, not run", contract, method)
         return None
-    token = trace_id.set(trace)
-    try:
-        return {"ok": serve_call(contract, method, arguments)}
-    except ContractError as exc:
-        return {"error": wire.error_to_wire(exc)}
-    except ContractViolation as exc:
-        logger.warning("%s.%s: %s", contract, method, exc, extra={"trace_id": trace})
-        return {"error": wire.violation_to_wire(str(exc), contract=contract, method=method)}
-    except Exception as exc:
-        logger.exception("%s.%s failed on this worker", contract, method, extra={"trace_id": trace})
-        unavailable = TransportUnavailable(
-            f"{contract}.{method} failed on the worker: {type(exc).__name__}: {exc}",
-            contract=contract,
-            method=method,
-            cause=type(exc).__name__,
-        )
-        return {"error": wire.error_to_wire(unavailable)}
-    finally:
-        trace_id.reset(token)
+    attributes = {"seams.contract": contract, "seams.method": method, "seams.transport": "celery"}
+    carried = trace if isinstance(trace, dict) else None  # an older caller sent a bare trace id
+    with tracing.continued(carried, f"{contract}.{method}", tracing.SpanKind.SERVER, attributes) as span:
+        try:
+            answer = {"ok": serve_call(contract, method, arguments)}
+        except ContractError as exc:
+            tracing.mark_outcome(span, outcome_of(exc), error_code=exc.code)
+            return {"error": wire.error_to_wire(exc)}
+        except ContractViolation as exc:
+            logger.warning("%s.%s: %s", contract, method, exc)
+            tracing.mark_outcome(span, "error", error_code="seams.ContractViolation")
+            return {"error": wire.violation_to_wire(str(exc), contract=contract, method=method)}
+        except Exception as exc:
+            logger.exception("%s.%s failed on this worker", contract, method)
+            tracing.mark_outcome(span, "error")
+            unavailable = TransportUnavailable(
+                f"{contract}.{method} failed on the worker: {type(exc).__name__}: {exc}",
+                contract=contract,
+                method=method,
+                cause=type(exc).__name__,
+            )
+            return {"error": wire.error_to_wire(unavailable)}
+        tracing.mark_outcome(span, "ok")
+        return answer
 
 
 @shared_task(name=RECEIVE_TASK_NAME, ignore_result=False, acks_late=False, typing=False)
@@ -123,14 +130,12 @@ def receive_forwarded_event(module: str, subscriber: str, envelope: Any) -> dict
     from contracts.kernel.outbox import receive_event
     from contracts.kernel.remote import is_remote
 
-    headers = envelope.get("headers") if isinstance(envelope, dict) else None
-    trace = (str(headers.get("trace_id") or "") or None) if isinstance(headers, dict) else None
     if is_remote(module):
         message = (
             f"module '{module}' is bound to a transport in this process: its events are served elsewhere "
             f"(check SEAMS_BIND_{module.upper()} on both sides)"
         )
-        logger.error("Refused a forwarded event for %s: %s", module, message, extra={"trace_id": trace})
+        logger.error("Refused a forwarded event for %s: %s", module, message, extra={"seams_module": module})
         return {"error": {"type": "NotServedHere", "message": message}}
     owner = module_of(subscriber) if isinstance(subscriber, str) else None
     if owner is None or owner.label != module:
@@ -139,8 +144,7 @@ def receive_forwarded_event(module: str, subscriber: str, envelope: Any) -> dict
     if not isinstance(envelope, dict):
         return {"undeliverable": "malformed envelope: expected an object"}
     event_id = str(envelope.get("id", "?"))
-    extra = {"event_id": event_id, "event_type": str(envelope.get("type", "?")), "handler": subscriber, "trace_id": trace}
-    token = trace_id.set(trace)
+    extra = {"event_id": event_id, "event_type": str(envelope.get("type", "?")), "handler": subscriber, "seams_module": module}
     try:
         return {"outcome": receive_event(subscriber, envelope)}
     except Undeliverable as exc:
@@ -150,5 +154,3 @@ def receive_forwarded_event(module: str, subscriber: str, envelope: Any) -> dict
         logger.error("Handler %s failed on forwarded event %s; the sender will retry.", subscriber, event_id,
                      exc_info=exc, extra=extra)
         return {"error": {"type": type(exc).__name__, "message": str(exc)}}
-    finally:
-        trace_id.reset(token)

@@ -8,7 +8,8 @@
 
 Only transport failures count (connection refused, timeouts, 5xx without a contract error body). A
 contract error such as ``ProductNotFound`` is a successful exchange: the service answered.
-Thread-safe; the clock is injectable for tests.
+Thread-safe; the clock is injectable for tests. A breaker made for a target (``breaker_for``) reports
+its state as ``seams_breaker_state{target}`` (0 closed, 1 half-open, 2 open) on every change.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+
+from contracts.kernel.telemetry.metrics import BREAKER_STATE, BREAKER_STATES
 
 __all__ = ["CLOSED", "HALF_OPEN", "OPEN", "CircuitBreaker", "breaker_for", "reset_breakers"]
 
@@ -32,6 +35,7 @@ class CircuitBreaker:
         threshold: int = DEFAULT_THRESHOLD,
         cooldown: float = DEFAULT_COOLDOWN,
         clock: Callable[[], float] = time.monotonic,
+        target: str | None = None,
     ) -> None:
         if threshold < 1 or cooldown < 0:
             raise ValueError("threshold must be at least 1 and cooldown not negative")
@@ -43,6 +47,12 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at = 0.0
         self._probing = False
+        self._gauge = BREAKER_STATE.labels(target) if target else None
+        self._report(CLOSED)
+
+    def _report(self, state: str) -> None:
+        if self._gauge is not None:
+            self._gauge.set(BREAKER_STATES[state])
 
     @property
     def state(self) -> str:
@@ -74,6 +84,7 @@ class CircuitBreaker:
                     return False
                 self._state = HALF_OPEN
                 self._probing = False
+                self._report(HALF_OPEN)
             if self._probing:
                 return False
             self._probing = True
@@ -81,6 +92,8 @@ class CircuitBreaker:
 
     def success(self) -> None:
         with self._lock:
+            if self._state != CLOSED:
+                self._report(CLOSED)
             self._state = CLOSED
             self._failures = 0
             self._probing = False
@@ -91,6 +104,7 @@ class CircuitBreaker:
             if self._state == HALF_OPEN or self._failures >= self.threshold:
                 self._state = OPEN
                 self._opened_at = self._clock()
+                self._report(OPEN)
             self._probing = False
 
     def abandon(self) -> None:
@@ -112,7 +126,7 @@ def breaker_for(base_url: str, threshold: int = DEFAULT_THRESHOLD, cooldown: flo
     with _lock:
         breaker = _breakers.get(base_url)
         if breaker is None:
-            breaker = _breakers[base_url] = CircuitBreaker(threshold, cooldown)
+            breaker = _breakers[base_url] = CircuitBreaker(threshold, cooldown, target=base_url)
         return breaker
 
 

@@ -11,7 +11,8 @@ subclass of the contract, so callers cannot tell it from the in-process implemen
   details; a code this process does not know becomes its kind (NotFound, Conflict, ...), as with
   every transport (:mod:`extraction.wire`);
 * anything that prevents an answer (connection refused, timeout, a 5xx or any response that is not
-  the protocol's) raises :class:`TransportUnavailable`, a ``ServiceUnavailable`` naming the module
+  the protocol's) raises ``TransportUnavailable`` (:mod:`extraction.wire`, shared with the Celery
+  transport), a ``ServiceUnavailable`` naming the module
   and URL, which the public API answers with 503;
 * one ``httpx.Client`` per base URL and process: a connection pool with keep-alive;
 * each attempt is bounded by the binding's ``TIMEOUT`` (seconds);
@@ -20,7 +21,7 @@ subclass of the contract, so callers cannot tell it from the in-process implemen
   ``idempotency_key`` that the implementation uses to do the work at most once);
 * a circuit breaker per base URL (:mod:`extraction.http.breaker`) fails fast while the service is
   down and lets one probe through after a cool-down (``BREAKER_THRESHOLD``, ``BREAKER_COOLDOWN``);
-* the kernel's trace id travels in ``X-Seams-Trace-Id``.
+* the trace context travels in the W3C ``traceparent`` / ``tracestate`` headers.
 
 Events: ``HttpTransport.forward_event`` (the callable the kernel looks up on the transport, see
 ``contracts.kernel.remote``) posts a publication to the subscriber's service, ``POST
@@ -35,27 +36,23 @@ import os
 import random
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
 import pydantic
 
-from contracts.kernel import ConfigurationError, Contract, ContractViolation, ServiceUnavailable, Undeliverable
-from contracts.kernel.bus import trace_id
+from contracts.kernel import ConfigurationError, Contract, ContractViolation, Undeliverable
+from contracts.kernel.telemetry.tracing import carrier
 from extraction.bindings import forwarding_module
 from extraction.proxy import client_class
-from extraction.wire import error_from_wire
+from extraction.wire import IDEMPOTENCY_PARAMETER, TransportUnavailable, error_from_wire, kind_for_status
 
 from .breaker import DEFAULT_COOLDOWN, DEFAULT_THRESHOLD, CircuitBreaker, breaker_for
 from .wire import (
     IDEMPOTENCY_HEADER,
-    IDEMPOTENCY_PARAMETER,
-    TRACE_HEADER,
     body_model,
     events_path,
-    kind_for_status,
     method_path,
     return_adapter,
 )
@@ -79,10 +76,6 @@ BACKOFF_BASE = 0.05
 BACKOFF_MAX = 1.0
 #: Statuses that mean "not now" from a gateway or server, retried for safe calls.
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
-
-
-class TransportUnavailable(ServiceUnavailable):
-    """The service serving a contract could not be reached or did not answer in the protocol."""
 
 
 # --- connection pools ---------------------------------------------------------------------------
@@ -241,7 +234,7 @@ class HttpChannel:
             where = ".".join(str(part) for part in first["loc"])
             raise ContractViolation(f"{name}({where}): {first['msg']}") from None
         key = arguments.get(IDEMPOTENCY_PARAMETER)
-        headers = {"Content-Type": "application/json", TRACE_HEADER: trace_id.get() or uuid.uuid4().hex}
+        headers = {"Content-Type": "application/json", **carrier()}  # W3C traceparent/tracestate
         if key:
             headers[IDEMPOTENCY_HEADER] = str(key)
         safe = spec.is_query or bool(key)
@@ -340,8 +333,6 @@ def forward_event(
     )
     path = events_path(module)
     event_id = str(envelope.get("id", "?"))
-    headers = envelope.get("headers") or {}
-    trace = str(headers.get("trace_id") or "") if isinstance(headers, Mapping) else ""
 
     def unavailable(reason: str, **details: Any) -> TransportUnavailable:
         return TransportUnavailable(
@@ -362,7 +353,7 @@ def forward_event(
         response = client.post(
             path,
             json={"subscriber": subscriber, "envelope": dict(envelope)},
-            headers={TRACE_HEADER: trace or uuid.uuid4().hex},
+            headers=carrier(),  # the forward span's context (the envelope carries it too)
             timeout=timeout,
         )
     except httpx.HTTPError as exc:

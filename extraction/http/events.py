@@ -18,7 +18,8 @@ and this view runs the handler once, with the module's inbox (``contracts.kernel
   elsewhere, so its handlers must not run against this process's database): a configuration
   mistake, retried until it is fixed.
 
-The caller's trace id (``X-Seams-Trace-Id``) is restored around the call and echoed back. These
+The handler continues the trace carried in the envelope's headers (W3C ``traceparent``, the
+sender's ``forward`` span): ``contracts.kernel.outbox.receive_event`` opens its span. These
 paths are internal, like the contract endpoints: no authentication, not in the public ``/api/``
 documentation; expose them only on the services' private network.
 """
@@ -34,12 +35,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from contracts.kernel import Undeliverable
-from contracts.kernel.bus import trace_id
 from contracts.kernel.modules import module_of
 from contracts.kernel.outbox import receive_event
 from contracts.kernel.remote import is_remote
-
-from .wire import TRACE_HEADER, trace_id_from
 
 __all__ = ["receive_events"]
 
@@ -69,19 +67,16 @@ def _parse(body: bytes) -> tuple[str, dict[str, Any]]:
 @require_POST
 def receive_events(request: HttpRequest, module: str) -> HttpResponse:
     """Run one forwarded event for a handler of ``module`` (see the module docstring)."""
-    trace = trace_id_from(request.headers.get(TRACE_HEADER))
-    response = _receive(request, module, trace)
-    response[TRACE_HEADER] = trace
-    return response
+    return _receive(request, module)
 
 
-def _receive(request: HttpRequest, module: str, trace: str) -> HttpResponse:
+def _receive(request: HttpRequest, module: str) -> HttpResponse:
     if is_remote(module):
         message = (
             f"module '{module}' is bound to a transport in this process: its events are served elsewhere "
             f"(check SEAMS_BIND_{module.upper()} on both sides)"
         )
-        logger.error("Refused a forwarded event for %s: %s", module, message, extra={"trace_id": trace})
+        logger.error("Refused a forwarded event for %s: %s", module, message, extra={"seams_module": module})
         return JsonResponse({"error": {"type": "NotServedHere", "message": message}}, status=503)
     try:
         subscriber, envelope = _parse(request.body)
@@ -90,11 +85,10 @@ def _receive(request: HttpRequest, module: str, trace: str) -> HttpResponse:
             where = f"module '{owner.label}'" if owner else "no module installed here"
             raise Undeliverable(f"subscriber {subscriber} belongs to {where}, not to '{module}'")
     except Undeliverable as exc:
-        logger.warning("Refused a forwarded event for %s: %s", module, exc, extra={"trace_id": trace})
+        logger.warning("Refused a forwarded event for %s: %s", module, exc, extra={"seams_module": module})
         return _undeliverable(str(exc))
     event_id = str(envelope.get("id", "?"))
-    extra = {"event_id": event_id, "event_type": str(envelope.get("type", "?")), "handler": subscriber, "trace_id": trace}
-    token = trace_id.set(trace)
+    extra = {"event_id": event_id, "event_type": str(envelope.get("type", "?")), "handler": subscriber, "seams_module": module}
     try:
         outcome = receive_event(subscriber, envelope)
     except Undeliverable as exc:
@@ -110,6 +104,4 @@ def _receive(request: HttpRequest, module: str, trace: str) -> HttpResponse:
             extra=extra,
         )
         return JsonResponse({"error": {"type": type(exc).__name__, "message": str(exc)}}, status=500)
-    finally:
-        trace_id.reset(token)
     return JsonResponse({"outcome": outcome})

@@ -8,7 +8,7 @@
 
 The body model is generated from the method's parameters (see :func:`extraction.http.wire.body_model`)
 and the declared return type is the 200 response. The view validates the body (pydantic strict, JSON
-mode), restores the caller's trace id from ``X-Seams-Trace-Id``, and calls the in-process
+mode), continues the caller's trace (W3C ``traceparent``) in a ``SERVER`` span, and calls the in-process
 implementation found in the registry through the kernel's validating proxy, so a result that does
 not match the declaration never leaves the service. A ``ContractError`` becomes
 ``{"error": {"code", "message", "details", "kind"}}`` with a stable status (404 NotFound, 409 Conflict,
@@ -31,12 +31,13 @@ from ninja import NinjaAPI
 from ninja.errors import ValidationError as NinjaValidationError
 
 from contracts.kernel import Contract, ContractError, ContractViolation
-from contracts.kernel.bus import trace_id
 from contracts.kernel.registry import get_registry
+from contracts.kernel.telemetry import tracing
+from contracts.kernel.telemetry.calls import outcome_of
 from contracts.kernel.validation import check_return
+from extraction.wire import status_for
 
 from .wire import (
-    TRACE_HEADER,
     ErrorBody,
     arguments_of,
     body_model,
@@ -45,8 +46,6 @@ from .wire import (
     contract_version,
     error_body,
     return_adapter,
-    status_for,
-    trace_id_from,
     violation_body,
 )
 
@@ -86,6 +85,12 @@ def _endpoint(contract: type[Contract], method: str) -> Callable[..., HttpRespon
     body_class = body_model(contract, method)
     result_adapter = return_adapter(contract, method)
     name = f"{contract.__seams_name__}.{method}"
+    attributes = {
+        "seams.contract": contract.__seams_name__,
+        "seams.method": method,
+        "seams.transport": "http",
+        "seams.module": contract.__seams_module__,
+    }
 
     def endpoint(request: HttpRequest, payload: Any) -> HttpResponse:
         # django-ninja has checked the body (lax) for the OpenAPI-described shape; check it again
@@ -95,28 +100,25 @@ def _endpoint(contract: type[Contract], method: str) -> Callable[..., HttpRespon
         except pydantic.ValidationError as exc:
             errors = exc.errors(include_url=False, include_context=False, include_input=False)
             return _violation(f"{name}: the request does not match the declaration: {errors[0]['msg']}", 422, errors=errors)
-        trace = trace_id_from(request.headers.get(TRACE_HEADER))
-        token = trace_id.set(trace)
-        try:
-            result = _call(getattr(served_instance(contract), method), spec.signature, arguments_of(body))
-        except ContractError as exc:
-            response: HttpResponse = JsonResponse(error_body(exc), status=status_for(exc))
-        except ContractViolation as exc:
-            # The implementation broke its own declaration (a bug on this side): say so to the caller.
-            logger.error("%s broke its contract: %s", name, exc, extra={"trace_id": trace})
-            response = _violation(str(exc), 500)
-        else:
+        with tracing.continued(request.headers, name, tracing.SpanKind.SERVER, attributes) as span:
+            try:
+                result = _call(getattr(served_instance(contract), method), spec.signature, arguments_of(body))
+            except ContractError as exc:
+                tracing.mark_outcome(span, outcome_of(exc), error_code=exc.code)
+                return JsonResponse(error_body(exc), status=status_for(exc))
+            except ContractViolation as exc:
+                # The implementation broke its own declaration (a bug on this side): say so to the caller.
+                logger.error("%s broke its contract: %s", name, exc)
+                tracing.mark_outcome(span, "error", error_code="seams.ContractViolation")
+                return _violation(str(exc), 500)
             try:
                 check_return(contract, method, result)
             except ContractViolation as exc:
-                logger.error("%s broke its contract: %s", name, exc, extra={"trace_id": trace})
-                response = _violation(str(exc), 500)
-            else:
-                response = HttpResponse(result_adapter.dump_json(result), content_type="application/json")
-        finally:
-            trace_id.reset(token)
-        response[TRACE_HEADER] = trace
-        return response
+                logger.error("%s broke its contract: %s", name, exc)
+                tracing.mark_outcome(span, "error", error_code="seams.ContractViolation")
+                return _violation(str(exc), 500)
+            tracing.mark_outcome(span, "ok")
+            return HttpResponse(result_adapter.dump_json(result), content_type="application/json")
 
     endpoint.__name__ = method
     endpoint.__qualname__ = f"{contract.__name__}Endpoint.{method}"

@@ -21,19 +21,15 @@ datetime, UUID or Decimal travels as a string, but ``"1"`` is never taken for ``
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any
 
 import pydantic
 
-from contracts.kernel import Conflict, Contract, ContractError, Invalid, NotFound, ServiceUnavailable
+from contracts.kernel import Contract, ContractError
 from extraction.wire import VIOLATION_CODE, arguments_model, error_to_wire, result_adapter, violation_to_wire
 
 __all__ = [
     "IDEMPOTENCY_HEADER",
-    "IDEMPOTENCY_PARAMETER",
-    "TRACE_HEADER",
-    "TRACE_ID_PATTERN",
     "VIOLATION_CODE",
     "ErrorBody",
     "arguments_of",
@@ -43,36 +39,14 @@ __all__ = [
     "contract_version",
     "error_body",
     "events_path",
-    "kind_for_status",
     "method_path",
     "return_adapter",
-    "status_for",
-    "trace_id_from",
     "violation_body",
 ]
 
-#: The trace id of the work in progress (the kernel's ``trace_id`` context variable) travels here.
-TRACE_HEADER = "X-Seams-Trace-Id"
-#: What a trace id may look like: a caller's value is echoed back and stored in every envelope it
-#: leads to, so anything else (a 7 kB header, control characters) is replaced by a fresh id.
-TRACE_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
-
-
-def trace_id_from(value: str | None) -> str:
-    """``value`` if it is a well-formed trace id, a fresh one otherwise."""
-    return value if value and TRACE_ID_PATTERN.fullmatch(value) else uuid.uuid4().hex
-#: A command declares a parameter of this name to be retried safely (see docs/transports.md).
-IDEMPOTENCY_PARAMETER = "idempotency_key"
-#: ...and the client also sends its value in this header (for proxies and logs).
+#: The value of a command's ``IDEMPOTENCY_PARAMETER`` (:mod:`extraction.wire`) also travels in this
+#: header (for proxies and logs).
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-
-#: Contract error kind -> status on the internal wire (informative: the client rebuilds by code).
-_STATUS_BY_KIND: list[tuple[type[ContractError], int]] = [
-    (NotFound, 404),
-    (Conflict, 409),
-    (Invalid, 422),
-    (ServiceUnavailable, 503),
-]
 
 
 def contract_version(contract: type[Contract]) -> int:
@@ -141,18 +115,3 @@ def error_body(exc: ContractError) -> dict[str, Any]:
 
 def violation_body(message: str, **details: Any) -> dict[str, Any]:
     return {"error": violation_to_wire(message, **details)}
-
-
-def status_for(exc: ContractError) -> int:
-    for kind, status in _STATUS_BY_KIND:
-        if isinstance(exc, kind):
-            return status
-    return 400
-
-
-def kind_for_status(status: int) -> type[ContractError]:
-    """The kind to rebuild when the caller does not know an error's code (a newer server)."""
-    for kind, kind_status in _STATUS_BY_KIND:
-        if kind_status == status:
-            return kind
-    return ContractError

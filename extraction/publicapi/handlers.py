@@ -23,8 +23,8 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from contracts.kernel import ContractError, Invalid
 
-# The one status map, shared with the transports (it moves to extraction.wire with the identity work).
-from ..http.wire import status_for
+# The one status map, shared with the transports and generated services.
+from ..wire import status_for
 
 __all__ = ["install_error_handlers", "internal_error_body"]
 

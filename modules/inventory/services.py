@@ -2,6 +2,8 @@
 
 from collections.abc import Iterable
 
+from django.utils import timezone
+
 from contracts.catalog import Catalog
 from contracts.inventory import ReservedItem, StockLevel
 from contracts.kernel import Conflict, Invalid, atomic, use
@@ -47,13 +49,19 @@ def stock_reserve_for_order(*, order_id: int, lines: Iterable[tuple[str, int]]) 
     two orders cannot deadlock) before the existing reservations are read, which makes two
     concurrent deliveries of the same order wait for each other instead of both reserving.
     Duplicate SKUs among the lines are added together.
+
+    Four statements whatever the number of lines (lock, read reservations, one ``bulk_update``, one
+    ``bulk_create``) and no savepoint: inside the event handler's transaction a failure fails it
+    all anyway, and a shortage is raised after the block, having written nothing, so the caller's
+    transaction stays usable (the handler publishes StockReservationFailed in it).
     """
     wanted: dict[str, int] = {}
     for sku, quantity in lines:
         if quantity <= 0:
             raise Invalid(f"Cannot reserve {quantity} units of '{sku}'.", field="quantity")
         wanted[sku] = wanted.get(sku, 0) + quantity
-    with atomic():
+    shortage: InsufficientStock | None = None
+    with atomic(savepoint=False):
         items = {i.sku: i for i in StockItem.objects.select_for_update().filter(sku__in=sorted(wanted)).order_by("sku")}
         existing = list(Reservation.objects.filter(order_id=order_id).order_by("id"))
         if existing:
@@ -61,16 +69,24 @@ def stock_reserve_for_order(*, order_id: int, lines: Iterable[tuple[str, int]]) 
         for sku, quantity in wanted.items():
             available = items[sku].available if sku in items else 0
             if quantity > available:
-                raise InsufficientStock(
+                shortage = InsufficientStock(
                     f"Not enough stock of '{sku}': {quantity} requested, {available} available.",
                     sku=sku,
                     requested=quantity,
                     available=available,
                 )
-        for sku, quantity in wanted.items():
-            items[sku].reserved += quantity
-            items[sku].save(update_fields=["reserved", "updated_at"])
-        Reservation.objects.bulk_create(Reservation(order_id=order_id, sku=s, quantity=q) for s, q in wanted.items())
+                break
+        else:
+            now = timezone.now()  # bulk_update does not apply auto_now
+            for sku, quantity in wanted.items():
+                items[sku].reserved += quantity
+                items[sku].updated_at = now
+            StockItem.objects.bulk_update([items[sku] for sku in wanted], ["reserved", "updated_at"])
+            Reservation.objects.bulk_create(
+                Reservation(order_id=order_id, sku=s, quantity=q) for s, q in wanted.items()
+            )
+    if shortage is not None:
+        raise shortage
     return [ReservedItem(sku=sku, quantity=quantity) for sku, quantity in wanted.items()]
 
 

@@ -14,17 +14,17 @@ from .models import SentEmail
 def email_send(*, event_id: uuid.UUID, recipient: str, subject: str, body: str) -> SentEmail | None:
     """Send an email caused by the event ``event_id``, once; returns None if it was already sent.
 
-    The record is written first and the mail sent inside the same transaction: the unique event
-    id then stops a concurrent duplicate before it sends, and a failed send rolls the record back
-    (so a redelivery tries again) instead of claiming a mail that never left.
+    The record is written first and the mail sent inside the same transaction (a savepoint when
+    called inside the handler's): the unique event id stops a duplicate at the insert, before
+    anything is sent (a concurrent one waits for the first to commit, then fails the same way), and
+    a failed send rolls the record back (so a redelivery tries again) instead of claiming a mail
+    that never left. No ``exists()`` pre-check: the constraint already answers that question, in
+    the one statement that has to run anyway.
     """
-    with atomic():
-        if SentEmail.objects.filter(event_id=event_id).exists():
-            return None
-        try:
-            with atomic():
-                sent = SentEmail.objects.create(event_id=event_id, recipient=recipient, subject=subject, body=body)
-        except IntegrityError:
-            return None  # a concurrent delivery of the same event won the race
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [recipient])
+    try:
+        with atomic():
+            sent = SentEmail.objects.create(event_id=event_id, recipient=recipient, subject=subject, body=body)
+            send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [recipient])
+    except IntegrityError:
+        return None  # already sent, by an earlier or a concurrent delivery of the same event
     return sent

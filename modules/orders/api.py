@@ -54,8 +54,9 @@ def place_order(request: HttpRequest, payload: OrderIn) -> Status:
     placed = services.order_place(
         customer_email=customer_email(request), lines=[(line.sku, line.quantity) for line in payload.lines]
     )
-    # Read again: with in-process events the order is already confirmed or cancelled.
-    return Status(201, selectors.order_get(placed.id))
+    # Read the status again: with in-process events the order is already confirmed or cancelled.
+    # The lines and the total are those just placed, so one small query is enough.
+    return Status(201, placed.model_copy(update={"status": selectors.order_status(placed.id)}))
 
 
 @router.get("/{order_id}", response={200: OrderDTO, **error_responses(404)})

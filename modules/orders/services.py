@@ -80,10 +80,16 @@ def order_place(*, customer_email: str, lines: Sequence[tuple[str, int]]) -> Ord
     return to_dto(order, order_lines)
 
 
-def order_confirm(*, order_id: int) -> OrderDTO:
+def order_confirm(*, order_id: int) -> Order:
     """Pending -> confirmed, announced with OrderConfirmed. Confirming a confirmed order does
-    nothing (events may arrive twice); confirming a cancelled one is OrderNotPending."""
-    with atomic():
+    nothing (events may arrive twice); confirming a cancelled one is OrderNotPending.
+
+    No savepoint: inside a caller's transaction (the event handler's, with its inbox row) a failure
+    fails the whole transaction anyway; the business refusal is raised after the block, so it
+    leaves the caller's transaction usable. Returns the order row (the handler needs nothing more,
+    so no lines are read for a DTO).
+    """
+    with atomic(savepoint=False):
         order = _locked(order_id)
         if order.status == Order.Status.PENDING:
             order.status = Order.Status.CONFIRMED
@@ -91,24 +97,25 @@ def order_confirm(*, order_id: int) -> OrderDTO:
             publish(
                 OrderConfirmed(order_id=order.pk, customer_email=order.customer_email, total_cents=order.total_cents)
             )
-        elif order.status != Order.Status.CONFIRMED:
-            raise OrderNotPending(f"Order {order_id} is {order.status}; it cannot be confirmed.", order_id=order_id)
-    return to_dto(order)
+    if order.status != Order.Status.CONFIRMED:
+        raise OrderNotPending(f"Order {order_id} is {order.status}; it cannot be confirmed.", order_id=order_id)
+    return order
 
 
-def order_cancel(*, order_id: int, reason: str) -> OrderDTO:
+def order_cancel(*, order_id: int, reason: str) -> Order:
     """Pending -> cancelled, announced with OrderCancelled. Cancelling a cancelled order does
-    nothing (events may arrive twice); cancelling a confirmed one is OrderNotPending."""
-    with atomic():
+    nothing (events may arrive twice); cancelling a confirmed one is OrderNotPending. Transaction
+    and return value as in ``order_confirm``."""
+    with atomic(savepoint=False):
         order = _locked(order_id)
         if order.status == Order.Status.PENDING:
             order.status = Order.Status.CANCELLED
             order.cancel_reason = reason
             order.save(update_fields=["status", "cancel_reason"])
             publish(OrderCancelled(order_id=order.pk, customer_email=order.customer_email, reason=order.cancel_reason))
-        elif order.status != Order.Status.CANCELLED:
-            raise OrderNotPending(f"Order {order_id} is {order.status}; it cannot be cancelled.", order_id=order_id)
-    return to_dto(order)
+    if order.status != Order.Status.CANCELLED:
+        raise OrderNotPending(f"Order {order_id} is {order.status}; it cannot be cancelled.", order_id=order_id)
+    return order
 
 
 def _locked(order_id: int) -> Order:

@@ -16,6 +16,8 @@ def record_order_placed(event: OrderPlaced, envelope: Envelope) -> None:
     count = attempts[str(envelope.id)] = attempts.get(str(envelope.id), 0) + 1
     if event.customer_email.startswith("doomed"):
         raise ProbeFailure(f"doomed attempt {count}")
+    if event.customer_email.startswith("once") and count <= 1:
+        raise ProbeFailure(f"once attempt {count}")
     if event.customer_email.startswith("flaky") and count <= 2:
         raise ProbeFailure(f"flaky attempt {count}")
     HandledEvent.objects.create(event_id=envelope.id, customer_email=event.customer_email)

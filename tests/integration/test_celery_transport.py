@@ -25,7 +25,7 @@ from contracts.inventory import Inventory, StockLevel, StockNotFound
 from contracts.kernel import ServiceUnavailable, Undeliverable, use
 from contracts.kernel.remote import forward_event
 from extraction.celery import CeleryTransport
-from extraction.http.client import TransportUnavailable
+from extraction.wire import TransportUnavailable
 from tests.integration.parity import served
 from tests.support.processes import free_port
 from tests.support.tokens import customer
@@ -189,3 +189,15 @@ def test_an_event_forwarded_to_the_worker_is_handled_once(served_shop: served.Se
             forward_event("notifications", "modules.notifications.handlers.no_such_handler", envelope)
     sent = served_shop.shop.client.get("/api/notifications/", headers=customer(email)).json()
     assert [m["subject"] for m in sent] == ["Your order #41 is confirmed"]
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_readiness_names_the_worker_that_consumes_each_bound_queue(over_celery: served.ServedShop) -> None:
+    """A real worker answers the remote-control broadcast with its queues (extraction/dependencies.py)."""
+    response = Client().get("/health/ready")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["status"] == "ready", body
+    queue = over_celery.bindings("celery")["catalog"]["QUEUE"]
+    assert body["checks"][f"workers:{queue}"]["ok"] is True
+    assert body["checks"][f"workers:{queue}"]["workers"]

@@ -208,7 +208,7 @@ def test_the_manifests_parse_and_describe_the_service(extracted: tuple) -> None:
     assert "command" not in container  # the image's CMD: gunicorn service.wsgi
     assert container["ports"] == [{"name": "http", "containerPort": 8000}]
     assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
-    assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready?scope=local"
     assert container["livenessProbe"]["httpGet"]["port"] == container["readinessProbe"]["httpGet"]["port"] == "http"
     assert web["spec"]["selector"]["matchLabels"].items() <= web["spec"]["template"]["metadata"]["labels"].items()
 
@@ -362,6 +362,36 @@ def test_the_dockerfile_command_serves_the_health_probes_and_the_api(
         assert missing.status_code == 404, missing.text
         assert missing.json()["code"] == "orders.OrderNotFound"
         assert httpx.get(f"{base}/api/openapi.json", timeout=10).json()["info"]["title"] == "orders service"
+
+
+@pytest.mark.e2e
+def test_the_service_serves_the_operator_console_for_its_module_to_staff_only(
+    orders_service: Path, isolation: Path, workspace: Path
+) -> None:
+    env = service_env(orders_service, isolation, workspace / "var-console", PORT=str(free_port()), WEB_CONCURRENCY="1")
+    migrated(orders_service, env)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "createsuperuser", "--noinput", "--username", "op", "--email", "op@example.com"],
+        cwd=orders_service, env={**env, "DJANGO_SUPERUSER_PASSWORD": "op-pass"}, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    with dockerfile_command(orders_service, env, workspace / "orders-console.log") as base, httpx.Client(base_url=base) as client:
+        anonymous = client.get("/console/")
+        assert anonymous.status_code == 302 and anonymous.headers["location"].startswith("/console/login/?next=/console/")
+        login = client.get("/console/login/")
+        assert login.status_code == 200
+        token = client.cookies["csrftoken"]
+        answer = client.post(
+            "/console/login/?next=/console/",
+            data={"username": "op", "password": "op-pass", "csrfmiddlewaretoken": token},
+            headers={"Referer": f"{base}/console/login/"},
+        )
+        assert answer.status_code == 302 and answer.headers["location"] == "/console/"
+        page = client.get("/console/")
+        assert page.status_code == 200, page.text
+        assert '<g class="node inprocess" id="node-orders"' in page.text  # its own module
+        assert 'id="node-catalog"' in page.text  # a module it calls, served by the monolith
+        assert client.get("/console/stats.json").json()["modules"]["orders"]["served_here"] is True
 
 
 @pytest.mark.e2e

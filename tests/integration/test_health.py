@@ -65,7 +65,7 @@ def test_ready_is_503_naming_the_broker_when_it_is_down(overrides: dict[str, obj
     assert body["failed"] == ["broker"]
     assert body["checks"]["broker"]["ok"] is False
     assert str(DEAD_BROKER.split("//")[1].split("/")[0]) in body["checks"]["broker"]["error"]
-    assert all(body["checks"][f"database:{alias}"]["ok"] for alias in settings.DATABASES)
+    assert all(result["ok"] for name, result in body["checks"].items() if name.startswith("database:"))
 
 
 def test_never_skips_the_broker_check() -> None:

@@ -19,10 +19,10 @@ from contracts.kernel.models import InboxEntry, Publication, PublicationStatus
 from contracts.kernel.outbox import envelope_to_wire, process_publication
 from extraction.http.breaker import reset_breakers
 from extraction.http.client import forward_event
-from extraction.http.wire import TRACE_HEADER
 from modules.notifications import services as notification_services
 from modules.notifications.models import SentEmail
 from tests.integration.shop import add_product, place_order
+from tests.support.tracing import TRACEPARENT, trace_of
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -48,7 +48,7 @@ def confirmed(order_id: int, email: str) -> dict[str, object]:
         "version": 1,
         "key": str(order_id),
         "payload": {"order_id": order_id, "customer_email": email, "total_cents": 4999},
-        "headers": {"trace_id": f"trace-{order_id}"},
+        "headers": {"traceparent": TRACEPARENT},
         "occurred_at": "2025-01-01T12:00:00+00:00",
     }
 
@@ -56,7 +56,7 @@ def confirmed(order_id: int, email: str) -> dict[str, object]:
 def receive(envelope: dict[str, object], subscriber: str = CONFIRMATION) -> Any:
     return Client().post(
         EVENTS, {"subscriber": subscriber, "envelope": envelope}, content_type="application/json",
-        headers={TRACE_HEADER: str(envelope["headers"]["trace_id"])},  # type: ignore[index]
+        headers={"traceparent": TRACEPARENT},
     )
 
 
@@ -72,7 +72,6 @@ def test_the_endpoint_runs_the_handler_once_and_answers_duplicate_after() -> Non
     envelope = confirmed(41, "ada@example.com")
     first = receive(envelope)
     assert first.status_code == 200 and first.json() == {"outcome": "completed"}
-    assert first.headers[TRACE_HEADER] == "trace-41"
     assert SentEmail.objects.filter(recipient="ada@example.com").count() == 1
     assert InboxEntry.objects.using("notifications").filter(event_id=envelope["id"], subscriber=CONFIRMATION).exists()
 
@@ -142,7 +141,10 @@ def test_an_order_confirmation_crosses_http_and_is_handled_once(shop: Client, no
     publication = confirmation_of(r.json()["id"])
     assert publication.status == PublicationStatus.COMPLETED
     assert [body["subscriber"] for body in InProcessHttp.requests] == [CONFIRMATION]
-    assert InProcessHttp.requests[0]["envelope"] == json.loads(json.dumps(envelope_to_wire(publication.event)))
+    sent, stored = InProcessHttp.requests[0]["envelope"], json.loads(json.dumps(envelope_to_wire(publication.event)))
+    assert {**sent, "headers": None} == {**stored, "headers": None}
+    # The envelope goes with the forward span's context: the same trace as the stored one, one span on.
+    assert trace_of(sent["headers"]) == trace_of(stored["headers"]) and sent["headers"] != stored["headers"]
     assert SentEmail.objects.filter(recipient="cy@example.com").count() == 1
 
     # Forwarded again (a lost answer): the receiver's inbox answers duplicate, no second email.

@@ -15,12 +15,12 @@ from django.test import Client, override_settings
 from contracts.catalog import Catalog, ProductDTO, ProductNotFound
 from contracts.inventory import Inventory, StockLevel, StockNotFound
 from contracts.kernel import ServiceUnavailable, use
-from contracts.kernel.bus import trace_id
-from extraction.http import TRACE_HEADER, TransportUnavailable
+from extraction.http import TransportUnavailable
 from extraction.http.breaker import OPEN, reset_breakers
 from extraction.http.client import channel_of
 from tests.support.processes import free_port, gunicorn, manage, project_env, throwaway_database
 from tests.support.tokens import customer, staff
+from tests.support.tracing import TRACE_ID, in_trace, read_spans, wait_for_spans
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +32,7 @@ def server_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
     """A migrated project database and the environment of a server process using it."""
     tmp = tmp_path_factory.mktemp("http-transport")
     with throwaway_database(tmp) as db_env:
-        env = project_env({**db_env, "DEBUG": "false"})
+        env = project_env({**db_env, "DEBUG": "false", "SEAMS_TRACE_FILE": str(tmp / "spans.jsonl")})
         manage(["migrate_modules"], env)
         yield env
 
@@ -90,24 +90,24 @@ def test_a_contract_error_raised_remotely_is_caught_as_the_same_class(service: s
     assert caught.value.details == {"sku": "GHOST"}
 
 
-def test_the_trace_id_reaches_the_server(service: str) -> None:
-    # The server restores the trace id it receives and echoes it in the response: watch the
-    # responses of the transport's own pooled client.
-    echoed: list[str] = []
-    token = trace_id.set("trace-from-the-caller")
-    try:
-        with bind(catalog=service):
-            catalog = use(Catalog, consumer=ORDERS)
-            hooks = channel_of(catalog).client.event_hooks["response"]
-            hook = lambda response: echoed.append(response.headers.get(TRACE_HEADER))  # noqa: E731
-            hooks.append(hook)
-            try:
-                assert catalog.get_product("LAMP-1").sku == "LAMP-1"
-            finally:
-                hooks.remove(hook)
-    finally:
-        trace_id.reset(token)
-    assert echoed == ["trace-from-the-caller"]
+def test_the_callers_trace_continues_on_the_server(service: str, server_env: dict[str, str], spans: object) -> None:
+    with bind(catalog=service), in_trace():
+        assert use(Catalog, consumer=ORDERS).get_product("LAMP-1").sku == "LAMP-1"
+    (client,) = [s for s in spans.get_finished_spans() if s.name == "catalog.Catalog.get_product"]
+    assert client.kind.name == "CLIENT" and client.context.trace_id == int(TRACE_ID, 16)
+
+    def served(found: list[dict]) -> list[dict]:
+        return [s for s in found if s["name"] == "catalog.Catalog.get_product" and s["trace_id"] == TRACE_ID]
+
+    (server,) = served(wait_for_spans(Path(server_env["SEAMS_TRACE_FILE"]), served))
+    assert server["kind"] == "SERVER" and server["attributes"]["seams.outcome"] == "ok"
+    # Its parent is the caller's side of the call: the client span, or the httpx request under it.
+    ours = {f"{s.context.span_id:016x}" for s in spans.get_finished_spans() if s.context.trace_id == int(TRACE_ID, 16)}
+    server_side = {s["span_id"]: s for s in read_spans(Path(server_env["SEAMS_TRACE_FILE"]))}
+    parent = server["parent_id"]
+    while parent in server_side:  # Django's request span, on the server, sits in between
+        parent = server_side[parent]["parent_id"]
+    assert parent in ours
 
 
 def test_the_server_publishes_each_contracts_openapi(service: str) -> None:

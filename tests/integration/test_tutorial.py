@@ -6,6 +6,8 @@ so the tutorial cannot drift from what Seams does.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.support.processes import ROOT, project_env, throwaway_database
@@ -18,7 +20,13 @@ ada = issue_token("ada@example.com", scopes=["shop:customer"], email="ada@exampl
 c = Client(headers={"Authorization": f"Bearer {ada}"})
 r = c.post("/api/orders/", {"lines": [{"sku": "KB-101", "quantity": 2}]}, content_type="application/json")
 assert r.status_code == 201 and r.json()["status"] == "confirmed", r.content
-print("POINTS", c.get("/api/loyalty/").json()["points"], r.json()["total_cents"] // 100)
+points = c.get("/api/loyalty/").json()["points"]
+print("POINTS", points, r.json()["total_cents"] // 100)
+r = c.post("/api/loyalty/redeem", {"points": points + 1}, content_type="application/json")
+assert r.status_code == 409 and r.json()["code"] == "loyalty.NotEnoughPoints", r.content
+r = c.post("/api/loyalty/redeem", {"points": 1}, content_type="application/json")
+assert r.status_code == 200 and r.json()["points"] == points - 1, r.content
+print("REDEEMED")
 """
 
 
@@ -26,7 +34,8 @@ def test_readme_tutorial_adds_a_working_module(tmp_path: Path) -> None:
     project = copy_project(tmp_path / "project")
     blocks = titled_code_blocks((ROOT / "README.md").read_text())
     assert set(blocks) >= {"contracts/loyalty.py", "modules/loyalty/apps.py", "modules/loyalty/handlers.py",
-                           "modules/loyalty/implementation.py", "modules/loyalty/api.py"}
+                           "modules/loyalty/implementation.py", "modules/loyalty/api.py",
+                           "tests/modules/test_loyalty.py"}
     for relative, code in blocks.items():
         (project / relative).parent.mkdir(parents=True, exist_ok=True)
         (project / relative).write_text(code)
@@ -43,15 +52,20 @@ def test_readme_tutorial_adds_a_working_module(tmp_path: Path) -> None:
 
         ok("manage.py", "makemigrations", "loyalty")
         ok("manage.py", "migrate_modules")
-        ok("manage.py", "modules", "lint-config")
-        assert "modules.loyalty" in (project / "importlinter.ini").read_text()
+        ok("manage.py", "modules", "lint-config", "--check")  # a new module needs no new boundary config
         ok("lint-imports")
         ok("manage.py", "check")
         assert "loyalty" in ok("manage.py", "modules")
 
         ok("manage.py", "seed_shop", "--if-empty")
-        points = ok("manage.py", "shell", "-c", FLOW).split("POINTS", 1)[1].split()
-        assert int(points[0]) == int(points[1]) > 0
+        flow = ok("manage.py", "shell", "-c", FLOW)
+        points = flow.split("POINTS", 1)[1].split()
+        assert int(points[0]) == int(points[1]) > 0 and "REDEEMED" in flow
+
+        # "Test it alone": the module's own test, isolated by @pytest.mark.seams_module.
+        tested = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/modules/test_loyalty.py"],
+                                cwd=project, env=env, capture_output=True, text=True, timeout=300)
+        assert tested.returncode == 0 and "1 passed" in tested.stdout, tested.stdout + tested.stderr
 
         # Step 7: the guard rails.
         intruder = project / "modules/loyalty/intruder.py"

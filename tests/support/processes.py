@@ -70,12 +70,16 @@ def manage(args: list[str], env: dict[str, str], cwd: Path = ROOT, check: bool =
 
 
 @contextlib.contextmanager
-def gunicorn(env: dict[str, str], cwd: Path = ROOT, log: Path | None = None) -> Iterator[str]:
-    """Run ``gunicorn app.wsgi`` on a free loopback port until the block ends; yields its base URL."""
+def gunicorn(
+    env: dict[str, str], cwd: Path = ROOT, log: Path | None = None, options: tuple[str, ...] = ("--workers", "2")
+) -> Iterator[str]:
+    """Run ``gunicorn app.wsgi`` on a free loopback port until the block ends; yields its base URL.
+
+    ``options`` are gunicorn's own (workers, threads, worker class)."""
     port = free_port()
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "app.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--timeout", "60"],
+        [str(BIN / "gunicorn"), "app.wsgi", "--bind", f"127.0.0.1:{port}", *options, "--timeout", "60"],
         cwd=cwd,
         env=env,
         stdout=out,

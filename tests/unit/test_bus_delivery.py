@@ -8,9 +8,10 @@ from django.db import connections
 from django.test import override_settings
 
 from contracts.kernel import Envelope, ModuleConfig, subscribe
-from contracts.kernel.bus import deliver, run_subscriber, trace_id
+from contracts.kernel.bus import deliver, run_subscriber
 from contracts.kernel.registry import Subscriber, isolated_registry
 from modules.catalog.models import Product
+from tests.support.tracing import current_trace
 from tests.unit.probe import services
 from tests.unit.probe.events import ProbeHappened
 
@@ -26,7 +27,7 @@ def _inline_backend() -> Iterator[None]:
 
 def envelope_of(probe_id: int = 1) -> Envelope:
     event = ProbeHappened(probe_id=probe_id)
-    return Envelope(event=event, key=event.event_key(), headers={"trace_id": f"trace-{probe_id}"})
+    return Envelope(event=event, key=event.event_key(), headers={"traceparent": f"00-{probe_id:032x}-{probe_id:016x}-01"})
 
 
 def subscriber(handler: Callable[..., object], *, module: str = "catalog", wants_envelope: bool = False) -> Subscriber:
@@ -44,14 +45,14 @@ def test_a_subscriber_runs_in_a_transaction_on_its_modules_alias() -> None:
             event=event,
             catalog=connections["catalog"].in_atomic_block,
             default=connections["default"].in_atomic_block,
-            trace=trace_id.get(),
+            trace=current_trace(),
         )
         return "done"
 
     envelope = envelope_of(4)
     assert run_subscriber(subscriber(handler), envelope) == "done"
-    assert seen == {"event": envelope.event, "catalog": True, "default": False, "trace": "trace-4"}
-    assert trace_id.get() is None  # the trace id is the handler's only
+    assert seen == {"event": envelope.event, "catalog": True, "default": False, "trace": f"{4:032x}"}
+    assert current_trace() is None  # the envelope's trace is the handler's only
     assert not connections["catalog"].in_atomic_block
 
 

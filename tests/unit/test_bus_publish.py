@@ -18,8 +18,9 @@ from contracts.kernel import (
     atomic,
     publish,
 )
-from contracts.kernel.bus import event_backend, trace_id
+from contracts.kernel.bus import event_backend
 from contracts.kernel.registry import isolated_registry
+from tests.support.tracing import TRACE_ID, in_trace, trace_of
 from tests.unit.probe import services
 from tests.unit.probe.events import ProbeHappened, ProbeUnlisted
 
@@ -118,19 +119,20 @@ def test_publish_hands_an_envelope_to_the_backend_on_the_publishers_alias(probe_
     assert envelope.type == "probe.ProbeHappened"
     assert envelope.headers["publisher"] == "probe"
     assert envelope.headers["tenant"] == "acme"
-    assert re.fullmatch(r"[0-9a-f]{32}", envelope.headers["trace_id"])
+    assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}", envelope.headers["traceparent"])  # the publish span
 
 
 @pytest.mark.django_db(databases=["catalog"])
 @recording
-def test_publish_carries_the_current_trace_id(probe_module: ModuleConfig) -> None:
-    token = trace_id.set("trace-42")
-    try:
+def test_publish_carries_the_current_trace(probe_module: ModuleConfig, spans: object) -> None:
+    with in_trace():
         envelope = services.happen(1)
-    finally:
-        trace_id.reset(token)
-    assert envelope.headers["trace_id"] == "trace-42"
-    assert services.happen(2).headers["trace_id"] != "trace-42"
+    assert trace_of(envelope.headers) == TRACE_ID
+    assert trace_of(services.happen(2).headers) != TRACE_ID  # outside the trace: a trace of its own
+    # The stored context is the publish span's, a child of the caller's.
+    (published,) = [s for s in spans.get_finished_spans() if s.attributes.get("seams.event_id") == str(envelope.id)]
+    assert published.name == "publish probe.ProbeHappened" and published.parent.span_id == 0x00F067AA0BA902B7
+    assert envelope.headers["traceparent"].startswith(f"00-{TRACE_ID}-{published.context.span_id:016x}-")
 
 
 @pytest.mark.django_db(databases=["catalog"])

@@ -41,7 +41,6 @@ from contracts.kernel import (
     Undeliverable,
     use,
 )
-from contracts.kernel.bus import trace_id
 from contracts.kernel.contract import declared_contracts
 from contracts.kernel.testing import override_contract
 from contracts.orders import OrderNotFound
@@ -49,7 +48,8 @@ from extraction import wire
 from extraction.celery import TASK_NAME, CeleryTransport, call_contract
 from extraction.celery.client import CeleryChannel, channel_of, forward_event
 from extraction.celery.tasks import RECEIVE_TASK_NAME, receive_forwarded_event
-from extraction.http.client import TransportUnavailable
+from extraction.wire import TransportUnavailable
+from tests.support.tracing import TRACE_ID, TRACEPARENT, current_trace, in_trace, trace_of
 
 # --- sample values for any annotation that may cross a boundary ---------------------------------------
 
@@ -285,7 +285,7 @@ class FakeCatalog(Catalog):
         self.returns: Any = None
 
     def get_product(self, sku: str) -> ProductDTO:
-        self.traces.append(trace_id.get())
+        self.traces.append(current_trace())
         if self.broken is not None:
             raise self.broken
         if self.returns is not None:
@@ -305,12 +305,17 @@ def fake_catalog() -> Iterator[FakeCatalog]:
 
 
 def test_the_task_answers_ok_with_the_result_as_json(fake_catalog: FakeCatalog) -> None:
-    answer = call_contract("catalog.Catalog", "get_products", {"skus": ["KB-101", "MS-202"]}, "trace-1")
+    answer = call_contract("catalog.Catalog", "get_products", {"skus": ["KB-101", "MS-202"]}, {"traceparent": TRACEPARENT})
     assert answer == {"ok": [{"sku": "KB-101", "name": "Product KB-101", "price_cents": 4999},
                              {"sku": "MS-202", "name": "Product MS-202", "price_cents": 4999}]}
     assert through_json(answer) == answer
-    assert fake_catalog.traces == ["trace-1", "trace-1"]  # the caller's trace id, restored on the worker
-    assert trace_id.get() is None
+    assert fake_catalog.traces == [TRACE_ID, TRACE_ID]  # the caller's trace, continued on the worker
+    assert current_trace() is None
+
+
+def test_a_bare_trace_id_from_an_older_caller_is_ignored(fake_catalog: FakeCatalog) -> None:
+    assert "ok" in call_contract("catalog.Catalog", "get_product", {"sku": "KB-101"}, "0123456789abcdef")
+    assert fake_catalog.traces[0] not in (None, "0123456789abcdef")  # a trace of its own
 
 
 def test_the_task_answers_a_contract_error_as_an_error_never_a_failure(fake_catalog: FakeCatalog) -> None:
@@ -422,27 +427,25 @@ def test_the_client_is_the_contract_and_sends_one_task_per_call(fake_catalog: Fa
     app = StandInApp()
     catalog = remote(app)
     assert isinstance(catalog, Catalog) and "seams.rpc.catalog" in repr(catalog)
-    token = trace_id.set("trace-9")
-    try:
+    with in_trace():
         product = catalog.get_product("KB-101")
-    finally:
-        trace_id.reset(token)
     assert product == ProductDTO(sku="KB-101", name="Product KB-101", price_cents=4999) and type(product) is ProductDTO
     (name, args, options), = app.sent
     assert name == TASK_NAME == "seams.call_contract"
-    assert args[:4] == ["catalog.Catalog", "get_product", {"sku": "KB-101"}, "trace-9"]
+    assert args[:3] == ["catalog.Catalog", "get_product", {"sku": "KB-101"}] and trace_of(args[3]) == TRACE_ID
     assert 0 < args[4] - time.time() <= 3.0  # the caller's deadline travels with the call
     assert options["queue"] == "seams.rpc.catalog" and "expires" not in options
     result = app.results[0]
     assert result.get_kwargs["disable_sync_subtasks"] is False and 0 < result.get_kwargs["timeout"] <= 3.0
     assert not result.forgotten  # no extra round trip: results expire on their own
-    assert fake_catalog.traces == ["trace-9"]
+    assert fake_catalog.traces == [TRACE_ID]
 
 
-def test_the_client_sends_a_new_trace_id_when_none_is_in_progress(fake_catalog: FakeCatalog) -> None:
+def test_the_client_starts_a_trace_when_none_is_in_progress(fake_catalog: FakeCatalog) -> None:
     app = StandInApp()
     remote(app).get_products(skus=["A"])
-    assert len(app.sent[0][1][3]) == 32 and fake_catalog.traces == [app.sent[0][1][3]]
+    sent = trace_of(app.sent[0][1][3])
+    assert sent and len(sent) == 32 and fake_catalog.traces == [sent]
 
 
 def test_the_client_raises_the_same_contract_error(fake_catalog: FakeCatalog) -> None:
@@ -562,7 +565,7 @@ ENVELOPE = {
     "version": 1,
     "key": "7",
     "payload": {"order_id": 7, "customer_email": "ada@example.com", "total_cents": 4999},
-    "headers": {"trace_id": "t-7", "publisher": "orders"},
+    "headers": {"traceparent": TRACEPARENT, "publisher": "orders"},
     "occurred_at": "2024-05-17T09:30:15.250000+00:00",
 }
 HANDLER = "modules.notifications.handlers.email_order_confirmation"
@@ -616,3 +619,19 @@ def test_the_receiving_task_refuses_what_it_cannot_serve() -> None:
     with override_settings(SEAMS_BINDINGS={"notifications": {"TRANSPORT": "celery"}}):
         answer = receive_forwarded_event("notifications", HANDLER, ENVELOPE)
     assert answer["error"]["type"] == "NotServedHere"
+
+
+def test_redis_brokers_get_the_transport_that_survives_a_broker_outage() -> None:
+    from extraction.celery.redis_transport import TRANSPORT, Transport, broker_transport
+
+    assert broker_transport("redis://127.0.0.1:6379/0") == TRANSPORT
+    assert broker_transport("REDISS://:secret@cache.example:6380/0") == TRANSPORT
+    # Other brokers (and Sentinel, a different kombu transport) keep kombu's own choice.
+    for url in ("amqp://guest@127.0.0.1:5672//", "sentinel://127.0.0.1:26379", "memory://", ""):
+        assert broker_transport(url) is None, url
+    from kombu.utils.imports import symbol_by_name
+
+    assert symbol_by_name(TRANSPORT.replace(":", ".")) is Transport
+    from django.conf import settings
+
+    assert settings.CELERY_BROKER_TRANSPORT == broker_transport(settings.CELERY_BROKER_URL)

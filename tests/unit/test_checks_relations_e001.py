@@ -130,3 +130,48 @@ def test_models_outside_modules_are_not_checked() -> None:
             app_label = "reports"  # not a module
 
     assert e001(Product, Report) == []
+
+
+# --- the allow-list of shared framework models (SEAMS_SHARED_MODELS) ---------------------------------
+@isolate_apps("modules.orders")
+def test_a_shared_model_may_be_pointed_at_without_a_database_constraint() -> None:
+    class Order(models.Model):
+        customer = models.ForeignKey(User, on_delete=models.CASCADE, db_constraint=False)
+
+        class Meta:
+            app_label = "orders"
+
+    assert relation_errors([Order], MODULES, shared={"auth.User"}) == []
+    assert relation_errors([Order], MODULES, shared={"auth"}) == []  # a whole app
+    (error,) = relation_errors([Order], MODULES, shared={"auth.Group"})  # another model of auth is not enough
+    assert error.msg == "orders.Order.customer is a ForeignKey to auth.User, a model of another module."
+
+
+@isolate_apps("modules.orders")
+def test_a_shared_model_with_a_database_constraint_is_still_e001_saying_why() -> None:
+    class Order(models.Model):
+        customer = models.ForeignKey(User, on_delete=models.CASCADE)
+
+        class Meta:
+            app_label = "orders"
+
+    (error,) = relation_errors([Order], MODULES, shared={"auth.User"})
+    assert error.id == "seams.E001"
+    assert error.msg == "orders.Order.customer is a ForeignKey to the shared model auth.User with a database constraint."
+    assert "db_constraint=False" in error.hint and "'default' database" in error.hint
+
+
+@isolate_apps("modules.catalog")
+def test_the_allow_list_never_opens_another_module() -> None:
+    class Product(models.Model):
+        class Meta:
+            app_label = "catalog"
+
+    class OrderLine(models.Model):
+        product = models.ForeignKey(Product, on_delete=models.CASCADE, db_constraint=False)
+
+        class Meta:
+            app_label = "orders"
+
+    assert relation_errors([Product, OrderLine], MODULES, shared={"auth.User"}) != []
+    assert relation_errors([Product, OrderLine], MODULES, shared={"catalog.Product", "catalog"}) != []  # a module's model is never shared

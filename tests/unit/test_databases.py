@@ -5,7 +5,13 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-from contracts.kernel.databases import ensure_schemas, module_databases, schema_of
+from contracts.kernel.databases import ensure_schemas, module_databases, schema_of, sqlite_options
+
+WAL_NORMAL = {
+    "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL",
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20.0,
+}
 
 
 def test_without_url_every_module_gets_a_sqlite_file(tmp_path: Path) -> None:
@@ -13,12 +19,57 @@ def test_without_url_every_module_gets_a_sqlite_file(tmp_path: Path) -> None:
     databases = module_databases(["catalog", "orders"], database_url=None, sqlite_dir=directory)
     assert directory.is_dir()  # created
     assert databases == {
-        alias: {"ENGINE": "django.db.backends.sqlite3", "NAME": str(directory / f"{alias}.sqlite3")}
+        alias: {"ENGINE": "django.db.backends.sqlite3", "NAME": str(directory / f"{alias}.sqlite3"), "OPTIONS": WAL_NORMAL}
         for alias in ["default", "catalog", "orders"]
     }
     assert module_databases([], database_url="", sqlite_dir=directory) == {
-        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(directory / "default.sqlite3")}
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(directory / "default.sqlite3"), "OPTIONS": WAL_NORMAL}
     }
+
+
+def test_sqlite_full_synchronous_and_timeout_are_configurable(tmp_path: Path) -> None:
+    databases = module_databases(
+        ["orders"], database_url=None, sqlite_dir=tmp_path, sqlite_synchronous="full", sqlite_timeout=5
+    )
+    assert databases["orders"]["OPTIONS"] == {
+        "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=FULL",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 5,
+    }
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"synchronous": "OFF"}, "synchronous must be one of NORMAL, FULL, got 'OFF'"),
+    ({"synchronous": "NORMAL; DROP TABLE x"}, "synchronous must be one of"),
+    ({"timeout": 0}, "timeout must be a positive number of seconds"),
+])
+def test_unsafe_or_unknown_sqlite_settings_are_refused(options: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        sqlite_options(**options)
+
+
+def test_a_sqlite_connection_gets_wal_the_pragma_and_immediate_transactions(
+    tmp_path: Path, django_db_blocker: pytest.FixtureRequest
+) -> None:
+    """The options reach a real connection (a file of its own): Django's backend applies them on connect."""
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    settings_dict = module_databases(["orders"], database_url=None, sqlite_dir=tmp_path)["orders"]
+    wrapper = DatabaseWrapper({**_django_defaults(), **settings_dict}, alias="orders_probe")
+    try:
+        with django_db_blocker.unblock(), wrapper.cursor() as cursor:
+            assert cursor.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+            assert cursor.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
+            assert cursor.execute("PRAGMA busy_timeout").fetchone() == (20000,)
+        assert wrapper.transaction_mode == "IMMEDIATE"
+    finally:
+        wrapper.close()
+
+
+def _django_defaults() -> dict[str, object]:
+    """The keys Django's ConnectionHandler fills in for every alias."""
+    return {"ATOMIC_REQUESTS": False, "AUTOCOMMIT": True, "CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": False,
+            "TIME_ZONE": None, "USER": "", "PASSWORD": "", "HOST": "", "PORT": "", "TEST": {}}
 
 
 def test_a_postgres_url_gives_one_schema_per_module(tmp_path: Path) -> None:

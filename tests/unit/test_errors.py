@@ -47,6 +47,14 @@ def test_codes_name_the_declaring_module() -> None:
     assert ContractError.by_code[QuotaExceeded.code] is QuotaExceeded
 
 
+def test_a_module_internal_error_is_coded_by_its_module_not_its_python_path() -> None:
+    from modules.catalog.services import ProductAlreadyExists
+    from modules.orders.services import OrderNotPending
+
+    assert ProductAlreadyExists.code == "catalog.ProductAlreadyExists"  # was modules.catalog.services.ProductAlreadyExists
+    assert OrderNotPending.code == "orders.OrderNotPending"
+
+
 def test_the_message_defaults_to_the_first_docstring_line() -> None:
     assert QuotaExceeded().message == "The quota is used up."
     assert str(QuotaExceeded("custom")) == "custom"

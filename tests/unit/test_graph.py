@@ -136,3 +136,16 @@ def test_the_table_lists_database_contracts_and_events_of_each_module() -> None:
 
 def test_the_table_says_so_when_there_is_no_module() -> None:
     assert "No modules" in render_module_table([], {})
+
+
+def test_an_event_nobody_handles_is_drawn_going_to_no_subscriber() -> None:
+    class OrderShipped:
+        publisher = "orders"
+        event_type = "orders.OrderShipped"
+
+    modules = [*shop()[:2], FakeModule("orders", publishes=[OrderPlaced, OrderShipped])]
+    lines = render_mermaid(modules).splitlines()
+    assert '    no_subscriber(["no subscriber"])' in lines
+    assert "    orders -.->|OrderShipped| no_subscriber" in lines
+    assert "    orders -.->|OrderPlaced| inventory" in lines
+    assert "no_subscriber" not in render_mermaid(shop())  # every event there has a subscriber

@@ -10,11 +10,11 @@ from django.test import override_settings
 
 from contracts.catalog import Catalog, ProductDTO, ProductNotFound
 from contracts.kernel import ConfigurationError, Contract, ContractViolation, ServiceUnavailable, query, use
-from contracts.kernel.bus import trace_id
 from extraction.http import CircuitBreaker, HttpTransport, TransportUnavailable
 from extraction.http.breaker import OPEN
 from extraction.http.client import HttpChannel, channel_of, shared_client
-from extraction.http.wire import IDEMPOTENCY_HEADER, TRACE_HEADER
+from extraction.http.wire import IDEMPOTENCY_HEADER
+from tests.support.tracing import TRACE_ID, current_trace, in_trace, trace_of
 
 URL = "http://catalog.test:8000"
 PRODUCT = {"sku": "A", "name": "Lamp", "price_cents": 100}
@@ -122,25 +122,27 @@ def test_a_contract_error_comes_back_as_the_same_class() -> None:
 
 
 # --- trace header -----------------------------------------------------------------------------------
-def test_the_trace_id_travels_in_a_header() -> None:
+def test_the_trace_context_travels_in_the_w3c_traceparent_header(spans: object) -> None:
     server = Server(ok(PRODUCT))
     catalog, _ = remote(Catalog, server)
-    token = trace_id.set("trace-abc")
-    try:
+    with in_trace():
         catalog.get_product("A")
-    finally:
-        trace_id.reset(token)
-    assert server.requests[0].headers[TRACE_HEADER] == "trace-abc"
+    sent = server.requests[0].headers["traceparent"]
+    assert trace_of(server.requests[0].headers) == TRACE_ID
+    # The parent the server sees is the call's client span, itself a child of the caller's.
+    (call,) = [s for s in spans.get_finished_spans() if s.name == "catalog.Catalog.get_product"]
+    assert sent.split("-")[2] == f"{call.context.span_id:016x}" and call.parent.span_id == 0x00F067AA0BA902B7
+    assert call.attributes["seams.transport"] == "http" and call.attributes["seams.outcome"] == "ok"
 
 
-def test_without_a_trace_in_progress_each_call_gets_a_fresh_trace_id() -> None:
+def test_without_a_trace_in_progress_each_call_starts_its_own_trace() -> None:
     server = Server(ok(PRODUCT))
     catalog, _ = remote(Catalog, server)
     catalog.get_product("A")
     catalog.get_product("A")
-    first, second = (r.headers[TRACE_HEADER] for r in server.requests)
-    assert re.fullmatch(r"[0-9a-f]{32}", first) and first != second
-    assert trace_id.get() is None
+    first, second = (trace_of(r.headers) for r in server.requests)
+    assert re.fullmatch(r"[0-9a-f]{32}", first or "") and first != second
+    assert current_trace() is None
 
 
 # --- retry policy ------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from contracts.inventory import StockNotFound
 from contracts.kernel import Conflict, ContractError, Invalid, NotFound, ServiceUnavailable
 from contracts.kernel.testing import override_contract
 from contracts.orders import OrderNotFound
-from extraction.http import TRACE_HEADER, CircuitBreaker, HttpTransport, TransportUnavailable
+from extraction.http import CircuitBreaker, HttpTransport, TransportUnavailable
 from extraction.http.client import rebuild_error
 from extraction.http.wire import IDEMPOTENCY_HEADER
 
@@ -24,7 +24,7 @@ from extraction.http.wire import IDEMPOTENCY_HEADER
 def django_app(request: httpx.Request) -> httpx.Response:
     """Serve an httpx request with the project's Django application (through its test client,
     which keeps the test's database connections as they are)."""
-    headers = {name: request.headers[name] for name in (TRACE_HEADER, IDEMPOTENCY_HEADER) if name in request.headers}
+    headers = {name: request.headers[name] for name in ("traceparent", "tracestate", IDEMPOTENCY_HEADER) if name in request.headers}
     answer = Client().generic(
         request.method, request.url.path, data=request.content, content_type=request.headers["content-type"], headers=headers
     )

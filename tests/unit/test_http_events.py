@@ -21,8 +21,9 @@ from extraction.http import CircuitBreaker, HttpTransport, TransportUnavailable
 from extraction.http import events as receiving
 from extraction.http.breaker import OPEN, reset_breakers
 from extraction.http.client import forward_event, forwarding_module
-from extraction.http.wire import TRACE_HEADER, events_path
+from extraction.http.wire import events_path
 from tests.support.processes import free_port
+from tests.support.tracing import TRACE_ID, TRACEPARENT, in_trace, trace_of
 
 URL = "http://notifications.test:8000"
 CONFIRMATION = "modules.notifications.handlers.email_order_confirmation"
@@ -38,7 +39,7 @@ def envelope(**changes: object) -> dict[str, object]:
         "version": 1,
         "key": "7",
         "payload": {"order_id": 7, "customer_email": "ada@example.com", "total_cents": 2500},
-        "headers": {"trace_id": "trace-of-the-order"},
+        "headers": {"traceparent": TRACEPARENT},
         "occurred_at": "2025-01-01T12:00:00+00:00",
     }
     return {**wire, **changes}
@@ -90,7 +91,7 @@ def test_a_forward_posts_subscriber_and_envelope_to_the_modules_events_path() ->
     body = json.loads(request.content)
     assert body["subscriber"] == CONFIRMATION
     assert body["envelope"]["type"] == "orders.OrderConfirmed" and body["envelope"]["payload"]["order_id"] == 7
-    assert request.headers[TRACE_HEADER] == "trace-of-the-order"  # from the envelope's headers
+    assert trace_of(body["envelope"]["headers"]) == TRACE_ID  # the envelope carries the trace to the handler
     assert request.extensions["timeout"]["read"] == 2.5  # the binding's TIMEOUT
 
 
@@ -98,11 +99,14 @@ def test_a_duplicate_is_an_outcome_too() -> None:
     assert forward(Receiver(httpx.Response(200, json={"outcome": "duplicate"}))) == "duplicate"
 
 
-def test_an_envelope_without_a_trace_id_gets_a_fresh_one() -> None:
+def test_a_forward_sends_the_current_trace_context_in_its_headers() -> None:
     receiver = Receiver(httpx.Response(200, json={"outcome": "completed"}))
     client = httpx.Client(base_url=URL, transport=httpx.MockTransport(receiver))
     forward_event(binding=BINDING, subscriber=CONFIRMATION, envelope=envelope(headers={}), client=client)
-    assert len(receiver.requests[0].headers[TRACE_HEADER]) == 32
+    with in_trace():
+        forward_event(binding=BINDING, subscriber=CONFIRMATION, envelope=envelope(headers={}), client=client)
+    outside, inside = receiver.requests
+    assert "traceparent" not in outside.headers and trace_of(inside.headers) == TRACE_ID
 
 
 def test_a_refusal_is_undeliverable_with_the_receivers_reason_and_does_not_trip_the_breaker() -> None:
@@ -240,9 +244,8 @@ def test_a_subscriber_of_another_module_is_undeliverable_here() -> None:
     ],
 )
 def test_what_receive_event_refuses_is_undeliverable(changes: dict[str, object], reason: str) -> None:
-    r = post(EVENTS, {"subscriber": CONFIRMATION, "envelope": envelope(**changes)}, **{TRACE_HEADER: "t-1"})
+    r = post(EVENTS, {"subscriber": CONFIRMATION, "envelope": envelope(**changes)}, traceparent=TRACEPARENT)
     assert r.status_code == 422 and reason in r.json()["undeliverable"]
-    assert r.headers[TRACE_HEADER] == "t-1"
 
 
 def test_an_unknown_subscriber_of_the_module_is_undeliverable() -> None:

@@ -17,10 +17,10 @@ from ninja.testing import TestClient
 
 from contracts.catalog import Catalog, ProductDTO, ProductNotFound
 from contracts.kernel import Contract, query
-from contracts.kernel.bus import trace_id
 from contracts.kernel.testing import override_contract
-from extraction.http import TRACE_HEADER, build_api
+from extraction.http import build_api
 from extraction.http.wire import VIOLATION_CODE
+from tests.support.tracing import TRACE_ID, TRACEPARENT, current_trace
 
 GET_PRODUCT = "/internal/catalog/v1/catalog/get_product"
 GET_PRODUCTS = "/internal/catalog/v1/catalog/get_products"
@@ -31,7 +31,7 @@ class FakeCatalog(Catalog):
         self.traces: list[str | None] = []
 
     def get_product(self, sku: str) -> ProductDTO:
-        self.traces.append(trace_id.get())
+        self.traces.append(current_trace())
         if sku == "NOPE":
             raise ProductNotFound(f"No product has SKU '{sku}'.", sku=sku)
         return ProductDTO(sku=sku, name="Lamp", price_cents=2500)
@@ -88,16 +88,27 @@ def test_a_body_that_does_not_match_the_declaration_is_a_violation(fake: FakeCat
     assert fake.traces == []  # the implementation never ran
 
 
-def test_the_trace_id_header_is_restored_around_the_call_and_echoed(fake: FakeCatalog) -> None:
-    response = post(GET_PRODUCT, {"sku": "A"}, **{TRACE_HEADER: "trace-123"})
-    assert fake.traces == ["trace-123"]
-    assert response.headers[TRACE_HEADER] == "trace-123"
-    assert trace_id.get() is None  # reset after the call
+def test_the_callers_traceparent_is_continued_by_a_server_span(fake: FakeCatalog, spans: object) -> None:
+    response = post(GET_PRODUCT, {"sku": "A"}, traceparent=TRACEPARENT)
+    assert response.status_code == 200
+    assert fake.traces == [TRACE_ID]
+    assert current_trace() is None  # the caller's context is gone after the call
+    (served,) = [s for s in spans.get_finished_spans() if s.name == "catalog.Catalog.get_product"]
+    assert served.kind.name == "SERVER" and served.context.trace_id == int(TRACE_ID, 16)
+    assert served.attributes["seams.outcome"] == "ok"
 
 
-def test_without_a_trace_header_the_server_starts_a_trace(fake: FakeCatalog) -> None:
-    response = post(GET_PRODUCT, {"sku": "A"})
-    assert fake.traces[0] and response.headers[TRACE_HEADER] == fake.traces[0]
+def test_a_contract_error_is_an_answer_not_a_failed_span(fake: FakeCatalog, spans: object) -> None:
+    assert post(GET_PRODUCT, {"sku": "NOPE"}, traceparent=TRACEPARENT).status_code == 404
+    (served,) = [s for s in spans.get_finished_spans() if s.name == "catalog.Catalog.get_product"]
+    assert served.attributes["seams.outcome"] == "contract_error"
+    assert served.attributes["seams.error_code"] == "catalog.ProductNotFound"
+    assert served.status.status_code.name == "UNSET"
+
+
+def test_without_a_traceparent_the_server_starts_a_trace(fake: FakeCatalog) -> None:
+    post(GET_PRODUCT, {"sku": "A"})
+    assert fake.traces[0] and fake.traces[0] != TRACE_ID
 
 
 def test_an_implementation_breaking_its_declaration_is_a_500_violation() -> None:

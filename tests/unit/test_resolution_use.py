@@ -25,18 +25,18 @@ class Pricing(Contract, module="pricing"):
 
 
 @override_settings(SEAMS_VALIDATE_CONTRACTS=False)
-def test_without_validation_use_returns_the_implementation_instance_itself() -> None:
+def test_without_validation_use_calls_the_implementation_instance_itself() -> None:
     served = use(Catalog, consumer="tests.unit.some_caller")
-    assert served is get_registry().instance_of(Catalog)
-    assert type(served).__name__ == "CatalogImplementation"
+    # Observed (a span, the call metrics: telemetry/calls.py), with nothing else in between.
+    assert isinstance(served, Catalog) and type(served).__name__ == "ObservedCatalog"
+    assert served.__seams_target__ is get_registry().instance_of(Catalog)
 
 
 @override_settings(SEAMS_VALIDATE_CONTRACTS=True)
 def test_with_validation_use_returns_a_validating_proxy() -> None:
     served = use(Catalog, consumer="tests.unit.some_caller")
-    assert served is not get_registry().instance_of(Catalog)
     assert isinstance(served, Catalog)
-    assert type(served).__name__ == "ValidatingCatalog"
+    assert type(served.__seams_target__).__name__ == "ValidatingCatalog"
 
 
 @pytest.mark.parametrize("validate", [True, False])
@@ -45,7 +45,8 @@ def test_resolution_is_cached_per_calling_module(validate: bool) -> None:
         first = use(Catalog, consumer="tests.unit.caller_a")
         assert use(Catalog, consumer="tests.unit.caller_a") is first
         other = use(Catalog, consumer="tests.unit.caller_b")
-        assert (other is first) is (not validate)  # the bare instance is shared; each caller gets its own proxy
+        assert other is not first  # each caller gets its own proxy
+        assert (other.__seams_target__ is first.__seams_target__) is (not validate)  # the bare instance is shared
 
 
 def test_the_caller_defaults_to_the_calling_python_module() -> None:
@@ -134,13 +135,13 @@ def test_an_isolated_frozen_registry_serves_its_own_implementation() -> None:
     with isolated_registry() as registry:
         implements(Catalog)(LocalCatalog)
         registry.freeze()
-        assert isinstance(use(Catalog, consumer="tests.unit.caller"), LocalCatalog)
+        assert isinstance(use(Catalog, consumer="tests.unit.caller").__seams_target__, LocalCatalog)
     assert use(Catalog, consumer="tests.unit.caller") is project_instance
 
 
 def test_use_of_a_subclass_resolves_its_contract() -> None:
     with override_settings(SEAMS_VALIDATE_CONTRACTS=False):
-        assert use(RemoteCatalog, consumer="tests.unit.caller") is get_registry().instance_of(Catalog)
+        assert use(RemoteCatalog, consumer="tests.unit.caller").__seams_target__ is get_registry().instance_of(Catalog)
 
 
 @pytest.mark.parametrize("thing", [object, "catalog.Catalog", Contract], ids=repr)

@@ -64,3 +64,14 @@ def test_a_module_with_its_own_database_setting_migrates_there(probe_module: Mod
     assert probe_module.database_alias == "catalog"
     assert router.allow_migrate("catalog", "probe") is True
     assert router.allow_migrate("default", "probe") is False
+
+
+def test_a_module_model_and_a_shared_framework_model_may_relate(settings) -> None:
+    """SEAMS_SHARED_MODELS (seams.E001's allow-list) opens exactly the listed models to modules."""
+    settings.SEAMS_SHARED_MODELS = ["auth.User"]
+    assert router.allow_relation(Product(), User()) is True
+    assert router.allow_relation(User(), Product()) is True
+    assert router.allow_relation(Product(), ContentType()) is None  # not listed
+    assert router.allow_relation(User(), ContentType()) is None  # no module involved
+    settings.SEAMS_SHARED_MODELS = ["auth"]
+    assert router.allow_relation(Product(), User()) is True

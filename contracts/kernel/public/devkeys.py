@@ -73,9 +73,11 @@ def issue_token(
 
     Refused (ConfigurationError) when no development key directory is configured: in production
     tokens come from the identity provider, and this process holds no key able to sign them."""
-    from django.conf import settings
+    config: dict[str, Any] = {}
+    if not (keys_dir and issuer and audience):
+        from django.conf import settings
 
-    config = getattr(settings, "SEAMS_API_AUTH", {})
+        config = getattr(settings, "SEAMS_API_AUTH", {})
     directory = keys_dir or config.get("DEV_KEYS_DIR")
     if not directory:
         raise ConfigurationError(

@@ -46,6 +46,7 @@ set -a; . ./.env; set +a            # after: cp .env.example .env, then edit it
 # Python {{ python }}+: the monolith's virtualenv works, or: python -m venv .venv && .venv/bin/pip install .
 python manage.py check
 python manage.py migrate_modules    # a no-op when the monolith already migrated {{ label }}
+python manage.py createsuperuser    # a staff user for the operator console, /console/
 gunicorn service.wsgi --bind 127.0.0.1:8001
 celery -A service worker -Q {{ queues }} --loglevel INFO
 celery -A service beat --loglevel INFO      # the outbox relay (one per service)

@@ -27,13 +27,13 @@ def test_publish_writes_event_and_one_publication_per_subscriber(shop: Client) -
     placed = OutboxEvent.objects.using("orders").get(type="orders.OrderPlaced")
     assert placed.payload["order_id"] == r.json()["id"]
     assert placed.key == str(r.json()["id"])
-    assert placed.headers["publisher"] == "orders" and placed.headers["trace_id"]
+    assert placed.headers["publisher"] == "orders" and placed.headers["traceparent"]
     subscribers = set(Publication.objects.using("orders").filter(event=placed).values_list("subscriber_module", flat=True))
     assert subscribers == {"inventory", "eventprobe"}
     assert set(Publication.objects.using("orders").values_list("status", flat=True)) == {PublicationStatus.COMPLETED}
-    # The trace id travels: the event inventory published while handling OrderPlaced carries it on.
+    # The trace travels: the event inventory published while handling OrderPlaced continues it.
     reserved = OutboxEvent.objects.using("inventory").get(type="inventory.StockReserved")
-    assert reserved.headers["trace_id"] == placed.headers["trace_id"]
+    assert reserved.headers["traceparent"].split("-")[1] == placed.headers["traceparent"].split("-")[1]
 
 
 def test_rolled_back_work_leaves_no_event(shop: Client, published_events: PublishedEvents) -> None:

@@ -150,3 +150,22 @@ def test_events_command_operates_a_live_backlog(shop: Client) -> None:
         run("list", "--status", "lost")
     with pytest.raises(CommandError, match="not a duration"):
         run("purge", "--older-than", "soon")
+
+
+def test_events_without_a_subcommand_shows_stats_with_events_and_publications_told_apart(shop: Client) -> None:
+    place_order(shop, "ada@example.com", ("KB-101", 1))
+    text = run()
+    assert text == run("stats")
+    header = text.splitlines()[:2]
+    assert "publications" in header[0] and header[1].split()[:3] == ["module", "events", "pending"]
+
+
+def test_an_event_nobody_subscribes_to_is_listed_though_it_has_no_publication(shop: Client) -> None:
+    OutboxEvent.objects.using("orders").create(
+        event_id=uuid.uuid4(), type="orders.OrderShipped", version=1, key="1", publisher="orders",
+        occurred_at=timezone.now(), payload={"order_id": 1}, headers={},
+    )
+    listing = run("list")
+    assert "orders: 1 x orders.OrderShipped stored with no publication: no module subscribes to it" in listing
+    assert "OrderShipped" in run("list", "--type", "orders.OrderShipped")
+    assert "OrderShipped" not in run("list", "--status", "dead")

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.test import Client
 
 from contracts.catalog import Catalog, ProductNotFound
-from extraction.http.client import TransportUnavailable
+from extraction.wire import TransportUnavailable
 from tests.support.processes import BIN, free_port, manage, project_env, throwaway_database
 from tests.support.stack import Process
 from tests.support.tokens import customer, staff

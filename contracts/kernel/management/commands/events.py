@@ -1,6 +1,7 @@
 """``manage.py events``: inspect and operate the event publication registry.
 
-    manage.py events stats                          # per-module counts and backlog
+    manage.py events                                # = events stats
+    manage.py events stats                          # per module: events stored, publications by status
     manage.py events list --status dead [--module orders] [--type orders.OrderPlaced]
     manage.py events show orders:42                 # payload, error and traceback
     manage.py events resubmit orders:42 orders:43   # or --type T / --module M [--dead-only]
@@ -17,7 +18,14 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from contracts.kernel.errors import UnknownName
-from contracts.kernel.operations import describe, event_stats, list_publications, purge_completed, resubmit
+from contracts.kernel.operations import (
+    describe,
+    event_stats,
+    list_publications,
+    purge_completed,
+    resubmit,
+    unsubscribed_events,
+)
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 
@@ -34,8 +42,8 @@ class Command(BaseCommand):
     help = "Inspect and operate event publications: stats, list, show, resubmit, purge."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        sub = parser.add_subparsers(dest="action", required=True)
-        sub.add_parser("stats", help="per-module counts and backlog")
+        sub = parser.add_subparsers(dest="action")
+        sub.add_parser("stats", help="per module: events stored, publications by status (the default)")
         listing = sub.add_parser("list", help="list publications, newest first")
         listing.add_argument("--status", help="pending, processing, failed, completed or dead")
         listing.add_argument("--module", help="publishing module")
@@ -51,26 +59,37 @@ class Command(BaseCommand):
         purge = sub.add_parser("purge", help="delete completed publications")
         purge.add_argument("--older-than", default="0s", help="e.g. 30m, 12h, 7d (default: all)")
 
-    def handle(self, *args: Any, action: str, **options: Any) -> None:
+    def handle(self, *args: Any, action: str | None = None, **options: Any) -> None:
         try:
-            getattr(self, f"do_{action}")(**options)
+            getattr(self, f"do_{action or 'stats'}")(**options)
         except (UnknownName, ValueError) as exc:
             raise CommandError(str(exc)) from None
 
     def do_stats(self, **_: Any) -> None:
-        self.stdout.write(f"{'module':<16}{'published':>10}{'pending':>9}{'processing':>11}{'failed':>8}{'completed':>10}{'dead':>6}{'backlog':>9}")
+        # Two kinds of count: events (one per publish()) and publications (one per event and
+        # subscriber, each with its own status). The header says which column is which.
+        self.stdout.write(f"{'':<16}{'':>8}  {'publications (one per event and subscriber)':<54}")
+        self.stdout.write(
+            f"{'module':<16}{'events':>8}  {'pending':>8}{'processing':>11}{'failed':>8}{'completed':>10}{'dead':>6}{'backlog':>9}"
+        )
         for s in event_stats():
             self.stdout.write(
-                f"{s.module:<16}{s.published:>10}{s.pending:>9}{s.processing:>11}{s.failed:>8}{s.completed:>10}{s.dead:>6}{s.backlog:>9}"
+                f"{s.module:<16}{s.published:>8}  {s.pending:>8}{s.processing:>11}{s.failed:>8}{s.completed:>10}{s.dead:>6}{s.backlog:>9}"
             )
 
     def do_list(self, *, status: str | None, module: str | None, event_type: str | None, limit: int, **_: Any) -> None:
         rows = list_publications(status=status, module=module, event_type=event_type, limit=limit)
-        if not rows:
+        unsubscribed = [] if status else unsubscribed_events(module=module, event_type=event_type)
+        if not rows and not unsubscribed:
             self.stdout.write("no publications match")
         for alias, p in rows:
             error = f"  {p.last_error[:80]}" if p.last_error else ""
             self.stdout.write(f"{alias}:{p.pk:<8} {p.status:<10} {p.attempts:>2}x {p.event_type:<32} -> {p.subscriber}{error}")
+        for alias, event_type_, count in unsubscribed:
+            self.stdout.write(
+                f"{alias}: {count} x {event_type_} stored with no publication: no module subscribes to it "
+                f"(manage.py modules graph shows who handles what)"
+            )
 
     def do_show(self, *, ref: str, **_: Any) -> None:
         from contracts.kernel.operations import parse_ref

@@ -2,8 +2,8 @@
 
     manage.py modules                       # each module: database, contracts, events
     manage.py modules graph                 # a Mermaid flowchart of contract calls and events
-    manage.py modules lint-config           # (re)write importlinter.ini from the manifests
-    manage.py modules lint-config --check   # fail if importlinter.ini is stale (make lint runs this)
+    manage.py modules lint-config           # write importlinter.ini (the same text for every project)
+    manage.py modules lint-config --check   # fail if importlinter.ini was edited by hand (make lint runs this)
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from contracts.kernel.graph import render_mermaid, render_module_table
-from contracts.kernel.lintconfig import COMMAND, DEFAULT_FILENAME, declaration_labels, render_lint_config
+from contracts.kernel.lintconfig import COMMAND, DEFAULT_FILENAME, render_lint_config
 from contracts.kernel.modules import module_configs
 
 
@@ -31,12 +31,12 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", metavar="{list,graph,lint-config}")
         sub.add_parser("list", help="each module's database, contracts and events (the default)")
         sub.add_parser("graph", help="a Mermaid flowchart: contract calls (solid) and events (dotted)")
-        lint = sub.add_parser("lint-config", help=f"write {DEFAULT_FILENAME} from the module manifests")
+        lint = sub.add_parser("lint-config", help=f"write {DEFAULT_FILENAME} (one seams contract that reads the manifests itself)")
         lint.add_argument(
             "--output", default=None, help=f"the file to write or check (default: {DEFAULT_FILENAME} beside manage.py)"
         )
         lint.add_argument(
-            "--check", action="store_true", help="write nothing; exit non-zero if the file differs from the manifests"
+            "--check", action="store_true", help="write nothing; exit non-zero if the file differs from what lint-config writes"
         )
 
     def handle(self, *args: Any, action: str | None = None, **options: Any) -> None:
@@ -50,20 +50,20 @@ class Command(BaseCommand):
             raise CommandError(f"Unknown action {action!r}")
 
     def lint_config(self, path: Path, *, check: bool) -> None:
-        text = render_lint_config(module_configs(), declaration_labels())
+        text = render_lint_config()
         current = path.read_text(encoding="utf-8") if path.exists() else None
         if check:
             if current == text:
-                self.stdout.write(f"{path.name} matches the module manifests.")
+                self.stdout.write(f"{path.name} is the one {COMMAND} writes.")
                 return
             if current is None:
                 raise CommandError(f"{path} does not exist. Run `{COMMAND}` to generate it, and commit it.")
             diff = difflib.unified_diff(
-                current.splitlines(keepends=True), text.splitlines(keepends=True), f"{path.name} (on disk)", f"{path.name} (from the manifests)"
+                current.splitlines(keepends=True), text.splitlines(keepends=True), f"{path.name} (on disk)", f"{path.name} (as {COMMAND} writes it)"
             )
             self.stderr.write("".join(diff), ending="")
             raise CommandError(
-                f"{path} is out of date with the module manifests. Run `{COMMAND}` and commit the result."
+                f"{path} differs from the file {COMMAND} writes (edited by hand?). Run `{COMMAND}` and commit the result."
             )
         if current == text:
             self.stdout.write(f"{path} is up to date.")

@@ -3,18 +3,18 @@
 It releases claims whose worker died (expired leases) and re-dispatches publications that were not
 completed in time: pending ones older than ``SEAMS_EVENTS['STALE_AFTER']`` seconds and failed ones
 whose retry is due. Several relays may run at once (claims are compare-and-set, batches are taken
-with SKIP LOCKED on PostgreSQL).
+with SKIP LOCKED on PostgreSQL). ``manage.py serve`` (``make run``) runs the same loop in a thread
+beside the development server, so in development nobody has to start this by hand.
 """
 
 from __future__ import annotations
 
 import signal
-import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from contracts.kernel.outbox import relay_once
+from contracts.kernel.relay_loop import RelayLoop
 
 
 class Command(BaseCommand):
@@ -25,24 +25,19 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="make one pass and exit")
 
     def handle(self, *args: Any, interval: float, once: bool, **options: Any) -> None:
-        stopping = False
+        verbose = options["verbosity"] > 1
 
-        def stop(*_: object) -> None:
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        if not once:
-            self.stdout.write(f"Relaying events every {interval:g}s; Ctrl-C to stop.")
-        while True:
-            sent = relay_once()
-            if any(sent.values()) or once or options["verbosity"] > 1:
+        def report(sent: dict[str, int]) -> None:
+            if any(sent.values()) or once or verbose:
                 self.stdout.write("re-dispatched " + ", ".join(f"{alias}: {n}" for alias, n in sent.items()))
-            if once or stopping:
-                return
-            deadline = time.monotonic() + interval
-            while not stopping and time.monotonic() < deadline:
-                time.sleep(min(0.2, interval))
-            if stopping:
-                return
+
+        loop = RelayLoop(interval, on_pass=report)
+        if once:
+            from contracts.kernel.outbox import relay_once
+
+            report(relay_once())  # one pass, and its failure is the command's failure
+            return
+        signal.signal(signal.SIGTERM, lambda *_: loop.stop())
+        signal.signal(signal.SIGINT, lambda *_: loop.stop())
+        self.stdout.write(f"Relaying events every {interval:g}s; Ctrl-C to stop.")
+        loop.run()

@@ -37,13 +37,17 @@ spec:
             initialDelaySeconds: 5
             periodSeconds: 10
           readinessProbe:
+            # scope=local: its own databases and broker only. Bound services and Celery workers
+            # never change the status code (they make it "degraded", 200), and asking the workers
+            # waits SEAMS_HEALTH_WORKER_WAIT: the probe keeps to what decides it, within its timeout.
             httpGet:
-              path: /health/ready
+              path: /health/ready?scope=local
               port: http
               httpHeaders:
                 - name: Host
                   value: localhost
             periodSeconds: 5
+            timeoutSeconds: 3
             failureThreshold: 3
           resources:
             requests:

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from contracts.kernel.databases import module_databases
 from contracts.kernel.public.config import api_auth_from_env
+from contracts.kernel.telemetry.logs import logging_config
 from extraction.bindings import bindings_from_env
+from extraction.celery.redis_transport import broker_transport
 from extraction.hardening import api_rate_limits_from_env, caches_from_env, secret_key_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -39,17 +41,23 @@ SEAMS_PROJECT_PACKAGES = ("service", "modules", "contracts", "extraction")
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
+    "django.contrib.sessions",  # the operator console's staff login
     "django.contrib.staticfiles",
     "ninja",
     "contracts.kernel",
     "extraction",  # manage.py module_data
+    "extraction.console",  # the operator console (/console/), staff only
     *[f"modules.{label}" for label in SEAMS_MODULES],
 ]
 
 MIDDLEWARE = [
+    "contracts.kernel.telemetry.middleware.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "extraction.publicapi.middleware.JsonOnlyMiddleware",  # /api/ bodies: application/json or 415/413
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
 ]
 
 ROOT_URLCONF = "service.urls"
@@ -61,11 +69,25 @@ TEMPLATES = [
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [],
         "APP_DIRS": True,
-        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+            ]
+        },
     },
 ]
 
-DATABASES = module_databases(SEAMS_MODULES, database_url=os.environ.get("DATABASE_URL"), sqlite_dir=VAR_DIR)
+DATABASES = module_databases(
+    SEAMS_MODULES,
+    database_url=os.environ.get("DATABASE_URL"),
+    sqlite_dir=VAR_DIR,
+    # PostgreSQL: keep connections between requests and tasks (health-checked), as the monolith does.
+    conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+    # SQLite: WAL, a busy timeout and immediate transactions, as in the monolith (NORMAL or FULL).
+    sqlite_synchronous=os.environ.get("SEAMS_SQLITE_SYNCHRONOUS", "NORMAL"),
+    sqlite_timeout=float(os.environ.get("SEAMS_SQLITE_TIMEOUT", "20")),
+)
 DATABASE_ROUTERS = ["contracts.kernel.router.ModuleRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -127,32 +149,31 @@ SEAMS_TRANSPORTS = {
     "http": "extraction.http.client.HttpTransport",
     "celery": "extraction.celery.client.CeleryTransport",
 }
+#: The operator console's login (the service has no admin); staff users live in the default database.
+SEAMS_CONSOLE_LOGIN_URL = "console:login"
+LOGIN_REDIRECT_URL = "console:index"
 #: /health/ready checks the Celery broker: "auto" (when events or a binding use Celery), "always", "never".
 SEAMS_HEALTH_BROKER = os.environ.get("SEAMS_HEALTH_BROKER", "auto")
 
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+#: kombu's Redis transport with the fix that keeps a busy worker alive when Redis drops
+#: (extraction/celery/redis_transport.py); other brokers keep kombu's own transport.
+CELERY_BROKER_TRANSPORT = broker_transport(CELERY_BROKER_URL)
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/1")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 #: Tasks with no queue of their own (the relay) go to the queue this service's worker consumes.
 CELERY_TASK_DEFAULT_QUEUE = "seams.{{ label }}"
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+#: Workers log through LOGGING (JSON when asked), not Celery's own root handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT", "2"))
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "seams-relay": {"task": "seams.relay", "schedule": float(os.environ.get("SEAMS_RELAY_INTERVAL", "5"))},
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {
-        "seams": {"handlers": ["console"], "level": os.environ.get("SEAMS_LOG_LEVEL", "INFO")},
-        # Unhandled errors, with traceback, also with DEBUG off (Django's default logs them only under DEBUG).
-        "django": {"handlers": ["console"], "level": "WARNING", "propagate": False},
-        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
-    },
-}
+#: Logs: SEAMS_LOG_FORMAT=json for one JSON object per line (trace and span ids, module, event
+#: fields), plain by default; SEAMS_LOG_LEVEL, LOG_LEVEL (contracts/kernel/telemetry/logs.py).
+LOGGING = logging_config(os.environ)

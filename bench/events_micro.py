@@ -1,0 +1,431 @@
+"""One database's part of ``bench/events.py``: hand-written events vs Seams' outbox, and the Celery drain.
+
+Run by ``bench/events.py`` in a process of its own per database (``python -m bench.events_micro
+[--database-url postgres://...] --out result.json``); it writes its numbers as JSON. In this process,
+on throwaway databases with the project's settings (``bench.settings``, so the SQLite settings the
+modules run with are the ones measured):
+
+* **inline**: the same event, batch by batch, the two variants alternating (and which goes first):
+  *hand-written*: ``with transaction.atomic(): Order.objects.create(...)`` plus a Django signal whose
+  receiver registers ``transaction.on_commit(email_send(...))``; *Seams*: the same insert and
+  ``publish(OrderCancelled(...))`` with the outbox and inline dispatch, whose one subscriber
+  (notifications' ``email_order_cancellation``) calls the same ``email_send`` (one ``SentEmail``
+  row and a mail to Django's in-memory backend). One event = transaction start to handler done.
+* **costs**: statements and durable commits per event of each variant (``bench.costs``).
+* **Celery drain**: one real ``celery worker`` (``-P solo``) on loopback Redis; for each batch the
+  worker is paused (SIGSTOP), the batch is published, then the worker resumes and the drain is timed
+  from then until the last task ended (the worker's own stamps): *raw*, a hand-written per-event
+  task ``bench.raw_email_send`` sent ``on_commit``, vs *Seams* with ``DISPATCH=celery``
+  (``deliver_publication``, or whatever the dispatcher sends).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.transports import (
+    BIN,
+    Process,
+    admin,
+    percentile,
+    process_env,
+    redis_cleanup,
+    redis_foreign_keys,
+    say,
+    with_database,
+)
+
+DEFAULT_REDIS = "redis://127.0.0.1:6379/11"
+
+
+def sizes(quick: bool) -> dict[str, int]:
+    if quick:
+        return {"batch": 25, "batches": 4, "cost_events": 5, "drain_batch": 40, "drain_batches": 2}
+    return {"batch": 50, "batches": 20, "cost_events": 10, "drain_batch": 100, "drain_batches": 5}
+
+
+# --- the two ways of doing one event -------------------------------------------------------------
+class Variants:
+    """The hand-written event and the Seams event, each one call doing one event end to end."""
+
+    def __init__(self) -> None:
+        from django.dispatch import Signal
+
+        from contracts.kernel import get_module
+
+        self.orders = get_module("orders").database_alias
+        self.counter = iter(range(1, 10**9))
+        self.cancelled = Signal()
+        self.cancelled.connect(self._receiver, weak=False)
+        self.raw_task = False  # the receiver sends the raw Celery task instead of running the handler
+
+    def _receiver(self, sender: Any, order_id: int, customer_email: str, reason: str, **_: Any) -> None:
+        from django.db import transaction
+
+        from modules.notifications.services import email_send
+
+        event_id = uuid.uuid4()
+        subject = f"Your order #{order_id} was cancelled"
+        body = f"We are sorry: your order #{order_id} was cancelled. {reason} You have not been charged."
+        if self.raw_task:
+            from bench.baseline.tasks import EVENTS_QUEUE, raw_email_send
+
+            def send() -> None:
+                raw_email_send.apply_async((str(event_id), customer_email, subject, body), queue=EVENTS_QUEUE)
+
+            transaction.on_commit(send, using=self.orders)
+        else:
+            transaction.on_commit(
+                lambda: email_send(event_id=event_id, recipient=customer_email, subject=subject, body=body),
+                using=self.orders,
+            )
+
+    def hand_written(self) -> None:
+        from django.db import transaction
+
+        from modules.orders.models import Order
+
+        i = next(self.counter)
+        email = f"c{i}@bench.example"
+        with transaction.atomic(using=self.orders):
+            order = Order.objects.create(customer_email=email, total_cents=4999, status="cancelled")
+            self.cancelled.send(sender=Order, order_id=order.pk, customer_email=email, reason="Bench.")
+
+    def seams(self) -> None:
+        from contracts.kernel import atomic, publish
+        from contracts.orders import OrderCancelled
+        from modules.orders.models import Order
+
+        i = next(self.counter)
+        email = f"c{i}@bench.example"
+        with atomic("orders"):
+            order = Order.objects.create(customer_email=email, total_cents=4999, status="cancelled")
+            publish(OrderCancelled(order_id=order.pk, customer_email=email, reason="Bench."))
+
+
+def sent_emails() -> int:
+    from modules.notifications.models import SentEmail
+
+    return SentEmail.objects.count()
+
+
+def clear_mail() -> None:
+    from django.core import mail
+
+    if hasattr(mail, "outbox"):
+        mail.outbox.clear()
+
+
+def open_publications() -> int:
+    from contracts.kernel import get_module
+    from contracts.kernel.models import Publication
+
+    return Publication.objects.using(get_module("orders").database_alias).exclude(status="completed").count()
+
+
+# --- inline --------------------------------------------------------------------------------------
+def measure_inline(variants: Variants, size: dict[str, int], budget: float) -> dict[str, Any]:
+    calls: dict[str, Callable[[], None]] = {"hand-written": variants.hand_written, "seams": variants.seams}
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    rates: dict[str, list[float]] = {name: [] for name in calls}
+    perf = time.perf_counter
+    for call in calls.values():  # warm-up
+        for _ in range(10):
+            call()
+    deadline = time.monotonic() + budget
+    done = 0
+    for r in range(size["batches"]):
+        for name in list(calls) if r % 2 == 0 else list(calls)[::-1]:
+            call = calls[name]
+            before = sent_emails()
+            t0 = perf()
+            for _ in range(size["batch"]):
+                t = perf()
+                call()
+                samples[name].append(perf() - t)
+            rates[name].append(size["batch"] / (perf() - t0))
+            if sent_emails() - before != size["batch"]:
+                raise SystemExit(f"{name}: {sent_emails() - before} emails for {size['batch']} events")
+        clear_mail()
+        done = r + 1
+        if r >= 3 and time.monotonic() > deadline:
+            say(f"  inline: time budget of {budget:.0f} s spent after {done} batches per variant")
+            break
+    if open_publications():
+        raise SystemExit(f"{open_publications()} publications still open after the inline batches")
+    return {
+        name: {
+            "events": len(samples[name]),
+            "batches": len(rates[name]),
+            "per_second": percentile(rates[name], 50),
+            "p50": percentile(samples[name], 50),
+            "p99": percentile(samples[name], 99),
+        }
+        for name in calls
+    }
+
+
+def measure_costs(variants: Variants, events: int) -> dict[str, Any]:
+    from bench.costs import count_costs
+
+    out: dict[str, Any] = {}
+    for name, call in (("hand-written", variants.hand_written), ("seams", variants.seams)):
+        seen = []
+        for _ in range(events):
+            with count_costs() as costs:
+                call()
+            seen.append(costs)
+        first = seen[0]
+        out[name] = {
+            "queries": first.total_queries,
+            "commits": first.total_commits,
+            "deterministic": len({(c.total_queries, c.total_commits) for c in seen}) == 1,
+            "statements": first.describe(),
+        }
+    return out
+
+
+# --- Celery drain --------------------------------------------------------------------------------
+def read_stamps(path: Path) -> list[tuple[str, float, float]]:
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            out.append((parts[0], float(parts[1]), float(parts[2])))
+    return out
+
+
+def measure_drain(variants: Variants, worker: Process, stamps: Path, size: dict[str, int]) -> dict[str, Any]:
+    from django.conf import settings
+    from django.test import override_settings
+
+    assert worker.proc is not None
+    pgid = worker.proc.pid
+
+    def seams() -> None:
+        with override_settings(SEAMS_EVENTS={**settings.SEAMS_EVENTS, "DISPATCH": "celery"}):
+            variants.seams()
+
+    def raw() -> None:
+        variants.raw_task = True
+        try:
+            variants.hand_written()
+        finally:
+            variants.raw_task = False
+
+    calls = {"raw task": raw, "seams": seams}
+    rates: dict[str, list[float]] = {name: [] for name in calls}
+    tasks: dict[str, set[str]] = {name: set() for name in calls}
+    n = size["drain_batch"]
+    for r in range(size["drain_batches"] + 1):  # batch 0 warms the worker up
+        for name in list(calls) if r % 2 == 0 else list(calls)[::-1]:
+            before = sent_emails()
+            seen = len(read_stamps(stamps))
+            os.killpg(pgid, signal.SIGSTOP)
+            try:
+                for _ in range(n if r else 10):
+                    calls[name]()
+            finally:
+                resumed = time.time()
+                os.killpg(pgid, signal.SIGCONT)
+            expected = before + (n if r else 10)
+            deadline = time.monotonic() + 300
+            while sent_emails() < expected:
+                if not worker.running or time.monotonic() > deadline:
+                    raise SystemExit(f"drain of {name} stalled at {sent_emails() - before}:\n{worker.tail()}")
+                time.sleep(0.05)
+            time.sleep(0.1)  # the last task's postrun stamp
+            new = read_stamps(stamps)[seen:]
+            if r:
+                rates[name].append(n / (max(end for _, _, end in new) - resumed))
+                tasks[name].update(task for task, _, _ in new)
+        clear_mail()
+        if r:
+            say(f"  drain batch {r}: " + ", ".join(f"{k} {v[-1]:.0f}/s" for k, v in rates.items()))
+    deadline = time.monotonic() + 60
+    while open_publications():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{open_publications()} publications still open after the drain")
+        time.sleep(0.1)
+    return {
+        name: {"per_second": percentile(rates[name], 50), "batches": len(rates[name]), "tasks": sorted(tasks[name])}
+        for name in calls
+    }
+
+
+# --- the process ---------------------------------------------------------------------------------
+def sqlite_settings() -> str:
+    from django.db import connections
+
+    from contracts.kernel import get_module
+
+    connection = connections[get_module("orders").database_alias]
+    if connection.vendor != "sqlite":
+        return ""
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode")
+        journal = cursor.fetchone()[0]
+        cursor.execute("PRAGMA synchronous")
+        synchronous = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(cursor.fetchone()[0], "?")
+    mode = connection.settings_dict.get("OPTIONS", {}).get("transaction_mode") or "DEFERRED"
+    return f"journal_mode={journal}, synchronous={synchronous}, transactions BEGIN {mode}"
+
+
+def run(args: argparse.Namespace, tmp: Path, db_name: str, processes: list[Process]) -> dict[str, Any]:
+    size = sizes(args.quick)
+    base = {
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "PYTHONUNBUFFERED": "1",
+        "DEBUG": "0",
+        "SEAMS_VALIDATE_CONTRACTS": "0",
+        "SEAMS_VAR_DIR": str(tmp / "var"),
+        "CELERY_BROKER_URL": args.redis_url,
+        "CELERY_RESULT_BACKEND": args.redis_url,
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        "SEAMS_LOG_LEVEL": "WARNING",
+    }
+    if db_name:
+        base["DATABASE_URL"] = with_database(args.database_url, db_name)
+    for key in [k for k in os.environ if k.startswith(("SEAMS_", "CELERY_"))]:
+        del os.environ[key]
+    os.environ.pop("DATABASE_URL", None)
+    os.environ.update(base)
+    os.environ["SEAMS_EVENT_DISPATCH"] = "inline"
+
+    import django
+
+    django.setup()
+    from django.db import connections
+
+    from contracts.kernel.databases import migrate_all
+
+    migrate_all(verbosity=0)
+    if db_name:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            database = f"PostgreSQL {cursor.fetchone()[0]}"
+    else:
+        import sqlite3
+
+        database = f"SQLite {sqlite3.sqlite_version}"
+    result: dict[str, Any] = {"database": database, "settings": sqlite_settings(), "sizes": size}
+    variants = Variants()
+    say(f"[{database}] inline: {size['batches']} batches of {size['batch']} events per variant, alternating")
+    result["inline"] = measure_inline(variants, size, budget=20 if args.quick else 90)
+    say(
+        f"[{database}] inline: hand-written {result['inline']['hand-written']['per_second']:.0f}/s, "
+        f"seams {result['inline']['seams']['per_second']:.0f}/s"
+    )
+    result["costs"] = measure_costs(variants, size["cost_events"])
+    say(
+        f"[{database}] per event: "
+        + ", ".join(f"{k} {v['queries']} queries / {v['commits']} commits" for k, v in result["costs"].items())
+    )
+    connections.close_all()
+
+    stamps = tmp / "stamps.log"
+    worker = Process(
+        "worker",
+        [
+            str(BIN / "celery"),
+            "-A",
+            "app",
+            "worker",
+            "-I",
+            "bench.baseline.tasks",
+            "-Q",
+            "bench.raw.events,seams.notifications",
+            "-P",
+            "solo",
+            "-n",
+            f"bench-events-{os.getpid()}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel",
+            "WARNING",
+        ],
+        process_env(base, SEAMS_EVENT_DISPATCH="celery", BENCH_TASK_STAMPS=str(stamps)),
+        tmp,
+    )
+    processes.append(worker.start())
+    say(f"[{database}] Celery drain: worker pid {worker.proc.pid if worker.proc else '?'}")
+    wait_ready(worker)
+    result["drain"] = measure_drain(variants, worker, stamps, size)
+    result["worker_errors"] = worker.errors()[:5]
+    return result
+
+
+def wait_ready(worker: Process, timeout: float = 90) -> None:
+    """Until the worker has run one raw task (it is consuming)."""
+    from bench.baseline.tasks import EVENTS_QUEUE, raw_email_send
+    from modules.notifications.models import SentEmail
+
+    event_id = uuid.uuid4()
+    raw_email_send.apply_async((str(event_id), "ready@bench.example", "ready", "ready"), queue=EVENTS_QUEUE)
+    deadline = time.monotonic() + timeout
+    while not SentEmail.objects.filter(event_id=event_id).exists():
+        if not worker.running or time.monotonic() > deadline:
+            raise SystemExit(f"the Celery worker did not start:\n{worker.tail()}")
+        time.sleep(0.2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.events_micro", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--database-url", help="a PostgreSQL server for the throwaway database (default: SQLite)")
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS)
+    parser.add_argument("--out", type=Path, required=True, help="where to write the JSON result")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(KeyboardInterrupt()))
+    foreign = redis_foreign_keys(args.redis_url)
+    if foreign:
+        raise SystemExit(
+            f"{args.redis_url} holds keys this bench did not create ({foreign[:5]}): pass another --redis-url"
+        )
+    tmp = Path(tempfile.mkdtemp(prefix="seams-bench-events-"))
+    db_name = f"seams_bench_events_{secrets.token_hex(4)}" if args.database_url else ""
+    processes: list[Process] = []
+    try:
+        if db_name:
+            admin(args.database_url, f'CREATE DATABASE "{db_name}"')
+        result = run(args, tmp, db_name, processes)
+        args.out.write_text(json.dumps(result))
+        return 0
+    finally:
+        for process in processes:
+            with contextlib.suppress(ProcessLookupError):
+                if process.proc is not None:
+                    os.killpg(process.proc.pid, signal.SIGCONT)
+            process.stop()
+        if "django" in sys.modules:
+            from django.conf import settings
+
+            if settings.configured:
+                from django.db import connections
+
+                connections.close_all()
+        if db_name:
+            admin(args.database_url, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        redis_cleanup(args.redis_url)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,443 @@
+"""The shop bench of ``bench/events.py``: whole orders, the plain-Django shop vs the Seams shop.
+
+Run by ``bench/events.py`` in a process of its own (``python -m bench.shop --database-url
+postgres://... --out result.json``). On a throwaway PostgreSQL database, one real gunicorn
+(``bench.shop_settings``, 2 workers x 4 threads) serves both shops: the plain-Django one
+(``bench/plainshop/``: the same models and steps, direct calls and ``on_commit`` signal receivers,
+one database, no outbox) at ``/bench/plain/orders/`` and the Seams shop, co-located, events inline,
+at ``/api/orders/``. With ``--extracted`` (``bench/events.py`` passes it) a third variant runs the
+Seams shop with catalog and inventory extracted, served over HTTP by their generated services
+(``manage.py extract_module <m> --transport http``; one gunicorn each, 1 worker x 8 threads) and a
+monolith of their own (2 workers x 8 threads: a request waits on calls that come back to it), all on
+the same database. Each places orders of two lines and is timed until the order is confirmed
+(the answer of ``POST``, or, when it answers ``pending``, the order's row polled in the database). Batches alternate
+between the variants (and which goes first), at concurrency 1 and 8 (threads of this process, each
+with its own keep-alive ``httpx.Client``); per variant: p50 latency to confirmed (concurrency 1),
+orders/s at 1 and 8 (medians of the batches), and the CPU seconds the server's processes spent per
+100 orders (from ``/proc``, the process group of the gunicorn; PostgreSQL's own CPU is not counted:
+the server is shared with other work on this machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from bench.security import customer_headers
+from bench.transports import (
+    BIN,
+    ROOT,
+    Process,
+    admin,
+    free_port,
+    percentile,
+    process_env,
+    redis_cleanup,
+    redis_foreign_keys,
+    say,
+    wait_for_web,
+    with_database,
+)
+
+PRODUCTS = (("KB-101", 4999), ("MS-202", 2499))
+PATHS = {"plain Django": "/bench/plain/orders/", "Seams co-located": "/api/orders/"}
+EXTRACTED = {
+    "http": "Seams, catalog + inventory extracted (HTTP)",
+    "celery": "Seams, catalog + inventory extracted (Celery)",
+}
+EXTRACTED_MODULES = ("catalog", "inventory")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def sizes(quick: bool) -> dict[str, int]:
+    if quick:
+        return {"c1": 20, "c8": 40, "rounds": 2}
+    return {"c1": 50, "c8": 120, "rounds": 4}
+
+
+def group_cpu(pgids: set[int]) -> float:
+    """CPU seconds (user + system) of every live process in these process groups."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) in pgids:  # pgrp
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / TICKS
+
+
+def confirmed(order_id: int, deadline: float) -> None:
+    """Until the order's row says confirmed (an order answered ``pending`` by an extracted shop)."""
+    from django.db import connections
+
+    with connections["orders"].cursor() as cursor:
+        while True:
+            cursor.execute("SELECT status FROM orders_order WHERE id = %s", [order_id])
+            status = cursor.fetchone()[0]
+            if status == "confirmed":
+                return
+            if status != "pending" or time.monotonic() > deadline:
+                raise SystemExit(f"order {order_id} is {status}")
+            time.sleep(0.002)
+
+
+def place_batch(base: str, path: str, orders: int, concurrency: int, tag: str) -> tuple[list[float], float]:
+    """Place ``orders`` orders with ``concurrency`` clients; returns their latencies and the wall time."""
+    import httpx
+    from django.db import connections
+
+    body_lines = [{"sku": sku, "quantity": 1} for sku, _ in PRODUCTS]
+    per_client = [orders // concurrency + (1 if i < orders % concurrency else 0) for i in range(concurrency)]
+
+    def client(i: int) -> list[float]:
+        latencies = []
+        with httpx.Client(base_url=base, timeout=60) as http:
+            for j in range(per_client[i]):
+                email = f"{tag}-{i}-{j}@bench.example"
+                headers = customer_headers(email)  # the customer's token (Seams takes the email from it), not timed
+                body = {"lines": body_lines} if path.startswith("/api/") else {"customer_email": email, "lines": body_lines}
+                t0 = time.perf_counter()
+                answer = http.post(path, json=body, headers=headers)
+                if answer.status_code != 201 or answer.json()["status"] not in ("confirmed", "pending"):
+                    raise SystemExit(f"{path} answered {answer.status_code}: {answer.text[:300]}")
+                if answer.json()["status"] == "pending":
+                    confirmed(answer.json()["id"], time.monotonic() + 60)
+                latencies.append(time.perf_counter() - t0)
+        connections.close_all()  # this thread's
+        return latencies
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        results = list(pool.map(client, range(concurrency)))
+    return [x for r in results for x in r], time.perf_counter() - t0
+
+
+def measure(targets: dict[str, tuple[str, set[int]]], size: dict[str, int]) -> dict[str, Any]:
+    """``targets``: per variant, the server's base URL and the process groups whose CPU it uses."""
+    names = list(targets)
+    latency: dict[str, list[float]] = {n: [] for n in names}
+    rate: dict[tuple[str, int], list[float]] = {(n, c): [] for n in names for c in (1, 8)}
+    cpu: dict[str, list[float]] = {n: [] for n in names}
+    for name in names:  # warm-up: every worker thread's connections and imports
+        place_batch(targets[name][0], PATHS.get(name, "/api/orders/"), 16, 8, f"warm-{names.index(name)}")
+    for r in range(size["rounds"]):
+        for name in names if r % 2 == 0 else names[::-1]:
+            for concurrency in (1, 8):
+                orders = size["c1"] if concurrency == 1 else size["c8"]
+                base, pgids = targets[name]
+                tag = f"r{r}c{concurrency}v{names.index(name)}"
+                before = group_cpu(pgids)
+                samples, took = place_batch(base, PATHS.get(name, "/api/orders/"), orders, concurrency, tag)
+                cpu[name].append((group_cpu(pgids) - before) / orders * 100)
+                rate[(name, concurrency)].append(orders / took)
+                if concurrency == 1:
+                    latency[name] += samples
+        say(
+            f"  shop round {r + 1}: "
+            + ", ".join(f"{n} {rate[(n, 1)][-1]:.0f}/s (c1) {rate[(n, 8)][-1]:.0f}/s (c8)" for n in names)
+        )
+    return {
+        name: {
+            "p50": percentile(latency[name], 50),
+            "per_second_c1": percentile(rate[(name, 1)], 50),
+            "per_second_c8": percentile(rate[(name, 8)], 50),
+            "cpu_per_100": percentile(cpu[name], 50),
+            "orders": len(latency[name]) + size["c8"] * len(rate[(name, 8)]),
+        }
+        for name in names
+    }
+
+
+def seed() -> None:
+    from bench.plainshop.models import Product as PlainProduct
+    from bench.plainshop.models import StockItem as PlainStock
+    from modules.catalog.services import product_create
+    from modules.inventory.services import stock_set
+
+    for sku, price in PRODUCTS:
+        product_create(sku=sku, name=f"Product {sku}", price_cents=price)
+        stock_set(sku=sku, quantity=100_000_000)
+        PlainProduct.objects.create(sku=sku, name=f"Product {sku}", price_cents=price)
+        PlainStock.objects.create(sku=sku, on_hand=100_000_000)
+
+
+def run(args: argparse.Namespace, tmp: Path, db_name: str, processes: list[Process]) -> dict[str, Any]:
+    size = sizes(args.quick)
+    base = {
+        "DJANGO_SETTINGS_MODULE": "bench.shop_settings",
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "PYTHONUNBUFFERED": "1",
+        "DEBUG": "0",
+        "SEAMS_VALIDATE_CONTRACTS": "0",
+        "SEAMS_VAR_DIR": str(tmp / "var"),
+        "SEAMS_EVENT_DISPATCH": "inline",
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        "SEAMS_LOG_LEVEL": "WARNING",
+        "DATABASE_URL": with_database(args.database_url, db_name),
+    }
+    for key in [k for k in os.environ if k.startswith(("SEAMS_", "CELERY_"))]:
+        del os.environ[key]
+    os.environ.update(base)
+
+    import django
+
+    django.setup()
+    from django.db import connections
+
+    from contracts.kernel.databases import migrate_all
+
+    migrate_all(verbosity=0)
+    seed()
+    connections.close_all()
+
+    port = free_port()
+    web = Process(
+        "shop-gunicorn",
+        [
+            str(BIN / "gunicorn"),
+            "app.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--timeout",
+            "120",
+        ],
+        process_env(base),
+        tmp,
+    )
+    processes.append(web.start())
+    url = f"http://127.0.0.1:{port}"
+    wait_for_web(web, url)
+    assert web.proc is not None
+    say(
+        f"shop: gunicorn pid {web.proc.pid} on {url}; {size['rounds']} rounds of {size['c1']} (c1) + {size['c8']} (c8) orders per variant"
+    )
+    targets = {name: (url, {web.proc.pid}) for name in PATHS}
+    for transport in args.extracted:
+        targets[EXTRACTED[transport]] = start_extracted(transport, {**base, **broker(args.redis_url)}, tmp, processes)
+    result = {"gunicorn": "2 workers x 4 threads (gthread)", "sizes": size, "variants": measure(targets, size)}
+    result["server_errors"] = [e for p in processes for e in p.errors()[:3]]
+    return result
+
+
+def broker(url: str) -> dict[str, str]:
+    return {"CELERY_BROKER_URL": url, "CELERY_RESULT_BACKEND": url}
+
+
+def worker(name: str, app: str, queues: list[str], env: dict[str, str], tmp: Path) -> Process:
+    return Process(
+        name,
+        [
+            str(BIN / "celery"),
+            "-A",
+            app,
+            "worker",
+            "-Q",
+            ",".join(queues),
+            "-c",
+            "2",
+            "-n",
+            f"{name}-{os.getpid()}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel",
+            "WARNING",
+        ],
+        env,
+        tmp,
+    )
+
+
+def start_extracted(transport: str, base: dict[str, str], tmp: Path, processes: list[Process]) -> tuple[str, set[int]]:
+    """Catalog and inventory as generated services (``transport``), and a monolith bound to them.
+
+    HTTP: each service is a gunicorn; Celery: each is a worker on its module's queues
+    (``seams.<m>``, ``seams.rpc.<m>``), and the monolith has a worker for what they call or forward
+    back (``seams.rpc.orders``, ``seams.rpc.notifications``). Events are dispatched inline
+    everywhere, so a forward happens in the process that committed the event."""
+    import subprocess
+
+    ports = {label: free_port() for label in (*EXTRACTED_MODULES, "monolith")}
+    urls = {label: f"http://127.0.0.1:{port}" for label, port in ports.items()}
+    binds = {f"SEAMS_BIND_{m.upper()}": urls[m] if transport == "http" else "celery" for m in EXTRACTED_MODULES}
+    timeouts = {f"SEAMS_BIND_{m.upper()}_TIMEOUT": "60" for m in ("catalog", "inventory", "orders", "notifications")}
+    services = []
+    for label in EXTRACTED_MODULES:
+        out = tmp / f"services-{transport}"
+        done = subprocess.run(
+            [sys.executable, "manage.py", "extract_module", label, "--transport", transport, "--out", str(out)],
+            cwd=ROOT,
+            env=process_env(base),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"extract_module {label} failed:\n{done.stdout}{done.stderr}")
+        directory = out / f"{label}-service"
+        env = process_env(
+            base,
+            DJANGO_SETTINGS_MODULE="service.settings",
+            PYTHONPATH=str(directory),
+            MONOLITH_URL=urls["monolith"],
+            **{k: v for k, v in binds.items() if not k.endswith(label.upper())},
+            **timeouts,
+        )
+        if transport == "http":
+            service = Process(
+                f"{label}-{transport}-service",
+                [
+                    str(BIN / "gunicorn"),
+                    "service.wsgi",
+                    "--bind",
+                    f"127.0.0.1:{ports[label]}",
+                    "--workers",
+                    "1",
+                    "--threads",
+                    "8",
+                    "--timeout",
+                    "120",
+                ],
+                env,
+                tmp,
+            )
+        else:
+            service = worker(
+                f"{label}-{transport}-service", "service", [f"seams.{label}", f"seams.rpc.{label}"], env, tmp
+            )
+        service.cwd = directory  # type: ignore[attr-defined]
+        services.append(service)
+    monolith_env = process_env(base, **binds, **timeouts)
+    monolith = Process(
+        f"monolith-{transport}",
+        [
+            str(BIN / "gunicorn"),
+            "app.wsgi",
+            "--bind",
+            f"127.0.0.1:{ports['monolith']}",
+            "--workers",
+            "2",
+            "--threads",
+            "8",
+            "--timeout",
+            "120",
+        ],
+        monolith_env,
+        tmp,
+    )
+    started = [*services, monolith]
+    if transport == "celery":
+        queues = ["seams.rpc.orders", "seams.rpc.notifications", "seams.orders", "seams.notifications"]
+        started.append(worker(f"monolith-{transport}-worker", "app", queues, monolith_env, tmp))
+    for process in started:
+        processes.append(start_in(process))
+    wait_for_web(monolith, urls["monolith"])
+    for process, label in zip(services, EXTRACTED_MODULES, strict=True):
+        if transport == "http":
+            wait_for_web(process, urls[label])
+    wait_for_workers([p for p in started if p.command[3:4] == ["worker"]])
+    say(f"extracted ({transport}): " + ", ".join(f"{p.name} pid {p.proc.pid if p.proc else '?'}" for p in started))
+    return urls["monolith"], {p.proc.pid for p in started if p.proc}
+
+
+def wait_for_workers(workers: list[Process], timeout: float = 120) -> None:
+    """Until every Celery worker answers a ping (each is then consuming its queues)."""
+    from celery import Celery
+
+    if not workers:
+        return
+    env = workers[0].env
+    app = Celery(broker=env["CELERY_BROKER_URL"], backend=env["CELERY_RESULT_BACKEND"])
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for process in workers:
+            if not process.running:
+                raise SystemExit(f"{process.name} exited:\n{process.tail()}")
+        with contextlib.suppress(Exception):  # the broker may not answer yet
+            if len(app.control.ping(timeout=1.0)) >= len(workers):
+                return
+        time.sleep(0.5)
+    raise SystemExit(f"the workers were not all ready within {timeout} s:\n{workers[0].tail()}")
+
+
+def start_in(process: Process) -> Process:
+    """Start ``process`` in its ``cwd`` (a generated service's directory) or the project's."""
+    import subprocess
+
+    with open(process.log, "ab") as out:
+        process.proc = subprocess.Popen(
+            process.command,
+            cwd=getattr(process, "cwd", ROOT),
+            env=process.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return process
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.shop", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--extracted",
+        action="append",
+        default=[],
+        choices=sorted(EXTRACTED),
+        help="also catalog + inventory extracted over this transport (repeatable)",
+    )
+    parser.add_argument(
+        "--redis-url", default="redis://127.0.0.1:6379/11", help="the extracted Celery variant's broker"
+    )
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(KeyboardInterrupt()))
+    tmp = Path(tempfile.mkdtemp(prefix="seams-bench-shop-"))
+    db_name = f"seams_bench_shop_{secrets.token_hex(4)}"
+    processes: list[Process] = []
+    if args.extracted and redis_foreign_keys(args.redis_url):
+        raise SystemExit(f"{args.redis_url} holds keys this bench did not create: pass another --redis-url")
+    try:
+        admin(args.database_url, f'CREATE DATABASE "{db_name}"')
+        result = run(args, tmp, db_name, processes)
+        args.out.write_text(json.dumps(result))
+        return 0
+    finally:
+        for process in processes:
+            process.stop()
+        if "django" in sys.modules:
+            from django.conf import settings
+
+            if settings.configured:
+                from django.db import connections
+
+                connections.close_all()
+        admin(args.database_url, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        if args.extracted:
+            redis_cleanup(args.redis_url)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

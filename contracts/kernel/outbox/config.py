@@ -1,0 +1,54 @@
+"""``settings.SEAMS_EVENTS``, read once and cached until a setting changes (``override_settings``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from django.conf import settings
+from django.core.signals import setting_changed
+
+#: The dispatch modes (``SEAMS_EVENTS['DISPATCH']``); ``dispatch.DISPATCHERS`` maps each to its class.
+DISPATCH_MODES = ("inline", "celery")
+COMPLETION_MODES = ("keep", "delete", "archive")
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    """``settings.SEAMS_EVENTS``, with defaults."""
+
+    dispatch: str = "inline"
+    max_attempts: int = 6
+    backoff_base: float = 1.0
+    backoff_max: float = 300.0
+    lease: float = 60.0
+    stale_after: float = 30.0
+    completion: str = "keep"
+    queue_prefix: str = "seams."
+    relay_batch: int = 500
+
+    @classmethod
+    def from_settings(cls) -> OutboxSettings:
+        raw = {k.lower(): v for k, v in getattr(settings, "SEAMS_EVENTS", {}).items()}
+        unknown = set(raw) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"Unknown SEAMS_EVENTS keys: {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}")
+        config = cls(**raw)
+        if config.dispatch not in DISPATCH_MODES:
+            raise ValueError(f"SEAMS_EVENTS['DISPATCH'] must be one of {sorted(DISPATCH_MODES)}, got {config.dispatch!r}")
+        if config.completion not in COMPLETION_MODES:
+            raise ValueError(f"SEAMS_EVENTS['COMPLETION'] must be keep, delete or archive, got {config.completion!r}")
+        return config
+
+
+@lru_cache(maxsize=1)
+def outbox_settings() -> OutboxSettings:
+    return OutboxSettings.from_settings()
+
+
+def _forget_settings(**_: object) -> None:
+    outbox_settings.cache_clear()
+
+
+# A named function: signals keep weak references, so a lambda receiver would vanish.
+setting_changed.connect(_forget_settings)

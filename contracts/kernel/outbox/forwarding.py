@@ -1,0 +1,34 @@
+"""Forwarding: a publication whose subscriber runs in another process goes over its transport.
+
+The outbox owner keeps every guarantee (ordering, retries, dead letters); the receiver's inbox
+(``inbox.receive_event``) makes a repeated forward harmless. See ``contracts/kernel/remote.py``.
+"""
+
+from __future__ import annotations
+
+from ..models import OutboxEvent
+from ..remote import RemoteSubscriber, forward_event
+from ..telemetry.events import forwarding
+from ..telemetry.tracing import carrier
+
+
+def envelope_to_wire(row: OutboxEvent) -> dict[str, object]:
+    """The JSON form in which an outbox event is forwarded to a remote subscriber."""
+    return {
+        "id": str(row.event_id),
+        "type": row.type,
+        "version": row.version,
+        "key": row.key,
+        "payload": row.payload,
+        "headers": row.headers,
+        "occurred_at": row.occurred_at.isoformat(),
+    }
+
+
+def forward(subscriber: RemoteSubscriber, row: OutboxEvent) -> str:
+    """Hand the event to the process that serves ``subscriber``; returns its outcome. The envelope
+    sent carries the forward's trace context, so the receiver's handler continues this trace."""
+    with forwarding(row.type, subscriber.name, subscriber.module):
+        wire = envelope_to_wire(row)
+        wire["headers"] = {**row.headers, **carrier()}
+        return forward_event(subscriber.module, subscriber.name, wire)

@@ -1,0 +1,87 @@
+"""The inbox: a handler's effect happens once however often its event is delivered.
+
+The handler runs and its ``InboxEntry`` row is written in one transaction on the subscriber's
+database; the unique constraint on (event, subscriber) turns a second delivery into a rollback of
+the second run. ``receive_event`` is the same step for an event forwarded from another process.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import pydantic
+from django.db import IntegrityError, transaction
+
+from ..errors import Undeliverable
+from ..events import Envelope, Event, declared_events
+from ..models import InboxEntry
+from ..modules import get_module
+from ..registry import Subscriber, get_registry
+from ..telemetry import tracing
+
+
+def validated(event_type: str, version: int, payload: dict[str, object]) -> Event:
+    """The payload as its declared event class; ``Undeliverable`` when it can never be one."""
+    event_class = declared_events.get((event_type, version))
+    if event_class is None:
+        raise Undeliverable(f"unknown event type {event_type} v{version}: no contract declares it in this process")
+    try:
+        return event_class.model_validate(payload)
+    except pydantic.ValidationError as exc:
+        raise Undeliverable(f"schema drift: the payload no longer validates as {event_type} v{version}: {exc}") from exc
+
+
+def local_subscriber(event_type: str, name: str) -> Subscriber:
+    """The handler registered in this process under ``name``; ``Undeliverable`` if there is none."""
+    subscriber = next((s for s in get_registry().subscribers_for(event_type) if s.name == name), None)
+    if subscriber is None:
+        raise Undeliverable(f"unknown subscriber {name} for {event_type} (renamed or removed?)")
+    return subscriber
+
+
+def handle_once(subscriber: Subscriber, envelope: Envelope) -> str:
+    """Run the handler and write its inbox row in one transaction on the subscriber's database."""
+    from ..bus import run_subscriber
+
+    alias = get_module(subscriber.module).database_alias
+    seen = InboxEntry.objects.using(alias).filter(event_id=envelope.id, subscriber=subscriber.name)
+    if seen.exists():
+        return "duplicate"
+    try:
+        with transaction.atomic(using=alias):
+            run_subscriber(subscriber, envelope)
+            InboxEntry.objects.using(alias).create(event_id=envelope.id, subscriber=subscriber.name)
+    except IntegrityError:
+        if seen.exists():
+            return "duplicate"  # another worker handled it concurrently; its effects stand, ours rolled back
+        raise
+    return "completed"
+
+
+def receive_event(subscriber: str, envelope: dict[str, object]) -> str:
+    """The serving side of a forward: run ``subscriber`` (a handler of this process) on a
+    forwarded envelope, once (inbox). Returns "completed" or "duplicate"; raises
+    ``Undeliverable`` when it can never succeed, or the handler's exception (the sender retries)."""
+    try:
+        event_type, version = str(envelope["type"]), int(envelope["version"])  # type: ignore[call-overload]
+        payload = envelope["payload"]
+        event_id = uuid.UUID(str(envelope["id"]))
+        occurred_at = datetime.fromisoformat(str(envelope["occurred_at"]))
+        headers = dict(envelope.get("headers") or {})  # type: ignore[call-overload]
+        key = envelope.get("key")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Undeliverable(f"malformed envelope: {exc!r}") from exc
+    if not isinstance(payload, dict):
+        raise Undeliverable("malformed envelope: the payload is not an object")
+    attributes = {"seams.event_type": event_type, "seams.subscriber": subscriber, "seams.event_id": str(event_id)}
+    # The handler's span continues the sender's forward (the trace context in the envelope headers).
+    with tracing.continued(headers, f"handle {event_type}", tracing.SpanKind.CONSUMER, attributes) as span:
+        event = validated(event_type, version, payload)
+        local = local_subscriber(event_type, subscriber)
+        envelope_ = Envelope(
+            event=event, id=event_id, occurred_at=occurred_at, key=None if key is None else str(key), headers=headers
+        )
+        outcome = handle_once(local, envelope_)
+        tracing.mark_outcome(span, outcome)
+        return outcome

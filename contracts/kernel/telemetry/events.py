@@ -1,0 +1,80 @@
+"""Events observed: the spans and counters of publishing, handling, forwarding and relaying.
+
+The outbox calls these at a few call sites and keeps its hot path: with tracing off, a handled
+publication costs one counter update and, when its envelope carries a trace context, making that
+context current (so the handler's logs and the events it publishes continue the trace).
+
+* :func:`handling` — one publication processed: a ``handle <event type>`` span that continues the
+  trace stored with the event (``traceparent`` in the envelope headers), however late the attempt;
+  its outcome counts as delivered, failed (to be retried) or dead.
+* :func:`forwarding` — a ``forward <event type>`` span; the envelope sent carries its context.
+* :func:`relaying` — one relay pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from . import tracing
+from .metrics import EVENTS_DEAD, EVENTS_DELIVERED, EVENTS_FAILED
+
+__all__ = ["count_outcome", "forwarding", "handling", "record_error", "relaying"]
+
+#: Which counter a processing outcome moves (``not-claimed`` moves none: nothing ran).
+_COUNTERS = {"completed": EVENTS_DELIVERED, "duplicate": EVENTS_DELIVERED, "failed": EVENTS_FAILED, "dead": EVENTS_DEAD}
+
+
+def count_outcome(event_type: str, subscriber: str, outcome: str) -> None:
+    counter = _COUNTERS.get(outcome)
+    if counter is not None:
+        counter.labels(event_type, subscriber).inc()
+
+
+@contextlib.contextmanager
+def handling(
+    headers: Mapping[str, Any] | None, event_type: str, subscriber: str, module: str, event_id: object, attempt: int
+) -> Iterator[Callable[[str], None]]:
+    """Around one processed publication; call the yielded ``done(outcome)`` with its outcome."""
+    attributes = {
+        "seams.event_type": event_type,
+        "seams.subscriber": subscriber,
+        "seams.module": module,
+        "seams.event_id": str(event_id),
+        "seams.attempt": attempt,
+    }
+    with tracing.continued(headers, f"handle {event_type}", tracing.SpanKind.CONSUMER, attributes, replace=True) as span:
+
+        def done(outcome: str) -> None:
+            count_outcome(event_type, subscriber, outcome)
+            tracing.mark_outcome(span, outcome)
+
+        yield done
+
+
+def record_error(exc: BaseException) -> None:
+    """Record a caught exception on the current span (a failed handler, a buried publication)."""
+    if tracing.active():
+        current = tracing.trace.get_current_span()
+        if current.is_recording():
+            current.record_exception(exc)
+
+
+@contextlib.contextmanager
+def forwarding(event_type: str, subscriber: str, module: str) -> Iterator[None]:
+    """A ``forward <event type>`` span around sending an event to another process's subscriber."""
+    attributes = {"seams.event_type": event_type, "seams.subscriber": subscriber, "seams.module": module}
+    with tracing.span(f"forward {event_type}", tracing.SpanKind.CLIENT, attributes):
+        yield
+
+
+@contextlib.contextmanager
+def relaying() -> Iterator[Callable[[dict[str, int]], None]]:
+    """A ``relay`` span around one relay pass; ``done(sent)`` records how many it re-sent per alias."""
+    with tracing.span("relay") as span:
+
+        def done(sent: dict[str, int]) -> None:
+            tracing.mark_outcome(span, "ok", redispatched=sum(sent.values()))
+
+        yield done

@@ -1,0 +1,57 @@
+"""kombu's Redis transport, with one fix: a worker holding unacknowledged tasks survives Redis
+going away (named by ``CELERY_BROKER_TRANSPORT`` for ``redis://`` brokers, in the monolith's and
+the generated services' settings).
+
+**The failure** (celery 5.7.0, kombu 5.7.0, redis-py 8.1.0; kombu's latest release): when the
+broker connection drops, celery's ``Consumer.on_connection_error_after_connected`` calls
+``connection.collect()`` and then ``connection.close()``. ``collect()`` closes the channels, but
+the default channel's ``close()`` stops half-way when reading the pending ``BRPOP`` reply fails
+with a connection error (swallowed), so the channel stays open; ``collect()`` then detaches the
+transport from its connection (``transport.client = None``). ``close()`` closes that channel again;
+this time it gets to ``QoS.restore_unacked_once()``, which, if the worker holds unacknowledged
+(``acks_late``) messages, builds a new connection pool from ``transport.client.hostname``:
+``AttributeError: 'NoneType' object has no attribute 'hostname'``. That is not a connection error,
+so ``ignore_errors`` lets it through and the worker exits for good ("Unrecoverable error"). An
+idle worker holds no unacknowledged message and never gets there. celery 5.6.3 did not call
+``close()`` after ``collect()``; the pool is built lazily, so the second close is what fails.
+
+**The fix**: a channel whose transport has been detached cannot reach Redis any more, so asking it
+for connection parameters raises the transport's own ``ConnectionError``. ``restore_unacked_once``
+then fails like any restore attempted while Redis is down (it gives up restoring for this
+channel and ``ignore_errors`` swallows the error), the consumer goes on to its usual
+reconnect loop, and consumes again once Redis is back. Nothing is lost: the messages stay in
+Redis's unacked index, from which kombu restores them after the visibility timeout, and in Seams
+the outbox relay re-dispatches any publication that was not completed anyway.
+
+Remove this module (and the setting) once kombu makes a second ``close()`` after ``collect()``
+harmless; ``tests/e2e/test_broker_outage_busy_worker.py`` fails without it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kombu.transport import redis as kombu_redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+#: The value of ``CELERY_BROKER_TRANSPORT`` that selects this transport.
+TRANSPORT = "extraction.celery.redis_transport:Transport"
+
+
+def broker_transport(broker_url: str) -> str | None:
+    """``CELERY_BROKER_TRANSPORT`` for a broker URL: this transport for Redis, kombu's choice otherwise."""
+    return TRANSPORT if broker_url.split("://", 1)[0].lower() in {"redis", "rediss"} else None
+
+
+class Channel(kombu_redis.Channel):
+    def _connparams(self, asynchronous: bool = False) -> dict[str, Any]:
+        if self.connection.client is None:  # the transport was collected: there is no broker to reach
+            raise RedisConnectionError("the broker connection was closed (kombu transport collected)")
+        return super()._connparams(asynchronous=asynchronous)
+
+
+class Transport(kombu_redis.Transport):
+    Channel = Channel
+
+
+__all__ = ["TRANSPORT", "Channel", "Transport", "broker_transport"]

@@ -1,0 +1,137 @@
+"""``make run`` keeps a relay going: work that did not finish the first time finishes by itself,
+with nobody running ``manage.py relay_events``.
+
+Each case starts the real ``make run`` (``manage.py serve``: runserver plus a relay thread) on a
+free port, with SQLite files of its own, and reads the outcome from those files:
+
+* a subscriber that fails (``tests/eventprobe``: an email starting with ``flaky`` fails its first
+  two attempts) completes on the relay's retries;
+* a module extracted into a service that is stopped when an order is placed gets its event once
+  the service is back: the forward failed, the relay sends it again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.processes import ROOT, free_port, project_env
+from tests.support.services import DirProcess, extract, service_env, wait_for, web_command
+from tests.support.stack import Process
+from tests.support.tokens import customer
+
+pytestmark = pytest.mark.e2e
+
+#: How long an outcome may take to show on a loaded machine (a deadline, not a measurement).
+PATIENCE = 120.0
+#: Retries come quickly, and never run out while a service is down for a while.
+EVENTS = {"SEAMS_EVENT_BACKOFF_BASE": "0.2", "SEAMS_EVENT_BACKOFF_MAX": "1", "SEAMS_EVENT_MAX_ATTEMPTS": "1000"}
+
+
+def rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+    if not path.exists():
+        return []
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def eventually(what: str, probe: Callable[[], object], process: Process) -> object:
+    deadline = time.monotonic() + PATIENCE
+    while not (value := probe()):
+        if not process.running:
+            raise AssertionError(f"{what}: {process.name} exited:\n{process.tail()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {PATIENCE} s\n{process.tail()}")
+        time.sleep(0.3)
+    return value
+
+
+@contextlib.contextmanager
+def make_run(env: dict[str, str], log_dir: Path) -> Iterator[tuple[Process, str]]:
+    """The real ``make run`` on a free port; stopped (the whole process group) at the end."""
+    port = free_port()
+    process = Process("make-run", ["make", "--no-print-directory", "-C", str(ROOT), "run", f"PORT={port}"], env, log_dir)
+    process.start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(f"{base}/health/live", process, timeout=PATIENCE)
+        yield process, base
+    finally:
+        process.stop()
+
+
+def place(base: str, email: str) -> int:
+    answer = httpx.post(
+        f"{base}/api/orders/", json={"lines": [{"sku": "CB-505", "quantity": 1}]}, headers=customer(email), timeout=60
+    )
+    assert answer.status_code == 201, answer.text
+    return int(answer.json()["id"])
+
+
+def test_a_failing_subscriber_completes_under_make_run_alone(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    env = project_env({"SEAMS_VAR_DIR": str(var), "DJANGO_SETTINGS_MODULE": "tests.settings", **EVENTS,
+                       "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"})
+    with make_run(env, tmp_path) as (server, base):
+        place(base, "flaky-ada@example.com")
+        handled = eventually(
+            "the flaky subscriber's side effect",
+            lambda: rows(var / "eventprobe.sqlite3", "SELECT customer_email FROM eventprobe_handledevent"),
+            server,
+        )
+        assert handled == [("flaky-ada@example.com",)]
+        publication = rows(
+            var / "orders.sqlite3",
+            "SELECT status, attempts FROM seams_publication WHERE subscriber_module = 'eventprobe'",
+        )
+        assert publication == [("completed", 3)]  # two failures, retried by the relay thread
+    assert "relay_events" not in server.tail(200)
+
+
+def test_an_extracted_service_that_comes_back_gets_its_events_under_make_run(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    service_port = free_port()
+    service_url = f"http://127.0.0.1:{service_port}"
+    base_env = project_env({"SEAMS_VAR_DIR": str(var), "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"})
+    service = extract("notifications", "http", tmp_path / "out", base_env)
+    isolation = tmp_path / "isolation"
+    isolation.mkdir()
+    svc_env = service_env(service, isolation, {"SEAMS_VAR_DIR": str(var), "DEBUG": "false",
+                                               "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"})
+    svc = DirProcess("notifications-service", web_command("service.wsgi", service_port), svc_env, tmp_path, cwd=service)
+    env = {**base_env, **EVENTS, "SEAMS_BIND_NOTIFICATIONS": service_url, "SEAMS_BIND_NOTIFICATIONS_TIMEOUT": "10"}
+
+    def emails() -> list[tuple[object, ...]]:
+        return rows(var / "notifications.sqlite3", "SELECT recipient FROM notifications_sentemail ORDER BY id")
+
+    def forward_status() -> list[tuple[object, ...]]:
+        return rows(var / "orders.sqlite3",
+                    "SELECT status FROM seams_publication WHERE subscriber_module = 'notifications' ORDER BY id")
+
+    with make_run(env, tmp_path) as (server, base):  # migrates and seeds the shared SQLite files first
+        svc.start()
+        try:
+            wait_for(f"{service_url}/health/live", svc)
+            place(base, "ada@example.com")
+            eventually("the first email, sent by the service", emails, server)
+        finally:
+            svc.stop()
+        # The service is down: the order is still decided, its email forward fails and waits.
+        place(base, "bob@example.com")
+        eventually("the forward to the stopped service failing",
+                   lambda: ("failed",) in forward_status(), server)
+        assert emails() == [("ada@example.com",)]
+        svc.start()
+        try:
+            eventually("the second email, once the service is back", lambda: len(emails()) == 2, server)
+            eventually("every forward completed", lambda: set(forward_status()) == {("completed",)}, server)
+        finally:
+            svc.stop()
+    assert emails() == [("ada@example.com",), ("bob@example.com",)]
+    assert '"POST /internal/notifications/events/ HTTP/1.1" 200' in svc.log.read_text(errors="replace")

@@ -1,0 +1,86 @@
+"""The event publication registry in the admin: per module database, read-only, resubmit action."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from contracts.kernel.models import Publication, PublicationStatus
+from tests.integration.shop import place_order
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+CHANGELIST = "/admin/seams/publication/"
+
+
+@pytest.fixture
+def admin_client(shop: Client) -> Client:
+    get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    client = Client()
+    client.login(username="root", password="pw")
+    return client
+
+
+def dead_letter(shop: Client) -> Publication:
+    order = place_order(shop, "once@example.com", ("KB-101", 1)).json()
+    return Publication.objects.using("orders").get(subscriber_module="eventprobe", event__payload__order_id=order["id"])
+
+
+def test_publications_are_listed_per_module_database(admin_client: Client, shop: Client) -> None:
+    letter = dead_letter(shop)
+    page = admin_client.get(CHANGELIST, {"module": "orders"}).content.decode()
+    assert "tests.eventprobe.handlers.record_order_placed" in page and "ProbeFailure: once attempt 1" in page
+    assert f"/admin/seams/publication/{letter.pk}/change/?_changelist_filters=module%3Dorders" in page
+    other = admin_client.get(CHANGELIST, {"module": "inventory"}).content.decode()
+    assert "record_order_placed" not in other and "inventory.StockReserved" in other
+
+
+def test_a_publication_page_reads_from_the_module_chosen_in_the_list(admin_client: Client, shop: Client) -> None:
+    letter = dead_letter(shop)
+    response = admin_client.get(f"/admin/seams/publication/{letter.pk}/change/", {"_changelist_filters": "module=orders"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "once@example.com" in page  # the payload, shown read-only
+    assert 'name="_save"' not in page  # no save button: nothing is editable
+
+
+@pytest.mark.parametrize("model", ["outboxevent", "publication", "inboxentry", "archivedpublication"])
+def test_nothing_can_be_added_or_deleted(admin_client: Client, model: str) -> None:
+    assert admin_client.get(f"/admin/seams/{model}/", {"module": "orders"}).status_code == 200
+    assert admin_client.get(f"/admin/seams/{model}/add/").status_code == 403
+    assert admin_client.get(f"/admin/seams/{model}/1/delete/", {"module": "orders"}).status_code == 403
+
+
+def test_an_outbox_event_cannot_be_edited(admin_client: Client, shop: Client) -> None:
+    letter = dead_letter(shop)
+    response = admin_client.post(
+        f"/admin/seams/outboxevent/{letter.event_id}/change/?_changelist_filters=module%3Dorders", {"type": "forged"}
+    )
+    assert response.status_code == 403
+    letter.refresh_from_db()
+    assert letter.event.type == "orders.OrderPlaced"
+
+
+def test_the_resubmit_action_completes_a_dead_letter(admin_client: Client, shop: Client) -> None:
+    letter = dead_letter(shop)
+    response = admin_client.post(
+        f"{CHANGELIST}?module=orders",
+        {"action": "resubmit_selected", "_selected_action": [str(letter.pk)]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "Resubmitted 1 publication." in response.content.decode()
+    letter.refresh_from_db()
+    assert letter.status == PublicationStatus.COMPLETED
+
+
+def test_the_resubmit_action_leaves_completed_publications_alone(admin_client: Client, shop: Client) -> None:
+    letter = dead_letter(shop)
+    done = Publication.objects.using("orders").exclude(pk=letter.pk).filter(status=PublicationStatus.COMPLETED).first()
+    response = admin_client.post(
+        f"{CHANGELIST}?module=orders", {"action": "resubmit_selected", "_selected_action": [str(done.pk)]}, follow=True
+    )
+    assert "Resubmitted 0 publications; 1 left alone" in response.content.decode()
+    done.refresh_from_db()
+    assert done.status == PublicationStatus.COMPLETED

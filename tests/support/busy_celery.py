@@ -1,0 +1,31 @@
+"""The project's Celery app with one slow, late-acknowledged task, so a test can hold a worker busy
+(with an unacknowledged message) at the moment it chooses: ``celery -A tests.support.busy_celery worker``.
+
+Everything else is the project's own: settings, broker transport, task modules.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "app.settings")
+
+from app.celery import celery_app  # noqa: E402
+
+#: The queue the slow task goes to (the worker under test consumes it).
+QUEUE = "tests.busy"
+
+
+@celery_app.task(name="tests.busy.sleep", acks_late=True, ignore_result=True)
+def sleep(marker: str, seconds: float) -> None:
+    """Touch ``<marker>.started``, sleep, touch ``<marker>.done``."""
+    Path(f"{marker}.started").touch()
+    time.sleep(seconds)
+    Path(f"{marker}.done").touch()
+
+
+app = celery_app
+
+__all__ = ["QUEUE", "app", "sleep"]

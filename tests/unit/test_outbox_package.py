@@ -1,0 +1,22 @@
+"""The outbox package's shape: one job per file, and no import cycle with the Celery tasks.
+
+``contracts.kernel.tasks`` imports the outbox (its tasks run ``process_publication``); the outbox
+sends those tasks by name, so it must never import them back, directly or through another module.
+"""
+
+import grimp
+
+from contracts.kernel import outbox
+
+
+def test_the_outbox_never_imports_the_celery_tasks() -> None:
+    graph = grimp.build_graph("contracts", include_external_packages=False)
+    assert graph.find_shortest_chain(importer="contracts.kernel.tasks", imported="contracts.kernel.outbox")
+    sources = {"contracts.kernel.outbox", *graph.find_descendants("contracts.kernel.outbox")}
+    chains = [graph.find_shortest_chain(importer=s, imported="contracts.kernel.tasks") for s in sorted(sources)]
+    assert [c for c in chains if c] == []
+
+
+def test_the_public_names_stay_importable_from_the_package() -> None:
+    for name in ("OutboxEventBackend", "process_publication", "relay_once", "claim", "receive_event", "envelope_to_wire"):
+        assert name in outbox.__all__ and callable(getattr(outbox, name))
