@@ -90,7 +90,7 @@ def caches_from_env(env: Mapping[str, str]) -> dict[str, Any]:
         {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": redis_url,
-            "KEY_PREFIX": "seams",
+            "KEY_PREFIX": env.get("SEAMS_API_RATE_LIMIT_KEY_PREFIX", "seams"),
             # A Redis that does not answer must not hold requests up: the throttle lets them through.
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }

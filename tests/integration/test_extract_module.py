@@ -302,6 +302,32 @@ def test_the_generated_service_passes_its_own_check_without_the_monolith(
     assert result.stdout.strip() == f"['{label}'] [] ['{label}']"
 
 
+def test_the_generated_service_has_the_monoliths_safe_defaults(orders_service: Path, isolation: Path, workspace: Path) -> None:
+    """DEBUG off unless asked for; with it off no start without a real SECRET_KEY or the token keys;
+    no usable secret in the generated files; check --deploy passes with the production settings."""
+    base = service_env(orders_service, isolation, workspace / "var-defaults")
+
+    def check(*args: str, **changes: str | None) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in {**base, **changes}.items() if v is not None}
+        return subprocess.run([sys.executable, "manage.py", "check", *args], cwd=orders_service, env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    no_secret = check(DEBUG=None, SECRET_KEY=None)
+    assert no_secret.returncode != 0 and "SECRET_KEY" in no_secret.stderr and "DEBUG is off" in no_secret.stderr
+    placeholder = check(DEBUG="false", SECRET_KEY="change-me")
+    assert placeholder.returncode != 0 and "SECRET_KEY" in placeholder.stderr
+    no_keys = check(DEBUG="false", SEAMS_API_JWKS_FILE=None, SEAMS_API_DEV_KEYS_DIR=None)
+    assert no_keys.returncode != 0 and "SEAMS_API_JWKS_URL" in no_keys.stderr
+    production = check(
+        "--deploy", "--fail-level", "WARNING", DEBUG="false", ALLOWED_HOSTS="orders.example.com",
+        SECURE_SSL_REDIRECT="true", SECURE_HSTS_SECONDS="31536000", SECURE_HSTS_INCLUDE_SUBDOMAINS="true",
+        SECURE_HSTS_PRELOAD="true", SEAMS_BEHIND_TLS_PROXY="true",
+    )
+    assert production.returncode == 0, production.stdout + production.stderr
+    example = (orders_service / ".env.example").read_text()
+    assert "\nSECRET_KEY=\n" in example and "SEAMS_API_JWKS_URL=" in example
+
+
 def test_the_generated_python_passes_ruff(extracted: tuple) -> None:
     _, service, _ = extracted
     result = subprocess.run(
