@@ -43,6 +43,7 @@ RENDERED: dict[str, str] = {
     "service/asgi.py.tpl": "service/asgi.py",
     "service/celery.py.tpl": "service/celery.py",
     "pyproject.toml.tpl": "pyproject.toml",
+    "gunicorn.conf.py.tpl": "gunicorn.conf.py",
     "Dockerfile.tpl": "Dockerfile",
     "dockerignore.tpl": ".dockerignore",
     "env.example.tpl": ".env.example",
@@ -68,6 +69,41 @@ class Options:
     image: str
     monolith_url: str = "http://monolith:8000"
     python: str = "3.11"
+    #: Where the module's data is in the monolith now (``monolith_data``), so the service's
+    #: .env.example points at the same data instead of a made-up database.
+    data: MonolithData | None = None
+    #: Where the service is written, as the user would ``cd`` to it from the monolith's directory.
+    service_dir: str = ""
+
+
+@dataclass(frozen=True)
+class MonolithData:
+    """The module's database as the monolith has it: a PostgreSQL URL (password left out) or the
+    directory of its SQLite file."""
+
+    database_url: str | None = None
+    sqlite_dir: str | None = None
+    sqlite_file: str | None = None
+
+    def describe(self) -> str:
+        if self.database_url:
+            return f"PostgreSQL {self.database_url}"
+        return f"the SQLite file {self.sqlite_file}"
+
+
+def monolith_data(settings_dict: dict[str, Any]) -> MonolithData:
+    """``MonolithData`` of one ``DATABASES`` entry; a password becomes ``<password>``: no generated
+    file may carry a usable secret."""
+    engine = str(settings_dict.get("ENGINE", ""))
+    if engine.endswith("sqlite3"):
+        path = Path(str(settings_dict.get("NAME", "")))
+        return MonolithData(sqlite_dir=str(path.parent), sqlite_file=str(path))
+    user = str(settings_dict.get("USER") or "")
+    password = ":<password>" if settings_dict.get("PASSWORD") else ""
+    host = str(settings_dict.get("HOST") or "localhost")
+    port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
+    credentials = f"{user}{password}@" if user else ""
+    return MonolithData(database_url=f"postgres://{credentials}{host}{port}/{settings_dict.get('NAME', '')}")
 
 
 def _yaml_str(value: str) -> str:
@@ -84,6 +120,9 @@ def environment(plan: ExtractionPlan, options: Options) -> list[dict[str, str]]:
         ("SEAMS_EVENT_DISPATCH", "celery"),
         ("MONOLITH_URL", options.monolith_url),
         *((bind_variable(label), default_binding) for label in plan.monolith_modules),
+        ("SEAMS_IDENTITY_NAME", plan.service_name),
+        # Public keys only (not secrets); the placeholder is refused at start-up until replaced.
+        ("SEAMS_IDENTITY_PEERS", monolith_peers(plan)),
         # The public API's tokens: the same identity provider as the monolith (docs/security.md).
         ("SEAMS_API_JWKS_URL", "https://id.example.com/.well-known/jwks.json"),
         ("SEAMS_API_JWT_ISSUER", "https://id.example.com/"),
@@ -92,15 +131,30 @@ def environment(plan: ExtractionPlan, options: Options) -> list[dict[str, str]]:
         ("SEAMS_API_RATE_LIMIT_REDIS_URL", "redis://redis:6379/2"),
         ("SEAMS_TRUSTED_PROXIES", "1"),
     ]
+    # No usable secret in any generated file: empty values, refused at start-up until filled in.
     secret = [
-        ("SECRET_KEY", "change-me"),
-        ("DATABASE_URL", "postgres://seams:change-me@postgres:5432/seams"),
+        ("SECRET_KEY", ""),
+        ("SEAMS_IDENTITY_KEY", ""),
+        ("DATABASE_URL", "postgres://seams@postgres:5432/seams"),  # add the password from your secret store
         ("CELERY_BROKER_URL", "redis://redis:6379/0"),
         ("CELERY_RESULT_BACKEND", "redis://redis:6379/1"),
     ]
     return [{"name": n, "value": v, "source": "config"} for n, v in config] + [
         {"name": n, "value": v, "source": "secret"} for n, v in secret
     ]
+
+
+MONOLITH_KEY_PLACEHOLDER = "<public key of the monolith: python -m extraction.identity monolith>"
+
+
+def monolith_peers(plan: ExtractionPlan) -> str:
+    """The service's trust: the monolith, speaking for the modules that stay in it (its key to fill in)."""
+    return json.dumps({"monolith": {"modules": plan.staying_modules, "keys": [MONOLITH_KEY_PLACEHOLDER]}})
+
+
+def service_peer(plan: ExtractionPlan) -> str:
+    """The entry the monolith adds to its SEAMS_IDENTITY_PEERS for the service."""
+    return json.dumps({plan.service_name: {"modules": [plan.label], "keys": [f"<public key of {plan.service_name}>"]}})
 
 
 def env_yaml(plan: ExtractionPlan, entries: list[dict[str, str]], indent: int) -> str:
@@ -155,6 +209,9 @@ def context(plan: ExtractionPlan, options: Options) -> dict[str, Any]:
         "monolith_modules_list": json.dumps(plan.monolith_modules),
         "remote_subscribers": plan.remote_subscribers,
         "remote_subscribers_py": python_remote_subscribers(plan.remote_subscribers),
+        "allowed_callers_py": json.dumps(plan.allowed_callers, indent=4),
+        "monolith_peers": monolith_peers(plan),
+        "service_peer": service_peer(plan),
         "bind_variables": [bind_variable(label) for label in plan.monolith_modules],
         "default_binding_expr": '"celery"' if plan.transport == "celery" else "MONOLITH_URL",
         "queues": f"seams.{plan.label},seams.rpc.{plan.label}",
@@ -168,6 +225,8 @@ def context(plan: ExtractionPlan, options: Options) -> dict[str, Any]:
         "binding_variable": binding_variable,
         "binding_value": binding_value,
         "declarations": plan.declarations,
+        "data": options.data,
+        "service_dir": options.service_dir or plan.service_name,
     }
 
 

@@ -11,6 +11,7 @@ processes, and an import of ``app`` or of another module fails as it would in th
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shlex
@@ -25,7 +26,9 @@ import pytest
 import yaml
 
 from contracts.kernel import get_module
+from contracts.kernel.modules import module_configs
 from contracts.kernel.registry import get_registry
+from tests.support.identity import extracted_identity
 from tests.support.processes import BIN, ROOT, free_port, gunicorn, manage, project_env
 from tests.support.tokens import api_env, customer
 
@@ -256,10 +259,67 @@ def test_the_manifests_parse_and_describe_the_service(extracted: tuple) -> None:
         assert re.search(rf"^#? ?{variable}=", example, re.M), f".env.example lacks {variable}"
 
 
+def test_the_env_example_points_at_the_data_the_monolith_uses_and_the_readme_at_the_real_directory(
+    extracted: tuple, workspace: Path
+) -> None:
+    label, service, result = extracted
+    var = workspace / "var"  # the monolith ran on its embedded default, with its files there
+    example = (service / ".env.example").read_text()
+    assert f"SEAMS_VAR_DIR={var}" in example.splitlines() and f"{var}/{label}.sqlite3" in example
+    assert not re.search(r"^DATABASE_URL=", example, re.M)  # a PostgreSQL URL here would split the data
+    assert f"the SQLite file {var}/{label}.sqlite3" in result.stdout
+    assert f"cd {service}" in (service / "README.md").read_text()
+
+
+def test_a_celery_extraction_of_a_module_with_a_public_api_says_the_web_process_and_gateway_are_needed(
+    workspace: Path,
+) -> None:
+    out = workspace / "out-celery"
+    result = run_extract("catalog", "--transport", "celery", "--out", str(out), var=workspace / "var")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SEAMS_BIND_CATALOG=celery" in result.stdout
+    assert "SEAMS_GATEWAY_CATALOG=http://catalog-service:8000" in result.stdout and "503" in result.stdout
+    readme = (out / "catalog-service" / "README.md").read_text()
+    assert "SEAMS_GATEWAY_CATALOG=http://127.0.0.1:8001" in readme and "web" in readme
+
+
+def test_monolith_data_keeps_the_postgresql_url_but_never_its_password() -> None:
+    from extraction.toolkit.render import monolith_data
+
+    data = monolith_data({"ENGINE": "django.db.backends.postgresql", "NAME": "shop", "USER": "app",
+                          "PASSWORD": "s3cret", "HOST": "db.internal", "PORT": 5433})
+    assert data.database_url == "postgres://app:<password>@db.internal:5433/shop" and "s3cret" not in data.describe()
+    assert monolith_data({"ENGINE": "django.db.backends.sqlite3", "NAME": "/srv/var/orders.sqlite3"}).sqlite_dir == "/srv/var"
+
+
 def dockerfile_cmd(service: Path) -> list[str]:
     lines = [line for line in (service / "Dockerfile").read_text().splitlines() if line.startswith("CMD ")]
     assert len(lines) == 1
     return yaml.safe_load(lines[0][4:])  # the exec form is a JSON array
+
+
+def test_the_key_wiring_is_generated_and_no_file_holds_a_usable_secret(extracted: tuple) -> None:
+    """Secret references and .env entries for the service key, all empty; the service's trust names
+    the monolith for the modules that stayed; its allowed callers come from the monolith's manifests."""
+    label, service, result = extracted
+    config, secret = documents(service, "config.yaml")
+    assert secret["stringData"]["SEAMS_IDENTITY_KEY"] == "" and secret["stringData"]["SECRET_KEY"] == ""
+    assert "change-me" not in (service / "k8s" / "config.yaml").read_text()
+    assert config["data"]["SEAMS_IDENTITY_NAME"] == f"{label}-service"
+    peers = json.loads(config["data"]["SEAMS_IDENTITY_PEERS"])
+    assert peers["monolith"]["modules"] == sorted(set(PROJECT_MODULES) - {label})
+    assert peers["monolith"]["keys"][0].startswith("<public key of the monolith")  # refused until replaced
+    example = dict(
+        line.split("=", 1) for line in (service / ".env.example").read_text().splitlines() if line and not line.startswith("#")
+    )
+    assert example["SECRET_KEY"] == "" and example["SEAMS_IDENTITY_KEY"] == ""
+    assert "python -m extraction.identity" in (service / ".env.example").read_text()
+    assert "python -m extraction.identity" in (service / "README.md").read_text()
+    consumers = sorted(m.label for m in module_configs() if m.label != label for c in get_module(label).provides if c in m.consumes)
+    settings_py = (service / "service" / "settings.py").read_text()
+    for contract in get_module(label).provides:
+        assert f'"{contract.__seams_name__}"' in settings_py
+    assert all(f'"{m}"' in settings_py for m in consumers)
 
 
 def test_the_dockerfile_builds_the_service_and_its_command_starts_gunicorn(extracted: tuple) -> None:
@@ -274,6 +334,56 @@ def test_the_dockerfile_builds_the_service_and_its_command_starts_gunicorn(extra
     assert command[:2] == ["sh", "-c"]
     assert shlex.split(command[2])[:3] == ["exec", "gunicorn", "service.wsgi"]
     assert "--bind 0.0.0.0:${PORT:-8000}" in command[2]
+    assert "-c python:contracts.kernel.telemetry.gunicorn" in command[2]  # multiprocess metrics forget dead workers
+
+
+def test_the_service_serves_with_threaded_keep_alive_workers(extracted: tuple, isolation: Path, workspace: Path) -> None:
+    """gunicorn reads the generated ``gunicorn.conf.py`` from the service's directory, whatever starts it."""
+    label, service, _ = extracted
+    assert "COPY gunicorn.conf.py ./" in (service / "Dockerfile").read_text()
+    env = service_env(service, isolation, workspace / f"var-{label}")
+    result = subprocess.run(
+        [str(BIN / "gunicorn"), "--print-config", "service.wsgi"], cwd=service, env=env,
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = dict(re.findall(r"^(\w+)\s+= (.*)$", result.stdout, re.M))
+    assert (config["worker_class"], config["threads"], config["keepalive"], config["workers"]) == ("gthread", "4", "5", "2")
+
+
+def test_the_service_keeps_its_database_connections(extracted: tuple, isolation: Path, workspace: Path) -> None:
+    """As the monolith does: CONN_MAX_AGE (health-checked) on PostgreSQL, WAL and immediate transactions on SQLite."""
+    label, service, _ = extracted
+    env = {**service_env(service, isolation, workspace / f"var-{label}"), "DJANGO_SETTINGS_MODULE": "service.settings"}
+    probe = (
+        "from django.conf import settings; d = settings.DATABASES[settings.SEAMS_MODULES[0]]; "
+        "print(d.get('CONN_MAX_AGE'), d.get('CONN_HEALTH_CHECKS'), d['OPTIONS'].get('transaction_mode'))"
+    )
+    results = [
+        subprocess.run([sys.executable, "-c", probe], cwd=service, env={**env, **extra},
+                       capture_output=True, text=True, timeout=120)
+        for extra in ({"DATABASE_URL": "postgres://u@db.example:5432/shop"}, {})
+    ]
+    assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
+    assert results[0].stdout.split() == ["60", "True", "None"]
+    assert results[1].stdout.split()[2] == "IMMEDIATE"
+
+
+def test_the_service_worker_uses_the_redis_transport_that_survives_an_outage(
+    extracted: tuple, isolation: Path, workspace: Path
+) -> None:
+    """The fix of extraction/celery/redis_transport.py ships with the service and its settings name it."""
+    label, service, _ = extracted
+    assert (service / "extraction" / "celery" / "redis_transport.py").is_file()
+    env = {**service_env(service, isolation, workspace / f"var-{label}"), "DJANGO_SETTINGS_MODULE": "service.settings"}
+    probe = (
+        "import django; django.setup(); from service.celery import celery_app as app; "
+        "print(type(app.connection_for_write().transport).__module__)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=service, env={**env, "CELERY_BROKER_URL": "redis://127.0.0.1:1/0"},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "extraction.celery.redis_transport"
 
 
 # --- the generated service itself ------------------------------------------------------------------
@@ -431,7 +541,9 @@ def test_the_monolith_bound_to_the_extracted_catalog_prices_orders_through_it(
     monolith_env = project_env({"SEAMS_VAR_DIR": str(var)})
     manage(["migrate_modules"], monolith_env)
     manage(["seed_shop"], monolith_env)
-    env = service_env(service, isolation, var, PORT=str(free_port()), WEB_CONCURRENCY="1", DEBUG="false")
+    service_identity, monolith_identity = extracted_identity("catalog", ["catalog", "inventory", "orders", "notifications"])
+    monolith_env.update(monolith_identity)
+    env = service_env(service, isolation, var, PORT=str(free_port()), WEB_CONCURRENCY="1", DEBUG="false", **service_identity)
     with dockerfile_command(service, env, workspace / "catalog-service.log") as base:
         product = httpx.get(f"{base}/api/catalog/products/KB-101", timeout=10)
         assert product.status_code == 200 and product.json()["sku"] == "KB-101"  # the monolith's data, shared

@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 from django.core import mail
+from django.db import IntegrityError
 from django.test import Client, override_settings
 
 from contracts.kernel import atomic
@@ -132,6 +133,26 @@ def test_reserving_twice_for_the_same_order_holds_stock_once(client: Client) -> 
     assert Reservation.objects.filter(order_id=4242).count() == 1
 
 
+def test_reserving_twice_with_stock_to_spare_holds_stock_once(client: Client) -> None:
+    """The repeat finds enough stock: the unique (order, SKU) constraint stops it, and it gets back
+    what the order holds."""
+    first = stock_reserve_for_order(order_id=4243, lines=[("KB-101", 1)])
+    again = stock_reserve_for_order(order_id=4243, lines=[("KB-101", 1)])
+
+    assert first == again
+    assert stock_of(client, "KB-101") == (3, 1, 2)
+    assert Reservation.objects.filter(order_id=4243).count() == 1
+
+
+def test_a_repeated_reservation_inside_a_handler_transaction_fails_it(client: Client) -> None:
+    stock_reserve_for_order(order_id=4244, lines=[("KB-101", 1)])
+
+    with pytest.raises(IntegrityError), atomic("inventory"):
+        stock_reserve_for_order(order_id=4244, lines=[("KB-101", 1)])
+
+    assert stock_of(client, "KB-101") == (3, 1, 2)
+
+
 def test_an_order_outcome_arriving_twice_is_announced_once(client: Client) -> None:
     order = place_order(client, "ada@example.com", ("KB-101", 1)).json()
 
@@ -147,4 +168,18 @@ def test_an_event_delivered_twice_sends_one_email(client: Client) -> None:
     second = email_send(event_id=event_id, recipient="ada@example.com", subject="Hello", body="Once.")
 
     assert first is not None and second is None
+    assert len(mail.outbox) == 1 and SentEmail.objects.count() == 1
+
+
+def test_a_duplicate_email_inside_a_handler_transaction_fails_that_transaction_and_sends_nothing(
+    client: Client,
+) -> None:
+    """Inside a caller's transaction (an event handler's) there is no savepoint to fall back to: a
+    duplicate raises, so the handler's attempt rolls back and its retry meets the inbox row."""
+    event_id = uuid.uuid4()
+    assert email_send(event_id=event_id, recipient="ada@example.com", subject="Hello", body="Once.") is not None
+
+    with pytest.raises(IntegrityError), atomic("notifications"):
+        email_send(event_id=event_id, recipient="ada@example.com", subject="Hello", body="Twice?")
+
     assert len(mail.outbox) == 1 and SentEmail.objects.count() == 1

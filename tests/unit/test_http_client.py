@@ -315,3 +315,36 @@ def test_use_returns_the_http_client_when_the_module_is_bound_to_http() -> None:
         assert channel_of(served).url == "http://bound.test:9"
         assert channel_of(served).timeout == httpx.Timeout(3.0)
     assert type(use(Catalog, consumer="modules.orders.services")).__name__ != "HttpCatalog"
+
+
+def test_the_pooled_client_sends_with_tcp_nodelay() -> None:
+    """A contract call is one small request: Nagle's algorithm must not hold it back (real loopback socket)."""
+    import socket
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from extraction.http.client import close_clients
+
+    class Answer(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as the pooled client expects
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with shared_client(f"http://127.0.0.1:{server.server_address[1]}").stream("GET", "/") as response:
+            sock = response.extensions["network_stream"].get_extra_info("socket")
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        close_clients()
+        server.shutdown()
+        server.server_close()

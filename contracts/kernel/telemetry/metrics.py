@@ -80,7 +80,7 @@ EVENTS_DELIVERED = Counter(
 )
 EVENTS_FAILED = Counter(
     "seams_events_failed_total",
-    "Handler attempts that failed and will be retried (or buried when out of attempts).",
+    "Handler attempts that failed and will be retried (the last one counts as dead instead).",
     ["event_type", "subscriber"],
 )
 EVENTS_DEAD = Counter(

@@ -13,6 +13,7 @@ change the monolith needs. Running it again is safe: see ``extraction/toolkit/wr
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from contracts.kernel.errors import UnknownName
 from contracts.kernel.graph import describe_database
 from contracts.kernel.modules import get_module, module_configs
 from extraction.toolkit.plan import TRANSPORTS, ExtractionPlan, compute_plan, contracts_dir
-from extraction.toolkit.render import Options, service_files
+from extraction.toolkit.render import Options, monolith_data, service_files
 from extraction.toolkit.writer import Writer, summary
 
 STEPS = 3
@@ -76,7 +77,14 @@ class Command(BaseCommand):
         self.say("  ok: nothing blocks the extraction")
 
         image = options["image"] or f"{plan.service_name}:latest"
-        files = service_files(plan, Options(image=image, monolith_url=options["monolith_url"]), contracts_dir())
+        data = monolith_data(dict(settings.DATABASES.get(module.database_alias, {})))
+        service_dir = os.path.relpath(target, root) if target.is_relative_to(root.resolve()) else str(target)
+        files = service_files(
+            plan,
+            Options(image=image, monolith_url=options["monolith_url"], data=data, service_dir=service_dir),
+            contracts_dir(),
+        )
+        self.say(f"          The service will use the module's data where the monolith has it: {data.describe()}")
         verb = "Would write" if dry_run else "Writing"
         self.say(f"Step 2/{STEPS}  {verb} {len(files)} files to {target}")
         writer = Writer(target, dry_run=dry_run, force=bool(options["force"]), echo=self.say)
@@ -91,6 +99,14 @@ class Command(BaseCommand):
             self.say(f"  ({plan.label} provides no contract, so the binding routes no call: it is reached by its events)")
         if plan.transport == "http":
             self.say(f"  (in Kubernetes; running the service locally on port 8001: {variable}=http://127.0.0.1:8001)")
+        elif plan.has_api:
+            gateway = f"SEAMS_GATEWAY_{plan.label.upper()}"
+            self.say(f"  {gateway}=http://{plan.service_name}:8000")
+            self.say(f"  (Celery carries {plan.label}'s contract calls and events; its public paths /api/{plan.label}/ are HTTP:")
+            self.say("   the service's web process must run too, and the monolith's gateway forwards them to "
+                     f"{gateway}; locally: {gateway}=http://127.0.0.1:8001. Without it they answer 503.)")
+        else:
+            self.say(f"  ({plan.label} has no public API: the service's Celery worker and beat are all that must run)")
         self.say(f"Take it back by unsetting {variable}. How to run the service: {target / 'README.md'}")
 
     def print_plan(self, plan: ExtractionPlan, target: Path) -> None:

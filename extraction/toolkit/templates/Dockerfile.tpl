@@ -14,6 +14,7 @@ COPY service ./service
 COPY contracts ./contracts
 COPY modules ./modules
 COPY extraction ./extraction
+COPY gunicorn.conf.py ./
 RUN pip install --no-cache-dir . \
     && useradd --system --no-create-home --home-dir /srv service \
     && mkdir -p /srv/var \
@@ -23,4 +24,5 @@ USER service
 EXPOSE {{ port }}
 
 # The web process. The worker and beat Deployments run `celery -A service ...` from this image.
-CMD ["sh", "-c", "exec gunicorn service.wsgi --bind 0.0.0.0:${PORT:-{{ port }}} --workers ${WEB_CONCURRENCY:-2} --access-logfile -"]
+# PROMETHEUS_MULTIPROC_DIR (an emptyDir) adds up /metrics over the workers; the hook forgets dead ones.
+CMD ["sh", "-c", "exec gunicorn service.wsgi -c python:contracts.kernel.telemetry.gunicorn --bind 0.0.0.0:${PORT:-{{ port }}} --workers ${WEB_CONCURRENCY:-2} --access-logfile -"]

@@ -41,7 +41,7 @@ The service reaches those modules as {% for variable in bind_variables %}`{{ var
 ## Run it locally
 
 ```bash
-cd {{ service }}
+cd {{ service_dir }}                # from the monolith's project directory
 set -a; . ./.env; set +a            # after: cp .env.example .env, then edit it
 # Python {{ python }}+: the monolith's virtualenv works, or: python -m venv .venv && .venv/bin/pip install .
 python manage.py check
@@ -52,7 +52,31 @@ celery -A service worker -Q {{ queues }} --loglevel INFO
 celery -A service beat --loglevel INFO      # the outbox relay (one per service)
 ```
 
-{% if transport == "http" %}Then point the monolith at it (below) with `http://127.0.0.1:8001`.{% else %}Then point the monolith at it (below): its calls to {{ label }} go to the worker's queue `seams.rpc.{{ label }}`.{% endif %}
+{% if transport == "http" %}Then point the monolith at it (below) with `http://127.0.0.1:8001`.{% else %}Then point the monolith at it (below): its calls to {{ label }} go to the worker's queue `seams.rpc.{{ label }}`.{% if plan.has_api %}
+Celery carries contract calls and events only: `{{ label }}`'s public paths `/api/{{ label }}/` are HTTP, so the web
+process (gunicorn, above) must run as well, and the monolith forwards those paths to it once it is told where:
+`SEAMS_GATEWAY_{{ label|upper }}=http://127.0.0.1:8001` (in Kubernetes `http://{{ service }}:8000`). Without it they answer 503.{% else %}
+`{{ label }}` has no public API: the worker and beat are all that must run; the web process only serves
+health probes, `/metrics` and the console.{% endif %}{% endif %}
+
+## Keys: this service's identity
+
+Every call between this service and the monolith carries a short-lived token signed with the
+caller's private key and checked by the receiver (the monolith's `docs/security.md`). No generated
+file holds a key: create the pair, keep the private key in your secret store, swap public keys.
+
+```bash
+python -m extraction.identity {{ service }} --modules {{ label }}   # prints the private key, the public key, the trust entry
+```
+
+* this service: `SEAMS_IDENTITY_KEY` = the private key (or mount it and set
+  `SEAMS_IDENTITY_KEY_FILE`); `SEAMS_IDENTITY_PEERS` = the monolith's entry with the monolith's
+  public key: `{{ monolith_peers }}`;
+* the monolith: add this service to its `SEAMS_IDENTITY_PEERS`: `{{ service_peer }}`.
+
+Who may call {{ label }}'s contracts is fixed here from the monolith's manifests
+(`SEAMS_ALLOWED_CALLERS` in `service/settings.py`); re-run `extract_module` after a manifest changes.
+With `DEBUG` off the service refuses to start without its key.
 
 ## Docker
 
@@ -65,7 +89,9 @@ docker run --rm --env-file .env {{ image }} celery -A service worker -Q {{ queue
 ## Kubernetes
 
 ```bash
-# edit k8s/config.yaml first: the Secret holds placeholders
+# edit k8s/config.yaml first: the Secret's values are empty (SECRET_KEY, SEAMS_IDENTITY_KEY, the
+# database password) and SEAMS_IDENTITY_PEERS needs the monolith's public key; or create the Secret
+# from your secret store: kubectl create secret generic {{ service }}-secrets --from-literal=...
 kubectl apply -f k8s/config.yaml
 kubectl apply -f k8s/migrate-job.yaml && kubectl wait --for=condition=complete job/{{ service }}-migrate
 kubectl apply -f k8s/deployment.yaml -f k8s/service.yaml -f k8s/hpa.yaml
