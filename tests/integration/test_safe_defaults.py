@@ -15,6 +15,8 @@ from tests.support.tokens import api_env
 #: The production settings docs/security.md lists (the checklist), with this run's token keys.
 PRODUCTION = {
     **api_env(),
+    # The test run's service key (tests/settings.py), which DEBUG off requires too.
+    **{k: v for k, v in os.environ.items() if k.startswith(("SEAMS_IDENTITY_", "SEAMS_ALLOWED_CALLERS"))},
     "DEBUG": "false",
     "ALLOWED_HOSTS": "shop.example.com",
     "SECURE_SSL_REDIRECT": "true",
