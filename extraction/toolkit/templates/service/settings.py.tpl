@@ -15,10 +15,10 @@ from contracts.kernel.databases import module_databases
 from contracts.kernel.public.config import api_auth_from_env
 from contracts.kernel.telemetry.logs import logging_config
 from extraction.bindings import bindings_from_env
-from extraction.identity.config import allowed_callers_from_env, identity_from_env
-from extraction.internal import internal_from_env
 from extraction.celery.redis_transport import broker_transport
 from extraction.hardening import api_rate_limits_from_env, caches_from_env, secret_key_from_env
+from extraction.identity.config import allowed_callers_from_env, identity_from_env
+from extraction.internal import internal_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
