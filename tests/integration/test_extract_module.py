@@ -428,8 +428,9 @@ def test_the_generated_service_has_the_monoliths_safe_defaults(orders_service: P
     assert placeholder.returncode != 0 and "SECRET_KEY" in placeholder.stderr
     no_keys = check(DEBUG="false", SEAMS_API_JWKS_FILE=None, SEAMS_API_DEV_KEYS_DIR=None)
     assert no_keys.returncode != 0 and "SEAMS_API_JWKS_URL" in no_keys.stderr
+    service_identity, _ = extracted_identity("orders", ["catalog", "inventory", "orders", "notifications"])
     production = check(
-        "--deploy", "--fail-level", "WARNING", DEBUG="false", ALLOWED_HOSTS="orders.example.com",
+        "--deploy", "--fail-level", "WARNING", DEBUG="false", ALLOWED_HOSTS="orders.example.com", **service_identity,
         SECURE_SSL_REDIRECT="true", SECURE_HSTS_SECONDS="31536000", SECURE_HSTS_INCLUDE_SUBDOMAINS="true",
         SECURE_HSTS_PRELOAD="true", SEAMS_BEHIND_TLS_PROXY="true",
     )
