@@ -27,7 +27,7 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
-from opentelemetry.trace import ProxyTracerProvider, Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 __all__ = [
     "SpanKind",
@@ -49,8 +49,10 @@ _tracer: trace.Tracer | None = None
 
 
 def active() -> bool:
-    """Is an SDK tracer provider installed (so that spans are recorded)? Cheap: checked per call."""
-    return not isinstance(trace.get_tracer_provider(), ProxyTracerProvider)
+    """Has a tracer provider been installed (the SDK's, by :func:`configure` or by any other
+    set-up)? Checked on every crossing, so it reads the API's global directly: the public
+    ``get_tracer_provider()`` plus an ``isinstance`` on an ABC cost microseconds per call."""
+    return trace._TRACER_PROVIDER is not None
 
 
 def tracer() -> trace.Tracer:
