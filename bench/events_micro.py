@@ -16,7 +16,10 @@ modules run with are the ones measured):
   worker is paused (SIGSTOP), the batch is published, then the worker resumes and the drain is timed
   from then until the last task ended (the worker's own stamps): *raw*, a hand-written per-event
   task ``bench.raw_email_send`` sent ``on_commit``, vs *Seams* with ``DISPATCH=celery``
-  (``deliver_publication``, or whatever the dispatcher sends).
+  (``deliver_publication``, or whatever the dispatcher sends), and, when the kernel has the batch
+  drain task ``seams.deliver_publications``, *Seams batch drain*: the batch's events published while
+  the dispatcher holds back (its broker backoff), then sent together by one relay pass, as after a
+  broker outage.
 """
 
 from __future__ import annotations
@@ -210,6 +213,18 @@ def read_stamps(path: Path) -> list[tuple[str, float, float]]:
     return out
 
 
+#: The outbox's batch drain task, when the kernel has one: measured as a third drain variant.
+BATCH_TASK = "seams.deliver_publications"
+
+
+def registered_tasks() -> set[str]:
+    from celery import current_app
+
+    app = current_app._get_current_object()
+    app.loader.import_default_modules()
+    return set(app.tasks)
+
+
 def measure_drain(variants: Variants, worker: Process, stamps: Path, size: dict[str, int]) -> dict[str, Any]:
     from django.conf import settings
     from django.test import override_settings
@@ -217,20 +232,41 @@ def measure_drain(variants: Variants, worker: Process, stamps: Path, size: dict[
     assert worker.proc is not None
     pgid = worker.proc.pid
 
-    def seams() -> None:
-        with override_settings(SEAMS_EVENTS={**settings.SEAMS_EVENTS, "DISPATCH": "celery"}):
-            variants.seams()
+    def celery_dispatch() -> Any:
+        return override_settings(SEAMS_EVENTS={**settings.SEAMS_EVENTS, "DISPATCH": "celery"})
 
-    def raw() -> None:
+    def seams(n: int) -> None:
+        with celery_dispatch():
+            for _ in range(n):
+                variants.seams()
+
+    def seams_batch(n: int) -> None:
+        """The batch drain as the relay runs it after a broker outage: the n events are published
+        while this process's dispatcher holds back (its broker backoff, as after a failed send), then
+        one relay pass, every publication due, sends them together (the batch tasks)."""
+        from contracts.kernel.outbox import dispatcher, relay_once
+
+        with celery_dispatch():
+            dispatcher().broker_down_until = time.monotonic() + 3600  # type: ignore[union-attr]
+            for _ in range(n):
+                variants.seams()
+        with override_settings(SEAMS_EVENTS={**settings.SEAMS_EVENTS, "DISPATCH": "celery", "STALE_AFTER": 0}):
+            relay_once([variants.orders])
+
+    def raw(n: int) -> None:
         variants.raw_task = True
         try:
-            variants.hand_written()
+            for _ in range(n):
+                variants.hand_written()
         finally:
             variants.raw_task = False
 
-    calls = {"raw task": raw, "seams": seams}
+    calls: dict[str, Callable[[int], None]] = {"raw task": raw, "seams": seams}
+    if BATCH_TASK in registered_tasks():
+        calls["seams batch drain"] = seams_batch
     rates: dict[str, list[float]] = {name: [] for name in calls}
     tasks: dict[str, set[str]] = {name: set() for name in calls}
+    bodies: dict[str, list[float]] = {name: [] for name in calls}  # task_prerun -> task_postrun
     n = size["drain_batch"]
     for r in range(size["drain_batches"] + 1):  # batch 0 warms the worker up
         for name in list(calls) if r % 2 == 0 else list(calls)[::-1]:
@@ -238,8 +274,7 @@ def measure_drain(variants: Variants, worker: Process, stamps: Path, size: dict[
             seen = len(read_stamps(stamps))
             os.killpg(pgid, signal.SIGSTOP)
             try:
-                for _ in range(n if r else 10):
-                    calls[name]()
+                calls[name](n if r else 10)
             finally:
                 resumed = time.time()
                 os.killpg(pgid, signal.SIGCONT)
@@ -254,6 +289,7 @@ def measure_drain(variants: Variants, worker: Process, stamps: Path, size: dict[
             if r:
                 rates[name].append(n / (max(end for _, _, end in new) - resumed))
                 tasks[name].update(task for task, _, _ in new)
+                bodies[name] += [end - begin for _, begin, end in new]
         clear_mail()
         if r:
             say(f"  drain batch {r}: " + ", ".join(f"{k} {v[-1]:.0f}/s" for k, v in rates.items()))
@@ -263,7 +299,13 @@ def measure_drain(variants: Variants, worker: Process, stamps: Path, size: dict[
             raise SystemExit(f"{open_publications()} publications still open after the drain")
         time.sleep(0.1)
     return {
-        name: {"per_second": percentile(rates[name], 50), "batches": len(rates[name]), "tasks": sorted(tasks[name])}
+        name: {
+            "per_second": percentile(rates[name], 50),
+            "batches": len(rates[name]),
+            "tasks": sorted(tasks[name]),
+            "task_runs": len(bodies[name]),
+            "task_p50": percentile(bodies[name], 50),
+        }
         for name in calls
     }
 

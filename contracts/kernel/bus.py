@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import sys
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -129,11 +130,17 @@ def deliver(envelope: Envelope) -> None:
             )
 
 
-def run_subscriber(subscriber: Subscriber, envelope: Envelope) -> Any:
+def run_subscriber(subscriber: Subscriber, envelope: Envelope, before: Callable[[], object] | None = None) -> Any:
     """Run one handler in a transaction on its module's database, in the envelope's trace (when no
-    span is current already: the outbox opens the handler's span)."""
+    span is current already: the outbox opens the handler's span).
+
+    ``before`` runs first in the same transaction (the outbox writes the inbox row there, so that
+    a duplicate is refused before the handler runs and the row commits or rolls back with it).
+    """
     alias = get_module(subscriber.module).database_alias
     with tracing.attach(envelope.headers), transaction.atomic(using=alias):
+        if before is not None:
+            before()
         if subscriber.wants_envelope:
             return subscriber.handler(envelope.event, envelope)
         return subscriber.handler(envelope.event)

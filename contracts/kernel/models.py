@@ -66,6 +66,10 @@ class Publication(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
     last_traceback = models.TextField(blank=True, default="")
+    #: A later publication of the same key and subscriber waits for this one: when this one is done
+    #: (completed or dead) the next of its key is dispatched. Set only when that happens, so that
+    #: the completion of an event whose key has nothing queued behind it costs no extra query.
+    holds_back = models.BooleanField(default=False)
 
     class Meta:
         db_table = "seams_publication"

@@ -1,6 +1,6 @@
 """Celery tasks of the durable event backend (found by ``celery_app.autodiscover_tasks()``).
 
-``seams.deliver_publication`` runs one publication on a worker that consumes the subscriber
+``seams.deliver_publication`` runs one publication (``seams.deliver_publications`` many at once) on a worker that consumes the subscriber
 module's queue (``seams.<module>``); ``seams.relay`` is the beat-driven safety net. Both are
 idempotent: claiming is a compare-and-set and the inbox drops duplicates, so a redelivered or
 duplicated task message is harmless.
@@ -10,12 +10,18 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from .outbox import process_publication, relay_once
+from .outbox import process_publication, process_publications, relay_once
 
 
 @shared_task(name="seams.deliver_publication", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def deliver_publication(alias: str, pk: int) -> str:
     return process_publication(alias, pk)
+
+
+@shared_task(name="seams.deliver_publications", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def deliver_publications(alias: str, ids: list[int]) -> list[str]:
+    """The batch drain: many publications of one queue with one claim, one read and one completion."""
+    return process_publications(alias, ids)
 
 
 @shared_task(name="seams.relay", ignore_result=True)

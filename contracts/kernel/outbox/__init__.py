@@ -20,7 +20,7 @@ from .config import OutboxSettings, outbox_settings
 from .dispatch import CeleryDispatcher, InlineDispatcher, dispatcher
 from .forwarding import envelope_to_wire
 from .inbox import receive_event
-from .processing import _dispatch_next_of_key, backoff_seconds, process_publication  # noqa: F401  (bench/outbox_claim.py)
+from .processing import _dispatch_next_of_key, backoff_seconds, process_publication, process_publications  # noqa: F401  (bench/outbox_claim.py)
 from .relay import due_publications, module_aliases, relay_once, release_expired_leases
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "module_aliases",
     "outbox_settings",
     "process_publication",
+    "process_publications",
     "receive_event",
     "relay_once",
     "release_expired_leases",

@@ -2,27 +2,42 @@
 
 Nothing is sent before the publisher commits: the dispatch is an ``on_commit`` callback, so work
 that rolls back leaves neither rows nor messages.
+
+With inline dispatch the publications are written *already claimed* by this process (processing,
+attempt 1, leased), since this process is the one that will deliver them right after commit: the
+commit callback hands the envelope it holds in memory straight to the handlers
+(``processing.deliver_claimed``), with no claim and no read. If the process dies first, the lease
+expires and the relay takes them back (``relay.release_expired_leases``); the inbox drops a
+duplicate. A publication whose key has an earlier one still open is written pending instead, held
+back for ordering, and goes through the claim path.
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
 from ..bus import EventBackend
 from ..events import Envelope
-from ..models import OutboxEvent, Publication
+from ..models import OutboxEvent, Publication, PublicationStatus
 from ..registry import Subscriber, get_registry
-from ..remote import RemoteSubscriber, remote_subscribers
-from .dispatch import dispatcher
+from ..remote import RemoteSubscriber, is_remote, remote_subscribers
+from .claiming import WORKER_ID
+from .config import outbox_settings
+from .dispatch import CeleryDispatcher, InlineDispatcher, dispatcher
+from .processing import Claimed, deliver_claimed
+from .statements import insert_event, insert_publications
 
 
 class OutboxEventBackend(EventBackend):
     """Write the event and its publications in the publisher's transaction; dispatch after commit."""
 
     def publish(self, envelope: Envelope, using: str) -> None:
+        subscribers = subscribers_of(envelope.type)
         now = timezone.now()
-        row = OutboxEvent.objects.using(using).create(
+        row = OutboxEvent(
             event_id=envelope.id,
             type=envelope.type,
             version=envelope.version,
@@ -32,28 +47,61 @@ class OutboxEventBackend(EventBackend):
             publisher=envelope.publisher,
             occurred_at=envelope.occurred_at,
         )
-        publications = Publication.objects.using(using).bulk_create(
-            [
-                Publication(
-                    event=row,
-                    position=row.position,
-                    key=envelope.key,
-                    event_type=envelope.type,
-                    subscriber=sub.name,
-                    subscriber_module=sub.module,
-                    created_at=now,
-                    next_attempt_at=now,
-                )
-                for sub in subscribers_of(envelope.type)
-            ]
+        row.position = insert_event(  # type: ignore[assignment]
+            using, row.event_id, row.type, row.version, row.key, row.payload, row.headers, row.publisher, row.occurred_at
         )
-        ids = (
-            [p.pk for p in publications]
-            if publications and publications[0].pk
-            else list(Publication.objects.using(using).filter(event=row).values_list("pk", flat=True))
+        row._state.adding, row._state.db = False, using
+        if not subscribers:
+            return
+        sender = dispatcher()
+        inline = isinstance(sender, InlineDispatcher)
+        lease_until = now + timedelta(seconds=outbox_settings().lease)
+        written = insert_publications(
+            using,
+            position=row.position,
+            key=envelope.key,
+            event_type=envelope.type,
+            subscribers=[(s.name, s.module) for s in subscribers],
+            now=now,
+            claimed_by=WORKER_ID if inline else "",
+            lease_until=lease_until if inline else None,
         )
-        if ids:
-            transaction.on_commit(lambda: dispatcher().dispatch(using, ids), using=using)
+        claimed: list[Claimed] = []
+        waiting: list[int] = []
+        for sub in subscribers:
+            pk, is_claimed = written[sub.name]
+            if not is_claimed:
+                waiting.append(pk)
+                continue
+            publication = Publication(
+                pk=pk,
+                event=row,
+                position=row.position,
+                key=envelope.key,
+                event_type=envelope.type,
+                subscriber=sub.name,
+                subscriber_module=sub.module,
+                status=PublicationStatus.PROCESSING,
+                attempts=1,
+                created_at=now,
+                next_attempt_at=now,
+                claimed_by=WORKER_ID,
+                lease_until=lease_until,
+            )
+            if isinstance(sub, Subscriber) and is_remote(sub.module):  # bound to a transport: forwarded
+                sub = RemoteSubscriber(envelope.type, sub.name, sub.module)
+            claimed.append(Claimed(publication, sub, envelope))
+        if inline:
+            transaction.on_commit(lambda: _after_commit(using, claimed, waiting), using=using)
+        else:
+            queues = {written[s.name][0]: CeleryDispatcher.queue_label(s.module, envelope.publisher) for s in subscribers}
+            transaction.on_commit(lambda: sender.dispatch(using, waiting, queues=queues), using=using)
+
+
+def _after_commit(alias: str, claimed: list[Claimed], waiting: list[int]) -> None:
+    deliver_claimed(alias, claimed)
+    if waiting:
+        dispatcher().dispatch(alias, waiting)
 
 
 def subscribers_of(event_type: str) -> list[Subscriber | RemoteSubscriber]:

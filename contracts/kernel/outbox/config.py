@@ -26,6 +26,8 @@ class OutboxSettings:
     completion: str = "keep"
     queue_prefix: str = "seams."
     relay_batch: int = 500
+    #: Publications one ``seams.deliver_publications`` task drains (Celery dispatch).
+    drain_batch: int = 50
 
     @classmethod
     def from_settings(cls) -> OutboxSettings:

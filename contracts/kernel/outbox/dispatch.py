@@ -21,22 +21,28 @@ log = logging.getLogger("seams.outbox")
 
 #: The Celery task that runs one publication on a worker (``contracts.kernel.tasks``).
 DELIVER_TASK = "seams.deliver_publication"
+#: The batch drain: one task that runs many publications bound for the same queue.
+DRAIN_TASK = "seams.deliver_publications"
 
 
 class InlineDispatcher:
     """Process publications right here, one after the other (the embedded default)."""
 
-    def dispatch(self, alias: str, ids: list[int], countdown: float | None = None) -> None:
-        from .processing import process_publication  # processing dispatches retries: import at call time
+    def dispatch(
+        self, alias: str, ids: list[int], countdown: float | None = None, queues: dict[int, str] | None = None
+    ) -> None:
+        from .processing import process_publications  # processing dispatches retries: import at call time
 
-        if countdown is not None:
+        if countdown is not None or not ids:
             return  # a retry: in inline mode the relay runs it when due, not this stack
-        for pk in ids:
-            process_publication(alias, pk)
+        process_publications(alias, ids)
 
 
 class CeleryDispatcher:
-    """Send one Celery task per publication to the subscriber module's queue.
+    """Send publications as Celery tasks to the subscriber module's queue: one
+    ``seams.deliver_publication`` for a lone publication, one ``seams.deliver_publications`` (the
+    batch drain: one claim, one read and one completion statement for all) per ``DRAIN_BATCH``
+    publications bound for the same queue, as the relay sends them after an outage.
 
     When the broker cannot be reached the publications simply stay in the outbox for the relay,
     and for ``BROKER_BACKOFF`` seconds no request tries the broker again, so an outage costs web
@@ -54,32 +60,43 @@ class CeleryDispatcher:
         remote subscriber, the publisher's, whose workers can read the outbox and forward it."""
         return publisher if is_remote(subscriber) else subscriber
 
-    def dispatch(self, alias: str, ids: list[int], countdown: float | None = None) -> None:
+    def dispatch(
+        self, alias: str, ids: list[int], countdown: float | None = None, queues: dict[int, str] | None = None
+    ) -> None:
+        """Send ``ids``; ``queues`` (publication id -> module label) saves reading them when the
+        caller knows (the publisher does)."""
         from celery import current_app
 
-        if time.monotonic() < self.broker_down_until:
+        if time.monotonic() < self.broker_down_until or not ids:
             return
-        queues = {
-            pk: self.queue_label(subscriber, publisher)
-            for pk, subscriber, publisher in Publication.objects.using(alias)
-            .filter(pk__in=ids)
-            .values_list("pk", "subscriber_module", "event__publisher")
-        }
-        prefix = outbox_settings().queue_prefix
+        if queues is None:
+            queues = {
+                pk: self.queue_label(subscriber, publisher)
+                for pk, subscriber, publisher in Publication.objects.using(alias)
+                .filter(pk__in=ids)
+                .values_list("pk", "subscriber_module", "event__publisher")
+            }
+        config = outbox_settings()
+        by_queue: dict[str, list[int]] = {}
         for pk in ids:
-            try:
-                current_app.send_task(
-                    DELIVER_TASK,
-                    (alias, pk),
-                    queue=f"{prefix}{queues.get(pk, 'default')}",
-                    countdown=countdown,
-                    retry=False,
-                    ignore_result=True,  # nothing reads it: no result-backend subscription per send
-                )
-            except Exception as exc:  # broker down: the outbox keeps it, the relay sends it later
-                self.broker_down_until = time.monotonic() + self.BROKER_BACKOFF
-                log.warning("Could not dispatch publication %s:%s (%s); the relay will send it.", alias, pk, exc)
-                return
+            by_queue.setdefault(queues.get(pk, "default"), []).append(pk)
+        for queue, pks in by_queue.items():
+            for start in range(0, len(pks), config.drain_batch):
+                chunk = pks[start : start + config.drain_batch]
+                task, args = (DELIVER_TASK, (alias, chunk[0])) if len(chunk) == 1 else (DRAIN_TASK, (alias, chunk))
+                try:
+                    current_app.send_task(
+                        task,
+                        args,
+                        queue=f"{config.queue_prefix}{queue}",
+                        countdown=countdown,
+                        retry=False,
+                        ignore_result=True,  # nothing reads it: no result-backend subscription per send
+                    )
+                except Exception as exc:  # broker down: the outbox keeps it, the relay sends it later
+                    self.broker_down_until = time.monotonic() + self.BROKER_BACKOFF
+                    log.warning("Could not dispatch publications %s:%s (%s); the relay will send them.", alias, chunk, exc)
+                    return
 
 
 DISPATCHERS = {"inline": InlineDispatcher, "celery": CeleryDispatcher}

@@ -8,17 +8,19 @@ the second run. ``receive_event`` is the same step for an event forwarded from a
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 
 import pydantic
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
+from django.utils import timezone
 
 from ..errors import Undeliverable
 from ..events import Envelope, Event, declared_events
-from ..models import InboxEntry
 from ..modules import get_module
 from ..registry import Subscriber, get_registry
 from ..telemetry import tracing
+from .statements import insert_inbox
 
 
 def validated(event_type: str, version: int, payload: dict[str, object]) -> Event:
@@ -40,22 +42,44 @@ def local_subscriber(event_type: str, name: str) -> Subscriber:
     return subscriber
 
 
-def handle_once(subscriber: Subscriber, envelope: Envelope) -> str:
-    """Run the handler and write its inbox row in one transaction on the subscriber's database."""
+class _Duplicate(Exception):
+    """The inbox already holds this (event, subscriber): leave the transaction, run nothing."""
+
+
+class Taken(Exception):
+    """Raised by ``also`` when this worker no longer holds the publication: run nothing."""
+
+
+def handle_once(subscriber: Subscriber, envelope: Envelope, also: Callable[[str], object] | None = None) -> str:
+    """Run the handler and write its inbox row in one transaction on the subscriber's database.
+
+    The inbox row is inserted *first*, in the handler's transaction: its unique constraint refuses
+    a duplicate before the handler runs (no pre-check query, and no side effect of a duplicate
+    run), and a failing handler rolls the row back with its own writes. On PostgreSQL a concurrent
+    delivery of the same event waits on that row and is refused when the first one commits.
+
+    ``also(alias)`` runs right after the inbox row, in the same transaction (the outbox marks the
+    publication completed there when the handler's connection can reach it); raising ``Taken``
+    leaves everything rolled back and returns "not-claimed".
+    """
     from ..bus import run_subscriber
 
     alias = get_module(subscriber.module).database_alias
-    seen = InboxEntry.objects.using(alias).filter(event_id=envelope.id, subscriber=subscriber.name)
-    if seen.exists():
-        return "duplicate"
+
+    def write_inbox() -> None:
+        try:
+            insert_inbox(alias, envelope.id, subscriber.name, timezone.now())
+        except IntegrityError:
+            raise _Duplicate from None
+        if also is not None:
+            also(alias)
+
     try:
-        with transaction.atomic(using=alias):
-            run_subscriber(subscriber, envelope)
-            InboxEntry.objects.using(alias).create(event_id=envelope.id, subscriber=subscriber.name)
-    except IntegrityError:
-        if seen.exists():
-            return "duplicate"  # another worker handled it concurrently; its effects stand, ours rolled back
-        raise
+        run_subscriber(subscriber, envelope, before=write_inbox)
+    except _Duplicate:
+        return "duplicate"  # handled before (a redelivery, or another worker concurrently): nothing ran
+    except Taken:
+        return "not-claimed"  # the relay took it back (its lease ran out): its new holder runs it
     return "completed"
 
 

@@ -1,95 +1,233 @@
-"""Processing one publication: claim it, run its handler (or forward it), record the outcome.
+"""Processing publications: run the handler (or forward the event), record the outcome.
 
-The outcome is one of: completed (or duplicate, the inbox had seen it), failed (retried with
-backoff, then dead after ``MAX_ATTEMPTS``), dead at once (it can never succeed), or not-claimed
-(another worker has it, it is not due, or an earlier event of its key is still open).
+Two ways in, one way through:
+
+* **The fast path** (``deliver_claimed``): the publishing process wrote the publications already
+  claimed by itself (``backend``) and, right after commit, hands the envelope it still holds in
+  memory to the handler — no claim, no read — then marks every publication of that commit
+  completed in one UPDATE.
+* **The claim path** (``process_publication``, ``process_publications``): a Celery worker, the
+  relay or a retry takes due publications with a compare-and-set claim (``claiming``), reads
+  them, and goes through the same steps.
+
+Either way the outcome is one of: completed (or duplicate, the inbox had seen it), failed (retried
+with backoff, then dead after ``MAX_ATTEMPTS``), dead at once (it can never succeed), or
+not-claimed (another worker has it, it is not due, or an earlier event of its key is still open).
 """
 
 from __future__ import annotations
 
 import random
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from django.db import transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from ..bus import logger
 from ..errors import ServiceUnavailable, Undeliverable
-from ..events import Envelope, Event
-from ..models import OutboxEvent, Publication, PublicationStatus
+from ..events import Envelope
+from ..models import OPEN_STATUSES, OutboxEvent, Publication, PublicationStatus
+from ..modules import get_module
 from ..registry import Subscriber
 from ..remote import RemoteSubscriber, is_remote
 from ..telemetry.events import handling, record_error
-from .claiming import WORKER_ID, claim
+from .claiming import WORKER_ID, claim, claim_many
 from .config import OutboxSettings, outbox_settings
 from .dispatch import dispatcher
 from .forwarding import forward
-from .inbox import handle_once, local_subscriber, validated
+from .inbox import Taken, handle_once, local_subscriber, validated
+from .statements import complete_claimed, complete_publications, reachable_table
+
+#: The fast path leaves a publication to the relay when less than this is left of its lease.
+LEASE_MARGIN = timedelta(seconds=1)
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """A publication this process holds the claim on, with what it takes to run it."""
+
+    publication: Publication  # with ``.event`` set (in memory on the fast path)
+    subscriber: Subscriber | RemoteSubscriber
+    envelope: Envelope
+
+
+# --- the fast path -------------------------------------------------------------------------------
+def deliver_claimed(alias: str, claimed: list[Claimed]) -> list[str]:
+    """Run publications written already claimed by this process (after their commit); returns
+    the outcomes. A publication whose lease is (nearly) over is left alone: the relay may have
+    taken it back, and will run it."""
+    outcomes, done = [], []
+    for item in claimed:
+        lease = item.publication.lease_until
+        if lease is not None and timezone.now() > lease - LEASE_MARGIN:
+            outcomes.append("not-claimed")
+            continue
+        outcome = _attempt(alias, item)
+        if outcome in ("completed", "duplicate"):
+            done.append(item.publication)
+        outcomes.append(outcome)
+    _finish(alias, done)
+    return outcomes
+
+
+# --- the claim path ------------------------------------------------------------------------------
 def process_publication(alias: str, pk: int, worker: str = WORKER_ID) -> str:
     """Claim, run and record one publication; returns what happened (for logs and tests)."""
-    if not claim(alias, pk, worker):
+    if not claim(alias, pk, worker) and not _wait_behind_earlier(alias, pk, worker):
         return "not-claimed"
     publication = Publication.objects.using(alias).select_related("event").get(pk=pk)
+    return _run_read(alias, [publication])[0]
+
+
+def process_publications(alias: str, ids: list[int], worker: str = WORKER_ID) -> list[str]:
+    """Claim, run and record many publications with one claim, one read and one completion
+    statement (the batch drain of Celery dispatch and of the relay); returns the outcomes in the
+    order of ``ids``. A publication held back by an earlier one of its key in the same batch runs
+    after it, in order."""
+    if len(ids) == 1:
+        return [process_publication(alias, ids[0], worker)]
+    token = claim_many(alias, ids, worker)
+    rows = {}
+    if token:
+        query = Publication.objects.using(alias).select_related("event").filter(pk__in=ids, claimed_by=token)
+        rows = {p.pk: p for p in query.order_by("position")}
+    outcomes = dict(zip(rows, _run_read(alias, list(rows.values())), strict=True))
+    for pk in sorted(set(ids) - set(outcomes)):  # held back behind an earlier one of the batch (now done),
+        outcomes[pk] = process_publication(alias, pk, worker)  # or not due, or taken: in publication order
+    return [outcomes[pk] for pk in ids]
+
+
+def _wait_behind_earlier(alias: str, pk: int, worker: str) -> bool:
+    """After a failed claim: if an earlier publication of the same key is still open, flag it
+    (``holds_back``) so that its completion dispatches this one; if none is open any more (it
+    finished between the claim and now), claim again. Returns whether this worker now holds it."""
+    me = Publication.objects.using(alias).filter(pk=pk)
+    flagged = (
+        Publication.objects.using(alias)
+        .filter(
+            status__in=OPEN_STATUSES,
+            subscriber=Subquery(me.values("subscriber")),
+            key=Subquery(me.values("key")),
+            position__lt=Subquery(me.values("position")),
+        )
+        .update(holds_back=True)
+    )
+    return not flagged and claim(alias, pk, worker)
+
+
+def _run_read(alias: str, publications: list[Publication]) -> list[str]:
+    """Run publications claimed and read from the database; returns their outcomes."""
+    outcomes, done = [], []
+    for publication in publications:
+        try:
+            item = _materialize(publication)
+        except Undeliverable as exc:
+            outcomes.append(_observed(alias, publication, partial(_buried, alias, publication, str(exc))))
+            continue
+        outcome = _attempt(alias, item)
+        if outcome in ("completed", "duplicate"):
+            done.append(publication)
+        outcomes.append(outcome)
+    _finish(alias, done)
+    return outcomes
+
+
+def _materialize(publication: Publication) -> Claimed:
     row = publication.event
-    # A span continuing the trace that published the event, and the delivered/failed/dead counters.
+    event = validated(row.type, row.version, row.payload)
+    envelope = Envelope(event=event, id=row.event_id, occurred_at=row.occurred_at, key=row.key, headers=row.headers)
+    if is_remote(publication.subscriber_module):
+        return Claimed(publication, RemoteSubscriber(row.type, publication.subscriber, publication.subscriber_module), envelope)
+    return Claimed(publication, local_subscriber(row.type, publication.subscriber), envelope)
+
+
+# --- one attempt and its outcome -----------------------------------------------------------------
+def _observed(alias: str, publication: Publication, run: Callable[[], str]) -> str:
+    """A span continuing the trace that published the event, and the delivered/failed/dead counters."""
+    row = publication.event
     with handling(row.headers, row.type, publication.subscriber, publication.subscriber_module, row.event_id, publication.attempts) as done:
-        outcome = _process(alias, publication)
+        outcome = run()
         done(outcome)
     return outcome
 
 
-def _process(alias: str, publication: Publication) -> str:
+def _attempt(alias: str, item: Claimed) -> str:
+    return _observed(alias, item.publication, lambda: _run(alias, item))
+
+
+def _run(alias: str, item: Claimed) -> str:
+    """Run the handler here (or forward it to the process that serves its module); a failure is
+    recorded (retry or dead letter) and returned as the outcome.
+
+    When the handler's connection can write the publication row in its own transaction (the same
+    database alias, or module schemas of one PostgreSQL database), the publication is marked
+    completed there, after its inbox row and before the handler: effect, inbox and completion
+    commit together, which saves a statement and a durable commit, and holding the row locked
+    keeps the relay from taking it back while the handler runs. The outcome is then
+    "completed" with nothing left to record (``_finish`` skips it).
+    """
+    publication = item.publication
     try:
-        subscriber, event = _materialize(publication)
-    except Undeliverable as exc:
-        _bury(alias, publication, str(exc), "")
-        return "dead"
-    try:
-        outcome = _run_once(subscriber, publication, event)
+        if isinstance(item.subscriber, RemoteSubscriber):
+            return forward(item.subscriber, publication.event)
+        table = None
+        if outbox_settings().completion == "keep":
+            table = reachable_table(alias, get_module(item.subscriber.module).database_alias)
+        if table is None:
+            return handle_once(item.subscriber, item.envelope)
+        waiting: list[bool] = []
+
+        def complete_here(subscriber_alias: str) -> None:
+            holds_back = complete_claimed(subscriber_alias, table, publication.pk, publication.claimed_by, timezone.now())
+            if holds_back is None:
+                raise Taken
+            waiting.append(holds_back)
+
+        outcome = handle_once(item.subscriber, item.envelope, also=complete_here)
+        if outcome == "completed":
+            publication.status = PublicationStatus.COMPLETED  # recorded with the handler's commit
+            if waiting[0]:
+                _dispatch_next_of_key(alias, publication)
+        return outcome
     except Undeliverable as exc:  # a remote receiver's verdict: retrying cannot help
         record_error(exc)
         _bury(alias, publication, str(exc), "".join(traceback.format_exception(exc)))
         return "dead"
     except Exception as exc:
         return _failed(alias, publication, exc)
-    _complete(alias, publication)
-    _dispatch_next_of_key(alias, publication)
-    return outcome
 
 
-def _materialize(publication: Publication) -> tuple[Subscriber | RemoteSubscriber, Event]:
-    row = publication.event
-    event = validated(row.type, row.version, row.payload)
-    if is_remote(publication.subscriber_module):
-        return RemoteSubscriber(row.type, publication.subscriber, publication.subscriber_module), event
-    return local_subscriber(row.type, publication.subscriber), event
-
-
-def _run_once(subscriber: Subscriber | RemoteSubscriber, publication: Publication, event: Event) -> str:
-    """Run the handler here (or forward it to the process that serves its module)."""
-    row = publication.event
-    if isinstance(subscriber, RemoteSubscriber):
-        return forward(subscriber, row)
-    envelope = Envelope(event=event, id=row.event_id, occurred_at=row.occurred_at, key=row.key, headers=row.headers)
-    return handle_once(subscriber, envelope)
+def _finish(alias: str, publications: list[Publication]) -> None:
+    """Record completed publications: one UPDATE for all of them (``keep``), then dispatch the
+    next event of each key that one of them held back."""
+    publications = [p for p in publications if p.status != PublicationStatus.COMPLETED]
+    if not publications:
+        return
+    if outbox_settings().completion == "keep":
+        waiting = set(complete_publications(alias, [p.pk for p in publications], timezone.now()))
+    else:
+        for publication in publications:
+            _complete(alias, publication)
+        waiting = {p.pk for p in publications if p.key is not None}  # the rows (and their flags) are gone
+    for publication in publications:
+        if publication.pk in waiting:
+            _dispatch_next_of_key(alias, publication)
 
 
 def _complete(alias: str, publication: Publication) -> None:
+    """Completion modes ``delete`` and ``archive``: the row leaves the hot table."""
     now = timezone.now()
-    mode = outbox_settings().completion
-    rows = Publication.objects.using(alias).filter(pk=publication.pk)
-    if mode == "keep":
-        rows.update(status=PublicationStatus.COMPLETED, completed_at=now, lease_until=None, last_error="")
-        return
     with transaction.atomic(using=alias):
-        if mode == "archive":
+        if outbox_settings().completion == "archive":
             from ..models import ArchivedPublication
 
             ArchivedPublication.archive(alias, publication, now)
-        rows.delete()
+        Publication.objects.using(alias).filter(pk=publication.pk).delete()
         OutboxEvent.objects.using(alias).filter(pk=publication.event_id, publications__isnull=True).delete()
 
 
@@ -102,7 +240,7 @@ def backoff_seconds(attempt: int, config: OutboxSettings | None = None) -> float
 
 def _failed(alias: str, publication: Publication, exc: Exception) -> str:
     config = outbox_settings()
-    attempts = Publication.objects.using(alias).values_list("attempts", flat=True).get(pk=publication.pk)
+    attempts = publication.attempts  # as claimed: read after the claim, or written claimed (1)
     text = "".join(traceback.format_exception(exc))
     message = f"{type(exc).__name__}: {exc}"
     record_error(exc)
@@ -142,6 +280,11 @@ def _log_extra(publication: Publication) -> dict[str, str]:
         "event_type": publication.event_type,
         "handler": publication.subscriber,
     }
+
+
+def _buried(alias: str, publication: Publication, reason: str) -> str:
+    _bury(alias, publication, reason, "")
+    return "dead"
 
 
 def _bury(alias: str, publication: Publication, reason: str, text: str) -> None:

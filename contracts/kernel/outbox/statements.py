@@ -1,0 +1,160 @@
+"""The hot path's SQL, written once per shape and reused: one statement per step.
+
+The ORM rebuilds a query on every call (a measurable share of a publication's cost) and cannot say
+"insert these rows, already claimed unless an earlier event of their key is still open" or
+"complete these rows and tell me which hold a later one back" in one statement. These can, on
+SQLite (3.35+, ``RETURNING``) and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+
+from django.db import connections, models
+
+from ..models import OPEN_STATUSES, InboxEntry, OutboxEvent, Publication, PublicationStatus
+
+
+class PreparedInsert:
+    """``INSERT INTO <model's table> (<fields>) VALUES (...) [RETURNING <pk>]``, its SQL built once;
+    each value prepared by its field exactly as ``Model.objects.create`` would (JSON, UUIDs, dates)."""
+
+    def __init__(self, model: type[models.Model], fields: tuple[str, ...], returning: bool = False) -> None:
+        self.fields = [model._meta.get_field(name) for name in fields]
+        columns = ", ".join(f.column for f in self.fields)  # type: ignore[union-attr]
+        marks = ", ".join(["%s"] * len(self.fields))
+        pk = model._meta.pk.column  # type: ignore[union-attr]
+        self.sql = f"INSERT INTO {model._meta.db_table} ({columns}) VALUES ({marks})" + (f" RETURNING {pk}" if returning else "")
+        self.returning = returning
+
+    def __call__(self, alias: str, *values: object) -> object:
+        connection = connections[alias]
+        params = [f.get_db_prep_save(v, connection) for f, v in zip(self.fields, values, strict=True)]  # type: ignore[union-attr]
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            return cursor.fetchone()[0] if self.returning else None
+
+
+#: The event row (returns its position); the inbox row of one handled event.
+insert_event = PreparedInsert(
+    OutboxEvent, ("event_id", "type", "version", "key", "payload", "headers", "publisher", "occurred_at"), returning=True
+)
+insert_inbox = PreparedInsert(InboxEntry, ("event_id", "subscriber", "handled_at"))
+
+_OPEN = ", ".join(f"'{status.value}'" for status in OPEN_STATUSES)
+_TABLE = Publication._meta.db_table
+
+
+_COLUMNS = (
+    "event_id, position, key, event_type, subscriber, subscriber_module, status, attempts, created_at,"
+    " next_attempt_at, dispatched_at, claimed_by, lease_until, completed_at, last_error, last_traceback, holds_back"
+)
+
+
+@lru_cache(maxsize=64)
+def _insert_sql(subscribers: int, claimed: bool) -> str:
+    rows = " UNION ALL ".join(["SELECT %s AS subscriber, %s AS module"] * subscribers)
+    if not claimed:
+        return (
+            f"INSERT INTO {_TABLE} ({_COLUMNS}) SELECT %s, %s, %s, %s, v.subscriber, v.module,"
+            f" '{PublicationStatus.PENDING.value}', 0, %s, %s, NULL, '', NULL, NULL, '', '', %s"
+            f" FROM ({rows}) v RETURNING id, subscriber, status"
+        )
+    return (
+        f"INSERT INTO {_TABLE} ({_COLUMNS}) SELECT %s, %s, %s, %s, s.subscriber, s.module,"
+        f" CASE WHEN s.held THEN '{PublicationStatus.PENDING.value}' ELSE '{PublicationStatus.PROCESSING.value}' END,"
+        " CASE WHEN s.held THEN 0 ELSE 1 END, %s, %s, NULL,"
+        " CASE WHEN s.held THEN '' ELSE %s END, CASE WHEN s.held THEN NULL ELSE %s END, NULL, '', '', %s"
+        f" FROM (SELECT v.subscriber, v.module, EXISTS (SELECT 1 FROM {_TABLE} o WHERE o.subscriber = v.subscriber"
+        f" AND o.key = %s AND o.status IN ({_OPEN})) AS held FROM ({rows}) v) s"
+        " RETURNING id, subscriber, status"
+    )
+
+
+def insert_publications(
+    alias: str,
+    *,
+    position: int,
+    key: str | None,
+    event_type: str,
+    subscribers: list[tuple[str, str]],
+    now: datetime,
+    claimed_by: str = "",
+    lease_until: datetime | None = None,
+) -> dict[str, tuple[int, bool]]:
+    """One publication per (subscriber, module) in one statement; returns ``{subscriber: (id, claimed)}``.
+
+    With ``claimed_by`` (and ``lease_until``) each row is written already claimed by that worker
+    (processing, attempt 1, leased), unless an earlier publication of the same key for the same
+    subscriber is still open: that one is written pending, held back, as a claim would leave it.
+    Without, every row is pending.
+    """
+    ops = connections[alias].ops
+    stamp = ops.adapt_datetimefield_value(now)
+    params: list[object] = [position, position, key, event_type, stamp, stamp]
+    if claimed_by:
+        params += [claimed_by, ops.adapt_datetimefield_value(lease_until), False, key]
+    else:
+        params += [False]
+    for subscriber, module in subscribers:
+        params += [subscriber, module]
+    with connections[alias].cursor() as cursor:
+        cursor.execute(_insert_sql(len(subscribers), bool(claimed_by)), params)
+        rows = cursor.fetchall()
+    return {subscriber: (pk, status == PublicationStatus.PROCESSING.value) for pk, subscriber, status in rows}
+
+
+@lru_cache(maxsize=64)
+def _complete_sql(count: int) -> str:
+    marks = ", ".join(["%s"] * count)
+    return (
+        f"UPDATE {_TABLE} SET status = '{PublicationStatus.COMPLETED.value}', completed_at = %s,"
+        f" lease_until = NULL, last_error = '' WHERE id IN ({marks}) RETURNING id, holds_back"
+    )
+
+
+def complete_publications(alias: str, ids: list[int], now: datetime) -> list[int]:
+    """Mark ``ids`` completed in one statement; returns those a later event of their key waits for."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute(_complete_sql(len(ids)), [connections[alias].ops.adapt_datetimefield_value(now), *ids])
+        return [pk for pk, holds_back in cursor.fetchall() if holds_back]
+
+
+@lru_cache(maxsize=64)
+def _complete_claimed_sql(table: str) -> str:
+    return (
+        f"UPDATE {table} SET status = '{PublicationStatus.COMPLETED.value}', completed_at = %s, lease_until = NULL,"
+        f" last_error = '' WHERE id = %s AND status = '{PublicationStatus.PROCESSING.value}' AND claimed_by = %s"
+        " RETURNING holds_back"
+    )
+
+
+def complete_claimed(alias: str, table: str, pk: int, claimed_by: str, now: datetime) -> bool | None:
+    """On ``alias``'s connection (inside the handler's transaction), mark publication ``pk`` of
+    ``table`` completed if ``claimed_by`` still holds it. Returns None if it does not (its lease
+    ran out and the relay took it back), else whether a later event of its key waits for it."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute(_complete_claimed_sql(table), [connections[alias].ops.adapt_datetimefield_value(now), pk, claimed_by])
+        row = cursor.fetchone()
+    return None if row is None else bool(row[0])
+
+
+@lru_cache(maxsize=256)
+def reachable_table(publisher: str, subscriber: str) -> str | None:
+    """How the subscriber's connection names the publisher's publication table, if it can write
+    it in its own transaction: the same alias, or two PostgreSQL aliases on the same database
+    (module schemas: the table qualified by the publisher's schema). None across SQLite files or
+    servers."""
+    from ..databases import schema_of
+
+    if publisher == subscriber:
+        return _TABLE
+    one, other = connections[publisher], connections[subscriber]
+    if one.vendor != "postgresql" or other.vendor != "postgresql":
+        return None
+    where = ("HOST", "PORT", "NAME", "USER")
+    if any(one.settings_dict.get(k) != other.settings_dict.get(k) for k in where):
+        return None
+    schema = schema_of(one.settings_dict)
+    return f'{one.ops.quote_name(schema)}.{_TABLE}' if schema else None

@@ -1,0 +1,160 @@
+"""What one publication costs the databases, pinned: statements and durable commits per event.
+
+One event, one subscriber that inserts a row, published by the probe module (alias ``catalog``)
+with a business insert of its own, counted on every alias with ``bench.costs.count_costs`` (the
+bench's own counter: statements including BEGIN/COMMIT, and commits that had to be durable). The
+counts are deterministic, so they are asserted exactly: a regression fails here, an improvement
+updates the numbers. docs/events.md "Cost model" explains each statement.
+
+The hand-written equivalent (an insert and an ``on_commit`` handler inserting a row) costs 6
+statements and 2 durable commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from celery import Celery
+from django.db import connections
+from django.test import override_settings
+
+from bench.costs import Costs, count_costs
+from contracts.kernel import ModuleConfig, subscribe
+from contracts.kernel.models import Publication, PublicationStatus
+from contracts.kernel.outbox import process_publication, process_publications
+from contracts.kernel.registry import isolated_registry
+from modules.catalog.models import Product
+from modules.notifications.models import SentEmail
+from tests.unit.probe import services
+from tests.unit.probe.events import ProbeHappened
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+OUTBOX = "contracts.kernel.outbox.OutboxEventBackend"
+EVENTS = {"DISPATCH": "inline", "MAX_ATTEMPTS": 3, "BACKOFF_BASE": 0.0, "BACKOFF_MAX": 0.0}
+
+
+def statements(costs: Costs) -> str:
+    return costs.describe()
+
+
+def colocated(subscriber_module: str) -> bool:
+    """Can the handler's transaction mark the publication completed? The same alias, or module
+    schemas of one PostgreSQL database (not two SQLite files)."""
+    return subscriber_module == "catalog" or connections["catalog"].vendor == "postgresql"
+
+
+@pytest.fixture(params=["notifications", "catalog"], ids=["other-database", "same-database"])
+def subscribed(request: pytest.FixtureRequest, probe_module: ModuleConfig) -> Iterator[str]:
+    """A subscriber of ProbeHappened that inserts one row, in another module's database or in the
+    publisher's own."""
+    module = request.param
+    with isolated_registry() as registry:
+
+        @subscribe(ProbeHappened, module=module)
+        def on_probe(event: ProbeHappened) -> None:
+            if module == "catalog":
+                Product.objects.create(sku=f"H-{uuid.uuid4().hex[:8]}", name="handled", price_cents=1)
+            else:
+                SentEmail.objects.create(event_id=uuid.uuid4(), recipient="a@example.com", subject="s", body="b")
+
+        registry.freeze()
+        yield module
+
+
+def publish(probe_id: int) -> None:
+    services.happen(probe_id, work=lambda: Product.objects.create(sku=f"P-{uuid.uuid4().hex[:8]}", name="p", price_cents=1))
+
+
+def test_inline_one_event_costs_ten_statements_and_two_or_three_commits(subscribed: str) -> None:
+    with override_settings(SEAMS_EVENT_BACKEND=OUTBOX, SEAMS_EVENTS=EVENTS):
+        publish(1)  # warm-up: the first publication of a process builds its statements
+        with count_costs() as costs:
+            publish(2)
+    # publisher: BEGIN, event, publication (written claimed), business row, COMMIT;
+    # handler: BEGIN, inbox row, its row, COMMIT; then one UPDATE marks it completed; or, colocated,
+    # that UPDATE runs inside the handler's transaction (before its row) and commits with it.
+    expected = (10, 2) if colocated(subscribed) else (10, 3)
+    assert (costs.total_queries, costs.total_commits) == expected, statements(costs)
+    assert set(Publication.objects.using("catalog").values_list("status", flat=True)) == {PublicationStatus.COMPLETED}
+
+
+def test_inline_a_keyed_event_behind_an_open_one_waits_and_follows_it(subscribed: str) -> None:
+    with override_settings(SEAMS_EVENT_BACKEND=OUTBOX, SEAMS_EVENTS=EVENTS):
+        publish(1)
+        first = Publication.objects.using("catalog").get()
+        Publication.objects.using("catalog").update(status=PublicationStatus.FAILED)  # open: waits for a retry
+        publish(1)  # same key: held back, it must not overtake the first
+        second = Publication.objects.using("catalog").exclude(pk=first.pk).get()
+        assert second.status == PublicationStatus.PENDING and second.attempts == 0
+        assert Publication.objects.using("catalog").get(pk=first.pk).holds_back
+        assert process_publication("catalog", first.pk) in ("completed", "duplicate")  # the retry; then the next
+    assert Publication.objects.using("catalog").get(pk=second.pk).status == PublicationStatus.COMPLETED
+
+
+def test_a_worker_runs_one_publication_in_seven_statements(subscribed: str) -> None:
+    with override_settings(SEAMS_EVENT_BACKEND=OUTBOX, SEAMS_EVENTS={**EVENTS, "DISPATCH": "celery"}):
+        broker = Celery("costs", broker="memory://", set_as_current=False)
+        broker.conf.task_default_queue = "celery"
+        with broker_as_current(broker):
+            publish(1)
+            with count_costs() as publishing:
+                publish(2)
+            messages = take_messages(broker, f"seams.{subscribed}")
+    # publisher: BEGIN, event, publication, business row, COMMIT; the task is sent by name, its
+    # queue known from the publisher (no read).
+    assert (publishing.total_queries, publishing.total_commits) == (5, 1), statements(publishing)
+    assert [m[0] for m in messages] == ["seams.deliver_publication"] * 2
+    process_publication(*messages[0][1])
+    with count_costs() as working:
+        assert process_publication(*messages[1][1]) == "completed"
+    # worker: claim UPDATE, read (publication + event), BEGIN, inbox row, its row, COMMIT, completion
+    # UPDATE (colocated: inside the handler's transaction, one durable commit fewer).
+    expected = (7, 2) if colocated(subscribed) else (7, 3)
+    assert (working.total_queries, working.total_commits) == expected, statements(working)
+
+
+def test_the_batch_drain_costs_three_statements_per_batch_plus_the_handlers(subscribed: str) -> None:
+    with override_settings(SEAMS_EVENT_BACKEND=OUTBOX, SEAMS_EVENTS={**EVENTS, "DISPATCH": "celery"}):
+        broker = Celery("costs", broker="memory://", set_as_current=False)
+        with broker_as_current(broker):
+            for probe_id in range(1, 6):
+                publish(probe_id)
+        ids = list(Publication.objects.using("catalog").order_by("position").values_list("pk", flat=True))
+        with count_costs() as draining:
+            assert process_publications("catalog", ids) == ["completed"] * 5
+    # one claim, one read, one completion for the five; each handler BEGIN, inbox, row, COMMIT
+    # (colocated: each handler's transaction completes its own publication, no shared UPDATE).
+    expected = (2 + 5 * 5, 1 + 5) if colocated(subscribed) else (3 + 5 * 4, 2 + 5)
+    assert (draining.total_queries, draining.total_commits) == expected, statements(draining)
+
+
+# --- an in-memory broker, read back by this process ----------------------------------------------
+class broker_as_current:
+    """Make ``app`` Celery's current app inside the block (``send_task`` by name goes to it)."""
+
+    def __init__(self, app: Celery) -> None:
+        from celery import _state
+
+        self.app, self.state, self.previous = app, _state, None
+
+    def __enter__(self) -> Celery:
+        self.previous = self.state.get_current_app()
+        self.app.set_current()
+        return self.app
+
+    def __exit__(self, *exc: object) -> None:
+        self.previous.set_current()  # type: ignore[union-attr]
+
+
+def take_messages(app: Celery, queue: str) -> list[tuple[str, list[object]]]:
+    taken = []
+    with app.connection_for_read() as connection:
+        channel = connection.default_channel
+        channel.queue_declare(queue=queue, passive=False, durable=True, auto_delete=False)
+        while (message := channel.basic_get(queue, no_ack=True)) is not None:
+            args, _, _ = message.decode()
+            taken.append((message.headers["task"], list(args)))
+    return taken

@@ -1,0 +1,110 @@
+"""The outbox's fast path and its recovery path keep every guarantee (docs/events.md "Cost model").
+
+Inline dispatch writes publications already claimed by the publishing process and delivers them
+from memory after commit; the relay recovers whatever that process did not finish; the inbox
+refuses a duplicate before its handler runs; the batch drain keeps each key's order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from celery import Celery
+from django.test import override_settings
+
+from contracts.kernel import Envelope, ModuleConfig, subscribe
+from contracts.kernel.models import InboxEntry, Publication, PublicationStatus
+from contracts.kernel.outbox import process_publications, relay_once
+from contracts.kernel.outbox.inbox import handle_once
+from contracts.kernel.registry import isolated_registry
+from modules.notifications.models import SentEmail
+from tests.unit.probe import services
+from tests.unit.probe.events import ProbeHappened
+from tests.unit.test_outbox_costs import broker_as_current
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+OUTBOX = "contracts.kernel.outbox.OutboxEventBackend"
+EVENTS = {"DISPATCH": "inline", "MAX_ATTEMPTS": 3, "BACKOFF_BASE": 0.0, "BACKOFF_MAX": 0.0, "STALE_AFTER": 0}
+
+
+@pytest.fixture
+def handled(probe_module: ModuleConfig) -> Iterator[list[tuple[int, str]]]:
+    """A notifications subscriber of ProbeHappened recording (probe id, note) and inserting a row."""
+    seen: list[tuple[int, str]] = []
+    with isolated_registry() as registry:
+
+        @subscribe(ProbeHappened, module="notifications")
+        def on_probe(event: ProbeHappened) -> None:
+            seen.append((event.probe_id, event.note))
+            SentEmail.objects.create(event_id=uuid.uuid4(), recipient="a@example.com", subject="s", body="b")
+
+        registry.freeze()
+        yield seen
+
+
+def test_a_publication_its_publisher_could_not_deliver_is_recovered_by_the_relay_once(handled: list) -> None:
+    # LEASE 0: the claim the publisher wrote has run out when its commit callback starts, as if the
+    # process had died after commit; the callback leaves it to the relay.
+    with override_settings(SEAMS_EVENT_BACKEND=OUTBOX, SEAMS_EVENTS={**EVENTS, "LEASE": 0}):
+        services.happen(1)
+        (publication,) = Publication.objects.using("catalog").all()
+        assert publication.status == PublicationStatus.PROCESSING and handled == []
+        assert relay_once(["catalog"]) == {"catalog": 1}
+        assert relay_once(["catalog"]) == {"catalog": 0}
+    publication.refresh_from_db()
+    assert publication.status == PublicationStatus.COMPLETED
+    assert handled == [(1, "")] and SentEmail.objects.count() == 1
+
+
+def test_inline_delivery_completes_from_memory(handled: list) -> None:
+    with override_settings(SEAMS_EVENT_BACKEND=OUTBOX, SEAMS_EVENTS=EVENTS):
+        services.happen(2, note="in memory")
+    (publication,) = Publication.objects.using("catalog").all()
+    assert (publication.status, publication.attempts, publication.lease_until) == (PublicationStatus.COMPLETED, 1, None)
+    assert handled == [(2, "in memory")]
+    assert InboxEntry.objects.using("notifications").count() == 1
+
+
+def test_the_inbox_refuses_a_duplicate_before_the_handler_runs(handled: list) -> None:
+    from contracts.kernel.registry import get_registry
+
+    (subscriber,) = get_registry().subscribers_for(ProbeHappened.event_type)
+    envelope = Envelope(event=ProbeHappened(probe_id=3), key="3", headers={})
+    assert handle_once(subscriber, envelope) == "completed"
+    assert handle_once(subscriber, envelope) == "duplicate"
+    assert handled == [(3, "")] and SentEmail.objects.count() == 1
+
+
+def test_a_failing_handler_rolls_its_inbox_row_back_and_is_retried(probe_module: ModuleConfig) -> None:
+    calls: list[int] = []
+    with isolated_registry() as registry:
+
+        @subscribe(ProbeHappened, module="notifications")
+        def flaky(event: ProbeHappened) -> None:
+            calls.append(event.probe_id)
+            if len(calls) == 1:
+                raise RuntimeError("first attempt fails")
+
+        registry.freeze()
+        with override_settings(SEAMS_EVENT_BACKEND=OUTBOX, SEAMS_EVENTS=EVENTS):
+            services.happen(4)
+            (publication,) = Publication.objects.using("catalog").all()
+            assert (publication.status, publication.attempts) == (PublicationStatus.FAILED, 1)
+            assert InboxEntry.objects.using("notifications").count() == 0
+            relay_once(["catalog"])
+    publication.refresh_from_db()
+    assert (publication.status, publication.attempts, calls) == (PublicationStatus.COMPLETED, 2, [4, 4])
+
+
+def test_the_batch_drain_runs_each_key_in_order(handled: list) -> None:
+    with override_settings(SEAMS_EVENT_BACKEND=OUTBOX, SEAMS_EVENTS={**EVENTS, "DISPATCH": "celery"}):
+        with broker_as_current(Celery("drain", broker="memory://", set_as_current=False)):
+            for note in ("first", "second", "third"):
+                services.happen(7, note=note)  # one key: each must wait for the one before
+            services.happen(8, note="other key")
+            ids = list(Publication.objects.using("catalog").order_by("-position").values_list("pk", flat=True))
+            assert process_publications("catalog", ids) == ["completed"] * 4
+    assert [note for probe_id, note in handled if probe_id == 7] == ["first", "second", "third"]
