@@ -13,6 +13,8 @@ from contracts.kernel.discovery import discover_modules
 from contracts.kernel.telemetry.logs import logging_config
 from extraction.bindings import bindings_from_env, gateway_from_env
 from extraction.celery.redis_transport import broker_transport
+from extraction.identity.config import allowed_callers_from_env, identity_from_env
+from extraction.internal import internal_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -47,6 +49,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "contracts.kernel.telemetry.middleware.MetricsMiddleware",  # first: it counts the gateway's answers too
     "django.middleware.security.SecurityMiddleware",
+    "extraction.internal.InternalSurfaceMiddleware",  # /internal/<module>/ only where a binding needs it
     "extraction.gateway.GatewayMiddleware",  # /api/<module>/ of an extracted module -> its service
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -124,6 +127,16 @@ SEAMS_TRANSPORTS = {
     "http": "extraction.http.client.HttpTransport",
     "celery": "extraction.celery.client.CeleryTransport",
 }
+
+#: Service identity: this process's name and key, and the services it accepts calls from
+#: (extraction/identity, docs/security.md). With DEBUG off, no key refuses to start.
+SEAMS_IDENTITY = identity_from_env(os.environ, debug=DEBUG, default_name="monolith", var_dir=VAR_DIR)
+#: Callers allowed beyond the manifests' ``consumes`` (JSON; empty by default: the manifests decide).
+SEAMS_ALLOWED_CALLERS = allowed_callers_from_env(os.environ)
+#: Which modules' /internal/ endpoints this process serves, and on which port (extraction/internal.py):
+#: by default only those a module served elsewhere needs; nothing when nothing is extracted.
+SEAMS_DISCOVERED_MODULES = discover_modules(BASE_DIR / "modules")
+SEAMS_INTERNAL = internal_from_env(os.environ, SEAMS_DISCOVERED_MODULES)
 
 #: /health/ready checks the Celery broker: "auto" (when events or a binding use Celery), "always", "never".
 SEAMS_HEALTH_BROKER = os.environ.get("SEAMS_HEALTH_BROKER", "auto")

@@ -57,7 +57,7 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379/11"
 def sizes(quick: bool) -> dict[str, int]:
     if quick:
         return {"batch": 25, "batches": 4, "cost_events": 5, "drain_batch": 40, "drain_batches": 2}
-    return {"batch": 50, "batches": 20, "cost_events": 10, "drain_batch": 100, "drain_batches": 5}
+    return {"batch": 50, "batches": 12, "cost_events": 10, "drain_batch": 100, "drain_batches": 3}
 
 
 # --- the two ways of doing one event -------------------------------------------------------------

@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.identity import extracted_identity
 from tests.support.processes import free_port
 from tests.support.services import (
     DirProcess,
@@ -199,10 +200,13 @@ def test_the_order_flow_runs_with_the_module_extracted_then_reinlined(
     service = extract(label, transport, log_dir / "out", shared.monolith_env())
     isolation = log_dir / "isolation"
     isolation.mkdir()
+    # Each side its own key pair, each trusting the other: what an operator sets up (docs/security.md).
+    service_identity, monolith_identity = extracted_identity(label, list(MODULES))
     svc_env = service_env(
         service,
         isolation,
         {
+            **service_identity,
             "DATABASE_URL": shared.database_url,
             "CELERY_BROKER_URL": shared.broker_url,
             "CELERY_RESULT_BACKEND": shared.broker_url,
@@ -221,6 +225,7 @@ def test_the_order_flow_runs_with_the_module_extracted_then_reinlined(
 
     binding = service_url if transport == "http" else "celery"
     bound_env = shared.monolith_env(
+        **monolith_identity,
         **{f"SEAMS_BIND_{label.upper()}": binding, f"SEAMS_BIND_{label.upper()}_TIMEOUT": TIMEOUT},
         **({f"SEAMS_GATEWAY_{label.upper()}": service_url} if transport == "celery" else {}),
     )

@@ -117,7 +117,7 @@ def test_a_module_of_this_process_prices_an_order_through_the_worker(catalog_ove
 
 
 def test_no_worker_on_the_queue_is_service_unavailable(nobody_listens: str) -> None:
-    binding = {"catalog": {"TRANSPORT": "celery", "QUEUE": nobody_listens, "TIMEOUT": "0.5"}}
+    binding = {"catalog": {"TRANSPORT": "celery", "QUEUE": nobody_listens, "TIMEOUT": "0.5", "CALLER": "orders"}}
     with override_settings(SEAMS_BINDINGS=binding), pytest.raises(TransportUnavailable) as caught:
         use(Catalog, consumer=ORDERS).get_product("KB-101")
     error = caught.value
@@ -129,7 +129,7 @@ def test_no_worker_on_the_queue_is_service_unavailable(nobody_listens: str) -> N
 
 @pytest.mark.django_db(databases="__all__")
 def test_the_public_api_answers_503_when_the_worker_does_not(nobody_listens: str) -> None:
-    binding = {"catalog": {"TRANSPORT": "celery", "QUEUE": nobody_listens, "TIMEOUT": "0.5"}}
+    binding = {"catalog": {"TRANSPORT": "celery", "QUEUE": nobody_listens, "TIMEOUT": "0.5", "CALLER": "orders"}}
     with override_settings(SEAMS_BINDINGS=binding):
         response = Client().post(
             "/api/orders/",
@@ -154,7 +154,7 @@ def closed_port_app(backend: str | None = None) -> Celery:
 @pytest.mark.parametrize("backend", ["shared", "closed"], ids=["broker-closed", "broker-and-backend-closed"])
 def test_a_broker_on_a_closed_port_is_service_unavailable(backend: str) -> None:
     app = closed_port_app(settings.CELERY_RESULT_BACKEND if backend == "shared" else None)
-    catalog = CeleryTransport(contract=Catalog, binding={"TRANSPORT": "celery", "TIMEOUT": "5"}, app=app)
+    catalog = CeleryTransport(contract=Catalog, binding={"TRANSPORT": "celery", "TIMEOUT": "5", "CALLER": "orders"}, app=app)
     with pytest.raises(TransportUnavailable) as caught:
         catalog.get_product("KB-101")  # type: ignore[attr-defined]
     error = caught.value

@@ -11,6 +11,7 @@ processes, and an import of ``app`` or of another module fails as it would in th
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shlex
@@ -25,7 +26,9 @@ import pytest
 import yaml
 
 from contracts.kernel import get_module
+from contracts.kernel.modules import module_configs
 from contracts.kernel.registry import get_registry
+from tests.support.identity import extracted_identity
 from tests.support.processes import BIN, ROOT, free_port, gunicorn, manage, project_env
 
 #: Fully checked (plan, manifests, the service's own check and ruff).
@@ -292,6 +295,30 @@ def dockerfile_cmd(service: Path) -> list[str]:
     return yaml.safe_load(lines[0][4:])  # the exec form is a JSON array
 
 
+def test_the_key_wiring_is_generated_and_no_file_holds_a_usable_secret(extracted: tuple) -> None:
+    """Secret references and .env entries for the service key, all empty; the service's trust names
+    the monolith for the modules that stayed; its allowed callers come from the monolith's manifests."""
+    label, service, result = extracted
+    config, secret = documents(service, "config.yaml")
+    assert secret["stringData"]["SEAMS_IDENTITY_KEY"] == "" and secret["stringData"]["SECRET_KEY"] == ""
+    assert "change-me" not in (service / "k8s" / "config.yaml").read_text()
+    assert config["data"]["SEAMS_IDENTITY_NAME"] == f"{label}-service"
+    peers = json.loads(config["data"]["SEAMS_IDENTITY_PEERS"])
+    assert peers["monolith"]["modules"] == sorted(set(PROJECT_MODULES) - {label})
+    assert peers["monolith"]["keys"][0].startswith("<public key of the monolith")  # refused until replaced
+    example = dict(
+        line.split("=", 1) for line in (service / ".env.example").read_text().splitlines() if line and not line.startswith("#")
+    )
+    assert example["SECRET_KEY"] == "" and example["SEAMS_IDENTITY_KEY"] == ""
+    assert "python -m extraction.identity" in (service / ".env.example").read_text()
+    assert "python -m extraction.identity" in (service / "README.md").read_text()
+    consumers = sorted(m.label for m in module_configs() if m.label != label for c in get_module(label).provides if c in m.consumes)
+    settings_py = (service / "service" / "settings.py").read_text()
+    for contract in get_module(label).provides:
+        assert f'"{contract.__seams_name__}"' in settings_py
+    assert all(f'"{m}"' in settings_py for m in consumers)
+
+
 def test_the_dockerfile_builds_the_service_and_its_command_starts_gunicorn(extracted: tuple) -> None:
     _, service, _ = extracted
     text = (service / "Dockerfile").read_text()
@@ -485,7 +512,9 @@ def test_the_monolith_bound_to_the_extracted_catalog_prices_orders_through_it(
     monolith_env = project_env({"SEAMS_VAR_DIR": str(var)})
     manage(["migrate_modules"], monolith_env)
     manage(["seed_shop"], monolith_env)
-    env = service_env(service, isolation, var, PORT=str(free_port()), WEB_CONCURRENCY="1", DEBUG="false")
+    service_identity, monolith_identity = extracted_identity("catalog", ["catalog", "inventory", "orders", "notifications"])
+    monolith_env.update(monolith_identity)
+    env = service_env(service, isolation, var, PORT=str(free_port()), WEB_CONCURRENCY="1", DEBUG="false", **service_identity)
     with dockerfile_command(service, env, workspace / "catalog-service.log") as base:
         product = httpx.get(f"{base}/api/catalog/products/KB-101", timeout=10)
         assert product.status_code == 200 and product.json()["sku"] == "KB-101"  # the monolith's data, shared

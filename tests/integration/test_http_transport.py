@@ -18,6 +18,7 @@ from contracts.kernel import ServiceUnavailable, use
 from extraction.http import TransportUnavailable
 from extraction.http.breaker import OPEN, reset_breakers
 from extraction.http.client import channel_of
+from tests.support.identity import TEST_CALLERS, service_headers
 from tests.support.processes import free_port, gunicorn, manage, project_env, throwaway_database
 from tests.support.tracing import TRACE_ID, in_trace, read_spans, wait_for_spans
 
@@ -31,7 +32,8 @@ def server_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
     """A migrated project database and the environment of a server process using it."""
     tmp = tmp_path_factory.mktemp("http-transport")
     with throwaway_database(tmp) as db_env:
-        env = project_env({**db_env, "DEBUG": "false", "SEAMS_TRACE_FILE": str(tmp / "spans.jsonl")})
+        env = project_env({**db_env, "DEBUG": "false", "SEAMS_TRACE_FILE": str(tmp / "spans.jsonl"),
+                           "SEAMS_INTERNAL": "all"})  # the test process calls in
         manage(["migrate_modules"], env)
         yield env
 
@@ -50,7 +52,8 @@ def service(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 def bind(**urls: str) -> override_settings:
     return override_settings(
         SEAMS_BINDINGS={
-            label: {"TRANSPORT": "http", "URL": url, "TIMEOUT": "10", "BREAKER_THRESHOLD": "2", "BREAKER_COOLDOWN": "300"}
+            label: {"TRANSPORT": "http", "URL": url, "TIMEOUT": "10", "BREAKER_THRESHOLD": "2", "BREAKER_COOLDOWN": "300",
+                    "CALLER": TEST_CALLERS[label]}
             for label, url in urls.items()
         }
     )
@@ -110,7 +113,8 @@ def test_the_callers_trace_continues_on_the_server(service: str, server_env: dic
 
 
 def test_the_server_publishes_each_contracts_openapi(service: str) -> None:
-    schema = httpx.get(f"{service}/internal/catalog/v1/catalog/openapi.json").json()
+    assert httpx.get(f"{service}/internal/catalog/v1/catalog/openapi.json").status_code == 401  # a token is needed
+    schema = httpx.get(f"{service}/internal/catalog/v1/catalog/openapi.json", headers=service_headers("orders", "catalog")).json()
     assert "/internal/catalog/v1/catalog/get_products" in schema["paths"]
     assert httpx.get(f"{service}/health/live").status_code == 200
 

@@ -23,9 +23,11 @@ import pytest
 
 from tests.support.processes import ROOT
 
-#: The whole order, inline dispatch: the issue's target is at most 30 statements co-located.
-MAX_QUERIES = {"inline": 48, "celery": 51}
-MAX_COMMITS = {"inline": 10, "celery": 10}
+#: The whole order (issue 7's target: at most 30 statements co-located, inline), by dispatch.
+MAX_QUERIES = {"inline": 30, "celery": 36}
+#: Durable commits by database and dispatch: on PostgreSQL the module schemas share one database, so
+#: the outbox completes a publication inside the handler's own transaction (one commit fewer each).
+MAX_COMMITS = {("sqlite", "inline"): 7, ("sqlite", "celery"): 10, ("postgresql", "inline"): 4, ("postgresql", "celery"): 7}
 #: The shop's own statements (modules' tables, no transaction control), whatever the dispatch:
 #: catalog 1 (prices), orders 2 (order + its lines) + 2 (lock + confirm) + 1 (status read back),
 #: inventory 3 (lock stock, one bulk update, one bulk insert), notifications 1.
@@ -50,4 +52,4 @@ def test_one_order_costs_at_most_its_budget_of_statements_and_commits(dispatch: 
     assert costs["tasks"] == (3 if dispatch == "celery" else 0)  # OrderPlaced, StockReserved, OrderConfirmed
     assert costs["shop_queries"] == SHOP_QUERIES, costs["statements"]
     assert costs["queries"] <= MAX_QUERIES[dispatch], costs["statements"]
-    assert costs["commits"] <= MAX_COMMITS[dispatch], costs["statements"]
+    assert costs["commits"] <= MAX_COMMITS[(costs["database"], dispatch)], costs["statements"]

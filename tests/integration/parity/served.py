@@ -26,6 +26,7 @@ from django.test import Client
 
 from contracts.catalog import Catalog, ProductNotFound
 from extraction.wire import TransportUnavailable
+from tests.support.identity import TEST_CALLERS
 from tests.support.processes import BIN, free_port, manage, project_env, throwaway_database
 from tests.support.stack import Process
 
@@ -106,6 +107,7 @@ class ServedShop:
             {
                 **db_env,
                 "DEBUG": "false",
+                "SEAMS_INTERNAL": "all",  # the test process calls every module's endpoints
                 "SEAMS_EVENT_DISPATCH": "inline",
                 "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
                 # The test process' broker and result backend, whatever the environment says.
@@ -137,7 +139,7 @@ class ServedShop:
     def _wait_for_worker(self) -> None:
         from extraction.celery.client import CeleryTransport
 
-        probe = CeleryTransport(contract=Catalog, binding={"QUEUE": self.queues["catalog"], "TIMEOUT": "3"})
+        probe = CeleryTransport(contract=Catalog, binding={"QUEUE": self.queues["catalog"], "TIMEOUT": "3", "CALLER": "orders"})
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             assert self._worker is not None and self._worker.running, f"the worker exited:\n{self.tail()}"
@@ -191,9 +193,15 @@ class ServedShop:
         """SEAMS_BINDINGS that send every call of the remote modules to these processes."""
         self.start()
         if transport == "celery":
-            return {label: {"TRANSPORT": "celery", "QUEUE": self.queues[label], "TIMEOUT": CALL_TIMEOUT} for label in LABELS}
+            return {
+                label: {"TRANSPORT": "celery", "QUEUE": self.queues[label], "TIMEOUT": CALL_TIMEOUT, "CALLER": TEST_CALLERS[label]}
+                for label in LABELS
+            }
         if transport == "http":
-            return {label: {"TRANSPORT": "http", "URL": self._base_url, "TIMEOUT": CALL_TIMEOUT} for label in LABELS}
+            return {
+                label: {"TRANSPORT": "http", "URL": self._base_url, "TIMEOUT": CALL_TIMEOUT, "CALLER": TEST_CALLERS[label]}
+                for label in LABELS
+            }
         raise ValueError(transport)
 
 

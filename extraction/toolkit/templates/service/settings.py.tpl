@@ -14,6 +14,8 @@ from pathlib import Path
 from contracts.kernel.databases import module_databases
 from contracts.kernel.telemetry.logs import logging_config
 from extraction.bindings import bindings_from_env
+from extraction.identity.config import allowed_callers_from_env, identity_from_env
+from extraction.internal import internal_from_env
 from extraction.celery.redis_transport import broker_transport
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -48,6 +50,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "contracts.kernel.telemetry.middleware.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "extraction.internal.InternalSurfaceMiddleware",  # /internal/{{ label }}/..., token required
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -127,6 +130,16 @@ SEAMS_BINDINGS = bindings_from_env(
 #: The handlers of the events {{ label }} publishes that stayed in the monolith. The service cannot import
 #: them; it forwards those events to their modules (docs/events.md, "Events across a cut").
 SEAMS_REMOTE_SUBSCRIBERS = {{ remote_subscribers_py }}
+#: Service identity (docs/security.md in the monolith): this service's name and key, and the services
+#: it accepts calls from (the monolith, speaking for the modules that stayed in it). With DEBUG off,
+#: no key refuses to start: SEAMS_IDENTITY_KEY (or _FILE), SEAMS_IDENTITY_PEERS (or _FILE).
+SEAMS_IDENTITY = identity_from_env(os.environ, debug=DEBUG, default_name="{{ service }}", var_dir=VAR_DIR)
+#: Who may call {{ label }}'s contracts: the modules whose manifests consume them, as the monolith's
+#: manifests said when the service was generated (SEAMS_ALLOWED_CALLERS, JSON, adds to it).
+SEAMS_ALLOWED_CALLERS = allowed_callers_from_env(os.environ, {{ allowed_callers_py }})
+#: The service's /internal/ endpoints: all its modules (it exists to be called), on the main port
+#: unless SEAMS_INTERNAL_PORT names the internal listener (gunicorn --bind ... --bind ...:PORT).
+SEAMS_INTERNAL = internal_from_env({"SEAMS_INTERNAL": "all", **os.environ}, SEAMS_MODULES)
 SEAMS_TRANSPORTS = {
     "http": "extraction.http.client.HttpTransport",
     "celery": "extraction.celery.client.CeleryTransport",

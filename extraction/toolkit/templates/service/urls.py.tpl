@@ -1,7 +1,8 @@
 """URLs of the {{ label }} service: health probes for Kubernetes, Prometheus metrics (/metrics), the
-operator console for its module (/console/, staff only), the internal contract endpoints
-(what the monolith calls when SEAMS_BIND_{{ label|upper }} points here) and the public REST API
-under /api/ (docs at /api/docs)."""
+operator console for its module (/console/, staff only) and the public REST API under /api/ (docs
+at /api/docs). The internal endpoints (what the monolith calls when SEAMS_BIND_{{ label|upper }}
+points here) are routed by extraction.internal.InternalSurfaceMiddleware to their own URLconf,
+never listed here (the monolith's docs/security.md)."""
 
 from django.urls import include, path
 
@@ -15,6 +16,5 @@ urlpatterns = [
     path("health/ready", ready, name="health-ready"),
     path("metrics", metrics, name="metrics"),
     path("console/", include("extraction.console.urls")),
-    path("", include("extraction.http.urls")),
     path("api/", api.urls),
 ]
