@@ -65,6 +65,8 @@ def tracer() -> trace.Tracer:
 def carrier() -> dict[str, str]:
     """The current trace context as W3C headers (``traceparent``, and ``tracestate`` when there is
     one); empty when no trace is in progress."""
+    if not active() and not trace.get_current_span().get_span_context().is_valid:
+        return {}  # nothing to carry: skip the propagators (the publish and call hot paths)
     headers: dict[str, str] = {}
     propagate.inject(headers)
     return headers
