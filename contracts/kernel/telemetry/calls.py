@@ -108,8 +108,12 @@ def _ensure_flusher() -> None:
 
 
 def _after_fork() -> None:
+    """In a forked child: what the parent tallied is the parent's to flush, not counted twice."""
     global _flusher, _flusher_lock
     _flusher, _flusher_lock = None, threading.Lock()
+    for tally in list(_tallies):
+        tally.lock = threading.Lock()
+        tally.count, tally.total, tally.buckets = 0, 0.0, [0] * len(tally.buckets)
     if _tallies:
         _ensure_flusher()
 
