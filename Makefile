@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install lint check migrate seed clean bench bench-outbox bench-transports bench-events browser console-screenshot
+.PHONY: run test install lint check migrate seed clean bench bench-outbox bench-transports bench-events bench-boundaries browser console-screenshot
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,6 +65,12 @@ bench-transports: install
 
 bench-events: install
 	$(BIN)/python -m bench.events
+
+# The boundary gate (lint-imports with the seams contract) vs `tach check` on synthetic projects of
+# 25-200 modules (bench/synthetic.py); writes bench/RESULTS-boundaries.md. No services needed.
+bench-boundaries: install
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.boundaries
 
 clean:
 	rm -rf var/*.sqlite3 .pytest_cache

@@ -14,9 +14,9 @@ from pathlib import Path
 from contracts.kernel.databases import module_databases
 from contracts.kernel.telemetry.logs import logging_config
 from extraction.bindings import bindings_from_env
+from extraction.celery.redis_transport import broker_transport
 from extraction.identity.config import allowed_callers_from_env, identity_from_env
 from extraction.internal import internal_from_env
-from extraction.celery.redis_transport import broker_transport
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
