@@ -62,7 +62,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 def sizes(quick: bool) -> dict[str, int]:
     if quick:
         return {"c1": 20, "c8": 40, "rounds": 2}
-    return {"c1": 50, "c8": 120, "rounds": 4}
+    return {"c1": 25, "c8": 50, "rounds": 3}
 
 
 def group_cpu(pgids: set[int]) -> float:
