@@ -2,14 +2,15 @@
 
 Run by ``bench/events.py`` in a process of its own (``python -m bench.shop --database-url
 postgres://... --out result.json``). On a throwaway PostgreSQL database, one real gunicorn
-(``bench.shop_settings``, 2 workers x 4 threads) serves both shops: the plain-Django one
+(``bench.shop_settings``, 2 workers x 2 threads) serves both shops: the plain-Django one
 (``bench/plainshop/``: the same models and steps, direct calls and ``on_commit`` signal receivers,
 one database, no outbox) at ``/bench/plain/orders/`` and the Seams shop, co-located, events inline,
 at ``/api/orders/``. With ``--extracted`` (``bench/events.py`` passes it) a third variant runs the
 Seams shop with catalog and inventory extracted, served over HTTP by their generated services
 (``manage.py extract_module <m> --transport http``; one gunicorn each, 1 worker x 8 threads) and a
-monolith of their own (2 workers x 8 threads: a request waits on calls that come back to it), all on
-the same database. Each places orders of two lines and is timed until the order is confirmed
+monolith of their own (1 worker x 12 threads: a request waits on calls that come back to it), all on
+the same database; each extracted stack runs alone beside the co-located shop, which is
+measured again with it (PostgreSQL's connection limit is shared). Each places orders of two lines and is timed until the order is confirmed
 (the answer of ``POST``, or, when it answers ``pending``, the order's row polled in the database). Batches alternate
 between the variants (and which goes first), at concurrency 1 and 8 (threads of this process, each
 with its own keep-alive ``httpx.Client``); per variant: p50 latency to confirmed (concurrency 1),
@@ -213,7 +214,7 @@ def run(args: argparse.Namespace, tmp: Path, db_name: str, processes: list[Proce
             "--workers",
             "2",
             "--threads",
-            "4",
+            "2",
             "--timeout",
             "120",
         ],
@@ -227,12 +228,23 @@ def run(args: argparse.Namespace, tmp: Path, db_name: str, processes: list[Proce
     say(
         f"shop: gunicorn pid {web.proc.pid} on {url}; {size['rounds']} rounds of {size['c1']} (c1) + {size['c8']} (c8) orders per variant"
     )
-    targets = {name: (url, {web.proc.pid}) for name in PATHS}
+    colocated = {name: (url, {web.proc.pid}) for name in PATHS}
+    variants = measure(colocated, size)
+    errors = web.errors()[:3]
     for transport in args.extracted:
-        targets[EXTRACTED[transport]] = start_extracted(transport, {**base, **broker(args.redis_url)}, tmp, processes)
-    result = {"gunicorn": "2 workers x 4 threads (gthread)", "sizes": size, "variants": measure(targets, size)}
-    result["server_errors"] = [e for p in processes for e in p.errors()[:3]]
-    return result
+        # One extracted stack at a time, beside the co-located shop (measured again, alternating with
+        # it): PostgreSQL's connections (100, shared with other work) would not hold them all.
+        phase: list[Process] = []
+        try:
+            name = EXTRACTED[transport]
+            target = start_extracted(transport, {**base, **broker(args.redis_url)}, tmp, phase)
+            both = measure({"Seams co-located": colocated["Seams co-located"], name: target}, size)
+            variants[name] = {**both[name], "colocated_cpu_per_100": both["Seams co-located"]["cpu_per_100"]}
+            errors += [e for p in phase for e in p.errors()[:3]]
+        finally:
+            for process in reversed(phase):
+                process.stop()
+    return {"gunicorn": "2 workers x 2 threads (gthread)", "sizes": size, "variants": variants, "server_errors": errors}
 
 
 def broker(url: str) -> dict[str, str]:
@@ -265,6 +277,7 @@ def worker(name: str, app: str, queues: list[str], env: dict[str, str], tmp: Pat
 
 
 def start_extracted(transport: str, base: dict[str, str], tmp: Path, processes: list[Process]) -> tuple[str, set[int]]:
+    """(``processes`` gets every process started, so that the caller stops them.)"""
     """Catalog and inventory as generated services (``transport``), and a monolith bound to them.
 
     HTTP: each service is a gunicorn; Celery: each is a worker on its module's queues
@@ -332,9 +345,9 @@ def start_extracted(transport: str, base: dict[str, str], tmp: Path, processes: 
             "--bind",
             f"127.0.0.1:{ports['monolith']}",
             "--workers",
-            "2",
+            "1",
             "--threads",
-            "8",
+            "12",
             "--timeout",
             "120",
         ],
