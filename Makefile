@@ -6,8 +6,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
+# Development and the tests run with DEBUG on (development keys and SECRET_KEY generated into var/);
+# the settings default is off, and production sets SECRET_KEY and the token keys (docs/security.md).
+DEBUG  ?= true
+export DEBUG
 
-.PHONY: run test install lint check migrate seed clean bench bench-outbox bench-transports bench-events browser console-screenshot
+.PHONY: run test install lint check migrate seed clean bench bench-outbox bench-transports bench-events bench-boundaries browser console-screenshot
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +28,8 @@ seed: migrate
 	$(BIN)/python manage.py seed_shop --if-empty
 
 run: seed
+	@echo "Development tokens for the README's curl lines (valid a day; eval this in your shell):"
+	@$(BIN)/python manage.py dev_tokens
 	$(BIN)/python manage.py serve 127.0.0.1:$(PORT)
 
 lint: install
@@ -65,6 +71,12 @@ bench-transports: install
 
 bench-events: install
 	$(BIN)/python -m bench.events
+
+# The boundary gate (lint-imports with the seams contract) vs `tach check` on synthetic projects of
+# 25-200 modules (bench/synthetic.py); writes bench/RESULTS-boundaries.md. No services needed.
+bench-boundaries: install
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.boundaries
 
 clean:
 	rm -rf var/*.sqlite3 .pytest_cache

@@ -35,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from bench.security import customer_headers
 from bench.transports import (
     BIN,
     ROOT,
@@ -109,8 +110,11 @@ def place_batch(base: str, path: str, orders: int, concurrency: int, tag: str) -
         latencies = []
         with httpx.Client(base_url=base, timeout=60) as http:
             for j in range(per_client[i]):
+                email = f"{tag}-{i}-{j}@bench.example"
+                headers = customer_headers(email)  # the customer's token (Seams takes the email from it), not timed
+                body = {"lines": body_lines} if path.startswith("/api/") else {"customer_email": email, "lines": body_lines}
                 t0 = time.perf_counter()
-                answer = http.post(path, json={"customer_email": f"{tag}-{i}-{j}@bench.example", "lines": body_lines})
+                answer = http.post(path, json=body, headers=headers)
                 if answer.status_code != 201 or answer.json()["status"] not in ("confirmed", "pending"):
                     raise SystemExit(f"{path} answered {answer.status_code}: {answer.text[:300]}")
                 if answer.json()["status"] == "pending":

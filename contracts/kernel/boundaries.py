@@ -35,6 +35,7 @@ from pathlib import Path
 
 import grimp
 
+from . import baseline
 from .sourcefacts import (
     MARKERS,
     NOT_PROJECT,
@@ -58,6 +59,8 @@ class Violation:
     fix: str
     module: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: How the baseline records it (only a module's own direct imports can be recorded).
+    entry: baseline.Entry | None = None
 
 
 @dataclass
@@ -86,6 +89,12 @@ class Project:
         if name in self.graph.modules and not self.graph.is_module_squashed(name):
             return [(t, None) for t in sorted(self.graph.find_modules_directly_imported_by(name)) if self.is_project(t)]
         return [(t, line) for t, line in _loose_imports(self.tops.get(name)) if self.is_project(t)]
+
+    def file_of(self, name: str) -> str:
+        """The file of a dotted module, relative to the project (as the baseline records it)."""
+        base = Path(*name.split("."))
+        package = base / "__init__.py"
+        return (package if (self.root / package).exists() else base.with_suffix(".py")).as_posix()
 
     def lines(self, importer: str, imported: str) -> str:
         if importer in self.graph.modules and not self.graph.is_module_squashed(importer):
@@ -225,6 +234,7 @@ def _module_rules(project: Project) -> list[Violation]:
                         chain,
                         _foreign_fix(label),
                         module=label,
+                        entry=baseline.Entry("import", label, project.file_of(importer), baseline.reached(target, project.modules_package)),
                     )
                 )
     return violations
@@ -440,12 +450,17 @@ def check_project(
     contracts_package: str = "contracts",
     exclude: Iterable[str] = (),
     cache_dir: str | None = None,
+    baseline_file: str = baseline.FILENAME,
 ) -> list[Violation]:
-    """Load the project at ``root`` and return every violation (empty when the boundaries hold)."""
+    """Load the project at ``root`` and return every violation not recorded in the baseline."""
     _load_cache(cache_dir)
     project = load_project(
         root, modules_package=modules_package, contracts_package=contracts_package, exclude=exclude, cache_dir=cache_dir
     )
     violations = find_violations(project)
     _save_cache(cache_dir)
-    return violations
+    try:
+        recorded = baseline.load(project.root / baseline_file)
+    except ValueError as exc:
+        return [*violations, Violation("baseline", str(exc), [baseline_file], "Rewrite it with `manage.py modules baseline`.")]
+    return [v for v in violations if v.entry is None or v.entry not in recorded]

@@ -16,13 +16,23 @@ from django.db import models as django_models
 from django.db.models import ForeignObjectRel
 from django.utils.module_loading import import_string
 
+from . import baseline
+from .baseline import Entry
 from .contract import Contract, declared_contracts
 from .events import Event
 from .modules import ModuleConfig, module_configs
 from .registry import Registry, get_registry
-from .sourcefacts import FileFacts, call_cycles, file_facts, project_packages
+from .sourcefacts import FileFacts, Reference, call_cycles, file_facts, project_packages
 
 TAG = "seams"
+
+
+class BoundaryError(checks.Error):
+    """A check error that can be recorded in the baseline (``contracts/kernel/baseline.py``)."""
+
+    def __init__(self, *args: object, entry: Entry | None = None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.entry = entry
 
 
 def _modules() -> list[ModuleConfig]:
@@ -73,7 +83,7 @@ def relation_errors(
                 continue
             if target_label != label:
                 errors.append(
-                    checks.Error(
+                    BoundaryError(
                         f"{model._meta.label}.{field.name} is a {type(field).__name__} to "
                         f"{target_label}.{getattr(target, '__name__', target)}, a model of another module.",
                         hint=(
@@ -83,6 +93,7 @@ def relation_errors(
                         ),
                         obj=model,
                         id="seams.E001",
+                        entry=Entry("relation", label, f"{model._meta.label}.{field.name}", f"{target_label}.{target_name}"),
                     )
                 )
     return errors
@@ -122,17 +133,23 @@ def source_errors(
                 )
             )
             continue
+        recorded_as = baseline.relative(path, _project_root(module))
         for imported, line in facts.imports:
-            errors += _import_errors(module, imported, allowed, project_packages, f"{path}:{line}")
+            errors += _import_errors(module, imported, allowed, project_packages, f"{path}:{line}", file=recorded_as)
         for reference in facts.model_strings:
             label, _, model = reference.target.partition(".")
             if label in others and model.lower() in others[label]:
-                errors.append(_model_reach_error(module, reference.text, f"{path}:{reference.line}"))
+                errors.append(_model_reach_error(module, reference, f"{path}:{reference.line}", recorded_as))
         for reference in facts.model_lookups:
             if reference.target.split(".")[0] in others:
-                errors.append(_model_reach_error(module, reference.text, f"{path}:{reference.line}"))
+                errors.append(_model_reach_error(module, reference, f"{path}:{reference.line}", recorded_as))
         errors += _call_errors(module, facts, f"{path}")
     return errors
+
+
+def _project_root(module: ModuleConfig) -> Path:
+    """The directory holding the module's top-level package (``modules/``'s parent)."""
+    return Path(module.path).resolve().parents[len(module.name.split(".")) - 1]
 
 
 def _dotted_name_of(module: ModuleConfig, path: Path) -> tuple[str, bool]:
@@ -200,7 +217,9 @@ def _call_errors(module: ModuleConfig, facts: FileFacts, where: str) -> list[che
     return errors
 
 
-def _import_errors(module: ModuleConfig, name: str, allowed: set[str], project: set[str], where: str) -> list[checks.CheckMessage]:
+def _import_errors(
+    module: ModuleConfig, name: str, allowed: set[str], project: set[str], where: str, *, file: str = ""
+) -> list[checks.CheckMessage]:
     parts = name.split(".")
     if parts[0] == "contracts" and len(parts) > 1 and parts[1] != "kernel" and parts[1] not in allowed:
         if parts[1] not in {c.__seams_module__ for c in declared_contracts.values()} | _event_owners():
@@ -222,7 +241,7 @@ def _import_errors(module: ModuleConfig, name: str, allowed: set[str], project: 
     if parts[0] in project and parts[0] != "contracts" and parts[: len(own)] != own:
         shown = ".".join(parts[:2])
         return [
-            checks.Error(
+            BoundaryError(
                 f"Module '{module.label}' imports {shown} ({where}).",
                 hint=(
                     "Of the project's own packages a module imports only 'contracts'. Call another module "
@@ -231,6 +250,7 @@ def _import_errors(module: ModuleConfig, name: str, allowed: set[str], project: 
                 ),
                 obj=module.label,
                 id="seams.E013",
+                entry=Entry("import", module.label, file, baseline.reached(name, own[0])),
             )
         ]
     return []
@@ -242,12 +262,13 @@ def _event_owners() -> set[str]:
     return {e.publisher for e in declared_events.values()}
 
 
-def _model_reach_error(module: ModuleConfig, what: str, where: str) -> checks.CheckMessage:
-    return checks.Error(
-        f"Module '{module.label}' reaches another module's model by name: {what} at {where}.",
+def _model_reach_error(module: ModuleConfig, reference: Reference, where: str, file: str) -> checks.CheckMessage:
+    return BoundaryError(
+        f"Module '{module.label}' reaches another module's model by name: {reference.text} at {where}.",
         hint="A module's models are private to it. Ask the owning module through its contract and refer to records by id.",
         obj=module.label,
         id="seams.E002",
+        entry=Entry("model-reference", module.label, file, reference.target or ""),
     )
 
 
@@ -425,6 +446,16 @@ def _project_packages() -> set[str]:
 
 @checks.register(TAG)
 def check_boundaries(app_configs: list[AppConfig] | None = None, **kwargs: object) -> list[checks.CheckMessage]:
+    path = baseline_path()
+    try:
+        recorded = baseline.load(path)
+    except ValueError as exc:
+        return [*boundary_errors(), checks.Error(str(exc), hint="Rewrite it with 'manage.py modules baseline'.", obj=path.name, id="seams.E017")]
+    return apply_baseline(boundary_errors(), recorded, path)
+
+
+def boundary_errors() -> list[checks.CheckMessage]:
+    """Every boundary error of the installed project, before the baseline leaves any out."""
     modules = _modules()
     registry = get_registry()
     labels = {m.label for m in modules}
@@ -439,3 +470,33 @@ def check_boundaries(app_configs: list[AppConfig] | None = None, **kwargs: objec
     errors += event_errors(modules, registry)
     errors += cycle_errors(modules)
     return errors
+
+
+# --- E017: the baseline (adopting Seams in an existing project) ----------------------------------
+def baseline_path() -> Path:
+    """``settings.SEAMS_BASELINE``, or ``seams-baseline.json`` beside manage.py (``BASE_DIR``)."""
+    configured = getattr(settings, "SEAMS_BASELINE", None)
+    if configured:
+        return Path(configured)
+    return Path(getattr(settings, "BASE_DIR", Path.cwd())) / baseline.FILENAME
+
+
+def apply_baseline(errors: list[checks.CheckMessage], recorded: set[Entry], path: Path) -> list[checks.CheckMessage]:
+    """Leave out the recorded violations; report each recorded one that no longer occurs (seams.E017)."""
+    if not recorded:
+        return errors
+    seen = {e.entry for e in errors if isinstance(e, BoundaryError) and e.entry is not None}
+    kept = [e for e in errors if not (isinstance(e, BoundaryError) and e.entry in recorded)]
+    for entry in sorted(recorded - seen):
+        kept.append(
+            checks.Error(
+                f"The baseline records a violation that no longer occurs: {entry.describe()}.",
+                hint=(
+                    f"Well done. Remove it from {path.name} so it cannot come back unnoticed: run "
+                    "'manage.py modules baseline' (it only removes entries) and commit the file."
+                ),
+                obj=entry.module,
+                id="seams.E017",
+            )
+        )
+    return kept

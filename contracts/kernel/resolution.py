@@ -95,6 +95,9 @@ def _resolve(caller: str, contract: type[Contract]) -> Contract:
             f"Known transports: {known}. Add it to SEAMS_TRANSPORTS as a dotted path."
         )
     factory = import_string(transports[transport])
+    # The calling module travels with the binding: a transport signs its calls in that module's name.
+    if consumer is not None:
+        binding = {**binding, "CALLER": consumer.label}
     return factory(contract=contract, binding=binding)
 
 

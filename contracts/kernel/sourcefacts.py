@@ -103,10 +103,11 @@ def imported_names(node: ast.AST, package: str) -> list[str]:
     return [source if alias.name == "*" else f"{source}.{alias.name}" for alias in node.names]
 
 
-def _bindings(tree: ast.Module, package: str, module_name: str) -> dict[str, str]:
+def _bindings(tree: ast.Module, package: str, module_name: str, imports: list[ast.AST] | None = None) -> dict[str, str]:
     """Local names bound by imports anywhere in the file (lazy ones too), and top-level classes."""
     bound: dict[str, str] = {}
-    for node in ast.walk(tree):
+    nodes = imports if imports is not None else [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    for node in nodes:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
@@ -164,21 +165,29 @@ def file_facts(source: str, module_name: str, *, is_package: bool = False, kerne
         facts.syntax_error = f"{exc.msg} (line {exc.lineno})"
         return facts
     package = module_name if is_package else module_name.rpartition(".")[0]
-    bound = _bindings(tree, package, module_name)
-    # Names assigned an event instance (``event = OrderPlaced(...)``), per enclosing function.
+    # One pass over the tree (the expensive part); the names are resolved afterwards.
+    imports: list[ast.AST] = []
+    calls: list[ast.Call] = []
+    # Names assigned an instance (``event = OrderPlaced(...)``), anywhere in the file.
     constructed: dict[str, ast.AST] = {}
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and len(node.targets) == 1:
-            target = node.targets[0]
+        kind = type(node)
+        if kind is ast.Import or kind is ast.ImportFrom:
+            imports.append(node)
+        elif kind is ast.Call:
+            calls.append(node)  # type: ignore[arg-type]
+        elif kind is ast.Constant:
+            if isinstance(node.value, str) and _MODEL_REF.match(node.value):  # type: ignore[attr-defined]
+                facts.model_strings.append(Reference(node.value, repr(node.value), node.lineno))  # type: ignore[attr-defined]
+        elif kind is ast.Assign and isinstance(node.value, ast.Call) and len(node.targets) == 1:  # type: ignore[attr-defined]
+            target = node.targets[0]  # type: ignore[attr-defined]
             if isinstance(target, ast.Name):
-                constructed[target.id] = node.value.func
-    for node in ast.walk(tree):
+                constructed[target.id] = node.value.func  # type: ignore[attr-defined]
+    bound = _bindings(tree, package, module_name, imports)
+    for node in imports:
         for name in imported_names(node, package):
             facts.imports.append((name, node.lineno))
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and _MODEL_REF.match(node.value):
-            facts.model_strings.append(Reference(node.value, repr(node.value), node.lineno))
-        if not isinstance(node, ast.Call):
-            continue
+    for node in calls:
         callee = _callee(node)
         if callee == "use" and isinstance(node.func, ast.Name) and _from_kernel("use", bound, kernel) and node.args:
             facts.uses.append(Reference(dotted(node.args[0], bound), ast.unparse(node.args[0]), node.lineno))

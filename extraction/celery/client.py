@@ -22,7 +22,11 @@ so callers cannot tell it from the in-process implementation:
   shared with the HTTP transport, naming the module, the queue and the cause; the public API
   answers it with 503;
 * the trace context (W3C ``traceparent`` / ``tracestate``) travels with the call and is continued on
-  the worker.
+  the worker;
+* every message carries a service token (:mod:`extraction.identity`) signed in the name of the
+  calling module (the binding's ``CALLER``), verified by the worker before anything runs: access
+  to the broker alone is not enough to inject a call. A refusal (``{"refused": {"status",
+  "message"}}``) raises ``TransportUnavailable`` saying why.
 
 Events: ``CeleryTransport.forward_event`` (the callable the kernel looks up on the transport, see
 ``contracts.kernel.remote``) delivers an outbox envelope to a handler of a module bound to Celery,
@@ -57,6 +61,7 @@ from contracts.kernel import ConfigurationError, Contract, Undeliverable
 from contracts.kernel.telemetry.tracing import carrier
 from extraction import wire
 from extraction.bindings import forwarding_module, rpc_queue
+from extraction.identity import allowed_publisher, issue
 from extraction.proxy import client_class
 from extraction.wire import IDEMPOTENCY_PARAMETER, TransportUnavailable
 
@@ -89,6 +94,11 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
+def _refusal(refused: Mapping[str, Any], caller: str) -> str:
+    who = f"module '{caller}'" if caller else "a caller that is not a module"
+    return f"refused the call from {who} ({refused.get('status')}: {refused.get('message', '')})"
+
+
 class CeleryChannel:
     """Sends the calls of one contract to one queue and waits for their answers."""
 
@@ -97,6 +107,8 @@ class CeleryChannel:
         self.module = self.contract.__seams_module__
         self.queue = str(binding.get("QUEUE") or rpc_queue(self.module))
         self.timeout = _timeout(binding, self.module)
+        #: The module in whose name calls are signed ("" for a caller that is not a module: refused).
+        self.caller = str(binding.get("CALLER") or "")
         #: The project's Celery app (``app.celery_app``, the current app) unless one is given.
         self.app: Celery = app if app is not None else current_app._get_current_object()
 
@@ -130,6 +142,7 @@ class CeleryChannel:
             result = self.app.send_task(
                 TASK_NAME,
                 args=[self.contract.__seams_name__, method, payload, trace, time.time() + self.timeout],
+                kwargs={"token": issue(self.caller, self.module)},
                 queue=self.queue,
                 retry=safe,
                 retry_policy=PUBLISH_RETRY_POLICY,
@@ -165,6 +178,8 @@ class CeleryChannel:
             return wire.decode_result(self.contract, method, answer["ok"])
         if isinstance(answer, dict) and isinstance(answer.get("error"), dict):
             raise wire.error_from_wire(answer["error"])
+        if isinstance(answer, dict) and isinstance(answer.get("refused"), dict):
+            raise self._unavailable(method, _refusal(answer["refused"], self.caller))
         raise self._unavailable(method, f"answered outside the protocol ({answer!r:.120})")
 
 
@@ -207,6 +222,7 @@ def forward_event(
     timeout = _timeout(binding, module)
     app = app if app is not None else current_app._get_current_object()
     event = f"Event {envelope.get('id', '?')} ({envelope.get('type')})"
+    publisher = allowed_publisher(str(envelope.get("type", "")), envelope.get("version")) or ""
 
     def unavailable(reason: str, cause: BaseException | None = None, **details: Any) -> TransportUnavailable:
         if cause is not None:
@@ -224,6 +240,7 @@ def forward_event(
         result = app.send_task(
             RECEIVE_TASK_NAME,
             args=[module, subscriber, dict(envelope)],
+            kwargs={"token": issue(publisher, module)},
             queue=queue,
             expires=timeout,
             retry=True,
@@ -243,6 +260,8 @@ def forward_event(
             result.forget()
     if isinstance(answer, dict) and answer.get("outcome") in OUTCOMES:
         return str(answer["outcome"])
+    if isinstance(answer, dict) and isinstance(answer.get("refused"), dict):
+        raise unavailable(_refusal(answer["refused"], publisher))
     if isinstance(answer, dict) and isinstance(answer.get("undeliverable"), str):
         raise Undeliverable(f"{answer['undeliverable']} (refused by the '{module}' module on Celery queue '{queue}')")
     error = answer.get("error") if isinstance(answer, dict) else None

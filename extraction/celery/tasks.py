@@ -17,6 +17,11 @@ exception (a bug, a database that is down) is logged here with its traceback and
 ``TransportUnavailable`` (the ``ServiceUnavailable`` shared with the HTTP transport), so the caller
 gets a clear error at once instead of a Celery failure or a timeout.
 
+Both tasks first check the service token inside the message (``token``, :mod:`extraction.identity`):
+a caller whose module does not consume the contract, or a forwarder that does not publish the
+event, or no token or a bad one, is answered ``{"refused": {"status": 401 | 403, "code", "message"}}``
+and nothing runs, nothing is recorded: access to the broker alone does not let anyone inject work.
+
 It is imported by the project's Celery app (``app/celery.py``); workers need nothing else.
 """
 
@@ -34,6 +39,7 @@ from contracts.kernel.registry import get_registry
 from contracts.kernel.telemetry import tracing
 from contracts.kernel.telemetry.calls import outcome_of
 from extraction import wire
+from extraction.identity import Refused, admit_call, admit_event
 from extraction.wire import TransportUnavailable
 
 __all__ = ["RECEIVE_TASK_NAME", "TASK_NAME", "call_contract", "receive_forwarded_event", "serve_call"]
@@ -44,6 +50,11 @@ logger = logging.getLogger("seams.celery")
 TASK_NAME = "seams.call_contract"
 #: The task that receives an event forwarded to a handler of a module served by this worker.
 RECEIVE_TASK_NAME = "seams.receive_event"
+
+def _refused(exc: Refused, what: str) -> dict[str, Any]:
+    logger.warning("Refused %s: %s (%s)", what, exc, exc.code)
+    return {"refused": {"status": exc.status, "code": exc.code, "message": str(exc)}}
+
 
 def _served(contract: type[Contract]) -> Contract:
     """The in-process implementation: the arguments are decoded strictly and the result is checked
@@ -77,7 +88,12 @@ def serve_call(contract_name: str, method: str, arguments: Any) -> Any:
 
 @shared_task(name=TASK_NAME, ignore_result=False, acks_late=False, typing=False)
 def call_contract(
-    contract: str, method: str, arguments: Any, trace: Any = None, deadline: float | None = None
+    contract: str,
+    method: str,
+    arguments: Any,
+    trace: Any = None,
+    deadline: float | None = None,
+    token: str | None = None,
 ) -> dict[str, Any] | None:
     """Serve one contract call; the answer is ``{"ok": result}`` or ``{"error": {...}}``.
 
@@ -88,6 +104,12 @@ def call_contract(
     if deadline is not None and time.time() > deadline:
         logger.warning("%s.%s arrived after its caller gave up: dropped, not run", contract, method)
         return None
+    declared = declared_contracts.get(contract) if isinstance(contract, str) else None
+    if declared is not None:
+        try:
+            admit_call(token, declared)
+        except Refused as exc:
+            return _refused(exc, f"{contract}.{method}")
     attributes = {"seams.contract": contract, "seams.method": method, "seams.transport": "celery"}
     carried = trace if isinstance(trace, dict) else None  # an older caller sent a bare trace id
     with tracing.continued(carried, f"{contract}.{method}", tracing.SpanKind.SERVER, attributes) as span:
@@ -115,7 +137,7 @@ def call_contract(
 
 
 @shared_task(name=RECEIVE_TASK_NAME, ignore_result=False, acks_late=False, typing=False)
-def receive_forwarded_event(module: str, subscriber: str, envelope: Any) -> dict[str, Any]:
+def receive_forwarded_event(module: str, subscriber: str, envelope: Any, token: str | None = None) -> dict[str, Any]:
     """Run one event forwarded to ``subscriber`` (a handler of ``module``) once, with the module's
     inbox (``contracts.kernel.outbox.receive_event``). The answer is the same as over HTTP:
 
@@ -130,6 +152,10 @@ def receive_forwarded_event(module: str, subscriber: str, envelope: Any) -> dict
     from contracts.kernel.outbox import receive_event
     from contracts.kernel.remote import is_remote
 
+    try:
+        admit_event(token, str(module), envelope)
+    except Refused as exc:
+        return _refused(exc, f"event for {subscriber} of '{module}'")
     if is_remote(module):
         message = (
             f"module '{module}' is bound to a transport in this process: its events are served elsewhere "

@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
@@ -26,7 +27,7 @@ from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from contracts.kernel import UnknownName
+from contracts.kernel import UnknownName, get_module
 from contracts.kernel.models import PublicationStatus
 from contracts.kernel.operations import list_publications, parse_ref
 from contracts.kernel.operations import resubmit as resubmit_publications
@@ -85,16 +86,14 @@ def stats(request: HttpRequest) -> JsonResponse:
 
 
 def _module_health(label: str, transport: str, checks: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    from django.conf import settings
-
+    """The check that says whether ``label`` can be reached from here: its database when served
+    here, its service when bound to HTTP, a worker on its queue when bound to Celery."""
     binding = getattr(settings, "SEAMS_BINDINGS", {}).get(label, {})
     if transport == "http":
         key = f"service:{label}"
     elif transport == "celery":
         key = f"workers:{binding.get('QUEUE')}"
     else:
-        from contracts.kernel import get_module
-
         try:
             key = f"database:{get_module(label).database_alias}"
         except UnknownName:

@@ -23,12 +23,16 @@ subclass of the contract, so callers cannot tell it from the in-process implemen
   ``idempotency_key`` that the implementation uses to do the work at most once);
 * a circuit breaker per base URL (:mod:`extraction.http.breaker`) fails fast while the service is
   down and lets one probe through after a cool-down (``BREAKER_THRESHOLD``, ``BREAKER_COOLDOWN``);
-* the trace context travels in the W3C ``traceparent`` / ``tracestate`` headers.
+* the trace context travels in the W3C ``traceparent`` / ``tracestate`` headers;
+* every request carries a service token (``Authorization: Bearer``, :mod:`extraction.identity`)
+  signed in the name of the calling module (the binding's ``CALLER``, set by ``use()``); a 401 or
+  403 answer (the service does not trust our key, or our manifest does not consume the contract)
+  raises ``TransportUnavailable`` saying so, without counting against the breaker.
 
 Events: ``HttpTransport.forward_event`` (the callable the kernel looks up on the transport, see
 ``contracts.kernel.remote``) posts a publication to the subscriber's service, ``POST
 /internal/<module>/events/`` (:mod:`extraction.http.events`), through the same pooled client and
-breaker. It makes **one attempt** per call: retries are the publisher outbox's (durable, with
+breaker, signed in the name of the event's publisher (the module that declares it). It makes **one attempt** per call: retries are the publisher outbox's (durable, with
 backoff, counted against ``MAX_ATTEMPTS``), and safe because the receiver's inbox drops repeats.
 """
 
@@ -48,6 +52,7 @@ import pydantic
 from contracts.kernel import ConfigurationError, Contract, ContractViolation, Undeliverable
 from contracts.kernel.telemetry.tracing import carrier
 from extraction.bindings import forwarding_module
+from extraction.identity import allowed_publisher, issue
 from extraction.proxy import client_class
 from extraction.wire import IDEMPOTENCY_PARAMETER, TransportUnavailable, error_from_wire, kind_for_status
 
@@ -79,6 +84,8 @@ BACKOFF_BASE = 0.05
 BACKOFF_MAX = 1.0
 #: Statuses that mean "not now" from a gateway or server, retried for safe calls.
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
+#: The receiver refused our service identity (401) or its manifests do not allow the call (403).
+REFUSED_STATUSES = frozenset({401, 403})
 
 
 # --- connection pools ---------------------------------------------------------------------------
@@ -148,6 +155,14 @@ def _json_object(response: httpx.Response) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
+def _refusal(response: httpx.Response, caller: str) -> str:
+    """Why the receiver refused the call, for the caller's message (a configuration to fix)."""
+    error = (_json_object(response) or {}).get("error")
+    message = error.get("message") if isinstance(error, dict) else None
+    who = f"module '{caller}'" if caller else "a caller that is not a module"
+    return f"refused the call from {who} with HTTP {response.status_code}" + (f": {message}" if message else "")
+
+
 def _describe(exc: httpx.HTTPError) -> str:
     if isinstance(exc, httpx.ConnectTimeout):
         return "did not accept the connection in time"
@@ -191,6 +206,8 @@ class HttpChannel:
                 f"http://host:port (got URL={binding.get('URL')!r})."
             )
         self.url = url
+        #: The module in whose name calls are signed ("" for a caller that is not a module: refused).
+        self.caller = str(binding.get("CALLER") or "")
         self.timeout = httpx.Timeout(_number(binding, "TIMEOUT", DEFAULT_TIMEOUT))
         self.retries = _number(binding, "RETRIES", DEFAULT_RETRIES, int)
         self.client = client if client is not None else shared_client(url)
@@ -242,7 +259,11 @@ class HttpChannel:
             where = ".".join(str(part) for part in first["loc"])
             raise ContractViolation(f"{name}({where}): {first['msg']}") from None
         key = arguments.get(IDEMPOTENCY_PARAMETER)
-        headers = {"Content-Type": "application/json", **carrier()}  # W3C traceparent/tracestate
+        headers = {
+            "Content-Type": "application/json",
+            **carrier(),  # W3C traceparent/tracestate
+            "Authorization": f"Bearer {issue(self.caller, self.module)}",
+        }
         if key:
             headers[IDEMPOTENCY_HEADER] = str(key)
         safe = spec.is_query or bool(key)
@@ -276,6 +297,9 @@ class HttpChannel:
                         f"{name} -> return: the '{self.module}' service at {self.url} answered a value that does "
                         f"not match the declaration ({exc.errors()[0]['msg']}); are both sides on the same contract?"
                     ) from None
+            if response.status_code in REFUSED_STATUSES:
+                self.breaker.success()  # an answer: the service is up and does not accept our identity
+                raise self._unavailable(method, _refusal(response, self.caller), status=response.status_code)
             error = _error_of(response)
             if error is not None:
                 self.breaker.success()  # the service answered, in the protocol
@@ -341,6 +365,7 @@ def forward_event(
     )
     path = events_path(module)
     event_id = str(envelope.get("id", "?"))
+    publisher = allowed_publisher(str(envelope.get("type", "")), envelope.get("version")) or ""
 
     def unavailable(reason: str, **details: Any) -> TransportUnavailable:
         return TransportUnavailable(
@@ -361,7 +386,8 @@ def forward_event(
         response = client.post(
             path,
             json={"subscriber": subscriber, "envelope": dict(envelope)},
-            headers=carrier(),  # the forward span's context (the envelope carries it too)
+            # the forward span's context (the envelope carries it too), and our identity
+            headers={**carrier(), "Authorization": f"Bearer {issue(publisher, module)}"},
             timeout=timeout,
         )
     except httpx.HTTPError as exc:
@@ -372,6 +398,9 @@ def forward_event(
         raise
     body = _json_object(response) or {}
     status = response.status_code
+    if status in REFUSED_STATUSES:
+        breaker.success()  # an answer; retried by the outbox: trust is fixed by configuration
+        raise unavailable(_refusal(response, publisher), status=status)
     if status == 200 and body.get("outcome") in OUTCOMES:
         breaker.success()
         return str(body["outcome"])

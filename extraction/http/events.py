@@ -19,9 +19,13 @@ and this view runs the handler once, with the module's inbox (``contracts.kernel
   mistake, retried until it is fixed.
 
 The handler continues the trace carried in the envelope's headers (W3C ``traceparent``, the
-sender's ``forward`` span): ``contracts.kernel.outbox.receive_event`` opens its span. These
-paths are internal, like the contract endpoints: no authentication, not in the public ``/api/``
-documentation; expose them only on the services' private network.
+sender's ``forward`` span): ``contracts.kernel.outbox.receive_event`` opens its span.
+
+Before anything is read, the forwarder's service token (``Authorization: Bearer``) must be valid
+for ``<module>`` (else ``401``), and once the envelope is parsed its module must be the event's
+publisher (else ``403``): a forged event leaves no inbox row, runs no handler, sends no email.
+These paths are internal, like the contract endpoints: not in the public ``/api/`` documentation,
+and mounted only where a binding needs them (docs/security.md, "The internal surface").
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ from contracts.kernel import Undeliverable
 from contracts.kernel.modules import module_of
 from contracts.kernel.outbox import receive_event
 from contracts.kernel.remote import is_remote
+from extraction.identity import Refused, authorise_event, bearer, verify
+
+from .server import refusal
 
 __all__ = ["receive_events"]
 
@@ -53,6 +60,8 @@ def _parse(body: bytes) -> tuple[str, dict[str, Any]]:
         data = json.loads(body or b"null")
     except ValueError as exc:
         raise Undeliverable(f"malformed request: the body is not JSON ({exc})") from None
+    except RecursionError:  # a hostile, deeply nested body: an answer, never a 500
+        raise Undeliverable("malformed request: the body is nested too deeply") from None
     if not isinstance(data, dict):
         raise Undeliverable('malformed request: expected {"subscriber": ..., "envelope": {...}}')
     subscriber, envelope = data.get("subscriber"), data.get("envelope")
@@ -71,6 +80,11 @@ def receive_events(request: HttpRequest, module: str) -> HttpResponse:
 
 
 def _receive(request: HttpRequest, module: str) -> HttpResponse:
+    # Who is calling, before anything is read: no valid token for this module is 401.
+    try:
+        identity = verify(bearer(request.headers.get("Authorization")), module)
+    except Refused as exc:
+        return refusal(request, exc)
     if is_remote(module):
         message = (
             f"module '{module}' is bound to a transport in this process: its events are served elsewhere "
@@ -84,6 +98,10 @@ def _receive(request: HttpRequest, module: str) -> HttpResponse:
         if owner is None or owner.label != module:
             where = f"module '{owner.label}'" if owner else "no module installed here"
             raise Undeliverable(f"subscriber {subscriber} belongs to {where}, not to '{module}'")
+        # Only the publisher of an event may forward it (403): no inbox row, no handler, no email.
+        authorise_event(identity, envelope)
+    except Refused as exc:
+        return refusal(request, exc)
     except Undeliverable as exc:
         logger.warning("Refused a forwarded event for %s: %s", module, exc, extra={"seams_module": module})
         return _undeliverable(str(exc))

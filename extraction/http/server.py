@@ -10,7 +10,10 @@ The body model is generated from the method's parameters (see :func:`extraction.
 and the declared return type is the 200 response. The view validates the body (pydantic strict, JSON
 mode), continues the caller's trace (W3C ``traceparent``) in a ``SERVER`` span, and calls the in-process
 implementation found in the registry through the kernel's validating proxy, so a result that does
-not match the declaration never leaves the service. A ``ContractError`` becomes
+not match the declaration never leaves the service. Before any of that, :class:`ServiceAuth`
+checks the caller's service token and that its module consumes the contract (401 / 403
+``{"error": {"code": "seams.Unauthenticated" | "seams.Forbidden", "message"}}``); the OpenAPI
+document and docs page need a valid token too. A ``ContractError`` becomes
 ``{"error": {"code", "message", "details", "kind"}}`` with a stable status (404 NotFound, 409 Conflict,
 422 Invalid, 503 ServiceUnavailable, 400 any other kind); a body that does not match the
 declaration is ``422 seams.ContractViolation``. Anything else is a bug: Django's 500.
@@ -29,12 +32,14 @@ import pydantic
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import HttpBearer
 
 from contracts.kernel import Contract, ContractError, ContractViolation
 from contracts.kernel.registry import get_registry
 from contracts.kernel.telemetry import tracing
 from contracts.kernel.telemetry.calls import outcome_of
 from contracts.kernel.validation import check_return
+from extraction.identity import Identity, Refused, admit_call, bearer, verify
 from extraction.wire import status_for
 
 from .wire import (
@@ -49,7 +54,7 @@ from .wire import (
     violation_body,
 )
 
-__all__ = ["build_api", "served_instance"]
+__all__ = ["ServiceAuth", "build_api", "refusal", "served_instance"]
 
 logger = logging.getLogger("seams.http")
 
@@ -61,6 +66,47 @@ def served_instance(contract: type[Contract]) -> Contract:
     the arguments strictly and checks the result strictly, once each.
     """
     return get_registry().instance_of(contract)
+
+
+class ServiceAuth(HttpBearer):
+    """django-ninja security for a contract's endpoints: a service token whose module consumes the
+    contract (:func:`extraction.identity.admit_call`). It runs before the body is read, so a refused
+    call reaches nothing; a refusal raises :class:`Refused`, answered by :func:`refusal`."""
+
+    def __init__(self, contract: type[Contract]) -> None:
+        super().__init__()
+        self.contract = contract
+
+    def __call__(self, request: HttpRequest) -> Identity:
+        return self.authenticate(request, bearer(request.headers.get("Authorization")))
+
+    def authenticate(self, request: HttpRequest, token: str | None) -> Identity:
+        return admit_call(token, self.contract)
+
+
+def refusal(request: HttpRequest, exc: Refused) -> JsonResponse:
+    """``401``/``403`` ``{"error": {"code", "message"}}``, logged: someone called without the right identity."""
+    logger.warning("Refused %s %s: %s (%s)", request.method, request.path, exc, exc.code)
+    response = JsonResponse({"error": {"code": exc.code, "message": str(exc)}}, status=exc.status)
+    if exc.status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="seams-internal"'
+    return response
+
+
+def _docs_guard(module: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """The contract's OpenAPI document and docs page need a valid service token for ``module`` too."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            try:
+                verify(bearer(request.headers.get("Authorization")), module)
+            except Refused as exc:
+                return refusal(request, exc)
+            return view(request, *args, **kwargs)
+
+        return guarded
+
+    return decorate
 
 
 def _violation(message: str, status: int, **details: Any) -> JsonResponse:
@@ -149,8 +195,11 @@ def build_api(contract: type[Contract]) -> NinjaAPI:
         urls_namespace=f"seams-{contract_prefix(contract).replace('/', '-')}",
         docs_url="/docs/",  # with a slash: a method may be called "docs"
         openapi_url="/openapi.json",
+        auth=ServiceAuth(contract),
+        docs_decorator=_docs_guard(contract.__seams_module__),
     )
-    errors = {status: ErrorBody for status in (400, 404, 409, 422, 503)}
+    api.add_exception_handler(Refused, refusal)
+    errors = {status: ErrorBody for status in (400, 401, 403, 404, 409, 422, 503)}
     for method, spec in contract.__seams_methods__.items():
         returns = spec.hints.get("return", type(None))
         api.post(

@@ -73,6 +73,11 @@ class ExtractionPlan:
     #: Handlers in other modules (they stay in the monolith) of the events this module publishes:
     #: event type -> [{"subscriber": dotted name, "module": label}], the service's SEAMS_REMOTE_SUBSCRIBERS.
     remote_subscribers: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    #: Who may call each contract the module provides: the modules whose manifests consume it (the
+    #: service cannot import their manifests; it is told at extraction time, SEAMS_ALLOWED_CALLERS).
+    allowed_callers: dict[str, list[str]] = field(default_factory=dict)
+    #: The modules the monolith keeps serving: those its service key may speak for (its trust entry).
+    staying_modules: list[str] = field(default_factory=list)
     has_api: bool = False
     transport: str = "http"
     blockers: list[Blocker] = field(default_factory=list)
@@ -379,6 +384,11 @@ def compute_plan(
         publishes=[e.event_type for e in module.publishes],
         handles=sorted(e.event_type for e in handled),
         remote_subscribers=remote,
+        allowed_callers={
+            c.__seams_name__: sorted(m.label for m in all_modules if m.label != module.label and c in tuple(m.consumes))
+            for c in module.provides
+        },
+        staying_modules=sorted(m.label for m in all_modules if m.label != module.label),
         has_api=(module_dir / "api.py").is_file(),
         transport=transport,
     )

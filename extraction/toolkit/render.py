@@ -120,16 +120,41 @@ def environment(plan: ExtractionPlan, options: Options) -> list[dict[str, str]]:
         ("SEAMS_EVENT_DISPATCH", "celery"),
         ("MONOLITH_URL", options.monolith_url),
         *((bind_variable(label), default_binding) for label in plan.monolith_modules),
+        ("SEAMS_IDENTITY_NAME", plan.service_name),
+        # Public keys only (not secrets); the placeholder is refused at start-up until replaced.
+        ("SEAMS_IDENTITY_PEERS", monolith_peers(plan)),
+        # The public API's tokens: the same identity provider as the monolith (docs/security.md).
+        ("SEAMS_API_JWKS_URL", "https://id.example.com/.well-known/jwks.json"),
+        ("SEAMS_API_JWT_ISSUER", "https://id.example.com/"),
+        ("SEAMS_API_JWT_AUDIENCE", "seams-api"),
+        # Rate limits shared by every replica; the monolith's gateway is the one proxy in front.
+        ("SEAMS_API_RATE_LIMIT_REDIS_URL", "redis://redis:6379/2"),
+        ("SEAMS_TRUSTED_PROXIES", "1"),
     ]
+    # No usable secret in any generated file: empty values, refused at start-up until filled in.
     secret = [
-        ("SECRET_KEY", "change-me"),
-        ("DATABASE_URL", "postgres://seams:change-me@postgres:5432/seams"),
+        ("SECRET_KEY", ""),
+        ("SEAMS_IDENTITY_KEY", ""),
+        ("DATABASE_URL", "postgres://seams@postgres:5432/seams"),  # add the password from your secret store
         ("CELERY_BROKER_URL", "redis://redis:6379/0"),
         ("CELERY_RESULT_BACKEND", "redis://redis:6379/1"),
     ]
     return [{"name": n, "value": v, "source": "config"} for n, v in config] + [
         {"name": n, "value": v, "source": "secret"} for n, v in secret
     ]
+
+
+MONOLITH_KEY_PLACEHOLDER = "<public key of the monolith: python -m extraction.identity monolith>"
+
+
+def monolith_peers(plan: ExtractionPlan) -> str:
+    """The service's trust: the monolith, speaking for the modules that stay in it (its key to fill in)."""
+    return json.dumps({"monolith": {"modules": plan.staying_modules, "keys": [MONOLITH_KEY_PLACEHOLDER]}})
+
+
+def service_peer(plan: ExtractionPlan) -> str:
+    """The entry the monolith adds to its SEAMS_IDENTITY_PEERS for the service."""
+    return json.dumps({plan.service_name: {"modules": [plan.label], "keys": [f"<public key of {plan.service_name}>"]}})
 
 
 def env_yaml(plan: ExtractionPlan, entries: list[dict[str, str]], indent: int) -> str:
@@ -184,6 +209,9 @@ def context(plan: ExtractionPlan, options: Options) -> dict[str, Any]:
         "monolith_modules_list": json.dumps(plan.monolith_modules),
         "remote_subscribers": plan.remote_subscribers,
         "remote_subscribers_py": python_remote_subscribers(plan.remote_subscribers),
+        "allowed_callers_py": json.dumps(plan.allowed_callers, indent=4),
+        "monolith_peers": monolith_peers(plan),
+        "service_peer": service_peer(plan),
         "bind_variables": [bind_variable(label) for label in plan.monolith_modules],
         "default_binding_expr": '"celery"' if plan.transport == "celery" else "MONOLITH_URL",
         "queues": f"seams.{plan.label},seams.rpc.{plan.label}",

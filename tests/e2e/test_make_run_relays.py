@@ -24,6 +24,7 @@ import pytest
 from tests.support.processes import ROOT, free_port, project_env
 from tests.support.services import DirProcess, extract, service_env, wait_for, web_command
 from tests.support.stack import Process
+from tests.support.tokens import customer
 
 pytestmark = pytest.mark.e2e
 
@@ -67,7 +68,7 @@ def make_run(env: dict[str, str], log_dir: Path) -> Iterator[tuple[Process, str]
 
 def place(base: str, email: str) -> int:
     answer = httpx.post(
-        f"{base}/api/orders/", json={"customer_email": email, "lines": [{"sku": "CB-505", "quantity": 1}]}, timeout=60
+        f"{base}/api/orders/", json={"lines": [{"sku": "CB-505", "quantity": 1}]}, headers=customer(email), timeout=60
     )
     assert answer.status_code == 201, answer.text
     return int(answer.json()["id"])

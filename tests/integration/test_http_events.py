@@ -22,6 +22,7 @@ from extraction.http.client import forward_event
 from modules.notifications import services as notification_services
 from modules.notifications.models import SentEmail
 from tests.integration.shop import add_product, place_order
+from tests.support.identity import service_headers
 from tests.support.tracing import TRACEPARENT, trace_of
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -56,7 +57,7 @@ def confirmed(order_id: int, email: str) -> dict[str, object]:
 def receive(envelope: dict[str, object], subscriber: str = CONFIRMATION) -> Any:
     return Client().post(
         EVENTS, {"subscriber": subscriber, "envelope": envelope}, content_type="application/json",
-        headers={"traceparent": TRACEPARENT},
+        headers={"traceparent": TRACEPARENT, **service_headers("orders", "notifications")},
     )
 
 

@@ -18,7 +18,9 @@ from contracts.kernel import ServiceUnavailable, use
 from extraction.http import TransportUnavailable
 from extraction.http.breaker import OPEN, reset_breakers
 from extraction.http.client import channel_of
+from tests.support.identity import TEST_CALLERS, service_headers
 from tests.support.processes import free_port, gunicorn, manage, project_env, throwaway_database
+from tests.support.tokens import customer, staff
 from tests.support.tracing import TRACE_ID, in_trace, read_spans, wait_for_spans
 
 pytestmark = pytest.mark.e2e
@@ -31,7 +33,8 @@ def server_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
     """A migrated project database and the environment of a server process using it."""
     tmp = tmp_path_factory.mktemp("http-transport")
     with throwaway_database(tmp) as db_env:
-        env = project_env({**db_env, "DEBUG": "false", "SEAMS_TRACE_FILE": str(tmp / "spans.jsonl")})
+        env = project_env({**db_env, "DEBUG": "false", "SEAMS_TRACE_FILE": str(tmp / "spans.jsonl"),
+                           "SEAMS_INTERNAL": "all"})  # the test process calls in
         manage(["migrate_modules"], env)
         yield env
 
@@ -41,16 +44,17 @@ def service(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
     """A running server with one product and its stock; yields its base URL."""
     with gunicorn(server_env, log=tmp_path_factory.mktemp("logs") / "gunicorn.log") as base:
         with httpx.Client(base_url=base, timeout=30) as http:
-            created = http.post("/api/catalog/products/", json={"sku": "LAMP-1", "name": "Desk lamp", "price_cents": 2500})
+            created = http.post("/api/catalog/products/", json={"sku": "LAMP-1", "name": "Desk lamp", "price_cents": 2500}, headers=staff())
             assert created.status_code == 201, created.text
-            assert http.put("/api/inventory/stock/LAMP-1", json={"quantity": 4}).status_code == 200
+            assert http.put("/api/inventory/stock/LAMP-1", json={"quantity": 4}, headers=staff()).status_code == 200
         yield base
 
 
 def bind(**urls: str) -> override_settings:
     return override_settings(
         SEAMS_BINDINGS={
-            label: {"TRANSPORT": "http", "URL": url, "TIMEOUT": "10", "BREAKER_THRESHOLD": "2", "BREAKER_COOLDOWN": "300"}
+            label: {"TRANSPORT": "http", "URL": url, "TIMEOUT": "10", "BREAKER_THRESHOLD": "2", "BREAKER_COOLDOWN": "300",
+                    "CALLER": TEST_CALLERS[label]}
             for label, url in urls.items()
         }
     )
@@ -110,7 +114,8 @@ def test_the_callers_trace_continues_on_the_server(service: str, server_env: dic
 
 
 def test_the_server_publishes_each_contracts_openapi(service: str) -> None:
-    schema = httpx.get(f"{service}/internal/catalog/v1/catalog/openapi.json").json()
+    assert httpx.get(f"{service}/internal/catalog/v1/catalog/openapi.json").status_code == 401  # a token is needed
+    schema = httpx.get(f"{service}/internal/catalog/v1/catalog/openapi.json", headers=service_headers("orders", "catalog")).json()
     assert "/internal/catalog/v1/catalog/get_products" in schema["paths"]
     assert httpx.get(f"{service}/health/live").status_code == 200
 
@@ -141,8 +146,9 @@ def test_the_public_api_answers_503_when_a_bound_service_is_down() -> None:
     with bind(catalog=dead):
         response = Client().post(
             "/api/orders/",
-            data={"customer_email": "ada@example.com", "lines": [{"sku": "LAMP-1", "quantity": 1}]},
+            data={"lines": [{"sku": "LAMP-1", "quantity": 1}]},
             content_type="application/json",
+            headers=customer(),
         )
     assert response.status_code == 503, response.content
     body = response.json()

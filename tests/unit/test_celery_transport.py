@@ -49,7 +49,14 @@ from extraction.celery import TASK_NAME, CeleryTransport, call_contract
 from extraction.celery.client import CeleryChannel, channel_of, forward_event
 from extraction.celery.tasks import RECEIVE_TASK_NAME, receive_forwarded_event
 from extraction.wire import TransportUnavailable
+from tests.support.identity import service_token
 from tests.support.tracing import TRACE_ID, TRACEPARENT, current_trace, in_trace, trace_of
+
+
+def ORDERS_TOKEN() -> str:  # noqa: N802
+    """orders consumes Catalog: a caller the worker lets in."""
+    return service_token("orders", "catalog")
+
 
 # --- sample values for any annotation that may cross a boundary ---------------------------------------
 
@@ -305,7 +312,8 @@ def fake_catalog() -> Iterator[FakeCatalog]:
 
 
 def test_the_task_answers_ok_with_the_result_as_json(fake_catalog: FakeCatalog) -> None:
-    answer = call_contract("catalog.Catalog", "get_products", {"skus": ["KB-101", "MS-202"]}, {"traceparent": TRACEPARENT})
+    answer = call_contract("catalog.Catalog", "get_products", {"skus": ["KB-101", "MS-202"]}, {"traceparent": TRACEPARENT},
+                           token=ORDERS_TOKEN())
     assert answer == {"ok": [{"sku": "KB-101", "name": "Product KB-101", "price_cents": 4999},
                              {"sku": "MS-202", "name": "Product MS-202", "price_cents": 4999}]}
     assert through_json(answer) == answer
@@ -314,12 +322,12 @@ def test_the_task_answers_ok_with_the_result_as_json(fake_catalog: FakeCatalog) 
 
 
 def test_a_bare_trace_id_from_an_older_caller_is_ignored(fake_catalog: FakeCatalog) -> None:
-    assert "ok" in call_contract("catalog.Catalog", "get_product", {"sku": "KB-101"}, "0123456789abcdef")
+    assert "ok" in call_contract("catalog.Catalog", "get_product", {"sku": "KB-101"}, "0123456789abcdef", token=ORDERS_TOKEN())
     assert fake_catalog.traces[0] not in (None, "0123456789abcdef")  # a trace of its own
 
 
 def test_the_task_answers_a_contract_error_as_an_error_never_a_failure(fake_catalog: FakeCatalog) -> None:
-    answer = call_contract("catalog.Catalog", "get_product", {"sku": "missing"}, None)
+    answer = call_contract("catalog.Catalog", "get_product", {"sku": "missing"}, None, token=ORDERS_TOKEN())
     assert answer == {"error": {"code": "catalog.ProductNotFound", "message": "No product has SKU 'missing'.",
                                 "details": {"sku": "missing"}, "kind": "seams.NotFound"}}
 
@@ -329,26 +337,26 @@ def test_the_task_answers_a_contract_error_as_an_error_never_a_failure(fake_cata
     [({"sku": 7}, "valid string"), ({}, "Field required"), ({"sku": "a", "more": 1}, "Extra inputs")],
 )
 def test_the_task_refuses_arguments_that_do_not_match(fake_catalog: FakeCatalog, arguments: dict[str, Any], message: str) -> None:
-    error = call_contract("catalog.Catalog", "get_product", arguments, None)["error"]
+    error = call_contract("catalog.Catalog", "get_product", arguments, None, token=ORDERS_TOKEN())["error"]
     assert error["code"] == wire.VIOLATION_CODE and message in error["message"]
     assert fake_catalog.traces == []  # never called
 
 
 def test_a_call_taken_after_its_deadline_is_dropped_unrun(fake_catalog: FakeCatalog) -> None:
-    assert call_contract("catalog.Catalog", "get_product", {"sku": "KB-101"}, "t", time.time() - 1) is None
+    assert call_contract("catalog.Catalog", "get_product", {"sku": "KB-101"}, "t", time.time() - 1, token=ORDERS_TOKEN()) is None
     assert fake_catalog.traces == []
-    assert call_contract("catalog.Catalog", "get_product", {"sku": "KB-101"}, "t", time.time() + 30)["ok"]
+    assert call_contract("catalog.Catalog", "get_product", {"sku": "KB-101"}, "t", time.time() + 30, token=ORDERS_TOKEN())["ok"]
 
 
 def test_the_task_refuses_a_result_that_does_not_match(fake_catalog: FakeCatalog) -> None:
     fake_catalog.returns = {"sku": "a", "name": "b", "price_cents": 1}  # a look-alike, not a ProductDTO
-    error = call_contract("catalog.Catalog", "get_product", {"sku": "a"}, None)["error"]
+    error = call_contract("catalog.Catalog", "get_product", {"sku": "a"}, None, token=ORDERS_TOKEN())["error"]
     assert error["code"] == wire.VIOLATION_CODE and "return" in error["message"]
 
 
 def test_an_unexpected_exception_is_answered_as_unavailable(fake_catalog: FakeCatalog, caplog: pytest.LogCaptureFixture) -> None:
     fake_catalog.broken = ZeroDivisionError("division by zero")
-    error = call_contract("catalog.Catalog", "get_product", {"sku": "a"}, "t-2")["error"]
+    error = call_contract("catalog.Catalog", "get_product", {"sku": "a"}, "t-2", token=ORDERS_TOKEN())["error"]
     assert error["code"] == TransportUnavailable.code and error["kind"] == "seams.ServiceUnavailable"
     assert "ZeroDivisionError: division by zero" in error["message"]
     assert error["details"]["cause"] == "ZeroDivisionError"
@@ -358,9 +366,9 @@ def test_an_unexpected_exception_is_answered_as_unavailable(fake_catalog: FakeCa
 
 def test_the_task_names_what_it_cannot_serve() -> None:
     unknown = f"nowhere{uuid.uuid4().hex[:6]}.Nothing"
-    error = call_contract(unknown, "charge", {}, None)["error"]
+    error = call_contract(unknown, "charge", {}, None, token=ORDERS_TOKEN())["error"]
     assert error["code"] == TransportUnavailable.code and f"does not know the contract {unknown}" in error["message"]
-    error = call_contract("catalog.Catalog", "delete_everything", {}, None)["error"]
+    error = call_contract("catalog.Catalog", "delete_everything", {}, None, token=ORDERS_TOKEN())["error"]
     assert error["code"] == wire.VIOLATION_CODE and "no method 'delete_everything'" in error["message"]
 
 
@@ -397,19 +405,24 @@ class StandInApp:
     def __init__(self, answer: Callable[[list[Any]], Any] | None = None, send_error: Exception | None = None) -> None:
         self.sent: list[tuple[str, list[Any], dict[str, Any]]] = []
         self.results: list[StandInResult] = []
-        self.answer = answer or (lambda args: through_json(call_contract(*through_json(args))))
+        self.answer = answer
         self.send_error = send_error
 
     def send_task(self, name: str, args: list[Any], **options: Any) -> StandInResult:
         if self.send_error is not None:
             raise self.send_error
         self.sent.append((name, args, options))
-        result = StandInResult(lambda: self.answer(args))
+        if self.answer is None:  # run the task here, with the token the client put in the message
+            kwargs = through_json(options.get("kwargs", {}))
+            result = StandInResult(lambda: through_json(call_contract(*through_json(args), **kwargs)))
+        else:
+            answer = self.answer
+            result = StandInResult(lambda: answer(args))
         self.results.append(result)
         return result
 
 
-BINDING = {"TRANSPORT": "celery", "QUEUE": "seams.rpc.catalog", "TIMEOUT": "3"}
+BINDING = {"TRANSPORT": "celery", "QUEUE": "seams.rpc.catalog", "TIMEOUT": "3", "CALLER": "orders"}
 
 
 def remote(app: StandInApp, binding: dict[str, str] = BINDING) -> Catalog:
@@ -539,10 +552,11 @@ def payments() -> Iterator[type[Contract]]:
         yield Payments
 
 
+@override_settings(SEAMS_ALLOWED_CALLERS={"wiretest.Payments": ["orders"]})  # a test contract: no manifest consumes it
 def test_publishing_is_retried_only_for_calls_that_are_safe_to_repeat(fake_catalog: FakeCatalog, payments: type[Contract]) -> None:
     app = StandInApp()
     remote(app).get_product("KB-101")
-    client = CeleryTransport(contract=payments, binding={"TRANSPORT": "celery"}, app=app)  # type: ignore[arg-type]
+    client = CeleryTransport(contract=payments, binding={"TRANSPORT": "celery", "CALLER": "orders"}, app=app)  # type: ignore[arg-type]
     assert client.charge(7, decimal.Decimal("25.00")) == uuid.UUID(int=7)  # type: ignore[attr-defined]
     client.charge(7, decimal.Decimal("25.00"), idempotency_key="order-7")  # type: ignore[attr-defined]
     assert [options["retry"] for _, _, options in app.sent] == [True, False, True]
@@ -613,11 +627,12 @@ def test_the_module_comes_from_the_binding_or_the_handler_name() -> None:
 
 
 def test_the_receiving_task_refuses_what_it_cannot_serve() -> None:
-    answer = receive_forwarded_event("notifications", "modules.inventory.handlers.reserve_stock", ENVELOPE)
+    token = service_token("orders", "notifications")
+    answer = receive_forwarded_event("notifications", "modules.inventory.handlers.reserve_stock", ENVELOPE, token=token)
     assert answer == {"undeliverable": "subscriber modules.inventory.handlers.reserve_stock belongs to module 'inventory', not to 'notifications'"}
-    assert "no module installed here" in receive_forwarded_event("notifications", "elsewhere.handler", ENVELOPE)["undeliverable"]
+    assert "no module installed here" in receive_forwarded_event("notifications", "elsewhere.handler", ENVELOPE, token=token)["undeliverable"]
     with override_settings(SEAMS_BINDINGS={"notifications": {"TRANSPORT": "celery"}}):
-        answer = receive_forwarded_event("notifications", HANDLER, ENVELOPE)
+        answer = receive_forwarded_event("notifications", HANDLER, ENVELOPE, token=token)
     assert answer["error"]["type"] == "NotServedHere"
 
 

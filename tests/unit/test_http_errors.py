@@ -24,7 +24,7 @@ from extraction.http.wire import IDEMPOTENCY_HEADER
 def django_app(request: httpx.Request) -> httpx.Response:
     """Serve an httpx request with the project's Django application (through its test client,
     which keeps the test's database connections as they are)."""
-    headers = {name: request.headers[name] for name in ("traceparent", "tracestate", IDEMPOTENCY_HEADER) if name in request.headers}
+    headers = {name: request.headers[name] for name in ("traceparent", "tracestate", IDEMPOTENCY_HEADER, "Authorization") if name in request.headers}
     answer = Client().generic(
         request.method, request.url.path, data=request.content, content_type=request.headers["content-type"], headers=headers
     )
@@ -59,7 +59,7 @@ def raising() -> Iterator[RaisingCatalog]:
 @pytest.fixture
 def remote_catalog() -> Catalog:
     client = httpx.Client(base_url="http://testserver", transport=httpx.MockTransport(django_app))
-    return HttpTransport(contract=Catalog, binding={"URL": "http://testserver"}, client=client, breaker=CircuitBreaker())  # type: ignore[return-value]
+    return HttpTransport(contract=Catalog, binding={"URL": "http://testserver", "CALLER": "orders"}, client=client, breaker=CircuitBreaker())  # type: ignore[return-value]
 
 
 ERRORS = [

@@ -22,6 +22,7 @@ from extraction.http import events as receiving
 from extraction.http.breaker import OPEN, reset_breakers
 from extraction.http.client import forward_event, forwarding_module
 from extraction.http.wire import events_path
+from tests.support.identity import service_headers
 from tests.support.processes import free_port
 from tests.support.tracing import TRACE_ID, TRACEPARENT, in_trace, trace_of
 
@@ -197,13 +198,15 @@ def test_the_kernel_forwards_through_the_configured_http_transport() -> None:
 
 # --- the receiving endpoint: refusals before any handler runs -------------------------------------------------
 def post(path: str, body: object, **headers: str) -> httpx.Response:
+    """POST as the orders module of this service would forward (orders publishes OrderConfirmed)."""
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers = {**service_headers("orders", path.split("/")[2]), **headers}
     return Client().post(path, content, content_type="application/json", headers=headers)  # type: ignore[return-value]
 
 
 def test_every_installed_module_has_an_event_receiver_outside_the_public_docs() -> None:
     for label in ("catalog", "inventory", "orders", "notifications"):
-        assert reverse(f"seams-events-{label}") == events_path(label)
+        assert reverse(f"seams-events-{label}", urlconf="extraction.http.urls") == events_path(label)
     schema = Client().get("/api/openapi.json").json()
     assert not any("/internal/" in path for path in schema["paths"])
 

@@ -13,6 +13,7 @@ from typing import ClassVar
 
 import pytest
 from django.test import Client
+from django.test.utils import override_settings
 from ninja.testing import TestClient
 
 from contracts.catalog import Catalog, ProductDTO, ProductNotFound
@@ -20,6 +21,7 @@ from contracts.kernel import Contract, query
 from contracts.kernel.testing import override_contract
 from extraction.http import build_api
 from extraction.http.wire import VIOLATION_CODE
+from tests.support.identity import service_headers
 from tests.support.tracing import TRACE_ID, TRACEPARENT, current_trace
 
 GET_PRODUCT = "/internal/catalog/v1/catalog/get_product"
@@ -52,7 +54,13 @@ def fake() -> Iterator[FakeCatalog]:
 
 
 def post(path: str, body: object, **headers: str) -> object:
+    """POST as the orders module of this service (orders consumes Catalog)."""
+    headers = {**service_headers("orders", path.split("/")[2]), **headers}
     return Client().post(path, data=json.dumps(body), content_type="application/json", headers=headers)
+
+
+def get(path: str) -> object:
+    return Client().get(path, headers=service_headers("orders", path.split("/")[2]))
 
 
 def test_a_method_answers_its_declared_return_type_as_json(fake: FakeCatalog) -> None:
@@ -120,7 +128,7 @@ def test_an_implementation_breaking_its_declaration_is_a_500_violation() -> None
 
 
 def test_each_contract_publishes_its_own_openapi_document() -> None:
-    schema = Client().get("/internal/catalog/v1/catalog/openapi.json").json()
+    schema = get("/internal/catalog/v1/catalog/openapi.json").json()
     assert schema["info"]["title"] == "catalog.Catalog (internal)"
     assert set(schema["paths"]) == {GET_PRODUCT, GET_PRODUCTS}
     operation = schema["paths"][GET_PRODUCT]["post"]
@@ -133,8 +141,8 @@ def test_each_contract_publishes_its_own_openapi_document() -> None:
 
 def test_every_installed_modules_contracts_are_mounted() -> None:
     for path in ("/internal/inventory/v1/inventory/openapi.json", "/internal/orders/v1/orders/openapi.json"):
-        assert Client().get(path).status_code == 200
-    assert Client().get("/internal/notifications/v1/notifications/openapi.json").status_code == 404  # provides nothing
+        assert get(path).status_code == 200
+    assert get("/internal/notifications/v1/notifications/openapi.json").status_code == 404  # provides nothing
 
 
 # --- a contract that no installed module provides, served by build_api() directly -------------------
@@ -162,10 +170,11 @@ class FakeTally(Tally):
         return dict.fromkeys(ids, 1)
 
 
+@override_settings(SEAMS_ALLOWED_CALLERS={"tally.Tally": ["orders"]})  # what extract_module writes for a service
 def test_build_api_serves_any_contract_with_wire_types() -> None:
     key = uuid.uuid4()
     with override_contract(Tally, FakeTally()):
-        client = TestClient(build_api(Tally))
+        client = TestClient(build_api(Tally), headers=service_headers("orders", "tally"))
         total = client.post("/total", json={"since": "2024-05-07", "step": "2.5"})
         assert total.status_code == 200 and total.json() == "17.5"
         assert client.post("/reset", json={}).json() is None

@@ -178,3 +178,12 @@ def test_a_bound_module_that_is_not_installed_here_resolves_through_its_transpor
 def test_a_module_that_is_neither_installed_nor_bound_says_how_to_bind_it() -> None:
     with pytest.raises(ConfigurationError, match=r"module 'pricing', which is not installed.*SEAMS_BIND_PRICING="):
         use(Pricing, consumer="tests.unit.caller")
+
+
+@override_settings(
+    SEAMS_BINDINGS={"catalog": {"TRANSPORT": "fake", "URL": "http://catalog"}},
+    SEAMS_TRANSPORTS={"fake": "tests.unit.fake_transport.client_factory"},
+)
+def test_the_transport_is_told_which_module_calls_so_it_can_sign_in_its_name() -> None:
+    served = use(Catalog, consumer="modules.orders.services")
+    assert served.binding == {"TRANSPORT": "fake", "URL": "http://catalog", "CALLER": "orders"}

@@ -59,6 +59,25 @@ process (gunicorn, above) must run as well, and the monolith forwards those path
 `{{ label }}` has no public API: the worker and beat are all that must run; the web process only serves
 health probes, `/metrics` and the console.{% endif %}{% endif %}
 
+## Keys: this service's identity
+
+Every call between this service and the monolith carries a short-lived token signed with the
+caller's private key and checked by the receiver (the monolith's `docs/security.md`). No generated
+file holds a key: create the pair, keep the private key in your secret store, swap public keys.
+
+```bash
+python -m extraction.identity {{ service }} --modules {{ label }}   # prints the private key, the public key, the trust entry
+```
+
+* this service: `SEAMS_IDENTITY_KEY` = the private key (or mount it and set
+  `SEAMS_IDENTITY_KEY_FILE`); `SEAMS_IDENTITY_PEERS` = the monolith's entry with the monolith's
+  public key: `{{ monolith_peers }}`;
+* the monolith: add this service to its `SEAMS_IDENTITY_PEERS`: `{{ service_peer }}`.
+
+Who may call {{ label }}'s contracts is fixed here from the monolith's manifests
+(`SEAMS_ALLOWED_CALLERS` in `service/settings.py`); re-run `extract_module` after a manifest changes.
+With `DEBUG` off the service refuses to start without its key.
+
 ## Docker
 
 ```bash
@@ -70,7 +89,9 @@ docker run --rm --env-file .env {{ image }} celery -A service worker -Q {{ queue
 ## Kubernetes
 
 ```bash
-# edit k8s/config.yaml first: the Secret holds placeholders
+# edit k8s/config.yaml first: the Secret's values are empty (SECRET_KEY, SEAMS_IDENTITY_KEY, the
+# database password) and SEAMS_IDENTITY_PEERS needs the monolith's public key; or create the Secret
+# from your secret store: kubectl create secret generic {{ service }}-secrets --from-literal=...
 kubectl apply -f k8s/config.yaml
 kubectl apply -f k8s/migrate-job.yaml && kubectl wait --for=condition=complete job/{{ service }}-migrate
 kubectl apply -f k8s/deployment.yaml -f k8s/service.yaml -f k8s/hpa.yaml

@@ -65,8 +65,10 @@ def _require_http_transport(shop: served.ServedShop) -> None:
         pytest.fail(f"The 'http' binding needs the HTTP transport (extraction/http/client.py): {exc}", pytrace=False)
     import httpx
 
+    from tests.support.identity import service_headers
+
     url = f"{shop.web()}/internal/catalog/v1/catalog/openapi.json"
-    status = httpx.get(url, timeout=30).status_code
+    status = httpx.get(url, timeout=30, headers=service_headers("orders", "catalog")).status_code
     if status != 200:
         pytest.fail(
             f"The 'http' binding needs the internal endpoints mounted (app/urls.py: include('extraction.http.urls')); "

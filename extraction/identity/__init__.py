@@ -1,0 +1,34 @@
+"""Service identity: every internal call carries a short-lived signed token, checked locally.
+
+* :mod:`.keys`: Ed25519 key pairs, one per service; the trust (peers, their modules and keys);
+* :mod:`.config`: the ``SEAMS_IDENTITY`` setting from the environment, checked at start-up;
+* :mod:`.tokens`: issuing and verifying the JWTs (PyJWT, EdDSA);
+* :mod:`.policy`: authorisation from the manifests (``consumes``, the declaring publisher).
+
+See docs/security.md. ``python -m extraction.identity NAME`` (or ``manage.py service_key NAME``)
+creates a key pair.
+"""
+
+from .config import identity_from_env
+from .keys import generate_private_pem, key_id, public_text
+from .policy import admit_call, admit_event, allowed_callers, allowed_publisher, authorise_event, bearer
+from .tokens import Forbidden, Identity, Refused, Unauthenticated, issue, verify
+
+__all__ = [
+    "Forbidden",
+    "Identity",
+    "Refused",
+    "Unauthenticated",
+    "admit_call",
+    "admit_event",
+    "allowed_callers",
+    "allowed_publisher",
+    "authorise_event",
+    "bearer",
+    "generate_private_pem",
+    "identity_from_env",
+    "issue",
+    "key_id",
+    "public_text",
+    "verify",
+]

@@ -1,0 +1,124 @@
+"""The internal surface: ``/internal/<module>/...`` served only where a binding needs it, never
+listed next to the public API.
+
+The internal endpoints (contract calls, forwarded events, their OpenAPI documents) are not in the
+project's URLconf at all: :class:`InternalSurfaceMiddleware` dispatches a request under
+``/internal/`` to their own URLconf (``extraction.http.urls``) when
+
+* its module is *exposed* by this process (``SEAMS_INTERNAL``, below), and
+* it arrived on the internal listener when one is configured (``SEAMS_INTERNAL_PORT``: gunicorn
+  binds both, ``--bind 0.0.0.0:8000 --bind 0.0.0.0:9000``, and only the internal port is reachable
+  from the services' network; the production default, see docs/security.md);
+
+and answers anything else under ``/internal/`` with a plain JSON 404. So the public OpenAPI, the
+gateway (which forwards only ``/api/<module>/``) and Django's debug 404 page never show an
+internal route, and an internal route that is not exposed does not exist.
+
+``SEAMS_INTERNAL`` says which modules are exposed:
+
+* ``auto`` (the default): in a process that serves only some of the project's modules (an
+  extracted service, ``SEAMS_MODULES=...``), all of them; in the monolith, only the modules that a
+  module served elsewhere (``SEAMS_BIND_<MODULE>``) needs: the contracts it consumes and the
+  handlers of the events it publishes. With nothing extracted, nothing is exposed;
+* ``all`` / ``none``, or a comma-separated list of module labels.
+
+Every exposed endpoint still requires a service token (:mod:`extraction.identity`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
+
+from contracts.kernel import ConfigurationError
+from contracts.kernel.modules import module_configs
+from contracts.kernel.registry import get_registry
+from contracts.kernel.remote import is_remote
+
+__all__ = ["PREFIX", "InternalSurfaceMiddleware", "exposed_modules", "internal_from_env"]
+
+PREFIX = "/internal/"
+URLCONF = "extraction.http.urls"
+
+
+def internal_from_env(environ: Mapping[str, str], labels: Iterable[str]) -> dict[str, Any]:
+    """The ``SEAMS_INTERNAL`` setting from ``SEAMS_INTERNAL`` and ``SEAMS_INTERNAL_PORT``."""
+    known = set(labels)
+    raw = environ.get("SEAMS_INTERNAL", "auto").strip().lower() or "auto"
+    if raw in {"auto", "all", "none"}:
+        modules: str | list[str] = raw
+    else:
+        modules = [m.strip() for m in raw.split(",") if m.strip()]
+        unknown = sorted(set(modules) - known)
+        if unknown:
+            raise ConfigurationError(
+                f"SEAMS_INTERNAL names unknown modules {unknown}: use auto, all, none or labels among {sorted(known)}."
+            )
+    port_text = environ.get("SEAMS_INTERNAL_PORT", "").strip()
+    port = None
+    if port_text:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ConfigurationError(f"SEAMS_INTERNAL_PORT must be a TCP port number, got {port_text!r}.")
+        port = int(port_text)
+    return {"MODULES": modules, "PORT": port}
+
+
+def _needed_by_remote_modules(installed: list[str]) -> set[str]:
+    """Modules of this process that a module served elsewhere calls or forwards events to."""
+    configs = {config.label: config for config in module_configs()}
+    needed: set[str] = set()
+    registry = get_registry()
+    for label, config in configs.items():
+        if not is_remote(label):
+            continue
+        needed |= {c.__seams_module__ for c in config.consumes}
+        for event in config.publishes:
+            needed |= {s.module for s in registry.subscribers_for(event.event_type)}
+    return {m for m in needed if m in installed and not is_remote(m)}
+
+
+def exposed_modules() -> set[str]:
+    """The modules whose internal endpoints this process serves now (see the module docstring)."""
+    installed = list(settings.SEAMS_MODULES)
+    modules = getattr(settings, "SEAMS_INTERNAL", {}).get("MODULES", "auto")
+    if modules == "all":
+        return set(installed)
+    if modules == "none":
+        return set()
+    if isinstance(modules, list):
+        return set(modules) & set(installed)
+    every = set(getattr(settings, "SEAMS_DISCOVERED_MODULES", installed))
+    if set(installed) < every:  # a process serving a cut of the project: a service
+        return set(installed)
+    return _needed_by_remote_modules(installed)
+
+
+def _not_found(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"detail": "Not Found"}, status=404)
+
+
+class InternalSurfaceMiddleware:
+    """Route ``/internal/...`` to the internal URLconf when exposed here, else a plain 404."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path_info.startswith(PREFIX):
+            return self.get_response(request)
+        port = getattr(settings, "SEAMS_INTERNAL", {}).get("PORT")
+        if port is not None and str(request.META.get("SERVER_PORT")) != str(port):
+            return _not_found(request)
+        module = request.path_info[len(PREFIX):].split("/", 1)[0]
+        if module not in exposed_modules():
+            return _not_found(request)
+        try:
+            resolve(request.path_info, urlconf=URLCONF)
+        except Resolver404:
+            return _not_found(request)  # never Django's debug page, which would list the routes
+        request.urlconf = URLCONF
+        return self.get_response(request)

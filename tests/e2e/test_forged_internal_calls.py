@@ -1,0 +1,219 @@
+"""Attacks on the internal surface, against real processes: a service serving catalog and
+notifications (gunicorn, and a Celery worker on its own queues) with its own key pair, trusting
+"monolith" for the modules that stay there. The test process plays the monolith (it holds the
+monolith's key, tests/settings.py) and the attacker (who can reach the port and the broker).
+
+Each forged, unsigned, expired, wrong-audience, wrong-caller and replayed-after-expiry request is
+refused and leaves nothing behind (no inbox row, no email); the allowed caller still works; the
+trust file is rotated while the service runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from celery import Celery
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from extraction.identity import key_id, public_text
+from extraction.identity.keys import generate_private_pem, load_private_key
+from tests.support.processes import BIN, ROOT, gunicorn, manage, project_env, throwaway_database
+
+pytestmark = pytest.mark.e2e
+
+CONFIRMATION = "modules.notifications.handlers.email_order_confirmation"
+EVENTS = "/internal/notifications/events/"
+GET_PRODUCT = "/internal/catalog/v1/catalog/get_product"
+STAYING = ["inventory", "orders"]
+
+#: Counts of what a forged event would leave behind, read in the service's environment.
+STATE = """
+import json, django
+django.setup()
+from contracts.kernel.models import InboxEntry
+from modules.notifications.models import SentEmail
+print(json.dumps({"inbox": InboxEntry.objects.using("notifications").count(),
+                  "emails": SentEmail.objects.using("notifications").count()}))
+"""
+
+
+def monolith_key() -> Ed25519PrivateKey:
+    return load_private_key(os.environ["SEAMS_IDENTITY_KEY"], "SEAMS_IDENTITY_KEY")
+
+
+def token(key: Ed25519PrivateKey, *, sub: str = "orders", aud: str = "notifications", iss: str = "monolith",
+          lifetime: float = 60, age: float = 0) -> str:
+    now = time.time() - age
+    claims = {"iss": iss, "sub": sub, "aud": aud, "iat": int(now), "exp": int(now + lifetime)}
+    return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": key_id(key)})
+
+
+def confirmed(email: str) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()), "type": "orders.OrderConfirmed", "version": 1, "key": "1",
+        "payload": {"order_id": 1, "customer_email": email, "total_cents": 100}, "headers": {},
+        "occurred_at": "2026-01-01T00:00:00+00:00",
+    }
+
+
+class Service:
+    def __init__(self, base: str, env: dict[str, str], peers: Path, broker: str, queue: str) -> None:
+        self.base, self.env, self.peers, self.broker, self.queue = base, env, peers, broker, queue
+
+    def state(self) -> dict[str, int]:
+        result = subprocess.run([sys.executable, "-c", STATE], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+    def event(self, bearer: str | None, envelope: dict[str, Any]) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+        return httpx.post(f"{self.base}{EVENTS}", json={"subscriber": CONFIRMATION, "envelope": envelope}, headers=headers, timeout=30)
+
+    def trust(self, *keys: Ed25519PrivateKey) -> None:
+        self.peers.write_text(json.dumps({"monolith": {"modules": STAYING, "keys": [public_text(k) for k in keys]}}))
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    tmp = tmp_path_factory.mktemp("forged")
+    peers = tmp / "peers.json"
+    peers.write_text(json.dumps({"monolith": {"modules": STAYING, "keys": [public_text(monolith_key())]}}))
+    broker = "redis://127.0.0.1:6379/13"
+    queue = f"seams.identity-e2e.{uuid.uuid4().hex[:6]}"
+    with throwaway_database(tmp) as db_env:
+        base_env = {**db_env, "DEBUG": "false", "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
+        manage(["migrate_modules"], project_env(base_env))
+        env = project_env({
+            **base_env,
+            "SEAMS_MODULES": "catalog,notifications",
+            "SEAMS_IDENTITY_NAME": "shop-service",
+            "SEAMS_IDENTITY_KEY": generate_private_pem(),  # its own key, not the monolith's
+            "SEAMS_IDENTITY_PEERS": "",
+            "SEAMS_IDENTITY_PEERS_FILE": str(peers),
+            "CELERY_BROKER_URL": broker,
+            "CELERY_RESULT_BACKEND": broker,
+        })
+        worker = subprocess.Popen(
+            [str(BIN / "celery"), "-A", "app", "worker", "-Q", queue, "-c", "1", "-n", f"{queue}@%h", "--without-gossip",
+             "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"],
+            cwd=ROOT, env=env, stdout=(tmp / "worker.log").open("w"), stderr=subprocess.STDOUT,
+        )
+        try:
+            with gunicorn(env, log=tmp / "service.log") as base:
+                yield Service(base, env, peers, broker, queue)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+
+
+def test_forged_events_are_refused_and_leave_nothing_behind(service: Service) -> None:
+    before = service.state()
+    attacker = Ed25519PrivateKey.generate()
+    envelope = confirmed("victim@example.com")
+    cases = {
+        "unsigned": (None, 401),
+        "garbage": ("not.a.token", 401),
+        "forged key": (token(attacker), 401),
+        "forged key, monolith's kid": (jwt.encode({"iss": "monolith", "sub": "orders", "aud": "notifications",
+                                                   "iat": int(time.time()), "exp": int(time.time()) + 60}, attacker,
+                                                  algorithm="EdDSA", headers={"kid": key_id(monolith_key())}), 401),
+        "expired": (token(monolith_key(), age=120), 401),
+        "wrong audience": (token(monolith_key(), aud="catalog"), 401),
+        "wrong caller (inventory does not publish OrderConfirmed)": (token(monolith_key(), sub="inventory"), 403),
+        "a module the monolith does not speak for": (token(monolith_key(), sub="notifications"), 403),
+    }
+    for name, (bearer, status) in cases.items():
+        answer = service.event(bearer, envelope)
+        assert answer.status_code == status, (name, answer.text)
+        assert "Traceback" not in answer.text
+    assert service.state() == before  # no inbox row, no email
+
+
+def test_a_token_replayed_after_it_expired_is_refused(service: Service) -> None:
+    short = token(monolith_key(), lifetime=1)
+    first = service.event(short, confirmed("ada@example.com"))
+    assert first.status_code == 200 and first.json()["outcome"] == "completed"
+    after = service.state()
+    time.sleep(1 + 5 + 1)  # its expiry plus the 5 s clock-skew leeway: waiting, not measuring
+    replayed = service.event(short, confirmed("ada@example.com"))
+    assert replayed.status_code == 401 and "expired" in replayed.json()["error"]["message"]
+    assert service.state() == after
+
+
+def test_the_allowed_caller_is_served(service: Service) -> None:
+    before = service.state()
+    envelope = confirmed("grace@example.com")
+    assert service.event(token(monolith_key()), envelope).json() == {"outcome": "completed"}
+    assert service.event(token(monolith_key()), envelope).json() == {"outcome": "duplicate"}
+    assert service.state() == {"inbox": before["inbox"] + 1, "emails": before["emails"] + 1}
+
+
+def test_contract_calls_need_a_consumer_identity(service: Service) -> None:
+    url = f"{service.base}{GET_PRODUCT}"
+    body = {"sku": "NOPE"}
+    assert httpx.post(url, json=body, timeout=30).status_code == 401
+    assert httpx.get(f"{service.base}/internal/catalog/v1/catalog/openapi.json", timeout=30).status_code == 401
+    wrong = httpx.post(url, json=body, headers={"Authorization": f"Bearer {token(monolith_key(), sub='notifications', aud='catalog')}"}, timeout=30)
+    assert wrong.status_code == 403  # the monolith does not speak for notifications here
+    other = httpx.post(url, json=body, headers={"Authorization": f"Bearer {token(monolith_key(), sub='orders', aud='inventory')}"}, timeout=30)
+    assert other.status_code == 401  # a token for another module
+    allowed = httpx.post(url, json=body, headers={"Authorization": f"Bearer {token(monolith_key(), sub='orders', aud='catalog')}"}, timeout=30)
+    assert allowed.status_code == 404 and allowed.json()["error"]["code"] == "catalog.ProductNotFound"
+
+
+def test_the_celery_worker_refuses_messages_without_a_valid_token(service: Service) -> None:
+    """Broker access alone: tasks sent straight to the worker's queue."""
+    before = service.state()
+    app = Celery("attacker", broker=service.broker, backend=service.broker)
+
+    def send(task: str, args: list[Any], **kwargs: Any) -> Any:
+        return app.send_task(task, args=args, kwargs=kwargs, queue=service.queue).get(timeout=60)
+
+    call = ["catalog.Catalog", "get_product", {"sku": "NOPE"}, None, None]
+    assert send("seams.call_contract", call)["refused"]["status"] == 401
+    assert send("seams.call_contract", call, token=token(Ed25519PrivateKey.generate(), aud="catalog"))["refused"]["status"] == 401
+    assert send("seams.call_contract", call, token=token(monolith_key(), sub="inventory", aud="notifications"))["refused"]["status"] == 401
+    allowed = send("seams.call_contract", call, token=token(monolith_key(), sub="orders", aud="catalog"))
+    assert allowed["error"]["code"] == "catalog.ProductNotFound"
+    envelope = confirmed("mallory@example.com")
+    assert send("seams.receive_event", ["notifications", CONFIRMATION, envelope])["refused"]["status"] == 401
+    forged = send("seams.receive_event", ["notifications", CONFIRMATION, envelope], token=token(monolith_key(), sub="inventory"))
+    assert forged["refused"]["status"] == 403
+    assert service.state() == before
+    app.close()
+
+
+def test_the_trust_rotates_while_the_service_runs(service: Service) -> None:
+    """The monolith moves to a new key: the service trusts both, then only the new one, from its
+    mounted peers file, without a restart."""
+    old, new = monolith_key(), Ed25519PrivateKey.generate()
+
+    def status(key: Ed25519PrivateKey) -> int:
+        return service.event(token(key), confirmed("rotation@example.com")).status_code
+
+    def eventually(key: Ed25519PrivateKey, expected: int) -> None:
+        deadline = time.monotonic() + 30
+        while status(key) != expected:
+            assert time.monotonic() < deadline, f"the service did not pick up the new trust (still not {expected})"
+            time.sleep(0.5)
+
+    assert status(new) == 401
+    service.trust(old, new)
+    eventually(new, 200)
+    assert status(old) == 200  # both while rotating
+    service.trust(new)
+    eventually(old, 401)
+    assert status(new) == 200
+    service.trust(old)  # as it was, for the other tests
+    eventually(old, 200)

@@ -1,0 +1,265 @@
+"""extraction/identity: service tokens, the trust, authorisation from the manifests, and the
+receivers refusing before anything runs (HTTP endpoints, event receiver, Celery tasks)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.conf import settings
+from django.test import Client
+from django.test.utils import override_settings
+
+from contracts.catalog import Catalog, ProductDTO
+from contracts.kernel import ConfigurationError
+from contracts.kernel.testing import override_contract
+from extraction.celery.tasks import call_contract, receive_forwarded_event
+from extraction.identity import (
+    Forbidden,
+    Unauthenticated,
+    admit_call,
+    admit_event,
+    allowed_callers,
+    generate_private_pem,
+    identity_from_env,
+    issue,
+    key_id,
+    public_text,
+    verify,
+)
+from extraction.identity.keygen import main as keygen
+from extraction.identity.keys import load_private_key
+from extraction.identity.tokens import reset
+from tests.support.identity import service_headers
+
+GET_PRODUCT = "/internal/catalog/v1/catalog/get_product"
+EVENTS = "/internal/notifications/events/"
+
+
+def own_key() -> Ed25519PrivateKey:
+    return load_private_key(settings.SEAMS_IDENTITY["KEY"], "test key")
+
+
+def forge(key: Ed25519PrivateKey, kid: str | None = None, **claims: object) -> str:
+    now = int(time.time())
+    body = {"iss": "monolith", "sub": "orders", "aud": "catalog", "iat": now, "exp": now + 60, **claims}
+    return jwt.encode(body, key, algorithm="EdDSA", headers={"kid": kid or key_id(key)})
+
+
+class Catalogue(Catalog):
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def get_product(self, sku: str) -> ProductDTO:
+        self.calls += 1
+        return ProductDTO(sku=sku, name="Lamp", price_cents=1)
+
+    def get_products(self, skus: list[str]) -> list[ProductDTO]:
+        return [self.get_product(s) for s in skus]
+
+
+@pytest.fixture
+def catalogue() -> Iterator[Catalogue]:
+    with override_contract(Catalog, Catalogue()) as fake:
+        yield fake  # type: ignore[misc]
+
+
+# --- configuration ------------------------------------------------------------------------------------
+def test_without_debug_the_process_refuses_to_start_without_its_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"SEAMS_IDENTITY_KEY \(or SEAMS_IDENTITY_KEY_FILE\) is not set"):
+        identity_from_env({}, debug=False, default_name="monolith", var_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"SEAMS_IDENTITY_KEY": "not a key"}, "SEAMS_IDENTITY_KEY is not a PEM private key"),
+        ({"SEAMS_IDENTITY_KEY_FILE": "/nonexistent/key.pem"}, "SEAMS_IDENTITY_KEY_FILE='/nonexistent/key.pem' cannot be read"),
+        ({"SEAMS_IDENTITY_PEERS": "{"}, "SEAMS_IDENTITY_PEERS is not JSON"),
+        ({"SEAMS_IDENTITY_PEERS": '{"x": {"modules": ["a"], "keys": ["short"]}}'}, "is not an Ed25519 public key"),
+        ({"SEAMS_IDENTITY_PEERS": '{"x": {"keys": []}}'}, "service 'x' needs \"modules\""),
+        ({"SEAMS_IDENTITY_TTL": "0"}, "SEAMS_IDENTITY_TTL must be"),
+    ],
+)
+def test_bad_identity_settings_are_refused_naming_the_variable(tmp_path: Path, environ: dict[str, str], message: str) -> None:
+    environ = {"SEAMS_IDENTITY_KEY": generate_private_pem(), **environ} if "KEY" not in str(environ) else environ
+    with pytest.raises(ConfigurationError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        identity_from_env(environ, debug=False, default_name="monolith", var_dir=tmp_path)
+
+
+def test_the_key_generator_prints_a_usable_pair_and_a_trust_entry(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import io
+
+    out = io.StringIO()
+    keygen(["catalog-service", "--modules", "catalog", "--out", str(tmp_path)], stream=out)
+    key = load_private_key((tmp_path / "catalog-service.pem").read_text(), "written")
+    assert (tmp_path / "catalog-service.pem").stat().st_mode & 0o777 == 0o600
+    entry = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert entry == {"catalog-service": {"modules": ["catalog"], "keys": [public_text(key)]}}
+    again = io.StringIO()
+    keygen(["--public", str(tmp_path / "catalog-service.pem")], stream=again)
+    assert again.getvalue() == public_text(key) + "\n"
+    with pytest.raises(FileExistsError):  # never overwrites a key
+        keygen(["catalog-service", "--out", str(tmp_path)], stream=io.StringIO())
+
+
+# --- tokens -----------------------------------------------------------------------------------------
+def test_an_issued_token_names_service_module_and_target_and_is_reused() -> None:
+    token = issue("orders", "catalog")
+    claims = jwt.decode(token, own_key().public_key(), algorithms=["EdDSA"], audience="catalog")
+    assert claims["iss"] == "monolith" and claims["sub"] == "orders" and 50 <= claims["exp"] - claims["iat"] <= 60
+    assert jwt.get_unverified_header(token)["kid"] == key_id(own_key())
+    assert issue("orders", "catalog") == token  # cached while most of its life is left
+    assert verify(token, "catalog").module == "orders"
+
+
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [
+        (None, "no service token"),
+        ("garbage", "malformed service token"),
+        (lambda: forge(Ed25519PrivateKey.generate()), "unknown key"),
+        (lambda: forge(own_key(), exp=int(time.time()) - 60, iat=int(time.time()) - 120), "expired"),
+        (lambda: forge(own_key(), aud="inventory"), "for another module"),
+        (lambda: forge(own_key(), iss="catalog-service"), "issuer is not the owner of its key"),
+        (lambda: forge(own_key(), kid="x" * 16), "unknown key"),
+        (lambda: jwt.encode({"sub": "orders", "aud": "catalog", "iss": "monolith", "exp": 2**40, "iat": 0}, "s" * 32,
+                            algorithm="HS256", headers={"kid": key_id(own_key())}), "invalid service token"),
+    ],
+    ids=["missing", "malformed", "unknown-key", "expired", "wrong-audience", "wrong-issuer", "unknown-kid", "hs256"],
+)
+def test_a_bad_token_is_unauthenticated(token: object, reason: str) -> None:
+    with pytest.raises(Unauthenticated, match=reason):
+        verify(token() if callable(token) else token, "catalog")  # type: ignore[arg-type]
+
+
+def test_a_service_cannot_speak_for_a_module_it_does_not_serve(tmp_path: Path) -> None:
+    other = Ed25519PrivateKey.generate()
+    peers = json.dumps({"catalog-service": {"modules": ["catalog"], "keys": [public_text(other)]}})
+    with override_settings(SEAMS_IDENTITY={**settings.SEAMS_IDENTITY, "PEERS": peers}):
+        assert verify(forge(other, iss="catalog-service", sub="catalog", aud="orders"), "orders").service == "catalog-service"
+        with pytest.raises(Forbidden, match="does not serve module 'orders'"):
+            verify(forge(other, iss="catalog-service", sub="orders", aud="inventory"), "inventory")
+
+
+# --- authorisation ------------------------------------------------------------------------------------
+def test_only_the_consumers_of_a_contract_may_call_it() -> None:
+    assert "orders" in allowed_callers(Catalog) and "notifications" not in allowed_callers(Catalog)
+    assert admit_call(issue("orders", "catalog"), Catalog).module == "orders"
+    with pytest.raises(Forbidden, match="module 'notifications' .* does not consume catalog.Catalog"):
+        admit_call(issue("notifications", "catalog"), Catalog)
+    with override_settings(SEAMS_ALLOWED_CALLERS={"catalog.Catalog": ["notifications"]}):
+        assert admit_call(issue("notifications", "catalog"), Catalog).module == "notifications"
+
+
+def test_only_the_publisher_of_an_event_may_forward_it() -> None:
+    envelope = {"type": "orders.OrderConfirmed", "version": 1}
+    assert admit_event(issue("orders", "notifications"), "notifications", envelope).module == "orders"
+    with pytest.raises(Forbidden, match="does not publish orders.OrderConfirmed: only 'orders' may forward it"):
+        admit_event(issue("inventory", "notifications"), "notifications", envelope)
+
+
+# --- the receivers refuse before anything runs --------------------------------------------------------
+def test_the_http_endpoint_refuses_before_the_implementation_runs(catalogue: Catalogue) -> None:
+    client = Client()
+    body = json.dumps({"sku": "A"})
+    unsigned = client.post(GET_PRODUCT, body, content_type="application/json")
+    assert unsigned.status_code == 401 and unsigned.json()["error"]["code"] == "seams.Unauthenticated"
+    assert unsigned["WWW-Authenticate"].startswith("Bearer")
+    malformed_body = client.post(GET_PRODUCT, "{", content_type="application/json")
+    assert malformed_body.status_code == 401  # identity first: an anonymous caller learns nothing
+    wrong = client.post(GET_PRODUCT, body, content_type="application/json", headers=service_headers("notifications", "catalog"))
+    assert wrong.status_code == 403 and wrong.json()["error"]["code"] == "seams.Forbidden"
+    audience = client.post(GET_PRODUCT, body, content_type="application/json", headers=service_headers("orders", "inventory"))
+    assert audience.status_code == 401
+    assert catalogue.calls == 0
+    ok = client.post(GET_PRODUCT, body, content_type="application/json", headers=service_headers("orders", "catalog"))
+    assert ok.status_code == 200 and catalogue.calls == 1
+
+
+def test_the_internal_openapi_documents_need_a_token_too() -> None:
+    assert Client().get("/internal/catalog/v1/catalog/openapi.json").status_code == 401
+    assert Client().get("/internal/catalog/v1/catalog/docs/").status_code == 401
+    schema = Client().get("/internal/catalog/v1/catalog/openapi.json", headers=service_headers("orders", "catalog")).json()
+    responses = schema["paths"][GET_PRODUCT]["post"]["responses"]
+    assert {"401", "403"} <= set(responses) and schema["components"]["securitySchemes"]
+
+
+def test_a_forged_event_is_refused_before_the_handler_or_the_inbox() -> None:
+    envelope = {"id": "5d3c1b2a-0000-4000-8000-000000000009", "type": "orders.OrderConfirmed", "version": 1, "key": "1",
+                "payload": {"order_id": 1, "customer_email": "victim@example.com", "total_cents": 1},
+                "headers": {}, "occurred_at": "2026-01-01T00:00:00+00:00"}
+    body = json.dumps({"subscriber": "modules.notifications.handlers.email_order_confirmation", "envelope": envelope})
+    assert Client().post(EVENTS, body, content_type="application/json").status_code == 401
+    forged = Client().post(EVENTS, body, content_type="application/json", headers=service_headers("inventory", "notifications"))
+    assert forged.status_code == 403 and "only 'orders' may forward it" in forged.json()["error"]["message"]
+
+
+def test_the_celery_tasks_refuse_a_message_without_a_valid_token(catalogue: Catalogue) -> None:
+    refused = call_contract("catalog.Catalog", "get_product", {"sku": "A"}, None)
+    assert refused == {"refused": {"status": 401, "code": "seams.Unauthenticated", "message": refused["refused"]["message"]}}
+    forbidden = call_contract("catalog.Catalog", "get_product", {"sku": "A"}, None, token=issue("notifications", "catalog"))
+    assert forbidden["refused"]["status"] == 403
+    assert catalogue.calls == 0
+    envelope = {"type": "orders.OrderConfirmed", "version": 1}
+    handler = "modules.notifications.handlers.email_order_confirmation"
+    assert receive_forwarded_event("notifications", handler, envelope)["refused"]["status"] == 401
+    assert receive_forwarded_event("notifications", handler, envelope, token=issue("inventory", "notifications"))["refused"]["status"] == 403
+
+
+# --- rotation -----------------------------------------------------------------------------------------
+def test_keys_rotate_through_their_files_without_a_restart(tmp_path: Path) -> None:
+    """The caller's key file is replaced by a new key while the receiver trusts both; then the old
+    key is dropped from the trust and its tokens stop working."""
+    old, new = generate_private_pem(), generate_private_pem()
+    key_file, peers_file = tmp_path / "key.pem", tmp_path / "peers.json"
+    key_file.write_text(old)
+    old_public = public_text(load_private_key(old, "old"))
+    new_public = public_text(load_private_key(new, "new"))
+    peers_file.write_text(json.dumps({"monolith": {"modules": ["orders"], "keys": [old_public, new_public]}}))
+    config = {**settings.SEAMS_IDENTITY, "KEY": None, "KEY_FILE": str(key_file), "PEERS_FILE": str(peers_file)}
+    from extraction.identity import tokens
+
+    with override_settings(SEAMS_IDENTITY=config):
+        first = issue("orders", "catalog")
+        assert verify(first, "catalog").module == "orders"
+        key_file.write_text(new + "\n")  # the new key, a different size: seen at the next check
+        tokens._current().checked = 0  # the files are looked at once a second; do not wait for it
+        second = issue("orders", "catalog")
+        assert second != first and jwt.get_unverified_header(second)["kid"] == key_id(load_private_key(new, "new"))
+        assert verify(first, "catalog").module == "orders"  # both keys trusted while rotating
+        peers_file.write_text(json.dumps({"monolith": {"modules": ["orders"], "keys": [new_public]}}))
+        tokens._current().checked = 0
+        assert verify(second, "catalog").module == "orders"
+        # The old public key is gone from the peers, but the old private key file is gone too: the
+        # process's own key is the new one, so the old token's kid is now unknown.
+        with pytest.raises(Unauthenticated, match="unknown key"):
+            verify(first, "catalog")
+    reset()
+
+
+def test_with_debug_and_no_key_processes_sharing_a_directory_trust_each_other(tmp_path: Path) -> None:
+    one = identity_from_env({}, debug=True, default_name="monolith", var_dir=tmp_path)
+    two = identity_from_env({"SEAMS_IDENTITY_NAME": "catalog-service"}, debug=True, default_name="x", var_dir=tmp_path)
+    with override_settings(SEAMS_IDENTITY=two, SEAMS_MODULES=["catalog"]):
+        token = issue("catalog", "orders")
+    assert (tmp_path / "identity" / "catalog-service.pem").stat().st_mode & 0o777 == 0o600
+    with override_settings(SEAMS_IDENTITY=one):
+        identity = verify(token, "orders")
+    assert identity.service == "catalog-service" and identity.module == "catalog"
+    reset()
+
+
+def test_a_deeply_nested_body_from_an_authenticated_peer_is_refused_not_a_500() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    headers = service_headers("orders", "notifications")
+    events = Client().post(EVENTS, deep, content_type="application/json", headers=headers)
+    assert events.status_code == 422 and "nested too deeply" in events.json()["undeliverable"]
+    call = Client().post(GET_PRODUCT, deep, content_type="application/json", headers=service_headers("orders", "catalog"))
+    assert call.status_code in {400, 422}, call.content[:200]
+    assert Client().post(EVENTS, deep, content_type="application/json").status_code == 401  # anonymous: not even parsed
