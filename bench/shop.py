@@ -111,8 +111,8 @@ def place_batch(base: str, path: str, orders: int, concurrency: int, tag: str) -
         with httpx.Client(base_url=base, timeout=60) as http:
             for j in range(per_client[i]):
                 email = f"{tag}-{i}-{j}@bench.example"
-                headers = customer_headers(email)  # the customer's token (Seams takes the email from it), not timed
-                body = {"lines": body_lines} if path.startswith("/api/") else {"customer_email": email, "lines": body_lines}
+                headers = customer_headers(email)  # the customer's token, made before the clock starts
+                body = {"lines": body_lines}  # both shops take the customer's email from the token
                 t0 = time.perf_counter()
                 answer = http.post(path, json=body, headers=headers)
                 if answer.status_code != 201 or answer.json()["status"] not in ("confirmed", "pending"):
@@ -192,6 +192,9 @@ def run(args: argparse.Namespace, tmp: Path, db_name: str, processes: list[Proce
         "SEAMS_LOG_LEVEL": "WARNING",
         "DATABASE_URL": with_database(args.database_url, db_name),
     }
+    from bench.security import api_env
+
+    base.update(api_env())  # SECRET_KEY and token keys, as DEBUG off requires
     for key in [k for k in os.environ if k.startswith(("SEAMS_", "CELERY_"))]:
         del os.environ[key]
     os.environ.update(base)
@@ -294,6 +297,17 @@ def start_extracted(transport: str, base: dict[str, str], tmp: Path, processes: 
     urls = {label: f"http://127.0.0.1:{port}" for label, port in ports.items()}
     binds = {f"SEAMS_BIND_{m.upper()}": urls[m] if transport == "http" else "celery" for m in EXTRACTED_MODULES}
     timeouts = {f"SEAMS_BIND_{m.upper()}_TIMEOUT": "60" for m in ("catalog", "inventory", "orders", "notifications")}
+    # Zero-trust identity (docs/security.md): a key per service, each trusting the others for their modules.
+    from bench.security import MONOLITH_KEY, generate_private_pem, public_key
+
+    keys = {"monolith": MONOLITH_KEY, **{f"{m}-service": generate_private_pem() for m in EXTRACTED_MODULES}}
+    served = {"monolith": ["orders", "notifications"], **{f"{m}-service": [m] for m in EXTRACTED_MODULES}}
+    peers = {name: {"modules": served[name], "keys": [public_key(pem)]} for name, pem in keys.items()}
+
+    def identity(name: str) -> dict[str, str]:
+        others = {peer: trust for peer, trust in peers.items() if peer != name}
+        return {"SEAMS_IDENTITY_NAME": name, "SEAMS_IDENTITY_KEY": keys[name], "SEAMS_IDENTITY_PEERS": json.dumps(others)}
+
     services = []
     for label in EXTRACTED_MODULES:
         out = tmp / f"services-{transport}"
@@ -315,6 +329,7 @@ def start_extracted(transport: str, base: dict[str, str], tmp: Path, processes: 
             MONOLITH_URL=urls["monolith"],
             **{k: v for k, v in binds.items() if not k.endswith(label.upper())},
             **timeouts,
+            **identity(f"{label}-service"),
         )
         if transport == "http":
             service = Process(
@@ -340,7 +355,7 @@ def start_extracted(transport: str, base: dict[str, str], tmp: Path, processes: 
             )
         service.cwd = directory  # type: ignore[attr-defined]
         services.append(service)
-    monolith_env = process_env(base, **binds, **timeouts)
+    monolith_env = process_env(base, **binds, **timeouts, **identity("monolith"))
     monolith = Process(
         f"monolith-{transport}",
         [
