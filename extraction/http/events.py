@@ -60,6 +60,8 @@ def _parse(body: bytes) -> tuple[str, dict[str, Any]]:
         data = json.loads(body or b"null")
     except ValueError as exc:
         raise Undeliverable(f"malformed request: the body is not JSON ({exc})") from None
+    except RecursionError:  # a hostile, deeply nested body: an answer, never a 500
+        raise Undeliverable("malformed request: the body is nested too deeply") from None
     if not isinstance(data, dict):
         raise Undeliverable('malformed request: expected {"subscriber": ..., "envelope": {...}}')
     subscriber, envelope = data.get("subscriber"), data.get("envelope")

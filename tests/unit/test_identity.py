@@ -253,3 +253,13 @@ def test_with_debug_and_no_key_processes_sharing_a_directory_trust_each_other(tm
         identity = verify(token, "orders")
     assert identity.service == "catalog-service" and identity.module == "catalog"
     reset()
+
+
+def test_a_deeply_nested_body_from_an_authenticated_peer_is_refused_not_a_500() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    headers = service_headers("orders", "notifications")
+    events = Client().post(EVENTS, deep, content_type="application/json", headers=headers)
+    assert events.status_code == 422 and "nested too deeply" in events.json()["undeliverable"]
+    call = Client().post(GET_PRODUCT, deep, content_type="application/json", headers=service_headers("orders", "catalog"))
+    assert call.status_code in {400, 422}, call.content[:200]
+    assert Client().post(EVENTS, deep, content_type="application/json").status_code == 401  # anonymous: not even parsed
