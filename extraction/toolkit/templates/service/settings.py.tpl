@@ -101,6 +101,8 @@ EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.conso
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "shop@seams.example")
 
 # --- Seams ------------------------------------------------------------------------------------
+#: The service's name in traces (``service.name``) unless OTEL_SERVICE_NAME says otherwise.
+SEAMS_SERVICE_NAME = "{{ service }}"
 SEAMS_VALIDATE_CONTRACTS = env_bool("SEAMS_VALIDATE_CONTRACTS", DEBUG)
 SEAMS_EVENT_BACKEND = os.environ.get("SEAMS_EVENT_BACKEND", "contracts.kernel.outbox.OutboxEventBackend")
 SEAMS_EVENTS = {
