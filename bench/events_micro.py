@@ -346,6 +346,9 @@ def run(args: argparse.Namespace, tmp: Path, db_name: str, processes: list[Proce
     }
     if db_name:
         base["DATABASE_URL"] = with_database(args.database_url, db_name)
+    from bench.security import api_env
+
+    base.update(api_env())  # SECRET_KEY and token keys, as DEBUG off requires
     for key in [k for k in os.environ if k.startswith(("SEAMS_", "CELERY_"))]:
         del os.environ[key]
     os.environ.pop("DATABASE_URL", None)

@@ -29,6 +29,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.identity import extracted_identity, service_headers
 from tests.support.metrics import delta, parse
 from tests.support.processes import free_port
 from tests.support.services import (
@@ -130,15 +131,17 @@ def test_one_order_is_one_trace_across_the_extracted_inventory_service(stack: tu
     service = extract("inventory", transport, case / "out", monolith_env({"DATABASE_URL": database_url}))
     isolation = case / "isolation"
     isolation.mkdir()
+    service_identity, monolith_identity = extracted_identity("inventory", list(MODULES))
     svc_env = service_env(
         service,
         isolation,
-        {**common, "MONOLITH_URL": monolith_url, "OTEL_SERVICE_NAME": "inventory-service",
+        {**common, **service_identity, "MONOLITH_URL": monolith_url, "OTEL_SERVICE_NAME": "inventory-service",
          "PROMETHEUS_MULTIPROC_DIR": str(case / "service-metrics")},
     )
     bound = monolith_env(
         {
             **common,
+            **monolith_identity,
             "SEAMS_VAR_DIR": str(root / "var"),
             "SEAMS_BIND_INVENTORY": service_url if transport == "http" else "celery",
             "SEAMS_GATEWAY_INVENTORY": service_url,
@@ -254,7 +257,7 @@ def test_one_order_is_one_trace_across_the_extracted_inventory_service(stack: tu
         with in_trace():  # this process's httpx instrumentation sends a child of TRACEPARENT
             refused = httpx.post(
                 f"{service_url}/internal/inventory/events/", json={"subscriber": "nobody", "envelope": {}},
-                headers={"traceparent": TRACEPARENT}, timeout=30,
+                headers={"traceparent": TRACEPARENT, **service_headers("orders", "inventory")}, timeout=30,
             )
         assert refused.status_code == 422, refused.text
         logged = wait_for_lines(svc_web.log, lambda line: line.get("trace_id") == TRACE_ID)

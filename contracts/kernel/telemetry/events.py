@@ -14,6 +14,7 @@ context current (so the handler's logs and the events it publishes continue the 
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -26,10 +27,20 @@ __all__ = ["count_outcome", "forwarding", "handling", "record_error", "relaying"
 _COUNTERS = {"completed": EVENTS_DELIVERED, "duplicate": EVENTS_DELIVERED, "failed": EVENTS_FAILED, "dead": EVENTS_DEAD}
 
 
+#: Labelled children, looked up once: ``labels()`` takes a lock and builds a key on every call.
+_children: dict[tuple[str, str, str], Any] = {}
+
+
 def count_outcome(event_type: str, subscriber: str, outcome: str) -> None:
-    counter = _COUNTERS.get(outcome)
-    if counter is not None:
-        counter.labels(event_type, subscriber).inc()
+    """Move the counter of a processing outcome for ``(event_type, subscriber)``."""
+    key = (outcome, event_type, subscriber)
+    child = _children.get(key)
+    if child is None:
+        counter = _COUNTERS.get(outcome)
+        if counter is None:
+            return
+        child = _children[key] = counter.labels(event_type, subscriber)
+    child.inc()
 
 
 @contextlib.contextmanager
@@ -37,6 +48,9 @@ def handling(
     headers: Mapping[str, Any] | None, event_type: str, subscriber: str, module: str, event_id: object, attempt: int
 ) -> Iterator[Callable[[str], None]]:
     """Around one processed publication; call the yielded ``done(outcome)`` with its outcome."""
+    if not (headers and "traceparent" in headers) and not tracing.active():
+        yield functools.partial(count_outcome, event_type, subscriber)  # nothing to trace or continue
+        return
     attributes = {
         "seams.event_type": event_type,
         "seams.subscriber": subscriber,
