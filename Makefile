@@ -6,6 +6,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
+# Development and the tests run with DEBUG on (development keys and SECRET_KEY generated into var/);
+# the settings default is off, and production sets SECRET_KEY and the token keys (docs/security.md).
+DEBUG  ?= true
+export DEBUG
 
 .PHONY: run test install lint check migrate seed clean bench bench-outbox bench-transports bench-events bench-boundaries browser console-screenshot
 
@@ -24,6 +28,8 @@ seed: migrate
 	$(BIN)/python manage.py seed_shop --if-empty
 
 run: seed
+	@echo "Development tokens for the README's curl lines (valid a day; eval this in your shell):"
+	@$(BIN)/python manage.py dev_tokens
 	$(BIN)/python manage.py serve 127.0.0.1:$(PORT)
 
 lint: install

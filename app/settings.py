@@ -10,9 +10,11 @@ from pathlib import Path
 
 from contracts.kernel.databases import module_databases
 from contracts.kernel.discovery import discover_modules
+from contracts.kernel.public.config import api_auth_from_env
 from contracts.kernel.telemetry.logs import logging_config
 from extraction.bindings import bindings_from_env, gateway_from_env
 from extraction.celery.redis_transport import broker_transport
+from extraction.hardening import api_rate_limits_from_env, caches_from_env, secret_key_from_env
 from extraction.identity.config import allowed_callers_from_env, identity_from_env
 from extraction.internal import internal_from_env
 
@@ -24,8 +26,11 @@ def env_bool(name: str, default: bool) -> bool:
     return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-key-change-me")
-DEBUG = env_bool("DEBUG", True)
+#: Off unless explicitly on: ``make run`` and the tests turn it on (DEBUG=true).
+DEBUG = env_bool("DEBUG", False)
+VAR_DIR = Path(os.environ.get("SEAMS_VAR_DIR", BASE_DIR / "var"))
+#: Required with DEBUG off (ImproperlyConfigured naming SECRET_KEY); under DEBUG a key generated into var/.
+SECRET_KEY = secret_key_from_env(os.environ, debug=DEBUG, var_dir=VAR_DIR)
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h]
 
 #: Every package under modules/ is a module; SEAMS_MODULES narrows the set (an extracted service).
@@ -49,6 +54,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "contracts.kernel.telemetry.middleware.MetricsMiddleware",  # first: it counts the gateway's answers too
     "django.middleware.security.SecurityMiddleware",
+    "extraction.publicapi.middleware.JsonOnlyMiddleware",  # /api/ bodies: application/json or 415/413
     "extraction.internal.InternalSurfaceMiddleware",  # /internal/<module>/ only where a binding needs it
     "extraction.gateway.GatewayMiddleware",  # /api/<module>/ of an extracted module -> its service
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -78,7 +84,6 @@ TEMPLATES = [
     },
 ]
 
-VAR_DIR = Path(os.environ.get("SEAMS_VAR_DIR", BASE_DIR / "var"))
 DATABASES = module_databases(
     SEAMS_MODULES,
     database_url=os.environ.get("DATABASE_URL"),
@@ -101,6 +106,30 @@ STATIC_ROOT = VAR_DIR / "static"
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "shop@seams.example")
+
+# --- Security of the public API (docs/security.md) ----------------------------------------------
+#: Who issues the API's bearer tokens and where their keys are: SEAMS_API_JWKS_URL or _FILE, _JWT_ISSUER,
+#: _JWT_AUDIENCE (required with DEBUG off); under DEBUG a development key pair in var/dev-keys/.
+SEAMS_API_AUTH = api_auth_from_env(os.environ, debug=DEBUG, var_dir=VAR_DIR)
+#: Per-client rate limits (SEAMS_API_RATE_ANONYMOUS, SEAMS_API_RATE_AUTHENTICATED; "off" for none),
+#: counted in the "seams-rate" cache: Redis when SEAMS_API_RATE_LIMIT_REDIS_URL is set, shared by every
+#: worker; in memory, per process, otherwise.
+SEAMS_API_RATE_LIMITS = api_rate_limits_from_env(os.environ)
+CACHES = caches_from_env(os.environ)
+#: Trusted proxies in front of the API (X-Forwarded-For is believed only this far): 0 by default.
+NINJA_NUM_PROXIES = int(os.environ.get("SEAMS_TRUSTED_PROXIES", "0"))
+#: Larger request bodies under /api/ are 413.
+SEAMS_API_MAX_BODY_BYTES = int(os.environ.get("SEAMS_API_MAX_BODY_BYTES", str(64 * 1024)))
+#: HTTPS (docs/security.md, production checklist): cookies are secure whenever DEBUG is off; the
+#: redirect and HSTS are for the deployment to turn on once TLS is in front of the process.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SEAMS_SECURE_COOKIES", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^health/"]  # probes talk plain HTTP inside the cluster
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+#: Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients).
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("SEAMS_BEHIND_TLS_PROXY", False) else None
 
 # --- Seams ------------------------------------------------------------------------------------
 #: Validate DTOs on in-process contract calls (on under DEBUG and in tests; off in production).

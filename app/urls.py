@@ -11,13 +11,14 @@ from django.urls import include, path
 
 from contracts.kernel.telemetry.views import metrics
 from extraction import health
+from extraction.publicapi import public_urlpatterns
 
 from .api import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("console/", include("extraction.console.urls")),
-    path("api/", api.urls),
+    *public_urlpatterns(api),  # /api/ and a JSON 404 for any other path under it
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
     path("metrics", metrics, name="metrics"),

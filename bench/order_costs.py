@@ -27,6 +27,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from extraction.identity.keys import generate_private_pem
+
 ROOT = Path(__file__).resolve().parent.parent
 #: The shop's two demo products, stocked far beyond what the orders take.
 PRODUCTS = (("KB-101", 4999), ("MS-202", 2499))
@@ -45,6 +47,8 @@ def shop_statement(sql: str) -> bool:
 
 def configure(dispatch: str, var_dir: Path, database_url: str | None) -> None:
     """The project's settings for this process, from the environment, before Django starts."""
+    from bench.security import api_env
+
     for key in [k for k in os.environ if k.startswith(("SEAMS_", "CELERY_", "DJANGO_"))]:
         del os.environ[key]
     os.environ.pop("DATABASE_URL", None)
@@ -52,6 +56,8 @@ def configure(dispatch: str, var_dir: Path, database_url: str | None) -> None:
         {
             "DJANGO_SETTINGS_MODULE": "app.settings",
             "DEBUG": "0",
+            **api_env(),  # SECRET_KEY and token keys, as DEBUG off requires
+            "SEAMS_IDENTITY_KEY": generate_private_pem(),  # DEBUG off needs a service key: a throwaway one
             "SEAMS_VALIDATE_CONTRACTS": "0",
             "SEAMS_VAR_DIR": str(var_dir),
             "SEAMS_EVENT_DISPATCH": dispatch,
@@ -92,10 +98,13 @@ def drain_tasks() -> int:
 
 
 def place(client: Any, email: str) -> int:
+    from bench.security import customer_headers
+
     response = client.post(
         "/api/orders/",
-        {"customer_email": email, "lines": [{"sku": sku, "quantity": 1} for sku, _ in PRODUCTS]},
+        {"lines": [{"sku": sku, "quantity": 1} for sku, _ in PRODUCTS]},
         content_type="application/json",
+        headers=customer_headers(email),
     )
     if response.status_code != 201:
         raise SystemExit(f"placing an order answered {response.status_code}: {response.content!r}")

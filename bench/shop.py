@@ -2,14 +2,15 @@
 
 Run by ``bench/events.py`` in a process of its own (``python -m bench.shop --database-url
 postgres://... --out result.json``). On a throwaway PostgreSQL database, one real gunicorn
-(``bench.shop_settings``, 2 workers x 4 threads) serves both shops: the plain-Django one
+(``bench.shop_settings``, 2 workers x 2 threads) serves both shops: the plain-Django one
 (``bench/plainshop/``: the same models and steps, direct calls and ``on_commit`` signal receivers,
 one database, no outbox) at ``/bench/plain/orders/`` and the Seams shop, co-located, events inline,
 at ``/api/orders/``. With ``--extracted`` (``bench/events.py`` passes it) a third variant runs the
 Seams shop with catalog and inventory extracted, served over HTTP by their generated services
 (``manage.py extract_module <m> --transport http``; one gunicorn each, 1 worker x 8 threads) and a
-monolith of their own (2 workers x 8 threads: a request waits on calls that come back to it), all on
-the same database. Each places orders of two lines and is timed until the order is confirmed
+monolith of their own (1 worker x 12 threads: a request waits on calls that come back to it), all on
+the same database; each extracted stack runs alone beside the co-located shop, which is
+measured again with it (PostgreSQL's connection limit is shared). Each places orders of two lines and is timed until the order is confirmed
 (the answer of ``POST``, or, when it answers ``pending``, the order's row polled in the database). Batches alternate
 between the variants (and which goes first), at concurrency 1 and 8 (threads of this process, each
 with its own keep-alive ``httpx.Client``); per variant: p50 latency to confirmed (concurrency 1),
@@ -34,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from bench.security import customer_headers
 from bench.transports import (
     BIN,
     ROOT,
@@ -62,7 +64,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 def sizes(quick: bool) -> dict[str, int]:
     if quick:
         return {"c1": 20, "c8": 40, "rounds": 2}
-    return {"c1": 50, "c8": 120, "rounds": 4}
+    return {"c1": 25, "c8": 50, "rounds": 3}
 
 
 def group_cpu(pgids: set[int]) -> float:
@@ -108,8 +110,11 @@ def place_batch(base: str, path: str, orders: int, concurrency: int, tag: str) -
         latencies = []
         with httpx.Client(base_url=base, timeout=60) as http:
             for j in range(per_client[i]):
+                email = f"{tag}-{i}-{j}@bench.example"
+                headers = customer_headers(email)  # the customer's token, made before the clock starts
+                body = {"lines": body_lines}  # both shops take the customer's email from the token
                 t0 = time.perf_counter()
-                answer = http.post(path, json={"customer_email": f"{tag}-{i}-{j}@bench.example", "lines": body_lines})
+                answer = http.post(path, json=body, headers=headers)
                 if answer.status_code != 201 or answer.json()["status"] not in ("confirmed", "pending"):
                     raise SystemExit(f"{path} answered {answer.status_code}: {answer.text[:300]}")
                 if answer.json()["status"] == "pending":
@@ -187,6 +192,9 @@ def run(args: argparse.Namespace, tmp: Path, db_name: str, processes: list[Proce
         "SEAMS_LOG_LEVEL": "WARNING",
         "DATABASE_URL": with_database(args.database_url, db_name),
     }
+    from bench.security import api_env
+
+    base.update(api_env())  # SECRET_KEY and token keys, as DEBUG off requires
     for key in [k for k in os.environ if k.startswith(("SEAMS_", "CELERY_"))]:
         del os.environ[key]
     os.environ.update(base)
@@ -213,7 +221,7 @@ def run(args: argparse.Namespace, tmp: Path, db_name: str, processes: list[Proce
             "--workers",
             "2",
             "--threads",
-            "4",
+            "2",
             "--timeout",
             "120",
         ],
@@ -227,12 +235,23 @@ def run(args: argparse.Namespace, tmp: Path, db_name: str, processes: list[Proce
     say(
         f"shop: gunicorn pid {web.proc.pid} on {url}; {size['rounds']} rounds of {size['c1']} (c1) + {size['c8']} (c8) orders per variant"
     )
-    targets = {name: (url, {web.proc.pid}) for name in PATHS}
+    colocated = {name: (url, {web.proc.pid}) for name in PATHS}
+    variants = measure(colocated, size)
+    errors = web.errors()[:3]
     for transport in args.extracted:
-        targets[EXTRACTED[transport]] = start_extracted(transport, {**base, **broker(args.redis_url)}, tmp, processes)
-    result = {"gunicorn": "2 workers x 4 threads (gthread)", "sizes": size, "variants": measure(targets, size)}
-    result["server_errors"] = [e for p in processes for e in p.errors()[:3]]
-    return result
+        # One extracted stack at a time, beside the co-located shop (measured again, alternating with
+        # it): PostgreSQL's connections (100, shared with other work) would not hold them all.
+        phase: list[Process] = []
+        try:
+            name = EXTRACTED[transport]
+            target = start_extracted(transport, {**base, **broker(args.redis_url)}, tmp, phase)
+            both = measure({"Seams co-located": colocated["Seams co-located"], name: target}, size)
+            variants[name] = {**both[name], "colocated_cpu_per_100": both["Seams co-located"]["cpu_per_100"]}
+            errors += [e for p in phase for e in p.errors()[:3]]
+        finally:
+            for process in reversed(phase):
+                process.stop()
+    return {"gunicorn": "2 workers x 2 threads (gthread)", "sizes": size, "variants": variants, "server_errors": errors}
 
 
 def broker(url: str) -> dict[str, str]:
@@ -265,6 +284,7 @@ def worker(name: str, app: str, queues: list[str], env: dict[str, str], tmp: Pat
 
 
 def start_extracted(transport: str, base: dict[str, str], tmp: Path, processes: list[Process]) -> tuple[str, set[int]]:
+    """(``processes`` gets every process started, so that the caller stops them.)"""
     """Catalog and inventory as generated services (``transport``), and a monolith bound to them.
 
     HTTP: each service is a gunicorn; Celery: each is a worker on its module's queues
@@ -277,6 +297,17 @@ def start_extracted(transport: str, base: dict[str, str], tmp: Path, processes: 
     urls = {label: f"http://127.0.0.1:{port}" for label, port in ports.items()}
     binds = {f"SEAMS_BIND_{m.upper()}": urls[m] if transport == "http" else "celery" for m in EXTRACTED_MODULES}
     timeouts = {f"SEAMS_BIND_{m.upper()}_TIMEOUT": "60" for m in ("catalog", "inventory", "orders", "notifications")}
+    # Zero-trust identity (docs/security.md): a key per service, each trusting the others for their modules.
+    from bench.security import MONOLITH_KEY, generate_private_pem, public_key
+
+    keys = {"monolith": MONOLITH_KEY, **{f"{m}-service": generate_private_pem() for m in EXTRACTED_MODULES}}
+    served = {"monolith": ["orders", "notifications"], **{f"{m}-service": [m] for m in EXTRACTED_MODULES}}
+    peers = {name: {"modules": served[name], "keys": [public_key(pem)]} for name, pem in keys.items()}
+
+    def identity(name: str) -> dict[str, str]:
+        others = {peer: trust for peer, trust in peers.items() if peer != name}
+        return {"SEAMS_IDENTITY_NAME": name, "SEAMS_IDENTITY_KEY": keys[name], "SEAMS_IDENTITY_PEERS": json.dumps(others)}
+
     services = []
     for label in EXTRACTED_MODULES:
         out = tmp / f"services-{transport}"
@@ -298,6 +329,7 @@ def start_extracted(transport: str, base: dict[str, str], tmp: Path, processes: 
             MONOLITH_URL=urls["monolith"],
             **{k: v for k, v in binds.items() if not k.endswith(label.upper())},
             **timeouts,
+            **identity(f"{label}-service"),
         )
         if transport == "http":
             service = Process(
@@ -323,7 +355,7 @@ def start_extracted(transport: str, base: dict[str, str], tmp: Path, processes: 
             )
         service.cwd = directory  # type: ignore[attr-defined]
         services.append(service)
-    monolith_env = process_env(base, **binds, **timeouts)
+    monolith_env = process_env(base, **binds, **timeouts, **identity("monolith"))
     monolith = Process(
         f"monolith-{transport}",
         [
@@ -332,9 +364,9 @@ def start_extracted(transport: str, base: dict[str, str], tmp: Path, processes: 
             "--bind",
             f"127.0.0.1:{ports['monolith']}",
             "--workers",
-            "2",
+            "1",
             "--threads",
-            "8",
+            "12",
             "--timeout",
             "120",
         ],

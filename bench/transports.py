@@ -259,6 +259,9 @@ def process_env(base: dict[str, str], **extra: str) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("SEAMS_BIND_", "SEAMS_EVENT", "CELERY_")) and k not in {"DATABASE_URL", "SEAMS_MODULES"}
     }
+    from bench.security import api_env
+
+    env.update(api_env())  # SECRET_KEY and token keys: the processes run with DEBUG off
     env.update(base)
     env.update(extra)
     return env

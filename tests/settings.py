@@ -30,6 +30,13 @@ os.environ.setdefault(
     json.dumps({"catalog.Catalog": ["inventory", "orders"], "inventory.Inventory": ["orders"], "orders.Orders": ["inventory"]}),
 )
 
+from tests.support.tokens import api_env  # noqa: E402
+
+# The tests run with DEBUG on (as `make test` does) and check tokens signed by their own key pair.
+os.environ.setdefault("DEBUG", "true")
+for _name, _value in api_env().items():
+    os.environ.setdefault(_name, _value)
+
 from app.settings import *  # noqa: E402, F403
 from app.settings import DATABASES, INSTALLED_APPS, VAR_DIR  # noqa: E402
 from contracts.kernel.databases import module_databases  # noqa: E402

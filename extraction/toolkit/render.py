@@ -123,6 +123,13 @@ def environment(plan: ExtractionPlan, options: Options) -> list[dict[str, str]]:
         ("SEAMS_IDENTITY_NAME", plan.service_name),
         # Public keys only (not secrets); the placeholder is refused at start-up until replaced.
         ("SEAMS_IDENTITY_PEERS", monolith_peers(plan)),
+        # The public API's tokens: the same identity provider as the monolith (docs/security.md).
+        ("SEAMS_API_JWKS_URL", "https://id.example.com/.well-known/jwks.json"),
+        ("SEAMS_API_JWT_ISSUER", "https://id.example.com/"),
+        ("SEAMS_API_JWT_AUDIENCE", "seams-api"),
+        # Rate limits shared by every replica; the monolith's gateway is the one proxy in front.
+        ("SEAMS_API_RATE_LIMIT_REDIS_URL", "redis://redis:6379/2"),
+        ("SEAMS_TRUSTED_PROXIES", "1"),
     ]
     # No usable secret in any generated file: empty values, refused at start-up until filled in.
     secret = [

@@ -2,8 +2,8 @@
 
 from django.db import IntegrityError
 
-from contracts.catalog import ProductDTO
-from contracts.kernel import Conflict, atomic
+from contracts.catalog import MAX_PRICE_CENTS, ProductDTO
+from contracts.kernel import Conflict, Invalid, atomic
 
 from .models import Product
 
@@ -13,6 +13,8 @@ class ProductAlreadyExists(Conflict):
 
 
 def product_create(*, sku: str, name: str, price_cents: int) -> ProductDTO:
+    if isinstance(price_cents, bool) or not 0 <= price_cents <= MAX_PRICE_CENTS:
+        raise Invalid(f"A price is a whole number of cents from 0 to {MAX_PRICE_CENTS}.", field=["payload", "price_cents"])
     try:
         with atomic():
             product = Product.objects.create(sku=sku, name=name, price_cents=price_cents)

@@ -20,3 +20,13 @@ def order_status(order_id: int) -> str:
     if status is None:
         raise OrderNotFound(f"No order has id {order_id}.", order_id=order_id)
     return str(status)
+
+
+def order_get_for_customer(order_id: int, *, customer_email: str) -> OrderDTO:
+    """The order if it belongs to ``customer_email``; OrderNotFound otherwise, exactly as for an
+    id that does not exist (the public API must not tell which ids are taken)."""
+    try:
+        order = Order.objects.prefetch_related("lines").get(pk=order_id, customer_email__iexact=customer_email)
+    except Order.DoesNotExist:
+        raise OrderNotFound(f"No order has id {order_id}.", order_id=order_id) from None
+    return to_dto(order)

@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 
-from contracts.catalog import Catalog, ProductNotFound
+from contracts.catalog import MAX_PRICE_CENTS, Catalog, ProductNotFound
 from contracts.kernel import Conflict, Invalid, atomic, publish, use
 from contracts.orders import (
     OrderCancelled,
@@ -15,6 +15,9 @@ from contracts.orders import (
 )
 
 from .models import Order, OrderLine
+
+#: Order totals are stored in a 64-bit column.
+MAX_TOTAL_CENTS = 2**63 - 1
 
 
 class OrderNotPending(Conflict):
@@ -51,7 +54,15 @@ def order_place(*, customer_email: str, lines: Sequence[tuple[str, int]]) -> Ord
         )
         raise Invalid(exc.message, field=where) from exc
     prices = {p.sku: p.price_cents for p in products}
+    for sku, price in prices.items():
+        # A price the columns cannot hold (one stored before the API bounded prices) refuses this
+        # line with a 422 instead of failing every order for the product with a 500.
+        if not 0 <= price <= MAX_PRICE_CENTS:
+            where = ["payload", "lines", first_index.get(sku, 0), "sku"]
+            raise Invalid(f"Product '{sku}' has a price this shop cannot charge; it is not for sale.", field=where)
     total = sum(prices[sku] * quantity for sku, quantity in quantities.items())
+    if total > MAX_TOTAL_CENTS:
+        raise Invalid("The order's total is larger than this shop can record.", field=["payload", "lines"])
     with atomic():
         order = Order.objects.create(customer_email=customer_email, total_cents=total)
         order_lines = OrderLine.objects.bulk_create(

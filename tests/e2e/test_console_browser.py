@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from tests.support.processes import ROOT, gunicorn, manage, project_env, throwaway_database
+from tests.support.tokens import customer
 
 pytestmark = pytest.mark.e2e
 
@@ -78,7 +79,7 @@ def browser() -> Iterator[Any]:
 
 
 def place_order(base: str, email: str) -> dict[str, object]:
-    response = httpx.post(f"{base}/api/orders/", json={"customer_email": email, **ORDER}, timeout=30)
+    response = httpx.post(f"{base}/api/orders/", json=ORDER, headers=customer(email), timeout=30)
     assert response.status_code == 201, response.text
     return response.json()
 

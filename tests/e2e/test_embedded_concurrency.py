@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.support.processes import gunicorn, manage, project_env
+from tests.support.tokens import customer, staff
 
 pytestmark = pytest.mark.e2e
 
@@ -41,13 +42,13 @@ def test_concurrent_orders_on_sqlite_never_meet_a_locked_database(tmp_path: Path
         # Every order wants the same two SKUs: the flow contends on the same stock rows too.
         lines = [{"sku": "CB-505", "quantity": 1}, {"sku": "KB-101", "quantity": 1}]
         with httpx.Client(base_url=base, timeout=120) as http:
-            r = http.post("/api/orders/", json={"customer_email": f"load{n}@example.com", "lines": lines})
+            r = http.post("/api/orders/", json={"lines": lines}, headers=customer(f"load{n}@example.com"))
         assert r.status_code == 201, r.text
         return int(r.json()["id"]), r.json()["status"]
 
     with gunicorn(env, log=log, options=GUNICORN) as base:
-        assert httpx.put(f"{base}/api/inventory/stock/CB-505", json={"quantity": 100_000}, timeout=30).status_code == 200
-        assert httpx.put(f"{base}/api/inventory/stock/KB-101", json={"quantity": 100_000}, timeout=30).status_code == 200
+        assert httpx.put(f"{base}/api/inventory/stock/CB-505", json={"quantity": 100_000}, headers=staff(), timeout=30).status_code == 200
+        assert httpx.put(f"{base}/api/inventory/stock/KB-101", json={"quantity": 100_000}, headers=staff(), timeout=30).status_code == 200
         with ThreadPoolExecutor(CLIENTS) as pool:
             placed = list(pool.map(place, range(ORDERS)))
 

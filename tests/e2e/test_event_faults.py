@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.support.stack import PrivateRedis, Stack, postgres_database
+from tests.support.tokens import customer, staff
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.own_stack]
 
@@ -58,7 +59,7 @@ def wait_for_web(base: str) -> None:
 
 
 def set_stock(base: str, sku: str, quantity: int) -> None:
-    assert httpx.put(f"{base}/api/inventory/stock/{sku}", json={"quantity": quantity}, timeout=30).status_code == 200
+    assert httpx.put(f"{base}/api/inventory/stock/{sku}", json={"quantity": quantity}, headers=staff(), timeout=30).status_code == 200
 
 
 def place_orders(base: str, count: int, threads: int = 4, first: int = 0) -> list[int]:
@@ -67,7 +68,7 @@ def place_orders(base: str, count: int, threads: int = 4, first: int = 0) -> lis
     def place(n: int) -> int:
         lines = [{"sku": PLENTY, "quantity": 1}] + ([{"sku": SCARCE, "quantity": 1}] if n % 5 == 0 else [])
         with httpx.Client(timeout=30) as http:
-            r = http.post(f"{base}/api/orders/", json={"customer_email": f"c{n}@example.com", "lines": lines})
+            r = http.post(f"{base}/api/orders/", json={"lines": lines}, headers=customer(f"c{n}@example.com"))
         assert r.status_code == 201, r.text
         return int(r.json()["id"])
 

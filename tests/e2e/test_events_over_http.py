@@ -17,6 +17,7 @@ import pytest
 
 from tests.support import processes
 from tests.support.processes import ROOT, free_port, gunicorn, manage, project_env, throwaway_database
+from tests.support.tokens import customer, staff
 
 pytestmark = pytest.mark.e2e
 
@@ -72,18 +73,18 @@ def test_an_order_confirmation_is_emailed_once_by_the_notifications_service(
             service.enter_context(notifications_service(service_env, tmp_path / "notifications.log"))
 
             def place(email: str) -> int:
-                placed = http.post("/api/orders/", json={"customer_email": email, "lines": [{"sku": "EV-1", "quantity": 1}]})
+                placed = http.post("/api/orders/", json={"lines": [{"sku": "EV-1", "quantity": 1}]}, headers=customer(email))
                 assert placed.status_code == 201, placed.text
                 assert placed.json()["status"] == "confirmed"
                 return int(placed.json()["id"])
 
             def emails(email: str) -> list[dict[str, object]]:
-                answer = http.get("/api/notifications/", params={"recipient": email})  # the gateway -> the service
+                answer = http.get("/api/notifications/", headers=customer(email))  # the gateway -> the service
                 assert answer.status_code == 200, answer.text
                 return answer.json()  # type: ignore[no-any-return]
 
-            assert http.post("/api/catalog/products/", json={"sku": "EV-1", "name": "Lamp", "price_cents": 900}).status_code == 201
-            assert http.put("/api/inventory/stock/EV-1", json={"quantity": 5}).status_code == 200
+            assert http.post("/api/catalog/products/", json={"sku": "EV-1", "name": "Lamp", "price_cents": 900}, headers=staff()).status_code == 201
+            assert http.put("/api/inventory/stock/EV-1", json={"quantity": 5}, headers=staff()).status_code == 200
 
             # 1. Both up: the monolith's outbox forwards the confirmation; the service emails once.
             ada = place("ada@example.com")
@@ -96,7 +97,7 @@ def test_an_order_confirmation_is_emailed_once_by_the_notifications_service(
             status, attempts, error = outbox(monolith_env)["rows"][str(bob)]
             assert (status, attempts) == ("failed", 1)
             assert "notifications" in str(error) and f"127.0.0.1:{port}" in str(error)
-            assert http.get("/api/notifications/", params={"recipient": "bob@example.com"}).status_code == 503
+            assert http.get("/api/notifications/", headers=customer("bob@example.com")).status_code == 503
 
             # 3. The service is back: one relay pass delivers it, and a repeated forward is a duplicate.
             service.enter_context(notifications_service(service_env, tmp_path / "notifications-again.log"))

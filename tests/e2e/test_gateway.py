@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.support.processes import ROOT, gunicorn, manage, project_env, throwaway_database
+from tests.support.tokens import customer, staff
 
 pytestmark = pytest.mark.e2e
 
@@ -29,26 +30,26 @@ def test_the_monolith_forwards_an_extracted_modules_paths(tmp_path: Path) -> Non
                 # The monolith's public API is unchanged: its OpenAPI still lists catalog's paths.
                 assert any(p.startswith("/api/catalog/") for p in http.get("/api/openapi.json").json()["paths"])
                 created = http.post(
-                    "/api/catalog/products/", json={"sku": "GW-1", "name": "Gateway lamp", "price_cents": 1200}
+                    "/api/catalog/products/", json={"sku": "GW-1", "name": "Gateway lamp", "price_cents": 1200}, headers=staff()
                 )
                 assert created.status_code == 201, created.text
                 assert http.get("/api/catalog/products/GW-1").json()["name"] == "Gateway lamp"
                 assert http.get("/api/catalog/products/NOPE").status_code == 404
                 duplicate = http.post(
-                    "/api/catalog/products/", json={"sku": "GW-1", "name": "Again", "price_cents": 1}
+                    "/api/catalog/products/", json={"sku": "GW-1", "name": "Again", "price_cents": 1}, headers=staff()
                 )
                 assert duplicate.status_code == 409
-                bad = http.post("/api/catalog/products/", json={"sku": "GW-2", "name": "x", "price_cents": -1})
+                bad = http.post("/api/catalog/products/", json={"sku": "GW-2", "name": "x", "price_cents": -1}, headers=staff())
                 assert bad.status_code == 422 and bad.json()["detail"]
                 # orders calls the catalog contract: over HTTP now, with no change to its code.
-                assert http.put("/api/inventory/stock/GW-1", json={"quantity": 5}).status_code == 200
+                assert http.put("/api/inventory/stock/GW-1", json={"quantity": 5}, headers=staff()).status_code == 200
                 placed = http.post(
-                    "/api/orders/", json={"customer_email": "gw@example.com", "lines": [{"sku": "GW-1", "quantity": 2}]}
+                    "/api/orders/", json={"lines": [{"sku": "GW-1", "quantity": 2}]}, headers=customer("gw@example.com")
                 )
                 assert placed.status_code == 201, placed.text
                 assert placed.json()["total_cents"] == 2400 and placed.json()["status"] == "confirmed"
                 unknown = http.post(
-                    "/api/orders/", json={"customer_email": "gw@example.com", "lines": [{"sku": "NOPE", "quantity": 1}]}
+                    "/api/orders/", json={"lines": [{"sku": "NOPE", "quantity": 1}]}, headers=customer("gw@example.com")
                 )
                 assert unknown.status_code == 422 and "sku" in str(unknown.json()["detail"])
 
@@ -59,7 +60,7 @@ def test_the_monolith_forwards_an_extracted_modules_paths(tmp_path: Path) -> Non
             down = http.get("/api/catalog/products/GW-1")
             assert down.status_code == 503 and "catalog" in down.json()["detail"]
             placed = http.post(
-                "/api/orders/", json={"customer_email": "gw@example.com", "lines": [{"sku": "GW-1", "quantity": 1}]}
+                "/api/orders/", json={"lines": [{"sku": "GW-1", "quantity": 1}]}, headers=customer("gw@example.com")
             )
             assert placed.status_code == 503, placed.text
             assert placed.headers.get("Retry-After")

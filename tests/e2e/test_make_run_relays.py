@@ -21,9 +21,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.identity import extracted_identity
 from tests.support.processes import ROOT, free_port, project_env
 from tests.support.services import DirProcess, extract, service_env, wait_for, web_command
 from tests.support.stack import Process
+from tests.support.tokens import customer
 
 pytestmark = pytest.mark.e2e
 
@@ -67,7 +69,7 @@ def make_run(env: dict[str, str], log_dir: Path) -> Iterator[tuple[Process, str]
 
 def place(base: str, email: str) -> int:
     answer = httpx.post(
-        f"{base}/api/orders/", json={"customer_email": email, "lines": [{"sku": "CB-505", "quantity": 1}]}, timeout=60
+        f"{base}/api/orders/", json={"lines": [{"sku": "CB-505", "quantity": 1}]}, headers=customer(email), timeout=60
     )
     assert answer.status_code == 201, answer.text
     return int(answer.json()["id"])
@@ -101,10 +103,13 @@ def test_an_extracted_service_that_comes_back_gets_its_events_under_make_run(tmp
     service = extract("notifications", "http", tmp_path / "out", base_env)
     isolation = tmp_path / "isolation"
     isolation.mkdir()
-    svc_env = service_env(service, isolation, {"SEAMS_VAR_DIR": str(var), "DEBUG": "false",
+    # Each side with its own service key, trusting the other (docs/security.md).
+    service_identity, monolith_identity = extracted_identity("notifications", ["catalog", "inventory", "orders", "notifications"])
+    svc_env = service_env(service, isolation, {"SEAMS_VAR_DIR": str(var), "DEBUG": "false", **service_identity,
                                                "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"})
     svc = DirProcess("notifications-service", web_command("service.wsgi", service_port), svc_env, tmp_path, cwd=service)
-    env = {**base_env, **EVENTS, "SEAMS_BIND_NOTIFICATIONS": service_url, "SEAMS_BIND_NOTIFICATIONS_TIMEOUT": "10"}
+    env = {**base_env, **EVENTS, **monolith_identity,
+           "SEAMS_BIND_NOTIFICATIONS": service_url, "SEAMS_BIND_NOTIFICATIONS_TIMEOUT": "10"}
 
     def emails() -> list[tuple[object, ...]]:
         return rows(var / "notifications.sqlite3", "SELECT recipient FROM notifications_sentemail ORDER BY id")

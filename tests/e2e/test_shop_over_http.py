@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.support.processes import gunicorn, manage, project_env, throwaway_database
+from tests.support.tokens import customer, staff
 
 pytestmark = pytest.mark.e2e
 
@@ -24,35 +25,35 @@ def test_order_flow_over_http(tmp_path: Path) -> None:
             schema = http.get("/api/openapi.json").json()
             assert "/api/orders/" in schema["paths"]
 
-            http.post("/api/catalog/products/", json={"sku": "E2E-1", "name": "Test lamp", "price_cents": 2500})
-            assert http.put("/api/inventory/stock/E2E-1", json={"quantity": 3}).status_code == 200
+            http.post("/api/catalog/products/", json={"sku": "E2E-1", "name": "Test lamp", "price_cents": 2500}, headers=staff())
+            assert http.put("/api/inventory/stock/E2E-1", json={"quantity": 3}, headers=staff()).status_code == 200
 
             placed = http.post(
-                "/api/orders/", json={"customer_email": "ada@example.com", "lines": [{"sku": "E2E-1", "quantity": 2}]}
+                "/api/orders/", json={"lines": [{"sku": "E2E-1", "quantity": 2}]}, headers=customer("ada@example.com")
             )
             assert placed.status_code == 201, placed.text
             order = placed.json()
             assert order["total_cents"] == 5000
             assert order["status"] == "confirmed"
-            assert http.get(f"/api/orders/{order['id']}").json()["status"] == "confirmed"
+            assert http.get(f"/api/orders/{order['id']}", headers=customer("ada@example.com")).json()["status"] == "confirmed"
 
             stock = http.get("/api/inventory/stock/E2E-1").json()
             assert (stock["on_hand"], stock["reserved"], stock["available"]) == (3, 2, 1)
 
             refused = http.post(
-                "/api/orders/", json={"customer_email": "bob@example.com", "lines": [{"sku": "E2E-1", "quantity": 2}]}
+                "/api/orders/", json={"lines": [{"sku": "E2E-1", "quantity": 2}]}, headers=customer("bob@example.com")
             )
             assert refused.status_code == 201
             assert refused.json()["status"] == "cancelled"
 
-            ada = http.get("/api/notifications/", params={"recipient": "ada@example.com"}).json()
-            bob = http.get("/api/notifications/", params={"recipient": "bob@example.com"}).json()
+            ada = http.get("/api/notifications/", headers=customer("ada@example.com")).json()
+            bob = http.get("/api/notifications/", headers=customer("bob@example.com")).json()
             assert len(ada) == 1 and len(bob) == 1
 
             unknown = http.post(
-                "/api/orders/", json={"customer_email": "ada@example.com", "lines": [{"sku": "NOPE", "quantity": 1}]}
+                "/api/orders/", json={"lines": [{"sku": "NOPE", "quantity": 1}]}, headers=customer("ada@example.com")
             )
             assert unknown.status_code == 422
             assert "sku" in unknown.json()["detail"][0]["loc"]
-            assert http.post("/api/orders/", content=b"{oops", headers={"content-type": "application/json"}).status_code in (400, 422)
-            assert http.get("/api/orders/999999").status_code == 404
+            assert http.post("/api/orders/", content=b"{oops", headers={"content-type": "application/json", **customer()}).status_code == 400
+            assert http.get("/api/orders/999999", headers=customer()).status_code == 404

@@ -28,6 +28,7 @@ from extraction.celery import CeleryTransport
 from extraction.wire import TransportUnavailable
 from tests.integration.parity import served
 from tests.support.processes import free_port
+from tests.support.tokens import customer
 
 pytestmark = pytest.mark.e2e
 
@@ -109,8 +110,9 @@ def test_a_module_of_this_process_prices_an_order_through_the_worker(catalog_ove
     SKU there is a ProductNotFound here, which the orders module turns into a 422 naming the line."""
     response = Client().post(
         "/api/orders/",
-        {"customer_email": "ada@example.com", "lines": [{"sku": sku(), "quantity": 1}]},
+        {"lines": [{"sku": sku(), "quantity": 1}]},
         content_type="application/json",
+        headers=customer(),
     )
     assert response.status_code == 422, response.content
     assert response.json()["detail"][0]["loc"] == ["body", "payload", "lines", 0, "sku"]
@@ -133,8 +135,9 @@ def test_the_public_api_answers_503_when_the_worker_does_not(nobody_listens: str
     with override_settings(SEAMS_BINDINGS=binding):
         response = Client().post(
             "/api/orders/",
-            {"customer_email": "ada@example.com", "lines": [{"sku": "KB-101", "quantity": 1}]},
+            {"lines": [{"sku": "KB-101", "quantity": 1}]},
             content_type="application/json",
+            headers=customer(),
         )
     assert response.status_code == 503, response.content
     assert response["Retry-After"]
@@ -184,7 +187,7 @@ def test_an_event_forwarded_to_the_worker_is_handled_once(served_shop: served.Se
         assert forward_event("notifications", handler, envelope) == "duplicate"
         with pytest.raises(Undeliverable, match="refused by the 'notifications' module"):
             forward_event("notifications", "modules.notifications.handlers.no_such_handler", envelope)
-    sent = served_shop.shop.client.get("/api/notifications/", params={"recipient": email}).json()
+    sent = served_shop.shop.client.get("/api/notifications/", headers=customer(email)).json()
     assert [m["subject"] for m in sent] == ["Your order #41 is confirmed"]
 
 

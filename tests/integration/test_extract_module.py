@@ -30,6 +30,7 @@ from contracts.kernel.modules import module_configs
 from contracts.kernel.registry import get_registry
 from tests.support.identity import extracted_identity
 from tests.support.processes import BIN, ROOT, free_port, gunicorn, manage, project_env
+from tests.support.tokens import api_env, customer
 
 #: Fully checked (plan, manifests, the service's own check and ruff).
 LABELS = ["orders", "notifications", "catalog"]
@@ -67,6 +68,8 @@ def service_env(service: Path, isolation: Path, var: Path, **extra: str) -> dict
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SEAMS_", "DATABASE_URL"))}
     env.update(
         {
+            "DEBUG": "true",
+            **api_env(),  # SECRET_KEY and the tests' token keys, for DEBUG=false
             "PYTHONPATH": str(isolation),
             "SEAMS_VAR_DIR": str(var),
             "PYTHONDONTWRITEBYTECODE": "1",
@@ -409,6 +412,33 @@ def test_the_generated_service_passes_its_own_check_without_the_monolith(
     assert result.stdout.strip() == f"['{label}'] [] ['{label}']"
 
 
+def test_the_generated_service_has_the_monoliths_safe_defaults(orders_service: Path, isolation: Path, workspace: Path) -> None:
+    """DEBUG off unless asked for; with it off no start without a real SECRET_KEY or the token keys;
+    no usable secret in the generated files; check --deploy passes with the production settings."""
+    base = service_env(orders_service, isolation, workspace / "var-defaults")
+
+    def check(*args: str, **changes: str | None) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in {**base, **changes}.items() if v is not None}
+        return subprocess.run([sys.executable, "manage.py", "check", *args], cwd=orders_service, env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    no_secret = check(DEBUG=None, SECRET_KEY=None)
+    assert no_secret.returncode != 0 and "SECRET_KEY" in no_secret.stderr and "DEBUG is off" in no_secret.stderr
+    placeholder = check(DEBUG="false", SECRET_KEY="change-me")
+    assert placeholder.returncode != 0 and "SECRET_KEY" in placeholder.stderr
+    no_keys = check(DEBUG="false", SEAMS_API_JWKS_FILE=None, SEAMS_API_DEV_KEYS_DIR=None)
+    assert no_keys.returncode != 0 and "SEAMS_API_JWKS_URL" in no_keys.stderr
+    service_identity, _ = extracted_identity("orders", ["catalog", "inventory", "orders", "notifications"])
+    production = check(
+        "--deploy", "--fail-level", "WARNING", DEBUG="false", ALLOWED_HOSTS="orders.example.com", **service_identity,
+        SECURE_SSL_REDIRECT="true", SECURE_HSTS_SECONDS="31536000", SECURE_HSTS_INCLUDE_SUBDOMAINS="true",
+        SECURE_HSTS_PRELOAD="true", SEAMS_BEHIND_TLS_PROXY="true",
+    )
+    assert production.returncode == 0, production.stdout + production.stderr
+    example = (orders_service / ".env.example").read_text()
+    assert "\nSECRET_KEY=\n" in example and "SEAMS_API_JWKS_URL=" in example
+
+
 def test_the_generated_python_passes_ruff(extracted: tuple) -> None:
     _, service, _ = extracted
     result = subprocess.run(
@@ -465,7 +495,7 @@ def test_the_dockerfile_command_serves_the_health_probes_and_the_api(
         ready = httpx.get(f"{base}/health/ready", timeout=10)
         assert ready.status_code == 200, ready.text
         assert ready.json()["checks"]["database:orders"] == {"ok": True}
-        missing = httpx.get(f"{base}/api/orders/999999", timeout=10)  # the copied error mapping: NotFound -> 404
+        missing = httpx.get(f"{base}/api/orders/999999", headers=customer(), timeout=10)  # NotFound -> 404
         assert missing.status_code == 404, missing.text
         assert missing.json()["code"] == "orders.OrderNotFound"
         assert httpx.get(f"{base}/api/openapi.json", timeout=10).json()["info"]["title"] == "orders service"
@@ -523,14 +553,16 @@ def test_the_monolith_bound_to_the_extracted_catalog_prices_orders_through_it(
         with gunicorn({**monolith_env, variable: base}, log=workspace / "monolith.log") as monolith:
             order = httpx.post(
                 f"{monolith}/api/orders/",
-                json={"customer_email": "ada@example.com", "lines": [{"sku": "KB-101", "quantity": 2}]},
+                json={"lines": [{"sku": "KB-101", "quantity": 2}]},
+                headers=customer(),
                 timeout=30,
             )
             assert order.status_code == 201, order.text
             assert order.json()["total_cents"] == 2 * product.json()["price_cents"]
             unknown = httpx.post(
                 f"{monolith}/api/orders/",
-                json={"customer_email": "ada@example.com", "lines": [{"sku": "NOPE", "quantity": 1}]},
+                json={"lines": [{"sku": "NOPE", "quantity": 1}]},
+                headers=customer(),
                 timeout=30,
             )
             assert unknown.status_code == 422, unknown.text  # ProductNotFound came back from the service
@@ -538,7 +570,8 @@ def test_the_monolith_bound_to_the_extracted_catalog_prices_orders_through_it(
     with gunicorn({**monolith_env, "SEAMS_BIND_CATALOG": base}, log=workspace / "monolith-alone.log") as monolith:
         gone = httpx.post(
             f"{monolith}/api/orders/",
-            json={"customer_email": "ada@example.com", "lines": [{"sku": "KB-101", "quantity": 1}]},
+            json={"lines": [{"sku": "KB-101", "quantity": 1}]},
+            headers=customer(),
             timeout=60,
         )
         assert gone.status_code == 503, gone.text

@@ -20,6 +20,7 @@ from extraction.http.breaker import OPEN, reset_breakers
 from extraction.http.client import channel_of
 from tests.support.identity import TEST_CALLERS, service_headers
 from tests.support.processes import free_port, gunicorn, manage, project_env, throwaway_database
+from tests.support.tokens import customer, staff
 from tests.support.tracing import TRACE_ID, in_trace, read_spans, wait_for_spans
 
 pytestmark = pytest.mark.e2e
@@ -43,9 +44,9 @@ def service(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
     """A running server with one product and its stock; yields its base URL."""
     with gunicorn(server_env, log=tmp_path_factory.mktemp("logs") / "gunicorn.log") as base:
         with httpx.Client(base_url=base, timeout=30) as http:
-            created = http.post("/api/catalog/products/", json={"sku": "LAMP-1", "name": "Desk lamp", "price_cents": 2500})
+            created = http.post("/api/catalog/products/", json={"sku": "LAMP-1", "name": "Desk lamp", "price_cents": 2500}, headers=staff())
             assert created.status_code == 201, created.text
-            assert http.put("/api/inventory/stock/LAMP-1", json={"quantity": 4}).status_code == 200
+            assert http.put("/api/inventory/stock/LAMP-1", json={"quantity": 4}, headers=staff()).status_code == 200
         yield base
 
 
@@ -145,8 +146,9 @@ def test_the_public_api_answers_503_when_a_bound_service_is_down() -> None:
     with bind(catalog=dead):
         response = Client().post(
             "/api/orders/",
-            data={"customer_email": "ada@example.com", "lines": [{"sku": "LAMP-1", "quantity": 1}]},
+            data={"lines": [{"sku": "LAMP-1", "quantity": 1}]},
             content_type="application/json",
+            headers=customer(),
         )
     assert response.status_code == 503, response.content
     body = response.json()

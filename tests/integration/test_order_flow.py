@@ -20,8 +20,9 @@ from modules.notifications.models import SentEmail
 from modules.notifications.services import email_send
 from modules.orders.models import Order
 from modules.orders.services import order_confirm, order_place
+from tests.support.tokens import customer
 
-from .shop import add_product, place_order, stock_of
+from .shop import add_product, emails_of, place_order, stock_of
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
@@ -45,7 +46,7 @@ def test_a_placed_order_is_confirmed_reserved_and_emailed(client: Client) -> Non
         {"sku": "KB-101", "quantity": 2, "unit_price_cents": 4999},
         {"sku": "MS-202", "quantity": 1, "unit_price_cents": 2499},
     ]
-    assert client.get(f"/api/orders/{order['id']}").json() == order
+    assert client.get(f"/api/orders/{order['id']}", headers=customer()).json() == order
     assert stock_of(client, "KB-101") == (3, 2, 1)
     assert stock_of(client, "MS-202") == (10, 1, 9)
 
@@ -53,7 +54,7 @@ def test_a_placed_order_is_confirmed_reserved_and_emailed(client: Client) -> Non
     assert mail.outbox[0].to == ["ada@example.com"]
     assert f"#{order['id']} is confirmed" in mail.outbox[0].subject
     assert SentEmail.objects.count() == 1
-    sent = client.get("/api/notifications/", {"recipient": "ada@example.com"}).json()
+    sent = emails_of(client, "ada@example.com")
     assert [(m["recipient"], m["subject"]) for m in sent] == [("ada@example.com", mail.outbox[0].subject)]
     assert "€124.97" in sent[0]["body"] and sent[0]["sent_at"]
 
@@ -72,7 +73,7 @@ def test_an_order_the_stock_cannot_cover_is_cancelled_and_holds_nothing(client: 
     assert Order.objects.get(pk=second.json()["id"]).cancel_reason.startswith("Not enough stock of 'KB-101'")
     bob = [m for m in mail.outbox if m.to == ["bob@example.com"]]
     assert len(bob) == 1 and "cancelled" in bob[0].subject and "KB-101" in bob[0].body
-    assert len(client.get("/api/notifications/", {"recipient": "bob@example.com"}).json()) == 1
+    assert len(emails_of(client, "bob@example.com")) == 1
 
 
 def test_a_sku_without_any_stock_record_cancels_the_order(client: Client) -> None:
@@ -116,7 +117,7 @@ def test_a_failing_handler_does_not_fail_the_order(client: Client, caplog: pytes
     assert stock_of(client, "KB-101") == (3, 1, 2)
     # The notification's transaction rolled back with the failed send: nothing claims a sent mail.
     assert SentEmail.objects.count() == 0
-    assert client.get("/api/notifications/", {"recipient": "ada@example.com"}).json() == []
+    assert emails_of(client, "ada@example.com") == []
     [failure] = [rec for rec in caplog.records if getattr(rec, "handler", "").startswith("modules.notifications")]
     assert failure.event_type == "orders.OrderConfirmed"
     assert str(uuid.UUID(failure.event_id)) in failure.getMessage()

@@ -3,11 +3,12 @@ from django.test import Client
 
 from contracts.catalog import Catalog, ProductNotFound
 from contracts.kernel import use
+from tests.support.tokens import staff
 
 
 @pytest.mark.django_db(databases="__all__", transaction=True)
 def test_create_and_get_product() -> None:
-    client = Client()
+    client = Client(headers=staff())
     r = client.post("/api/catalog/products/", {"sku": "A-1", "name": "Apple", "price_cents": 120}, content_type="application/json")
     assert r.status_code == 201, r.content
     r = client.post("/api/catalog/products/", {"sku": "A-1", "name": "Apple", "price_cents": 120}, content_type="application/json")
@@ -16,5 +17,4 @@ def test_create_and_get_product() -> None:
     with pytest.raises(ProductNotFound):
         use(Catalog).get_product("nope")
     r = client.post("/api/catalog/products/", "{not json", content_type="application/json")
-    print(r.status_code, r.content)
     assert r.status_code in (400, 422)

@@ -15,15 +15,16 @@ from tests.support.project_copy import copy_project, run_tool, titled_code_block
 
 FLOW = """
 from django.test import Client
-c = Client()
-r = c.post("/api/orders/", {"customer_email": "ada@example.com", "lines": [{"sku": "KB-101", "quantity": 2}]},
-           content_type="application/json")
+from contracts.kernel.public import issue_token
+ada = issue_token("ada@example.com", scopes=["shop:customer"], email="ada@example.com")
+c = Client(headers={"Authorization": f"Bearer {ada}"})
+r = c.post("/api/orders/", {"lines": [{"sku": "KB-101", "quantity": 2}]}, content_type="application/json")
 assert r.status_code == 201 and r.json()["status"] == "confirmed", r.content
-points = c.get("/api/loyalty/ada@example.com").json()["points"]
+points = c.get("/api/loyalty/").json()["points"]
 print("POINTS", points, r.json()["total_cents"] // 100)
-r = c.post("/api/loyalty/ada@example.com/redeem", {"points": points + 1}, content_type="application/json")
+r = c.post("/api/loyalty/redeem", {"points": points + 1}, content_type="application/json")
 assert r.status_code == 409 and r.json()["code"] == "loyalty.NotEnoughPoints", r.content
-r = c.post("/api/loyalty/ada@example.com/redeem", {"points": 1}, content_type="application/json")
+r = c.post("/api/loyalty/redeem", {"points": 1}, content_type="application/json")
 assert r.status_code == 200 and r.json()["points"] == points - 1, r.content
 print("REDEEMED")
 """

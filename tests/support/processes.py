@@ -49,7 +49,12 @@ def throwaway_database(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 
 def project_env(extra: dict[str, str], cwd: Path = ROOT) -> dict[str, str]:
+    """The environment of a project process: DEBUG on unless ``extra`` says otherwise, and what a
+    server needs with DEBUG off (SECRET_KEY, the tests' token keys: ``tests.support.tokens``)."""
+    from .tokens import api_env
+
     env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "SEAMS_MODULES"}}
+    env.update({"DEBUG": "true", **api_env()})
     env.update({"DJANGO_SETTINGS_MODULE": "app.settings", "PYTHONPATH": str(cwd), "PYTHONUNBUFFERED": "1"})
     env.update(extra)
     return env

@@ -70,9 +70,13 @@ def extract(label: str, transport: str, out: Path, env: dict[str, str]) -> Path:
 def service_env(service: Path, isolation: Path, extra: dict[str, str]) -> dict[str, str]:
     """The generated service's environment: its own directory on the path, the monolith hidden."""
     (isolation / "sitecustomize.py").write_text(ISOLATION)
+    from .tokens import api_env
+
     env = clean_environ()
     env.update(
         {
+            "DEBUG": "true",
+            **api_env(),  # SECRET_KEY and the tests' token keys, for DEBUG=false
             "PYTHONPATH": f"{isolation}{os.pathsep}{service}",
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONUNBUFFERED": "1",

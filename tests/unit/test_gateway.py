@@ -8,6 +8,7 @@ from django.test import Client, override_settings
 
 from contracts.kernel import ConfigurationError
 from extraction.bindings import gateway_from_env
+from tests.support.tokens import customer
 
 DEAD = "http://127.0.0.1:9"  # discard port: nothing answers
 
@@ -52,7 +53,7 @@ def test_with_the_gateway_off_an_extracted_modules_paths_are_not_found() -> None
 
 def test_paths_of_other_modules_and_outside_the_api_pass_through() -> None:
     with override_settings(SEAMS_BINDINGS={"catalog": {"TRANSPORT": "http", "URL": DEAD}}):
-        assert Client().get("/api/orders/999999").status_code == 404
+        assert Client(headers=customer()).get("/api/orders/999999").status_code == 404
         assert Client().get("/health/live").status_code == 200
 
 

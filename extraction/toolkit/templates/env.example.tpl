@@ -29,6 +29,16 @@ DATABASE_URL=postgres://postgres@127.0.0.1:5432/seams{% endif %}
 # GUNICORN_THREADS=4
 # GUNICORN_KEEPALIVE=5
 
+# The public API's bearer tokens (required with DEBUG off): your identity provider's JWKS document
+# (or SEAMS_API_JWKS_FILE, a JWKS file), issuer and audience, as the monolith has them.
+SEAMS_API_JWKS_URL=
+SEAMS_API_JWT_ISSUER=
+SEAMS_API_JWT_AUDIENCE=
+# Rate limits per client, shared by every worker through this Redis (in memory per process if unset).
+SEAMS_API_RATE_LIMIT_REDIS_URL=redis://127.0.0.1:6379/2
+# Requests come through the monolith's gateway: trust one X-Forwarded-For hop to find the client.
+SEAMS_TRUSTED_PROXIES=1
+
 CELERY_BROKER_URL=redis://127.0.0.1:6379/0
 CELERY_RESULT_BACKEND=redis://127.0.0.1:6379/1
 # Events for {{ label }} are delivered by the service's worker (queue seams.{{ label }}).

@@ -15,6 +15,7 @@ from contracts.kernel.outbox import OutboxSettings, backoff_seconds, process_pub
 from contracts.kernel.testing import deliver_pending
 from tests.eventprobe.models import HandledEvent
 from tests.integration.shop import place_order, stock_of
+from tests.support.tokens import customer
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -45,7 +46,7 @@ def test_a_handler_that_always_fails_ends_dead_and_others_are_unaffected(shop: C
     assert (dead.status, dead.attempts) == (PublicationStatus.DEAD, 3)
     assert "gave up after 3 attempts" in dead.last_error and "ProbeFailure" in dead.last_traceback
     assert probe_publication(fine["id"]).status == PublicationStatus.COMPLETED
-    assert shop.get(f"/api/orders/{doomed['id']}").json()["status"] == "confirmed"
+    assert shop.get(f"/api/orders/{doomed['id']}", headers=customer("doomed@example.com")).json()["status"] == "confirmed"
     assert stock_of(shop, "KB-101")[1] == 1
 
 

@@ -29,6 +29,7 @@ from extraction.wire import TransportUnavailable
 from tests.support.identity import TEST_CALLERS
 from tests.support.processes import BIN, free_port, manage, project_env, throwaway_database
 from tests.support.stack import Process
+from tests.support.tokens import customer, staff
 
 #: The modules whose contracts the parity suite calls remotely.
 LABELS = ("catalog", "inventory", "orders")
@@ -51,23 +52,23 @@ class ApiShop:
     def __init__(self, client: Client | httpx.Client) -> None:
         self.client = client
 
-    def _send(self, method: str, path: str, body: dict[str, Any]) -> Any:
+    def _send(self, method: str, path: str, body: dict[str, Any], headers: dict[str, str]) -> Any:
         if isinstance(self.client, httpx.Client):
-            response = self.client.request(method, path, json=body)
+            response = self.client.request(method, path, json=body, headers=headers)
             return response.status_code, response.text, response.json
-        response = getattr(self.client, method.lower())(path, body, content_type="application/json")
+        response = getattr(self.client, method.lower())(path, body, content_type="application/json", headers=headers)
         return response.status_code, response.content.decode(), response.json
 
     def add_product(self, sku: str, price_cents: int, stock: int | None = None, name: str | None = None) -> None:
-        status, text, _ = self._send("POST", "/api/catalog/products/", {"sku": sku, "name": name or f"Product {sku}", "price_cents": price_cents})
+        status, text, _ = self._send("POST", "/api/catalog/products/", {"sku": sku, "name": name or f"Product {sku}", "price_cents": price_cents}, staff())
         assert status == 201, text
         if stock is not None:
-            status, text, _ = self._send("PUT", f"/api/inventory/stock/{sku}", {"quantity": stock})
+            status, text, _ = self._send("PUT", f"/api/inventory/stock/{sku}", {"quantity": stock}, staff())
             assert status == 200, text
 
     def place_order(self, email: str, *lines: tuple[str, int]) -> dict[str, Any]:
-        body = {"customer_email": email, "lines": [{"sku": sku, "quantity": quantity} for sku, quantity in lines]}
-        status, text, as_json = self._send("POST", "/api/orders/", body)
+        body = {"lines": [{"sku": sku, "quantity": quantity} for sku, quantity in lines]}
+        status, text, as_json = self._send("POST", "/api/orders/", body, customer(email))
         assert status == 201, text
         return as_json()  # type: ignore[no-any-return]
 

@@ -1,58 +1,18 @@
-"""The service's public REST API: each served module's router under ``/api/<module>/``, and the
-one place where contract errors become HTTP responses.
+"""The service's public REST API: each served module's router under ``/api/<module>/``.
 
-The status of each error kind comes from ``extraction.wire.status_for``, the map the monolith's
-``app/api.py`` and the transports use, so a client sees the same statuses whichever process answers.
+The machinery is the monolith's (``extraction.publicapi``): the same parser, rate limits, token
+checks, error bodies and status map, so a client sees the same answers whichever process serves.
 """
 
 from __future__ import annotations
 
-import importlib
-
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
-from django.utils.module_loading import module_has_submodule
-from ninja import NinjaAPI
-from ninja.errors import ValidationError as NinjaValidationError
 
-from contracts.kernel import ContractError, Invalid
-from extraction.wire import status_for
+from extraction.publicapi import build_public_api, mount_module_routers
 
-api = NinjaAPI(
+api = build_public_api(
     title="{{ label }} service",
-    version="1.0.0",
     description="The {{ label }} module of the Seams monolith, served on its own.",
-    docs_url="/docs",
 )
 
-@api.exception_handler(ContractError)
-def contract_error(request: HttpRequest, exc: ContractError) -> HttpResponse:
-    status = status_for(exc)
-    if isinstance(exc, Invalid):
-        loc = exc.field if isinstance(exc.field, list) else ([exc.field] if exc.field else [])
-        body = {"detail": [{"type": exc.code, "loc": ["body", *loc], "msg": exc.message}]}
-    else:
-        body = {"detail": exc.message, "code": exc.code, **({"details": exc.details} if exc.details else {})}
-    response = api.create_response(request, body, status=status)
-    if status == 503:
-        response["Retry-After"] = "5"
-    return response
-
-
-@api.exception_handler(NinjaValidationError)
-def validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
-    return api.create_response(request, {"detail": exc.errors}, status=422)
-
-
-def mount_module_routers() -> list[str]:
-    """Mount ``modules.<label>.api.router`` under ``/<label>/`` for every served module that has one."""
-    mounted = []
-    for label in settings.SEAMS_MODULES:
-        package = importlib.import_module(f"modules.{label}")
-        if module_has_submodule(package, "api"):
-            api.add_router(f"/{label}/", importlib.import_module(f"modules.{label}.api").router)
-            mounted.append(label)
-    return mounted
-
-
-mount_module_routers()
+mount_module_routers(api, list(settings.SEAMS_MODULES))

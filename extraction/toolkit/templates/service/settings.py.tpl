@@ -12,9 +12,11 @@ import os
 from pathlib import Path
 
 from contracts.kernel.databases import module_databases
+from contracts.kernel.public.config import api_auth_from_env
 from contracts.kernel.telemetry.logs import logging_config
 from extraction.bindings import bindings_from_env
 from extraction.celery.redis_transport import broker_transport
+from extraction.hardening import api_rate_limits_from_env, caches_from_env, secret_key_from_env
 from extraction.identity.config import allowed_callers_from_env, identity_from_env
 from extraction.internal import internal_from_env
 
@@ -26,8 +28,11 @@ def env_bool(name: str, default: bool) -> bool:
     return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-key-change-me")
-DEBUG = env_bool("DEBUG", True)
+#: Off unless explicitly on; with it off SECRET_KEY and the token keys are required (docs/security.md).
+DEBUG = env_bool("DEBUG", False)
+#: SQLite files (when DATABASE_URL is unset): the monolith's var/ to share its data.
+VAR_DIR = Path(os.environ.get("SEAMS_VAR_DIR", BASE_DIR / "var"))
+SECRET_KEY = secret_key_from_env(os.environ, debug=DEBUG, var_dir=VAR_DIR)
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],{{ service }}").split(",") if h]
 
 #: The module(s) this service serves.
@@ -50,11 +55,13 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "contracts.kernel.telemetry.middleware.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "extraction.publicapi.middleware.JsonOnlyMiddleware",  # /api/ bodies: application/json or 415/413
     "extraction.internal.InternalSurfaceMiddleware",  # /internal/{{ label }}/..., token required
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",  # the console's pages are never framed
 ]
 
 ROOT_URLCONF = "service.urls"
@@ -75,8 +82,6 @@ TEMPLATES = [
     },
 ]
 
-#: SQLite files (when DATABASE_URL is unset): the monolith's var/ to share its data.
-VAR_DIR = Path(os.environ.get("SEAMS_VAR_DIR", BASE_DIR / "var"))
 DATABASES = module_databases(
     SEAMS_MODULES,
     database_url=os.environ.get("DATABASE_URL"),
@@ -99,6 +104,20 @@ STATIC_ROOT = VAR_DIR / "static"
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "shop@seams.example")
+
+# --- Security of the public API (as in the monolith; docs/security.md) ---------------------------
+SEAMS_API_AUTH = api_auth_from_env(os.environ, debug=DEBUG, var_dir=VAR_DIR)
+SEAMS_API_RATE_LIMITS = api_rate_limits_from_env(os.environ)
+CACHES = caches_from_env(os.environ)
+NINJA_NUM_PROXIES = int(os.environ.get("SEAMS_TRUSTED_PROXIES", "0"))
+SEAMS_API_MAX_BODY_BYTES = int(os.environ.get("SEAMS_API_MAX_BODY_BYTES", str(64 * 1024)))
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SEAMS_SECURE_COOKIES", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^health/"]
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("SEAMS_BEHIND_TLS_PROXY", False) else None
 
 # --- Seams ------------------------------------------------------------------------------------
 #: The service's name in traces (``service.name``) unless OTEL_SERVICE_NAME says otherwise.

@@ -8,6 +8,7 @@ from django.urls import include, path
 
 from contracts.kernel.telemetry.views import metrics
 from extraction.health import live, ready
+from extraction.publicapi import public_urlpatterns
 
 from .api import api
 
@@ -16,5 +17,5 @@ urlpatterns = [
     path("health/ready", ready, name="health-ready"),
     path("metrics", metrics, name="metrics"),
     path("console/", include("extraction.console.urls")),
-    path("api/", api.urls),
+    *public_urlpatterns(api),  # /api/ and a JSON 404 for any other path under it
 ]
