@@ -222,3 +222,26 @@ def test_email_is_taken_only_when_not_marked_unverified(tmp_path: Path) -> None:
         assert verify_token(unverified).email is None
         odd = sign(tmp_path / "k", extra={"scope": 5})
         assert verify_token(odd).scopes == frozenset()
+
+
+def test_dev_tokens_prints_a_staff_and_a_customer_token_the_api_accepts() -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("dev_tokens", stdout=out)
+    exported = dict(line.removeprefix("export ").split("=", 1) for line in out.getvalue().splitlines())
+
+    assert set(exported) == {"STAFF", "ADA"}
+    assert verify_token(exported["STAFF"]).scopes == frozenset({"shop:staff"})
+    ada = verify_token(exported["ADA"])
+    assert ada.email == "ada@example.com" and ada.scopes == frozenset({"shop:customer"})
+
+
+def test_issue_token_is_refused_without_a_development_key_directory(tmp_path: Path) -> None:
+    from django.core.management import CommandError, call_command
+
+    with override_settings(SEAMS_API_AUTH=auth_settings(JWKS_URL="https://id.example.com/jwks.json")):
+        with pytest.raises(CommandError, match="identity provider"):
+            call_command("issue_token", "someone")
