@@ -50,6 +50,7 @@ from bench.transports import (
     say,
     with_database,
 )
+from extraction.identity.keys import generate_private_pem
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/11"
 
@@ -335,6 +336,7 @@ def run(args: argparse.Namespace, tmp: Path, db_name: str, processes: list[Proce
         "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
         "PYTHONUNBUFFERED": "1",
         "DEBUG": "0",
+        "SEAMS_IDENTITY_KEY": generate_private_pem(),  # DEBUG off needs a service key: a throwaway one
         "SEAMS_VALIDATE_CONTRACTS": "0",
         "SEAMS_VAR_DIR": str(tmp / "var"),
         "CELERY_BROKER_URL": args.redis_url,

@@ -27,6 +27,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from extraction.identity.keys import generate_private_pem
+
 ROOT = Path(__file__).resolve().parent.parent
 #: The shop's two demo products, stocked far beyond what the orders take.
 PRODUCTS = (("KB-101", 4999), ("MS-202", 2499))
@@ -55,6 +57,7 @@ def configure(dispatch: str, var_dir: Path, database_url: str | None) -> None:
             "DJANGO_SETTINGS_MODULE": "app.settings",
             "DEBUG": "0",
             **api_env(),  # SECRET_KEY and token keys, as DEBUG off requires
+            "SEAMS_IDENTITY_KEY": generate_private_pem(),  # DEBUG off needs a service key: a throwaway one
             "SEAMS_VALIDATE_CONTRACTS": "0",
             "SEAMS_VAR_DIR": str(var_dir),
             "SEAMS_EVENT_DISPATCH": dispatch,

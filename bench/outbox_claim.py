@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from extraction.identity.keys import generate_private_pem
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 RESULTS = Path(__file__).resolve().parent / "RESULTS-outbox.md"
 #: Events of the reference shop's orders module, round-robin; their subscribers come from the registry.
@@ -579,6 +581,7 @@ def run(args: argparse.Namespace, name: str) -> int:
     os.environ["DATABASE_URL"] = with_database(args.database_url, name)
     os.environ["DJANGO_SETTINGS_MODULE"] = "app.settings"
     os.environ["DEBUG"] = "0"  # no query log: it would be timed too
+    os.environ.setdefault("SEAMS_IDENTITY_KEY", generate_private_pem())  # DEBUG off needs a service key
     import django
 
     django.setup()

@@ -43,6 +43,7 @@ from tests.support.services import (
     worker_command,
 )
 from tests.support.stack import PrivateRedis, Process, postgres_database
+from tests.support.tokens import customer, staff
 from tests.support.tracing import TRACE_ID, TRACEPARENT, in_trace, wait_for_spans
 
 pytestmark = [pytest.mark.e2e, pytest.mark.own_stack]
@@ -168,18 +169,19 @@ def test_one_order_is_one_trace_across_the_extracted_inventory_service(stack: tu
                 wait_for_worker(process)
         sku = f"TR-{uuid.uuid4().hex[:6]}"
         with httpx.Client(base_url=monolith_url, timeout=120) as http:
-            assert http.post("/api/catalog/products/", json={"sku": sku, "name": "Lamp", "price_cents": 1500}).status_code == 201
-            assert http.put(f"/api/inventory/stock/{sku}", json={"quantity": 3}).status_code == 200
+            assert http.post("/api/catalog/products/", json={"sku": sku, "name": "Lamp", "price_cents": 1500}, headers=staff()).status_code == 201
+            assert http.put(f"/api/inventory/stock/{sku}", json={"quantity": 3}, headers=staff()).status_code == 200
             monolith_before, service_before = scrape(monolith_url), scrape(service_url)
-            placed = http.post("/api/orders/", json={"customer_email": "trace@example.com", "lines": [{"sku": sku, "quantity": 1}]})
+            buyer = customer("trace@example.com")
+            placed = http.post("/api/orders/", json={"lines": [{"sku": sku, "quantity": 1}]}, headers=buyer)
             assert placed.status_code == 201, placed.text
             order_id = placed.json()["id"]
             deadline = time.monotonic() + 90
-            while http.get(f"/api/orders/{order_id}").json()["status"] == "pending" and time.monotonic() < deadline:
+            while http.get(f"/api/orders/{order_id}", headers=buyer).json()["status"] == "pending" and time.monotonic() < deadline:
                 time.sleep(0.5)
-            assert http.get(f"/api/orders/{order_id}").json()["status"] == "confirmed"
+            assert http.get(f"/api/orders/{order_id}", headers=buyer).json()["status"] == "confirmed"
             with in_trace():  # through the gateway, in a trace of the test's own
-                assert http.get(f"/api/inventory/stock/{sku}").json()["reserved"] == 1
+                assert http.get(f"/api/inventory/stock/{sku}", headers=staff()).json()["reserved"] == 1
 
         # --- the trace ------------------------------------------------------------------------------
         def complete(found: list[dict]) -> bool:

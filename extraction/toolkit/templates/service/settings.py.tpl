@@ -120,6 +120,8 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("SEAMS_BEHIND_TLS_PROXY", False) else None
 
 # --- Seams ------------------------------------------------------------------------------------
+#: The service's name in traces (``service.name``) unless OTEL_SERVICE_NAME says otherwise.
+SEAMS_SERVICE_NAME = "{{ service }}"
 SEAMS_VALIDATE_CONTRACTS = env_bool("SEAMS_VALIDATE_CONTRACTS", DEBUG)
 SEAMS_EVENT_BACKEND = os.environ.get("SEAMS_EVENT_BACKEND", "contracts.kernel.outbox.OutboxEventBackend")
 SEAMS_EVENTS = {
