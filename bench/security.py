@@ -25,7 +25,16 @@ def public_key(pem: str) -> str:
 
 
 def api_env() -> dict[str, str]:
+    import json
+
+    from contracts.kernel.discovery import discover_modules
+
+    modules = discover_modules(Path(__file__).resolve().parent.parent / "modules")
     return {
+        # Every bench process is the one service "monolith": they trust its key for every module, and
+        # serve every module's internal endpoints (the bench binds them to each other).
+        "SEAMS_IDENTITY_PEERS": json.dumps({"monolith": {"modules": modules, "keys": [public_key(MONOLITH_KEY)]}}),
+        "SEAMS_INTERNAL": "all",
         "SECRET_KEY": SECRET_KEY,
         "SEAMS_API_JWKS_FILE": str(JWKS_FILE),
         "SEAMS_API_JWT_ISSUER": ISSUER,

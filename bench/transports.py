@@ -253,6 +253,10 @@ class Process:
         ]
 
 
+#: The module the bench calls as: orders consumes Catalog, so the service lets it in (docs/security.md).
+CALLER = "modules.orders.bench"
+
+
 def process_env(base: dict[str, str], **extra: str) -> dict[str, str]:
     env = {
         k: v
@@ -420,7 +424,7 @@ def measure_http(sizes: Sizes, base: str, access_log: Path) -> Comparison:
             say(f"(2) HTTP: {sizes.http:,} calls per variant against gunicorn at {base}, alternating")
             stats = alternate(
                 "HTTP",
-                {"raw": raw, "transport": lambda: use(Catalog).get_product(SKU)},
+                {"raw": raw, "transport": lambda: use(Catalog, consumer=CALLER).get_product(SKU)},
                 sizes.http,
                 is_product,
                 sizes.budget_http,
@@ -488,7 +492,7 @@ def measure_celery(sizes: Sizes, task_log: Path) -> Comparison:
             "Celery",
             {
                 "raw": raw,
-                "transport": lambda: use(Catalog).get_product(SKU),
+                "transport": lambda: use(Catalog, consumer=CALLER).get_product(SKU),
                 FORGET: raw_forget,
                 EXPIRES: raw_expires,
                 OPTIONS: raw_as_transport,
@@ -639,12 +643,16 @@ def measure_parts(sizes: Sizes) -> list[Part]:
         response.raise_for_status()
         return ProductDTO.model_validate_json(response.content)
 
+    from extraction.identity import tokens as identity
+
     django_client = Client()
     body = json.dumps({"sku": SKU})
 
     def server(path: str) -> Callable[[], object]:
         def call() -> object:
-            response = django_client.post(path, body, content_type="application/json")
+            response = django_client.post(
+                path, body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {identity.issue('orders', 'catalog')}"
+            )
             return ProductDTO.model_validate_json(response.content) if response.status_code == 200 else response
 
         return call
@@ -663,7 +671,9 @@ def measure_parts(sizes: Sizes) -> list[Part]:
         return ProductDTO.model_validate(raw_get_product.run(SKU))
 
     def transport_task() -> ProductDTO:
-        answer = call_contract.run("catalog.Catalog", "get_product", {"sku": SKU}, uuid.uuid4().hex)
+        answer = call_contract.run(
+            "catalog.Catalog", "get_product", {"sku": SKU}, {}, token=identity.issue("orders", "catalog")
+        )
         return ProductDTO.model_validate(answer["ok"])
 
     n = sizes.parts
@@ -1204,7 +1214,9 @@ def run(args: argparse.Namespace, tmp: Path, db_name: str, processes: list[Proce
         del os.environ[key]
     os.environ.pop("SEAMS_MODULES", None)
     os.environ.pop("DATABASE_URL", None)
-    os.environ.update(base)
+    from bench.security import api_env
+
+    os.environ.update({**api_env(), **base})  # DEBUG off, as the servers: a SECRET_KEY and service keys
     os.environ["SEAMS_EVENT_DISPATCH"] = "inline"
 
     import django
