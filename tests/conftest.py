@@ -50,3 +50,19 @@ def spans(_tracing: object) -> object:
     """The in-memory span exporter, emptied before the test: ``spans.get_finished_spans()``."""
     _tracing.clear()  # type: ignore[attr-defined]
     return _tracing
+
+
+@pytest.fixture(autouse=True)
+def _celery_current_app_is_the_projects() -> object:
+    """A test that makes another Celery app current (``Celery(...)`` without ``set_as_current=False``)
+    leaks it into every later test: the transports send through ``current_app``, so later Celery
+    calls went to that app's broker and timed out. Fail the test that leaks it, not the ones after."""
+    from celery import current_app
+
+    from app.celery import celery_app
+
+    yield
+    leaked = current_app._get_current_object()
+    if leaked is not celery_app:
+        celery_app.set_current()
+        pytest.fail(f"this test left Celery app {leaked!r} current: create it with set_as_current=False")

@@ -54,7 +54,7 @@ def test_a_busy_worker_survives_redis_going_away_and_consumes_again(tmp_path: Pa
     command = [str(BIN / "celery"), "-A", "tests.support.busy_celery", "worker", "-Q", QUEUE, "-c", "2",
                "-n", "busy@%h", "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"]
     worker = Process("busy-worker", command, env, tmp_path).start()
-    client = Celery(broker=broker.url)
+    client = Celery(broker=broker.url, set_as_current=False)
     try:
         wait_for_worker(worker)
         log = lambda: worker.log.read_text(errors="replace")  # noqa: E731

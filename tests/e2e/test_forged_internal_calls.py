@@ -175,7 +175,7 @@ def test_contract_calls_need_a_consumer_identity(service: Service) -> None:
 def test_the_celery_worker_refuses_messages_without_a_valid_token(service: Service) -> None:
     """Broker access alone: tasks sent straight to the worker's queue."""
     before = service.state()
-    app = Celery("attacker", broker=service.broker, backend=service.broker)
+    app = Celery("attacker", broker=service.broker, backend=service.broker, set_as_current=False)
 
     def send(task: str, args: list[Any], **kwargs: Any) -> Any:
         return app.send_task(task, args=args, kwargs=kwargs, queue=service.queue).get(timeout=60)
