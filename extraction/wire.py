@@ -166,6 +166,27 @@ def encode_arguments(contract: type[Contract], method: str, arguments: Mapping[s
     return model.model_dump(mode="json", exclude_unset=True)
 
 
+def holds_nul(value: Any) -> bool:
+    """Whether a decoded value holds a string with the NUL character anywhere (PostgreSQL's text
+    columns cannot store one: the call would fail in the database, a 500, instead of being refused)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(holds_nul(v) for v in value)
+    if isinstance(value, pydantic.BaseModel):
+        return holds_nul(value.model_dump())
+    return False
+
+
+def refuse_nul(contract: type[Contract], method: str, arguments: dict[str, Any]) -> None:
+    """``ContractViolation`` naming the first argument whose strings hold a NUL character."""
+    for name, value in arguments.items():
+        if holds_nul(value):
+            raise ContractViolation(f"{contract.__seams_name__}.{method}({name}): strings may not contain the NUL character")
+
+
 def decode_arguments(contract: type[Contract], method: str, data: Any) -> dict[str, Any]:
     """Rebuild the arguments of a call from their JSON object (strict JSON mode)."""
     try:
@@ -174,7 +195,9 @@ def decode_arguments(contract: type[Contract], method: str, data: Any) -> dict[s
         detail = _first_error(exc) if isinstance(exc, pydantic.ValidationError) else str(exc)
         raise ContractViolation(f"{contract.__seams_name__}.{method}({detail})") from None
     # getattr, not model_dump: nested Schemas stay Schemas.
-    return {name: getattr(model, name) for name in type(model).model_fields}
+    arguments = {name: getattr(model, name) for name in type(model).model_fields}
+    refuse_nul(contract, method, arguments)
+    return arguments
 
 
 def encode_result(contract: type[Contract], method: str, value: Any) -> Any:

@@ -40,7 +40,7 @@ from contracts.kernel.telemetry import tracing
 from contracts.kernel.telemetry.calls import outcome_of
 from contracts.kernel.validation import check_return
 from extraction.identity import Identity, Refused, admit_call, bearer, verify
-from extraction.wire import status_for
+from extraction.wire import refuse_nul, status_for
 
 from .wire import (
     ErrorBody,
@@ -146,9 +146,14 @@ def _endpoint(contract: type[Contract], method: str) -> Callable[..., HttpRespon
         except pydantic.ValidationError as exc:
             errors = exc.errors(include_url=False, include_context=False, include_input=False)
             return _violation(f"{name}: the request does not match the declaration: {errors[0]['msg']}", 422, errors=errors)
+        arguments = arguments_of(body)
+        try:
+            refuse_nul(contract, method, arguments)
+        except ContractViolation as exc:
+            return _violation(str(exc), 422)
         with tracing.continued(request.headers, name, tracing.SpanKind.SERVER, attributes) as span:
             try:
-                result = _call(getattr(served_instance(contract), method), spec.signature, arguments_of(body))
+                result = _call(getattr(served_instance(contract), method), spec.signature, arguments)
             except ContractError as exc:
                 tracing.mark_outcome(span, outcome_of(exc), error_code=exc.code)
                 return JsonResponse(error_body(exc), status=status_for(exc))
