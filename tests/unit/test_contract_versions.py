@@ -29,6 +29,7 @@ from contracts.kernel.registry import Subscriber, get_registry, isolated_registr
 from contracts.kernel.testing import override_contract
 from contracts.kernel.upcasting import convert, missing_steps, older_payloads
 from extraction.celery import call_contract
+from extraction.celery.tasks import receive_forwarded_event
 from extraction.http import HttpTransport, build_api
 from extraction.http.wire import contract_prefix, method_path
 from extraction.wire import TransportUnavailable
@@ -150,14 +151,14 @@ class Name(Schema):
 
 
 class Greeted(Event):
-    publisher: ClassVar[str] = "probe"
+    publisher: ClassVar[str] = "orders"  # a module this process serves: its tokens are trusted
     key_field: ClassVar[str] = "probe_id"
     probe_id: int
     name: str
 
 
 class GreetedV2(Event):
-    publisher: ClassVar[str] = "probe"
+    publisher: ClassVar[str] = "orders"  # a module this process serves: its tokens are trusted
     key_field: ClassVar[str] = "probe_id"
     version = 2
     probe_id: int
@@ -165,7 +166,7 @@ class GreetedV2(Event):
 
 
 class GreetedV3(Event):
-    publisher: ClassVar[str] = "probe"
+    publisher: ClassVar[str] = "orders"  # a module this process serves: its tokens are trusted
     key_field: ClassVar[str] = "probe_id"
     version = 3
     probe_id: int
@@ -193,7 +194,7 @@ def greeted_v2_to_v3(old: GreetedV2) -> GreetedV3:
 
 
 def test_event_versions_share_one_type() -> None:
-    assert Greeted.event_type == GreetedV2.event_type == GreetedV3.event_type == "probe.Greeted"
+    assert Greeted.event_type == GreetedV2.event_type == GreetedV3.event_type == "orders.Greeted"
     assert (Greeted.version, GreetedV2.version, GreetedV3.version) == (1, 2, 3)
 
 
@@ -209,8 +210,8 @@ def test_a_missing_step_fails_loudly_naming_the_converter_to_add() -> None:
     v3 = GreetedV3(probe_id=1, name=Name(first="Ada", last="Lovelace"), language="en")
     with pytest.raises(Undeliverable, match=r"no converter from v3 to v2.*@converts\(GreetedV3, GreetedV2\)"):
         convert(v3, Greeted)
-    assert missing_steps("probe.Greeted", 3, 1) == [(3, 2)]
-    assert missing_steps("probe.Greeted", 1, 3) == []
+    assert missing_steps("orders.Greeted", 3, 1) == [(3, 2)]
+    assert missing_steps("orders.Greeted", 1, 3) == []
 
 
 def test_converters_join_adjacent_versions_of_one_type_and_return_what_they_declare() -> None:
@@ -277,7 +278,7 @@ def test_a_forward_carries_every_older_version_the_publisher_can_downcast_to() -
     assert wire["payloads"] == {"1": {"probe_id": 3, "name": "Grace Hopper"}}
     assert "payloads" not in envelope_to_wire(Row(Greeted(probe_id=3, name="Grace Hopper")))  # type: ignore[arg-type]
     # v3 has no downcaster: nothing is computed, and a v1 or v2 receiver answers it undeliverable.
-    assert older_payloads("probe.Greeted", 3, {"probe_id": 3, "name": {"first": "G", "last": "H"}, "language": "en"}) == {}
+    assert older_payloads("orders.Greeted", 3, {"probe_id": 3, "name": {"first": "G", "last": "H"}, "language": "en"}) == {}
 
 
 @pytest.fixture
@@ -285,8 +286,8 @@ def receivers() -> Iterator[dict[str, list[Any]]]:
     """A v1 and a v2 handler of probe.Greeted registered in this process (the receiving side)."""
     seen: dict[str, list[Any]] = {"old": [], "new": []}
     with isolated_registry() as registry:
-        registry.add_subscriber(subscriber_of(Greeted, seen["old"], "greeting.old"))
-        registry.add_subscriber(subscriber_of(GreetedV2, seen["new"], "greeting.new"))
+        registry.add_subscriber(subscriber_of(Greeted, seen["old"], "modules.catalog.greeting.old"))
+        registry.add_subscriber(subscriber_of(GreetedV2, seen["new"], "modules.catalog.greeting.new"))
         registry.freeze()
         yield seen
 
@@ -296,12 +297,34 @@ def test_a_receiver_on_v1_reads_the_publishers_downcast_and_one_on_v2_upcasts_an
     from_new_publisher = json.loads(json.dumps(envelope_to_wire(Row(GreetedV2(probe_id=5, name=Name(first="Alan", last="Turing"))))))  # type: ignore[arg-type]
     from_old_publisher = json.loads(json.dumps(envelope_to_wire(Row(Greeted(probe_id=6, name="Edsger Dijkstra")))))  # type: ignore[arg-type]
     for envelope in (from_new_publisher, from_old_publisher):
-        assert receive_event("greeting.old", envelope) == "completed"
-        assert receive_event("greeting.new", envelope) == "completed"
-        assert receive_event("greeting.old", envelope) == "duplicate"  # the inbox still holds
+        assert receive_event("modules.catalog.greeting.old", envelope) == "completed"
+        assert receive_event("modules.catalog.greeting.new", envelope) == "completed"
+        assert receive_event("modules.catalog.greeting.old", envelope) == "duplicate"  # the inbox still holds
     assert receivers["old"] == [Greeted(probe_id=5, name="Alan Turing"), Greeted(probe_id=6, name="Edsger Dijkstra")]
     assert receivers["new"] == [GreetedV2(probe_id=5, name=Name(first="Alan", last="Turing")),
                                 GreetedV2(probe_id=6, name=Name(first="Edsger", last="Dijkstra"))]
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "catalog"])
+def test_over_celery_each_handler_gets_its_version_the_same_way(receivers: dict[str, list[Any]]) -> None:
+    """The worker's ``seams.receive_event`` task, run as the worker runs it, signed by the publisher (orders)."""
+    token = service_token("orders", "catalog")
+    from_new_publisher = json.loads(json.dumps(envelope_to_wire(Row(GreetedV2(probe_id=8, name=Name(first="Barbara", last="Liskov"))))))  # type: ignore[arg-type]
+    from_old_publisher = json.loads(json.dumps(envelope_to_wire(Row(Greeted(probe_id=9, name="Tony Hoare")))))  # type: ignore[arg-type]
+    for envelope in (from_new_publisher, from_old_publisher):
+        for handler in ("modules.catalog.greeting.old", "modules.catalog.greeting.new"):
+            assert receive_forwarded_event("catalog", handler, envelope, token=token) == {"outcome": "completed"}
+    assert receivers["old"] == [Greeted(probe_id=8, name="Barbara Liskov"), Greeted(probe_id=9, name="Tony Hoare")]
+    assert receivers["new"] == [GreetedV2(probe_id=8, name=Name(first="Barbara", last="Liskov")),
+                                GreetedV2(probe_id=9, name=Name(first="Tony", last="Hoare"))]
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "catalog"])
+def test_a_receiver_that_cannot_be_given_its_version_answers_undeliverable(receivers: dict[str, list[Any]]) -> None:
+    v3 = json.loads(json.dumps(envelope_to_wire(Row(GreetedV3(probe_id=10, name=Name(first="A", last="B"), language="en")))))  # type: ignore[arg-type]
+    answer = receive_forwarded_event("catalog", "modules.catalog.greeting.old", v3, token=service_token("orders", "catalog"))
+    assert "no converter from v3 to v2" in answer["undeliverable"]
+    assert receivers["old"] == []
 
 
 # --- seams.E018 ----------------------------------------------------------------------------------
@@ -372,9 +395,9 @@ def test_moving_a_consumer_to_v2_is_recorded_as_additive() -> None:
 
 
 def test_removing_an_event_version_breaks_while_anyone_publishes_or_subscribes_to_it() -> None:
-    entry = {"type": "probe.Greeted", "version": 1, "key_field": None, "payload": {}}
-    used = {"format": 1, "contracts": {}, "errors": {}, "events": {"probe.Greeted@v1": {**entry, "publishers": [], "subscribers": ["orders"]}}}
-    unused = {"format": 1, "contracts": {}, "errors": {}, "events": {"probe.Greeted@v1": {**entry, "publishers": [], "subscribers": []}}}
+    entry = {"type": "orders.Greeted", "version": 1, "key_field": None, "payload": {}}
+    used = {"format": 1, "contracts": {}, "errors": {}, "events": {"orders.Greeted@v1": {**entry, "publishers": [], "subscribers": ["orders"]}}}
+    unused = {"format": 1, "contracts": {}, "errors": {}, "events": {"orders.Greeted@v1": {**entry, "publishers": [], "subscribers": []}}}
     empty = {"format": 1, "contracts": {}, "errors": {}, "events": {}}
     [broken] = compare(used, empty)
     assert broken.breaking and "orders still use(s) it" in broken.what
