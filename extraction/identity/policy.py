@@ -46,11 +46,17 @@ def allowed_callers(contract: type[Contract]) -> frozenset[str]:
 
 
 def allowed_publisher(event_type: str, version: Any) -> str | None:
-    """The module that publishes ``event_type`` (its declaring module), None when unknown here."""
+    """The module that publishes ``event_type`` (its declaring module), None when unknown here.
+
+    Every version of a type has the same publisher: a version unknown here (a newer publisher's,
+    which may carry the older payloads this process reads, docs/evolution.md) is judged by the
+    versions known here, so claiming an unknown version never lets another module forward it."""
     try:
         event = declared_events.get((event_type, int(version)))
     except (TypeError, ValueError):
-        return None
+        event = None
+    if event is None:
+        event = next((e for (t, _), e in declared_events.items() if t == event_type), None)
     return event.publisher if event is not None else None
 
 
