@@ -462,6 +462,17 @@ def test_the_client_is_the_contract_and_sends_one_task_per_call(fake_catalog: Fa
     assert fake_catalog.traces == [TRACE_ID]
 
 
+def test_the_message_headers_show_the_call_but_neither_its_arguments_nor_its_token(fake_catalog: FakeCatalog) -> None:
+    """Celery copies a repr of the arguments into the headers (``argsrepr``, ``kwargsrepr``) that its
+    worker logs and its monitors print: the client names the call instead, and redacts the token."""
+    app = StandInApp()
+    remote(app).get_product("KB-101")
+    (_, args, options), = app.sent
+    assert options["argsrepr"] == "catalog.Catalog.get_product" and "KB-101" not in options["argsrepr"]
+    token = options["kwargs"]["token"]
+    assert token and token not in options["kwargsrepr"] and "redacted" in options["kwargsrepr"]
+
+
 def test_the_client_starts_a_trace_when_none_is_in_progress(fake_catalog: FakeCatalog) -> None:
     app = StandInApp()
     remote(app).get_products(skus=["A"])
@@ -609,7 +620,10 @@ def test_forwarding_sends_the_envelope_to_the_module_queue_and_returns_the_outco
     assert name == RECEIVE_TASK_NAME == "seams.receive_event"
     assert args == ["notifications", HANDLER, ENVELOPE] and through_json(args) == args
     assert options["queue"] == "seams.rpc.notifications" and options["retry"] is True  # the inbox makes a repeat harmless
-    assert app.results[0].get_kwargs["disable_sync_subtasks"] is False and app.results[0].forgotten
+    assert app.results[0].get_kwargs["disable_sync_subtasks"] is False
+    assert not app.results[0].forgotten  # no extra round trip: results expire on their own
+    assert options["argsrepr"] == f"{HANDLER} <- {ENVELOPE['type']} {ENVELOPE['id']}"
+    assert options["kwargs"]["token"] not in options["kwargsrepr"]  # the headers never carry the token
 
 
 def test_forwarding_maps_the_answers() -> None:
