@@ -327,6 +327,17 @@ def test_a_receiver_that_cannot_be_given_its_version_answers_undeliverable(recei
     assert receivers["old"] == []
 
 
+@pytest.mark.django_db(transaction=True, databases=["default", "catalog"])
+def test_a_version_unknown_here_does_not_let_another_module_forward_the_event(receivers: dict[str, list[Any]]) -> None:
+    """Only the publisher may forward its events, whatever version the envelope claims: a v99 that
+    carries a v1 payload, signed by a module that does not publish the type, runs nothing."""
+    forged = json.loads(json.dumps(envelope_to_wire(Row(Greeted(probe_id=11, name="Mallory Forger")))))  # type: ignore[arg-type]
+    forged.update(version=99, payloads={"1": forged["payload"]})
+    answer = receive_forwarded_event("catalog", "modules.catalog.greeting.old", forged, token=service_token("catalog", "catalog"))
+    assert answer["refused"]["status"] == 403 and "only 'orders' may forward it" in answer["refused"]["message"]
+    assert receivers["old"] == []
+
+
 # --- seams.E018 ----------------------------------------------------------------------------------
 class GreeterV3Config(ModuleConfig):
     name = "tests.unit.probe"

@@ -196,12 +196,16 @@ class FakeTally(Tally):
 def test_build_api_serves_any_contract_with_wire_types() -> None:
     key = uuid.uuid4()
     with override_contract(Tally, FakeTally()):
-        client = TestClient(build_api(Tally), headers=service_headers("orders", "tally"))
-        total = client.post("/total", json={"since": "2024-05-07", "step": "2.5"})
+        client = TestClient(build_api(Tally))
+
+        def signed() -> dict[str, str]:  # a token is good for one request
+            return service_headers("orders", "tally")
+
+        total = client.post("/total", json={"since": "2024-05-07", "step": "2.5"}, headers=signed())
         assert total.status_code == 200 and total.json() == "17.5"
-        assert client.post("/reset", json={}).json() is None
-        assert client.post("/docs", json={"ids": [str(key)]}).json() == {str(key): 1}
-        assert client.post("/total", json={"since": 20240507}).status_code == 422
+        assert client.post("/reset", json={}, headers=signed()).json() is None
+        assert client.post("/docs", json={"ids": [str(key)]}, headers=signed()).json() == {str(key): 1}
+        assert client.post("/total", json={"since": 20240507}, headers=signed()).status_code == 422
 
 
 def test_build_api_documents_the_version_and_every_method() -> None:
