@@ -79,9 +79,9 @@ def main(argv: list[str] | None = None) -> int:
                 results["issue"].append(_per_op(issuing, args.per_round))
             else:
                 with override_settings(SEAMS_IDENTITY=local if variant == "local" else shared):
-                    tokens = iter([issue("orders", "catalog") for _ in range(args.per_round)])
+                    fresh = iter([issue("orders", "catalog") for _ in range(args.per_round)])
                     name = f"verify ({variant})"
-                    results[name].append(_per_op(lambda: verify(next(tokens), "catalog"), args.per_round))
+                    results[name].append(_per_op(lambda tokens=fresh: verify(next(tokens), "catalog"), args.per_round))
     load = os.getloadavg()
     print(f"rounds={args.rounds} x {args.per_round} ops, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
     medians = {name: statistics.median(values) for name, values in results.items()}
