@@ -44,6 +44,10 @@ Stamp = tuple[int, int, int, int]
 Entry = tuple[Stamp, str, int, tuple | None, frozenset]
 
 
+def stamp_of(path: str) -> Stamp:
+    return _stamp(os.stat(path))
+
+
 def _stamp(result: os.stat_result) -> Stamp:
     return (result.st_size, result.st_mtime_ns, result.st_ctime_ns, result.st_ino)
 
@@ -100,9 +104,10 @@ class FactCache:
 
         ``screen`` names the test ``worth_parsing`` applies; a file found quiet under ``screen``
         (or under a screen for which ``implied_by`` is true, one that looks for at least as much)
-        is not read again while it is unchanged. ``quiet_also(source)``, for a file not parsed,
-        may name one more screen it is quiet under (``lint-imports`` records ``manage.py check``'s,
-        so that check need not read the file again).
+        is not read again while it is unchanged. ``quiet_also(source)`` tries a screen that looks
+        for at least as much first: if it names one, the file is quiet under both without
+        ``worth_parsing`` (``lint-imports`` tries ``manage.py check``'s, so that most files take one
+        pass and check need not read them again).
         """
         stamp = _stamp(os.stat(path))
         entry = self.entries.get(path)
@@ -122,16 +127,24 @@ class FactCache:
             source = handle.read()
         self.read += 1
         self.changed = True
+        also = quiet_also(source) if quiet_also is not None else None
+        if also is not None:  # quiet under a screen that looks for more: quiet under this one too
+            self.entries[path] = (stamp, module_name, read_at, None, frozenset(quiet | {screen, also}))
+            return None
         if worth_parsing(source):
             facts = file_facts(source, module_name, is_package=is_package, kernel=kernel)
             self.parsed += 1
             self.entries[path] = (stamp, module_name, read_at, _flat(facts), frozenset())
             self._built[path] = facts
             return facts
-        also = quiet_also(source) if quiet_also is not None else None
-        quiet = quiet | {screen} | ({also} if also is not None else set())
-        self.entries[path] = (stamp, module_name, read_at, None, frozenset(quiet))
+        self.entries[path] = (stamp, module_name, read_at, None, frozenset(quiet | {screen}))
         return None
+
+    def store(self, path: str, module_name: str, stamp: Stamp, read_at_ns: int, facts: FileFacts) -> None:
+        """Keep facts worked out elsewhere from the file's text (``stamp``/``read_at_ns`` taken before reading it)."""
+        self.entries[path] = (stamp, module_name, read_at_ns, _flat(facts), frozenset())
+        self._built[path] = facts
+        self.changed = True
 
     def save(self) -> None:
         """Write the cache (atomically: a concurrent reader sees the old file or the new one)."""
