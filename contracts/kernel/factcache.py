@@ -24,7 +24,6 @@ from __future__ import annotations
 import marshal
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Hashable
 from pathlib import Path
@@ -80,6 +79,8 @@ class FactCache:
         self.parsed = 0
         self.read = 0
         self._built: dict[str, FileFacts] = {}
+        #: Files asked about this run: ``save`` drops the entries of the others (deleted or renamed files).
+        self.seen: set[str] = set()
         if self.path is not None:
             try:
                 stored = marshal.loads(self.path.read_bytes())
@@ -110,6 +111,7 @@ class FactCache:
         pass and check need not read them again).
         """
         stamp = _stamp(os.stat(path))
+        self.seen.add(path)
         entry = self.entries.get(path)
         if entry is not None and entry[0] == stamp and entry[1] == module_name and stamp[2] < entry[2] - self.racy_ns:
             if entry[3] is not None:
@@ -144,12 +146,20 @@ class FactCache:
         """Keep facts worked out elsewhere from the file's text (``stamp``/``read_at_ns`` taken before reading it)."""
         self.entries[path] = (stamp, module_name, read_at_ns, _flat(facts), frozenset())
         self._built[path] = facts
+        self.seen.add(path)
         self.changed = True
 
     def save(self) -> None:
         """Write the cache (atomically: a concurrent reader sees the old file or the new one)."""
-        if self.path is None or not self.changed:
+        if self.path is None:
             return
+        if len(self.seen) < len(self.entries):
+            self.entries = {path: entry for path, entry in self.entries.items() if path in self.seen}
+            self.changed = True
+        if not self.changed:
+            return
+        import tempfile  # only when something changed: most runs read the cache and write nothing
+
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".seams-facts-")

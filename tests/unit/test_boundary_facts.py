@@ -122,3 +122,17 @@ def test_lint_and_check_parse_each_file_once_between_them(project: Path) -> None
     again = FactCache(cache_dir, racy_seconds=0)
     assert rules(project, facts_cache=again) == []
     assert again.parsed == 0
+
+
+def test_the_facts_of_a_deleted_file_are_dropped(project: Path) -> None:
+    services = project / "mods" / "alpha" / "services.py"
+    write(services, "from decl.kernel import use\nfrom decl.alpha import Alpha\nX = use(Alpha)\n")
+    first = FactCache(project / ".cache", racy_seconds=0)
+    rules(project, facts_cache=first)
+    first.save()
+    assert str(services) in FactCache(project / ".cache").entries
+    services.unlink()
+    second = FactCache(project / ".cache", racy_seconds=0)
+    rules(project, facts_cache=second)
+    second.save()
+    assert str(services) not in FactCache(project / ".cache").entries
