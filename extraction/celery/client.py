@@ -48,7 +48,6 @@ them, e.g. separate ``celery worker -Q seams.rpc.catalog`` processes.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -73,6 +72,10 @@ DEFAULT_TIMEOUT = 5.0
 
 #: Publishing a safe call retries a lost broker connection briefly, then gives up (503).
 PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+
+#: The message's ``kwargsrepr`` header: the only keyword argument is the service token, which stays
+#: in the body (where the worker reads it) and out of everything that prints headers.
+REDACTED = "{'token': '<redacted>'}"
 
 
 def _timeout(binding: Mapping[str, Any], module: str) -> float:
@@ -146,6 +149,11 @@ class CeleryChannel:
                 queue=self.queue,
                 retry=safe,
                 retry_policy=PUBLISH_RETRY_POLICY,
+                # What logs, events and monitors show of the message (headers ``argsrepr`` and
+                # ``kwargsrepr``): the call, never the arguments or the service token (Celery would
+                # put a repr of both in the headers, built on every call).
+                argsrepr=f"{self.contract.__seams_name__}.{method}",
+                kwargsrepr=REDACTED,
             )
         except Exception as exc:  # kombu's OperationalError, redis' ConnectionError, OSError...
             broker = maybe_sanitize_url(self.app.conf.broker_url or "")
@@ -245,6 +253,8 @@ def forward_event(
             expires=timeout,
             retry=True,
             retry_policy=PUBLISH_RETRY_POLICY,
+            argsrepr=f"{subscriber} <- {envelope.get('type')} {envelope.get('id', '?')}",  # no payload, no token
+            kwargsrepr=REDACTED,
         )
     except Exception as exc:
         broker = maybe_sanitize_url(app.conf.broker_url or "")
@@ -255,9 +265,7 @@ def forward_event(
         raise unavailable(f"did not answer within {timeout:g} s", exc) from None
     except Exception as exc:
         raise unavailable(f"failed before answering ({_describe(exc)})", exc) from exc
-    finally:
-        with contextlib.suppress(Exception):
-            result.forget()
+    # No result.forget(), as for calls: it is one more round trip; results expire on their own.
     if isinstance(answer, dict) and answer.get("outcome") in OUTCOMES:
         return str(answer["outcome"])
     if isinstance(answer, dict) and isinstance(answer.get("refused"), dict):

@@ -16,7 +16,11 @@ checks the caller's service token and that its module consumes the contract (401
 document and docs page need a valid token too. A ``ContractError`` becomes
 ``{"error": {"code", "message", "details", "kind"}}`` with a stable status (404 NotFound, 409 Conflict,
 422 Invalid, 503 ServiceUnavailable, 400 any other kind); a body that does not match the
-declaration is ``422 seams.ContractViolation``. Anything else is a bug: Django's 500.
+declaration is ``422 seams.ContractViolation``. A failure on this side, an implementation that
+raised anything else or returned a value its declaration does not allow, is a 500 whose body says
+only what failed and an error id (``seams.InternalError`` or ``seams.ContractViolation``): the
+exception, its traceback and the offending value are logged here under that id
+(:mod:`extraction.incidents`), never sent to the caller.
 
 ``extraction.http.urls`` mounts one such API per contract provided by the installed modules.
 """
@@ -31,6 +35,7 @@ from typing import Any
 import pydantic
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
+from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 
@@ -40,8 +45,10 @@ from contracts.kernel.telemetry import tracing
 from contracts.kernel.telemetry.calls import outcome_of
 from contracts.kernel.validation import check_return
 from extraction.identity import Identity, Refused, admit_call, bearer, verify
-from extraction.wire import refuse_nul, status_for
+from extraction.incidents import record
+from extraction.wire import internal_error_to_wire, refuse_nul, status_for
 
+from .links import add_links
 from .wire import (
     ErrorBody,
     arguments_of,
@@ -54,7 +61,7 @@ from .wire import (
     violation_body,
 )
 
-__all__ = ["ServiceAuth", "build_api", "refusal", "served_instance"]
+__all__ = ["InternalApi", "ServiceAuth", "build_api", "refusal", "served_instance"]
 
 logger = logging.getLogger("seams.http")
 
@@ -113,6 +120,14 @@ def _violation(message: str, status: int, **details: Any) -> JsonResponse:
     return JsonResponse(violation_body(message, **details), status=status)
 
 
+def _broke_declaration(name: str, exc: ContractViolation) -> JsonResponse:
+    """The implementation broke its own declaration (a bug on this side): the caller learns that
+    and an error id; the offending value stays in this service's log."""
+    error_id = record(logger, "%s broke its contract: %s", name, exc)
+    message = f"{name} answered a value its declaration does not allow (error id {error_id}; the service's log has the details)"
+    return _violation(message, 500, error_id=error_id)
+
+
 def _call(bound: Callable[..., Any], signature: inspect.Signature, arguments: dict[str, Any]) -> Any:
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
@@ -158,16 +173,17 @@ def _endpoint(contract: type[Contract], method: str) -> Callable[..., HttpRespon
                 tracing.mark_outcome(span, outcome_of(exc), error_code=exc.code)
                 return JsonResponse(error_body(exc), status=status_for(exc))
             except ContractViolation as exc:
-                # The implementation broke its own declaration (a bug on this side): say so to the caller.
-                logger.error("%s broke its contract: %s", name, exc)
                 tracing.mark_outcome(span, "error", error_code="seams.ContractViolation")
-                return _violation(str(exc), 500)
+                return _broke_declaration(name, exc)
+            except Exception as exc:
+                tracing.mark_outcome(span, "error")
+                error_id = record(logger, "%s failed on this service", name, exc=exc)
+                return JsonResponse({"error": internal_error_to_wire(name, error_id)}, status=500)
             try:
                 check_return(contract, method, result)
             except ContractViolation as exc:
-                logger.error("%s broke its contract: %s", name, exc)
                 tracing.mark_outcome(span, "error", error_code="seams.ContractViolation")
-                return _violation(str(exc), 500)
+                return _broke_declaration(name, exc)
             tracing.mark_outcome(span, "ok")
             return HttpResponse(result_adapter.dump_json(result), content_type="application/json")
 
@@ -185,11 +201,23 @@ def _endpoint(contract: type[Contract], method: str) -> Callable[..., HttpRespon
     return endpoint
 
 
+class InternalApi(NinjaAPI):
+    """A contract's internal API, whose OpenAPI document also carries the links between its
+    methods (:mod:`extraction.http.links`)."""
+
+    contract: type[Contract]
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(*args, **kwargs)
+        slug = contract_slug(self.contract)
+        return add_links(schema, self.contract, lambda method: f"{slug}_{method}")
+
+
 def build_api(contract: type[Contract]) -> NinjaAPI:
     """One NinjaAPI serving every method of ``contract`` (mount it at ``contract_prefix(contract)/``)."""
     contract = contract.__seams_contract__
     version = contract_version(contract)
-    api = NinjaAPI(
+    api = InternalApi(
         title=f"{contract.__seams_name__} (internal)",
         version=str(version),
         description=(
@@ -203,8 +231,9 @@ def build_api(contract: type[Contract]) -> NinjaAPI:
         auth=ServiceAuth(contract),
         docs_decorator=_docs_guard(contract.__seams_module__),
     )
+    api.contract = contract
     api.add_exception_handler(Refused, refusal)
-    errors = {status: ErrorBody for status in (400, 401, 403, 404, 409, 422, 503)}
+    errors = {status: ErrorBody for status in (400, 401, 403, 404, 409, 422, 500, 503)}
     for method, spec in contract.__seams_methods__.items():
         returns = spec.hints.get("return", type(None))
         api.post(
@@ -214,6 +243,17 @@ def build_api(contract: type[Contract]) -> NinjaAPI:
             summary=f"{contract.__name__}.{method}{' (query)' if spec.is_query else ''}",
             url_name=method,
         )(_endpoint(contract, method))
+
+    @api.exception_handler(Exception)
+    def failed(request: HttpRequest, exc: Exception) -> HttpResponse:
+        # Never the traceback ninja answers under DEBUG, never Django's HTML page: an error id.
+        error_id = record(logger, "%s %s failed on this service", request.method, request.path, exc=exc)
+        return JsonResponse({"error": internal_error_to_wire(contract.__seams_name__, error_id)}, status=500)
+
+    @api.exception_handler(HttpError)
+    def unreadable_body(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        # ninja's own {"detail": ...} (a body it cannot parse: 400) is not the protocol's error body.
+        return _violation(f"{contract.__seams_name__}: {exc.message}", exc.status_code)
 
     @api.exception_handler(NinjaValidationError)
     def invalid_body(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:

@@ -351,17 +351,25 @@ def test_a_call_taken_after_its_deadline_is_dropped_unrun(fake_catalog: FakeCata
 def test_the_task_refuses_a_result_that_does_not_match(fake_catalog: FakeCatalog) -> None:
     fake_catalog.returns = {"sku": "a", "name": "b", "price_cents": 1}  # a look-alike, not a ProductDTO
     error = call_contract("catalog.Catalog", "get_product", {"sku": "a"}, None, token=ORDERS_TOKEN())["error"]
-    assert error["code"] == wire.VIOLATION_CODE and "return" in error["message"]
+    assert error["code"] == wire.VIOLATION_CODE and "declaration does not allow" in error["message"]
+    # The offending value stays in the worker's log: the answer names the method and an error id.
+    assert "price_cents" not in json.dumps(error) and len(error["details"]["error_id"]) == 32
 
 
-def test_an_unexpected_exception_is_answered_as_unavailable(fake_catalog: FakeCatalog, caplog: pytest.LogCaptureFixture) -> None:
-    fake_catalog.broken = ZeroDivisionError("division by zero")
+def test_an_unexpected_exception_is_answered_with_an_error_id_only(fake_catalog: FakeCatalog, caplog: pytest.LogCaptureFixture) -> None:
+    fake_catalog.broken = ZeroDivisionError("division by zero at db.internal:5432")
     error = call_contract("catalog.Catalog", "get_product", {"sku": "a"}, "t-2", token=ORDERS_TOKEN())["error"]
-    assert error["code"] == TransportUnavailable.code and error["kind"] == "seams.ServiceUnavailable"
-    assert "ZeroDivisionError: division by zero" in error["message"]
-    assert error["details"]["cause"] == "ZeroDivisionError"
-    assert "failed on this worker" in caplog.text  # with its traceback, on the worker's side
-    assert isinstance(wire.error_from_wire(error), TransportUnavailable)
+    assert error["code"] == wire.INTERNAL_ERROR_CODE and error["kind"] == "seams.ServiceUnavailable"
+    for leak in ("ZeroDivisionError", "division by zero", "db.internal"):
+        assert leak not in json.dumps(error)
+    error_id = error["details"]["error_id"]
+    assert error_id in error["message"]
+    # The worker's log has the exception and its traceback under the same id.
+    (record,) = [r for r in caplog.records if getattr(r, "error_id", None) == error_id]
+    assert "failed on this worker" in record.getMessage() and record.exc_info is not None
+    assert "db.internal:5432" in str(record.exc_info[1])
+    rebuilt = wire.error_from_wire(error)
+    assert isinstance(rebuilt, TransportUnavailable) and rebuilt.details["error_id"] == error_id
 
 
 def test_the_task_names_what_it_cannot_serve() -> None:
@@ -452,6 +460,17 @@ def test_the_client_is_the_contract_and_sends_one_task_per_call(fake_catalog: Fa
     assert result.get_kwargs["disable_sync_subtasks"] is False and 0 < result.get_kwargs["timeout"] <= 3.0
     assert not result.forgotten  # no extra round trip: results expire on their own
     assert fake_catalog.traces == [TRACE_ID]
+
+
+def test_the_message_headers_show_the_call_but_neither_its_arguments_nor_its_token(fake_catalog: FakeCatalog) -> None:
+    """Celery copies a repr of the arguments into the headers (``argsrepr``, ``kwargsrepr``) that its
+    worker logs and its monitors print: the client names the call instead, and redacts the token."""
+    app = StandInApp()
+    remote(app).get_product("KB-101")
+    (_, args, options), = app.sent
+    assert options["argsrepr"] == "catalog.Catalog.get_product" and "KB-101" not in options["argsrepr"]
+    token = options["kwargs"]["token"]
+    assert token and token not in options["kwargsrepr"] and "redacted" in options["kwargsrepr"]
 
 
 def test_the_client_starts_a_trace_when_none_is_in_progress(fake_catalog: FakeCatalog) -> None:
@@ -601,7 +620,10 @@ def test_forwarding_sends_the_envelope_to_the_module_queue_and_returns_the_outco
     assert name == RECEIVE_TASK_NAME == "seams.receive_event"
     assert args == ["notifications", HANDLER, ENVELOPE] and through_json(args) == args
     assert options["queue"] == "seams.rpc.notifications" and options["retry"] is True  # the inbox makes a repeat harmless
-    assert app.results[0].get_kwargs["disable_sync_subtasks"] is False and app.results[0].forgotten
+    assert app.results[0].get_kwargs["disable_sync_subtasks"] is False
+    assert not app.results[0].forgotten  # no extra round trip: results expire on their own
+    assert options["argsrepr"] == f"{HANDLER} <- {ENVELOPE['type']} {ENVELOPE['id']}"
+    assert options["kwargs"]["token"] not in options["kwargsrepr"]  # the headers never carry the token
 
 
 def test_forwarding_maps_the_answers() -> None:
@@ -627,12 +649,14 @@ def test_the_module_comes_from_the_binding_or_the_handler_name() -> None:
 
 
 def test_the_receiving_task_refuses_what_it_cannot_serve() -> None:
-    token = service_token("orders", "notifications")
-    answer = receive_forwarded_event("notifications", "modules.inventory.handlers.reserve_stock", ENVELOPE, token=token)
+    def token() -> str:  # one per message: a token is good for one
+        return service_token("orders", "notifications")
+
+    answer = receive_forwarded_event("notifications", "modules.inventory.handlers.reserve_stock", ENVELOPE, token=token())
     assert answer == {"undeliverable": "subscriber modules.inventory.handlers.reserve_stock belongs to module 'inventory', not to 'notifications'"}
-    assert "no module installed here" in receive_forwarded_event("notifications", "elsewhere.handler", ENVELOPE, token=token)["undeliverable"]
+    assert "no module installed here" in receive_forwarded_event("notifications", "elsewhere.handler", ENVELOPE, token=token())["undeliverable"]
     with override_settings(SEAMS_BINDINGS={"notifications": {"TRANSPORT": "celery"}}):
-        answer = receive_forwarded_event("notifications", HANDLER, ENVELOPE, token=token)
+        answer = receive_forwarded_event("notifications", HANDLER, ENVELOPE, token=token())
     assert answer["error"]["type"] == "NotServedHere"
 
 
@@ -650,3 +674,27 @@ def test_redis_brokers_get_the_transport_that_survives_a_broker_outage() -> None
     from django.conf import settings
 
     assert settings.CELERY_BROKER_TRANSPORT == broker_transport(settings.CELERY_BROKER_URL)
+
+
+# --- replay protection: a token is good for one message ------------------------------------------------
+def test_a_token_is_good_for_one_message_and_a_second_delivery_of_it_is_dropped(fake_catalog: FakeCatalog) -> None:
+    token = ORDERS_TOKEN()
+    args = ["catalog.Catalog", "get_product", {"sku": "KB-101"}, None, None]
+    first = call_contract.apply(args=args, kwargs={"token": token}, task_id="message-1")
+    assert "ok" in first.get()
+    # The broker delivers the same message again (same task id): dropped unrun, no result stored over
+    # the first delivery's answer.
+    again = call_contract.apply(args=args, kwargs={"token": token}, task_id="message-1")
+    assert again.state == "IGNORED"
+    # The token copied into another message (a replay within its minute): refused like a bad token.
+    replayed = call_contract.apply(args=args, kwargs={"token": token}, task_id="message-2").get()
+    assert replayed["refused"]["status"] == 401 and "replayed" in replayed["refused"]["message"]
+    assert len(fake_catalog.traces) == 1  # the implementation ran once
+
+
+def test_an_event_token_replayed_in_another_message_is_refused_before_the_inbox() -> None:
+    token = service_token("orders", "notifications")
+    first = receive_forwarded_event.apply(args=["notifications", "elsewhere.handler", ENVELOPE], kwargs={"token": token}, task_id="e-1")
+    assert "undeliverable" in first.get()
+    replayed = receive_forwarded_event.apply(args=["notifications", HANDLER, ENVELOPE], kwargs={"token": token}, task_id="e-2").get()
+    assert replayed["refused"]["status"] == 401
