@@ -338,6 +338,15 @@ def test_a_version_unknown_here_does_not_let_another_module_forward_the_event(re
     assert receivers["old"] == []
 
 
+@pytest.mark.django_db(transaction=True, databases=["default", "catalog"])
+def test_a_version_this_process_does_not_know_is_refused_naming_the_fix(receivers: dict[str, list[Any]]) -> None:
+    newer = json.loads(json.dumps(envelope_to_wire(Row(Greeted(probe_id=12, name="Future Person")))))  # type: ignore[arg-type]
+    newer["version"] = 7  # a publisher two deploys ahead, with no downcaster: no payload this side reads
+    with pytest.raises(Undeliverable, match=r"this process knows v1, v2, v3.*must declare a downcaster from v7"):
+        receive_event("modules.catalog.greeting.old", newer)
+    assert receivers["old"] == []
+
+
 # --- seams.E018 ----------------------------------------------------------------------------------
 class GreeterV3Config(ModuleConfig):
     name = "tests.unit.probe"
