@@ -170,6 +170,7 @@ def deploy(trees: Trees, shared: Shared) -> Iterator[Callable[..., Deployment]]:
             "SEAMS_EVENT_DISPATCH": "inline",
             "DEBUG": "false",
             "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+            "SEAMS_CELERY_TASK_LOG_LEVEL": "INFO",  # the worker's per-task lines: the evidence read below
             **{f"SEAMS_BIND_{m.upper()}_TIMEOUT": TIMEOUT for m in MODULES},
         })
         svc_web = DirProcess("service-web", web_command("service.wsgi", service_port), svc_env, log_dir, cwd=service)

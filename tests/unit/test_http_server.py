@@ -19,6 +19,7 @@ from ninja.testing import TestClient
 from contracts.catalog import Catalog, ProductDTO, ProductNotFound
 from contracts.kernel import Contract, query
 from contracts.kernel.testing import override_contract
+from contracts.orders import Orders
 from extraction.http import build_api
 from extraction.http.wire import VIOLATION_CODE
 from tests.support.identity import service_headers
@@ -214,3 +215,22 @@ def test_build_api_documents_the_version_and_every_method() -> None:
     assert set(schema["paths"]) == {f"/internal/tally/v2/tally/{m}" for m in ("total", "reset", "docs")}
     assert schema["paths"]["/internal/tally/v2/tally/total"]["post"]["summary"] == "Tally.total (query)"
     assert schema["components"]["schemas"]["TallyTotalArguments"]["required"] == ["since"]
+
+
+def test_a_body_that_is_not_json_is_a_400_in_the_protocol_not_ninjas_own_shape(fake: FakeCatalog) -> None:
+    response = Client().post(GET_PRODUCT, data=b"9CKo\xff", content_type="application/json", headers=service_headers("orders", "catalog"))
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == VIOLATION_CODE  # the documented ErrorBody (schemathesis found it)
+
+
+def test_the_document_links_methods_whose_answer_feeds_another() -> None:
+    catalog = build_api(Catalog).get_openapi_schema(path_prefix="/internal/catalog/v1/catalog")
+    paths = catalog["paths"]
+    batch = paths["/internal/catalog/v1/catalog/get_products"]["post"]["responses"][200]["links"]
+    assert batch == {"get_product": {"operationId": "catalog_get_product", "requestBody": {"sku": "$response.body#/0/sku"},
+                                     "description": "Catalog.get_product with a value of this answer"}}
+    single = paths[GET_PRODUCT]["post"]["responses"][200]["links"]
+    assert single["get_products"]["requestBody"] == {"skus": ["$response.body#/sku"]}
+    # One method: nothing to chain.
+    orders = build_api(Orders).get_openapi_schema(path_prefix="/internal/orders/v1/orders")
+    assert all("links" not in item["post"]["responses"][200] for item in orders["paths"].values())
