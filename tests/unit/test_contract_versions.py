@@ -18,12 +18,13 @@ from django.urls import URLPattern, URLResolver, path
 
 import tests.unit.probe as probe_package
 from contracts.kernel import Contract, Envelope, Event, ModuleConfig, Schema, Undeliverable, converts, query
-from contracts.kernel.bus import run_subscriber
+from contracts.kernel.bus import deliver, run_subscriber
 from contracts.kernel.checks import conversion_errors
 from contracts.kernel.contract import family_name
 from contracts.kernel.evolution import compare, describe_published_language
 from contracts.kernel.evolution.describe import describe_contract
 from contracts.kernel.outbox import receive_event
+from contracts.kernel.outbox.inbox import handle_once
 from contracts.kernel.outbox.forwarding import envelope_to_wire
 from contracts.kernel.registry import Subscriber, get_registry, isolated_registry
 from contracts.kernel.testing import override_contract
@@ -255,6 +256,21 @@ def test_v1_and_v2_subscribers_each_receive_the_payload_they_declared() -> None:
     run_subscriber(subscriber_of(GreetedV2, new, "new"), published)
     assert old == [Greeted(probe_id=7, name="Ada Lovelace")]
     assert new == [published.event]
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "catalog"])
+def test_inline_delivery_and_the_inbox_give_each_subscriber_its_version() -> None:
+    """``deliver`` (the embedded backend, after commit) and ``handle_once`` (the outbox's workers)."""
+    published = Envelope(event=GreetedV2(probe_id=21, name=Name(first="Ada", last="Lovelace")))
+    old, new = [], []
+    with isolated_registry() as registry:
+        registry.add_subscriber(subscriber_of(Greeted, old, "modules.catalog.greeting.old"))
+        registry.add_subscriber(subscriber_of(GreetedV2, new, "modules.catalog.greeting.new"))
+        registry.freeze()
+        deliver(published)
+        assert [handle_once(s, published) for s in registry.subscribers_for("orders.Greeted")] == ["completed", "completed"]
+    assert old == [Greeted(probe_id=21, name="Ada Lovelace")] * 2
+    assert new == [published.event] * 2
 
 
 @pytest.mark.django_db(transaction=True, databases=["default", "catalog"])
