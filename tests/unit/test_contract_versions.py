@@ -24,8 +24,8 @@ from contracts.kernel.contract import family_name
 from contracts.kernel.evolution import compare, describe_published_language
 from contracts.kernel.evolution.describe import describe_contract
 from contracts.kernel.outbox import receive_event
-from contracts.kernel.outbox.inbox import handle_once
 from contracts.kernel.outbox.forwarding import envelope_to_wire
+from contracts.kernel.outbox.inbox import handle_once
 from contracts.kernel.registry import Subscriber, get_registry, isolated_registry
 from contracts.kernel.testing import override_contract
 from contracts.kernel.upcasting import convert, missing_steps, older_payloads
