@@ -37,7 +37,7 @@ from pathlib import Path
 import grimp
 
 from . import baseline
-from .factcache import CALLS, FactCache, stamp_of
+from .factcache import CALLS, FactCache, read_source, stamp_of
 from .sourcefacts import (
     KNOWN_PACKAGES,
     NOT_PROJECT,
@@ -170,7 +170,7 @@ def _manifest(apps_py: Path, name: str, contracts_package: str, facts: FactCache
     path = str(apps_py)
     try:
         stamp, read_at = stamp_of(path), time.time_ns()
-        source = apps_py.read_text(encoding="utf-8")
+        source = read_source(path, stamp[0])
         tree = ast.parse(source)
     except (OSError, SyntaxError, ValueError):
         return None

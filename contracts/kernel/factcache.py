@@ -43,6 +43,20 @@ Stamp = tuple[int, int, int, int]
 Entry = tuple[Stamp, str, int, tuple | None, frozenset]
 
 
+def read_source(path: str, size: int = 1 << 16) -> str:
+    """The text of a source file as ``open(path, encoding="utf-8").read()`` gives it (newlines
+    translated), at less than half the cost: one ``os.read`` for a file of ``size`` bytes."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        chunks = [os.read(descriptor, size + 1)]
+        while chunks[-1]:
+            chunks.append(os.read(descriptor, 1 << 16))
+    finally:
+        os.close(descriptor)
+    text = b"".join(chunks).decode("utf-8")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
 def stamp_of(path: str) -> Stamp:
     return _stamp(os.stat(path))
 
@@ -125,10 +139,14 @@ class FactCache:
         else:
             quiet = frozenset()
         read_at = time.time_ns()
-        with open(path, encoding="utf-8") as handle:
-            source = handle.read()
         self.read += 1
         self.changed = True
+        try:
+            source = read_source(path, stamp[0])
+        except UnicodeDecodeError as exc:  # reported as unreadable (seams.E002), never a traceback
+            facts = FileFacts(syntax_error=f"not UTF-8 text: {exc.reason} at byte {exc.start}")
+            self.entries[path] = (stamp, module_name, read_at, _flat(facts), frozenset())
+            return facts
         also = quiet_also(source) if quiet_also is not None else None
         if also is not None:  # quiet under a screen that looks for more: quiet under this one too
             self.entries[path] = (stamp, module_name, read_at, None, frozenset(quiet | {screen, also}))

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from contracts.kernel.boundaries import check_project
-from contracts.kernel.factcache import FactCache
+from contracts.kernel.factcache import FactCache, read_source
 from contracts.kernel.sourcefacts import KNOWN_PACKAGES, worth_reading
 
 APPS = """\
@@ -136,3 +136,13 @@ def test_the_facts_of_a_deleted_file_are_dropped(project: Path) -> None:
     rules(project, facts_cache=second)
     second.save()
     assert str(services) not in FactCache(project / ".cache").entries
+
+
+@pytest.mark.parametrize("raw", [b"", b"x = 1\n", b"a\r\nb\rc\n", "caf\u00e9 = 1\n".encode(), b"y" * 200_000])
+def test_a_source_is_read_as_text_mode_reads_it(tmp_path: Path, raw: bytes) -> None:
+    path = tmp_path / "f.py"
+    path.write_bytes(raw)
+    with open(path, encoding="utf-8") as handle:
+        expected = handle.read()
+    assert read_source(str(path), len(raw)) == expected
+    assert read_source(str(path), 10) == expected  # a stale size reads the whole file all the same
