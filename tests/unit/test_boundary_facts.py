@@ -146,3 +146,24 @@ def test_a_source_is_read_as_text_mode_reads_it(tmp_path: Path, raw: bytes) -> N
         expected = handle.read()
     assert read_source(str(path), len(raw)) == expected
     assert read_source(str(path), 10) == expected  # a stale size reads the whole file all the same
+
+
+def test_a_warm_run_reads_no_file_and_an_edited_manifest_is_read_again(project: Path) -> None:
+    services = project / "mods" / "alpha" / "services.py"
+    write(services, "from decl.kernel import use\nfrom decl.beta import Beta\n\n\ndef f():\n    return use(Beta)\n")
+    old = 1_000_000_000
+    for path in project.rglob("*.py"):
+        os.utime(path, ns=(old, old))
+    first = FactCache(project / ".cache", racy_seconds=0)
+    assert "undeclared-use: alpha calls use(Beta) but does not consume it" in rules(project, facts_cache=first)
+    first.save()
+
+    warm = FactCache(project / ".cache", racy_seconds=0)
+    assert "undeclared-use: alpha calls use(Beta) but does not consume it" in rules(project, facts_cache=warm)
+    assert (warm.read, warm.changed) == (0, False)  # apps.py's manifest came from the cache too
+
+    apps = project / "mods" / "alpha" / "apps.py"
+    apps.write_text(apps.read_text().replace("from decl.alpha import Alpha", "from decl.alpha import Alpha\nfrom decl.beta import Beta").replace("consumes = []", "consumes = [Beta]"))
+    os.utime(apps, ns=(old, old))
+    edited = FactCache(project / ".cache", racy_seconds=0)
+    assert rules(project, facts_cache=edited) == []
