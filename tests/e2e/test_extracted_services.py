@@ -215,6 +215,7 @@ def test_the_order_flow_runs_with_the_module_extracted_then_reinlined(
             "SEAMS_EVENT_DISPATCH": "inline",
             "DEBUG": "false",
             "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+            "SEAMS_CELERY_TASK_LOG_LEVEL": "INFO",  # the worker's per-task lines are the evidence below
             **{f"SEAMS_BIND_{m.upper()}_TIMEOUT": TIMEOUT for m in MODULES},
         },
     )
