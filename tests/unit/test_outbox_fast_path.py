@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from celery import Celery
+from django.db import connections
 from django.test import override_settings
 
 from contracts.kernel import Envelope, ModuleConfig, subscribe
@@ -108,3 +109,47 @@ def test_the_batch_drain_runs_each_key_in_order(handled: list) -> None:
             ids = list(Publication.objects.using("catalog").order_by("-position").values_list("pk", flat=True))
             assert process_publications("catalog", ids) == ["completed"] * 4
     assert [note for probe_id, note in handled if probe_id == 7] == ["first", "second", "third"]
+
+
+def test_a_colocated_handler_runs_nothing_once_its_claim_was_taken_back(probe_module: ModuleConfig) -> None:
+    """The handler's transaction completes a colocated publication only while this worker still
+    holds its claim: a compare-and-set that, on PostgreSQL, shares one statement with the inbox row.
+    Taken back (the lease ran out and the relay gave it to another worker), nothing runs and no
+    inbox row stays; still held, handler, inbox row and completion commit together."""
+    from contracts.kernel.outbox import WORKER_ID
+    from contracts.kernel.outbox.inbox import Completing
+    from contracts.kernel.outbox.statements import reachable_table
+
+    calls: list[int] = []
+    with isolated_registry() as registry:
+
+        @subscribe(ProbeHappened, module="catalog")  # the publisher's own alias: colocated everywhere
+        def on_probe(event: ProbeHappened) -> None:
+            calls.append(event.probe_id)
+
+        registry.freeze()
+        (subscriber,) = registry.subscribers_for(ProbeHappened.event_type)
+        # LEASE 0: the publication stays claimed by this process and undelivered (left to the relay).
+        with override_settings(SEAMS_EVENT_BACKEND=OUTBOX, SEAMS_EVENTS={**EVENTS, "LEASE": 0}):
+            envelope = services.happen(9)
+        (publication,) = Publication.objects.using("catalog").all()
+        assert (publication.status, publication.claimed_by) == (PublicationStatus.PROCESSING, WORKER_ID)
+        table = reachable_table("catalog", "catalog")
+        assert table is not None
+
+        taken = Completing(table, publication.pk, "another-worker:1")
+        assert handle_once(subscriber, envelope, taken) == "not-claimed"
+        assert calls == [] and InboxEntry.objects.using("catalog").count() == 0
+        publication.refresh_from_db()
+        assert publication.status == PublicationStatus.PROCESSING
+
+        held = Completing(table, publication.pk, WORKER_ID)
+        assert handle_once(subscriber, envelope, held) == "completed"
+        assert calls == [9] and InboxEntry.objects.using("catalog").count() == 1
+        publication.refresh_from_db()
+        assert (publication.status, publication.lease_until, held.holds_back) == (PublicationStatus.COMPLETED, None, False)
+        # Again: completed, so no longer held (PostgreSQL's one statement says so first), and the inbox
+        # row refuses it anyway (SQLite's two statements say that first): nothing runs twice.
+        again = handle_once(subscriber, envelope, Completing(table, publication.pk, WORKER_ID))
+        assert again == ("not-claimed" if connections["catalog"].vendor == "postgresql" else "duplicate")
+        assert calls == [9] and InboxEntry.objects.using("catalog").count() == 1

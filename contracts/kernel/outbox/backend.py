@@ -28,7 +28,7 @@ from .claiming import WORKER_ID
 from .config import outbox_settings
 from .dispatch import CeleryDispatcher, InlineDispatcher, dispatcher
 from .processing import Claimed, deliver_claimed
-from .statements import insert_event, insert_publications
+from .statements import publish_rows
 
 
 class OutboxEventBackend(EventBackend):
@@ -47,18 +47,12 @@ class OutboxEventBackend(EventBackend):
             publisher=envelope.publisher,
             occurred_at=envelope.occurred_at,
         )
-        row.position = insert_event(  # type: ignore[assignment]
-            using, row.event_id, row.type, row.version, row.key, row.payload, row.headers, row.publisher, row.occurred_at
-        )
-        row._state.adding, row._state.db = False, using
-        if not subscribers:
-            return
         sender = dispatcher()
         inline = isinstance(sender, InlineDispatcher)
         lease_until = now + timedelta(seconds=outbox_settings().lease)
-        written = insert_publications(
+        row.position, written = publish_rows(  # type: ignore[assignment]
             using,
-            position=row.position,
+            (row.event_id, row.type, row.version, row.key, row.payload, row.headers, row.publisher, row.occurred_at),
             key=envelope.key,
             event_type=envelope.type,
             subscribers=[(s.name, s.module) for s in subscribers],
@@ -66,6 +60,9 @@ class OutboxEventBackend(EventBackend):
             claimed_by=WORKER_ID if inline else "",
             lease_until=lease_until if inline else None,
         )
+        row._state.adding, row._state.db = False, using
+        if not subscribers:
+            return
         claimed: list[Claimed] = []
         waiting: list[int] = []
         for sub in subscribers:

@@ -40,8 +40,8 @@ from .claiming import WORKER_ID, claim, claim_many
 from .config import OutboxSettings, outbox_settings
 from .dispatch import dispatcher
 from .forwarding import forward
-from .inbox import Taken, handle_once, local_subscriber, validated
-from .statements import complete_claimed, complete_publications, reachable_table
+from .inbox import Completing, handle_once, local_subscriber, validated
+from .statements import complete_publications, reachable_table
 
 #: The fast path leaves a publication to the relay when less than this is left of its lease.
 LEASE_MARGIN = timedelta(seconds=1)
@@ -180,18 +180,11 @@ def _run(alias: str, item: Claimed) -> str:
             table = reachable_table(alias, get_module(item.subscriber.module).database_alias)
         if table is None:
             return handle_once(item.subscriber, item.envelope)
-        waiting: list[bool] = []
-
-        def complete_here(subscriber_alias: str) -> None:
-            holds_back = complete_claimed(subscriber_alias, table, publication.pk, publication.claimed_by, timezone.now())
-            if holds_back is None:
-                raise Taken
-            waiting.append(holds_back)
-
-        outcome = handle_once(item.subscriber, item.envelope, also=complete_here)
+        completing = Completing(table, publication.pk, publication.claimed_by)
+        outcome = handle_once(item.subscriber, item.envelope, completing)
         if outcome == "completed":
             publication.status = PublicationStatus.COMPLETED  # recorded with the handler's commit
-            if waiting[0]:
+            if completing.holds_back:
                 _dispatch_next_of_key(alias, publication)
         return outcome
     except Undeliverable as exc:  # a remote receiver's verdict: retrying cannot help
