@@ -16,12 +16,15 @@ Settings (``SEAMS_GATEWAY``, read from the environment by ``extraction.bindings.
   serves them from data that now belongs to the service).
 * ``SEAMS_GATEWAY_TIMEOUT``: seconds per forwarded request (default 30).
 
-A service that cannot be reached is a 503 with the public API's error shape, never a 500.
+A service that cannot be reached (or a module without a gateway target) is a 503 with the public
+API's error shape and ``Retry-After``, never a 500: a generic detail and an ``error_id``, while the
+service's URL and the cause go to the ``seams.gateway`` log under that id (``extraction.incidents``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +37,10 @@ from contracts.kernel.resolution import INPROCESS, binding_for
 from contracts.kernel.telemetry import tracing
 
 from .http.client import shared_client
+from .incidents import record
+from .publicapi.handlers import RETRY_AFTER, UNAVAILABLE_DETAIL
+
+logger = logging.getLogger("seams.gateway")
 
 __all__ = ["GatewayMiddleware", "target_for"]
 
@@ -71,6 +78,13 @@ def _json(status: int, detail: str, code: str, **headers: str) -> HttpResponse:
     return HttpResponse(body, status=status, content_type="application/json", headers=headers)
 
 
+def _unavailable(request: HttpRequest, message: str, *args: object) -> HttpResponse:
+    """503 for the client (generic, an error id, Retry-After); ``message % args`` for the log."""
+    error_id = record(logger, f"{request.method} {request.path}: {message}", *args, level=logging.WARNING)
+    body = json.dumps({"detail": UNAVAILABLE_DETAIL, "code": "seams.ServiceUnavailable", "error_id": error_id})
+    return HttpResponse(body, status=503, content_type="application/json", headers={"Retry-After": RETRY_AFTER})
+
+
 def forward(request: HttpRequest, label: str, base: str) -> HttpResponse:
     """Send the request to ``base`` unchanged (same path) and return the service's response."""
     request.seams_route = f"gateway:{label}"  # type: ignore[attr-defined]  (seams_http_requests_total)
@@ -96,8 +110,7 @@ def _send(request: HttpRequest, label: str, base: str) -> HttpResponse:
             timeout=float(_config().get("TIMEOUT", DEFAULT_TIMEOUT)),
         )
     except httpx.HTTPError as exc:
-        detail = f"The {label} service at {base} could not be reached ({type(exc).__name__}); try again later."
-        return _json(503, detail, "seams.ServiceUnavailable", **{"Retry-After": "5"})
+        return _unavailable(request, "the %s service at %s could not be reached (%s: %s)", label, base, type(exc).__name__, exc)
     response = HttpResponse(answer.content, status=answer.status_code)
     for name, value in answer.headers.multi_items():
         if name.lower() not in HOP_BY_HOP and name.lower() != "content-encoding":
@@ -119,11 +132,13 @@ class GatewayMiddleware:
             return _json(404, f"Not found: the {label} module is served by its own service.", "seams.NotFound")
         base = target_for(label)
         if base is None:
-            detail = (
-                f"The {label} module runs elsewhere and its public paths have no gateway target: set "
-                f"SEAMS_GATEWAY_{label.upper()} to its service's base URL."
+            return _unavailable(
+                request,
+                "the %s module runs elsewhere and its public paths have no gateway target: set SEAMS_GATEWAY_%s "
+                "to its service's base URL",
+                label,
+                label.upper(),
             )
-            return _json(503, detail, "seams.ServiceUnavailable")
         return forward(request, label, base)
 
     @staticmethod

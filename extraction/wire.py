@@ -48,6 +48,7 @@ from contracts.kernel.validation import check_return
 
 __all__ = [
     "IDEMPOTENCY_PARAMETER",
+    "INTERNAL_ERROR_CODE",
     "STATUS_BY_KIND",
     "VIOLATION_CODE",
     "TransportUnavailable",
@@ -59,6 +60,8 @@ __all__ = [
     "encode_result",
     "error_from_wire",
     "error_to_wire",
+    "handler_failed_to_wire",
+    "internal_error_to_wire",
     "kind_for_status",
     "result_adapter",
     "status_for",
@@ -67,6 +70,11 @@ __all__ = [
 
 #: The error code of a request or result that does not match the declaration.
 VIOLATION_CODE = "seams.ContractViolation"
+
+#: The error code of a failure on the serving side that is not a contract outcome (a bug, a
+#: database down): the answer carries only an error id, the serving side's log has the rest
+#: (:mod:`extraction.incidents`). The caller raises :class:`TransportUnavailable` for it.
+INTERNAL_ERROR_CODE = "seams.InternalError"
 
 #: A command declares a parameter of this name to be retried safely, on every transport (see
 #: docs/transports.md): the implementation uses it to do the work at most once.
@@ -233,9 +241,27 @@ def violation_to_wire(message: str, **details: Any) -> dict[str, Any]:
     return {"code": VIOLATION_CODE, "message": message, "details": to_jsonable_python(details, fallback=str)}
 
 
+def internal_error_to_wire(what: str, error_id: str) -> dict[str, Any]:
+    """The wire form of a failure on the serving side: what failed and the error id, nothing else
+    (no exception text, no host or queue): the details are in the serving side's log under the id."""
+    message = f"{what} failed on the serving side (error id {error_id}; its log has the details)"
+    return {"code": INTERNAL_ERROR_CODE, "message": message, "details": {"error_id": error_id}, "kind": ServiceUnavailable.code}
+
+
+def handler_failed_to_wire(error_id: str) -> dict[str, str]:
+    """The answer of an event receiver (HTTP or Celery) whose handler raised: the error id, nothing
+    of the exception (``{"type": "HandlerFailed", "message", "error_id"}``)."""
+    return {
+        "type": "HandlerFailed",
+        "message": f"the handler failed (error id {error_id}; the receiver's log has the details)",
+        "error_id": error_id,
+    }
+
+
 def error_from_wire(error: Mapping[str, Any]) -> Exception:
     """The exception to raise on the caller's side: the same ``ContractError`` class (by code), the
-    kind's class for an unknown code, or ``ContractViolation``."""
+    kind's class for an unknown code, ``ContractViolation``, or ``TransportUnavailable`` for a
+    failure on the serving side (``seams.InternalError``)."""
     code = str(error.get("code", ""))
     message = str(error.get("message", ""))
     details = error.get("details") or {}
@@ -243,6 +269,8 @@ def error_from_wire(error: Mapping[str, Any]) -> Exception:
         details = {"details": details}
     if code == VIOLATION_CODE:
         return ContractViolation(message)
+    if code == INTERNAL_ERROR_CODE:
+        return TransportUnavailable(message, error_id=str(details.get("error_id", "")))
     cls = ContractError.by_code.get(code) or ContractError.by_code.get(str(error.get("kind", ""))) or ContractError
     try:
         exc = cls(message, **details)

@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time each name i
     from .registry import implements, subscribe
     from .resolution import use
     from .schema import Schema
+    from .upcasting import converts
 
 #: Public name -> the submodule that defines it.
 _EXPORTS = {
@@ -66,6 +67,7 @@ _EXPORTS = {
     **dict.fromkeys(("implements", "subscribe"), ".registry"),
     "use": ".resolution",
     "Schema": ".schema",
+    "converts": ".upcasting",
 }
 
 __all__ = [
@@ -90,6 +92,7 @@ __all__ = [
     "Undeliverable",
     "UnknownName",
     "atomic",
+    "converts",
     "get_module",
     "implements",
     "module_configs",

@@ -11,6 +11,7 @@ nor the other subscribers.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import logging
 import sys
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from .registry import Subscriber, get_registry
 from .telemetry import tracing
 from .telemetry.events import handling
 from .telemetry.metrics import EVENTS_PUBLISHED
+from .upcasting import convert
 
 logger = logging.getLogger("seams.events")
 
@@ -134,10 +136,16 @@ def run_subscriber(subscriber: Subscriber, envelope: Envelope, before: Callable[
     """Run one handler in a transaction on its module's database, in the envelope's trace (when no
     span is current already: the outbox opens the handler's span).
 
+    A handler that declared another version of the event than the one published receives its own
+    version, converted by the declared converters (``Undeliverable`` when a step is missing).
+
     ``before`` runs first in the same transaction (the outbox writes the inbox row there, so that
     a duplicate is refused before the handler runs and the row commits or rolls back with it).
     """
     alias = get_module(subscriber.module).database_alias
+    if envelope.event.version != subscriber.event.version:
+        # The handler declared another version of the event: it gets that one (upcasting.py).
+        envelope = dataclasses.replace(envelope, event=convert(envelope.event, subscriber.event))
     with tracing.attach(envelope.headers), transaction.atomic(using=alias):
         if before is not None:
             before()

@@ -376,6 +376,33 @@ def event_errors(modules: list[ModuleConfig], registry: Registry) -> list[checks
     return errors
 
 
+# --- E018: event versions a subscriber cannot be given ----------------------------------------------
+def conversion_errors(modules: list[ModuleConfig], registry: Registry) -> list[checks.CheckMessage]:
+    """seams.E018: a handler declared one version of an event and its publisher (installed here)
+    publishes another, with a converter missing on the way: it would fail at run time."""
+    from .upcasting import missing_steps
+
+    published = [(module, event) for module in modules for event in module.publishes if isinstance(event, type) and issubclass(event, Event)]
+    errors = []
+    for subscriber in registry.all_subscribers():
+        wanted = subscriber.event
+        for module, event in published:
+            if event.event_type != wanted.event_type or event.version == wanted.version:
+                continue
+            for source, target in missing_steps(event.event_type, event.version, wanted.version):
+                errors.append(
+                    checks.Error(
+                        f"{subscriber.name} takes {wanted.event_type} v{wanted.version}, module '{module.label}' publishes "
+                        f"v{event.version}, and no converter turns v{source} into v{target}.",
+                        hint=f"Add @converts(<v{source} class>, <v{target} class>) beside the event in "
+                             f"contracts/{module.label}.py (from contracts.kernel import converts), or subscribe to v{event.version}.",
+                        obj=subscriber.name,
+                        id="seams.E018",
+                    )
+                )
+    return errors
+
+
 def _handles_error(module: ModuleConfig, what: str) -> checks.CheckMessage:
     return checks.Error(
         f"Module '{module.label}' {what}.",
@@ -468,6 +495,7 @@ def boundary_errors() -> list[checks.CheckMessage]:
     errors += contract_type_errors(declared_contracts.values())
     errors += implementation_errors(modules, registry)
     errors += event_errors(modules, registry)
+    errors += conversion_errors(modules, registry)
     errors += cycle_errors(modules)
     return errors
 

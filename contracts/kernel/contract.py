@@ -10,6 +10,18 @@ The providing module subclasses it with the real implementation and registers it
 ``@implements(Catalog)``; consumers get it with ``use(Catalog)``. Tests and fakes subclass it too.
 Types are checked for crossing the network by the ``seams.E003`` system check, so that a contract
 served in-process today can be served over HTTP or Celery tomorrow.
+
+A breaking change ships as a new *version* declared beside the old one, both served at once::
+
+    class CatalogV2(Contract):
+        version = 2
+        @query
+        def get_product(self, sku: str) -> ProductV2DTO: ...
+
+Both are separate contracts (each implemented, each consumed by name: ``consumes = [Catalog]`` pins
+v1); they share one *family* (``Catalog``: the class name without its ``V<version>`` suffix), which
+the transports use for the wire names (``/internal/catalog/v1/catalog/...`` and ``.../v2/catalog/...``).
+See docs/evolution.md.
 """
 
 from __future__ import annotations
@@ -49,6 +61,14 @@ class MethodSpec:
         return [p for p in self.signature.parameters.values() if p.name != "self"]
 
 
+def family_name(class_name: str, version: int) -> str:
+    """``CatalogV2`` (version 2) -> ``Catalog``: the name the versions of a contract or event share."""
+    suffix = f"V{version}"
+    if version > 1 and class_name.endswith(suffix) and len(class_name) > len(suffix):
+        return class_name[: -len(suffix)]
+    return class_name
+
+
 def _owner_of(python_module: str) -> str:
     if python_module.startswith("contracts.") and python_module.count(".") == 1:
         return python_module.split(".", 1)[1]
@@ -63,6 +83,10 @@ class Contract:
     __seams_module__: ClassVar[str]
     __seams_name__: ClassVar[str]
     __seams_methods__: ClassVar[dict[str, MethodSpec]]
+    #: ``Catalog`` for ``Catalog`` and ``CatalogV2``: the versions of one contract share it.
+    __seams_family__: ClassVar[str]
+    #: The contract's major version; a breaking change is a new declaration with the next one.
+    version: ClassVar[int] = 1
 
     def __init_subclass__(cls, module: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -74,7 +98,11 @@ class Contract:
                 f"Contract {cls.__qualname__} is declared in {cls.__module__}; declare contracts in "
                 f"contracts/<module>.py, or pass the owning module: class {cls.__name__}(Contract, module='...')"
             )
+        version = cls.__dict__.get("version", 1)
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise TypeError(f"{cls.__qualname__}.version must be an int >= 1 (got {version!r})")
         cls.__seams_contract__ = cls
+        cls.__seams_family__ = family_name(cls.__name__, version)
         cls.__seams_module__ = owner
         cls.__seams_name__ = f"{owner}.{cls.__name__}"
         cls.__seams_methods__ = {

@@ -10,6 +10,10 @@ Declare events in ``contracts/<module>.py``, named in the past tense::
 
 ``Envelope`` is what travels: the event plus its identity and metadata. Handlers receive the event;
 a handler that declares a second parameter also receives the envelope.
+
+A breaking change to a payload is a new version of the same type, declared beside the old one
+(``class OrderPlacedV2(Event): version = 2`` is ``orders.OrderPlaced`` v2), with converters between
+adjacent versions (``contracts/kernel/upcasting.py``): each subscriber gets the version it declared.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from .contract import family_name
 from .schema import Schema
 
 #: Every event type declared so far, by (type name, version).
@@ -44,7 +49,8 @@ class Event(Schema):
         cls.publisher = owner
         cls.declared_in_contracts = in_contracts or explicit
         if "event_type" not in cls.__dict__:
-            cls.event_type = f"{owner}.{cls.__name__}"
+            # OrderPlacedV2 (version 2) is a version of OrderPlaced: one type, side by side.
+            cls.event_type = f"{owner}.{family_name(cls.__name__, cls.version)}"
         if cls.key_field is not None and cls.key_field not in cls.model_fields:
             raise TypeError(f"{cls.__qualname__}.key_field names '{cls.key_field}', which is not a field")
         declared_events[(cls.event_type, cls.version)] = cls

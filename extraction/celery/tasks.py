@@ -12,10 +12,13 @@ would send the call back out), behind the kernel's validating proxy. Arguments a
 JSON and checked against the declaration (strict); the result is checked and encoded the same way.
 
 The task never fails for a business outcome: a ``ContractError`` is an answer like any other, and so
-is a value that does not match the declaration (``seams.ContractViolation``). An unexpected
-exception (a bug, a database that is down) is logged here with its traceback and answered as
-``TransportUnavailable`` (the ``ServiceUnavailable`` shared with the HTTP transport), so the caller
-gets a clear error at once instead of a Celery failure or a timeout.
+are arguments that do not match the declaration (``seams.ContractViolation``). A failure on this
+side (an exception from the implementation, a bug, a database that is down; a result its
+declaration does not allow) is logged here with its traceback under a fresh error id
+(:mod:`extraction.incidents`) and answered with that id only: ``seams.InternalError``, which the
+caller raises as ``TransportUnavailable`` (the ``ServiceUnavailable`` shared with the HTTP
+transport), or ``seams.ContractViolation`` for the result. A clear error at once instead of a
+Celery failure or a timeout, and no exception text or value for the caller.
 
 Both tasks first check the service token inside the message (``token``, :mod:`extraction.identity`):
 a caller whose module does not consume the contract, or a forwarder that does not publish the
@@ -40,7 +43,8 @@ from contracts.kernel.telemetry import tracing
 from contracts.kernel.telemetry.calls import outcome_of
 from extraction import wire
 from extraction.identity import Refused, admit_call, admit_event
-from extraction.wire import TransportUnavailable
+from extraction.incidents import record
+from extraction.wire import TransportUnavailable, handler_failed_to_wire, internal_error_to_wire
 
 __all__ = ["RECEIVE_TASK_NAME", "TASK_NAME", "call_contract", "receive_forwarded_event", "serve_call"]
 
@@ -65,8 +69,8 @@ def _served(contract: type[Contract]) -> Contract:
 def serve_call(contract_name: str, method: str, arguments: Any) -> Any:
     """Run one call on the in-process implementation; returns the result's JSON form.
 
-    Raises the implementation's ``ContractError``, ``ContractViolation`` for arguments or a result
-    that do not match the declaration, and ``TransportUnavailable`` for a contract this process does
+    Raises the implementation's ``ContractError``, ``ContractViolation`` for arguments that do not
+    match the declaration, ``BrokeDeclaration`` for a result that does not, and ``TransportUnavailable`` for a contract this process does
     not serve.
     """
     contract = declared_contracts.get(contract_name)
@@ -83,7 +87,14 @@ def serve_call(contract_name: str, method: str, arguments: Any) -> Any:
         )
     kwargs = wire.decode_arguments(contract, method, arguments)
     result = getattr(_served(contract), method)(**kwargs)
-    return wire.encode_result(contract, method, result)
+    try:
+        return wire.encode_result(contract, method, result)
+    except ContractViolation as exc:
+        raise BrokeDeclaration(str(exc)) from exc
+
+
+class BrokeDeclaration(Exception):
+    """The implementation returned a value its declaration does not allow: a bug on this side."""
 
 
 @shared_task(name=TASK_NAME, ignore_result=False, acks_late=False, typing=False)
@@ -122,16 +133,15 @@ def call_contract(
             logger.warning("%s.%s: %s", contract, method, exc)
             tracing.mark_outcome(span, "error", error_code="seams.ContractViolation")
             return {"error": wire.violation_to_wire(str(exc), contract=contract, method=method)}
+        except BrokeDeclaration as exc:
+            tracing.mark_outcome(span, "error", error_code="seams.ContractViolation")
+            error_id = record(logger, "%s.%s broke its contract on this worker: %s", contract, method, exc)
+            message = f"{contract}.{method} answered a value its declaration does not allow (error id {error_id})"
+            return {"error": wire.violation_to_wire(message, error_id=error_id)}
         except Exception as exc:
-            logger.exception("%s.%s failed on this worker", contract, method)
             tracing.mark_outcome(span, "error")
-            unavailable = TransportUnavailable(
-                f"{contract}.{method} failed on the worker: {type(exc).__name__}: {exc}",
-                contract=contract,
-                method=method,
-                cause=type(exc).__name__,
-            )
-            return {"error": wire.error_to_wire(unavailable)}
+            error_id = record(logger, "%s.%s failed on this worker", contract, method, exc=exc)
+            return {"error": internal_error_to_wire(f"{contract}.{method}", error_id)}
         tracing.mark_outcome(span, "ok")
         return answer
 
@@ -144,8 +154,10 @@ def receive_forwarded_event(module: str, subscriber: str, envelope: Any, token: 
     * ``{"outcome": "completed"}``, or ``"duplicate"`` when the inbox has already seen the event;
     * ``{"undeliverable": reason}`` when it can never succeed (malformed envelope, unknown type or
       subscriber, schema drift, a handler of another module): the sender marks it dead at once;
-    * ``{"error": {"type", "message"}}`` when the handler raised (logged here with its traceback)
-      or ``module`` is not served by this process: the sender's outbox retries with backoff.
+    * ``{"error": {"type": "HandlerFailed", "message", "error_id"}}`` when the handler raised (logged
+      here with its traceback under that error id; nothing of the exception is sent back), or
+      ``{"error": {"type": "NotServedHere", ...}}`` when ``module`` is not served by this process:
+      the sender's outbox retries with backoff.
     """
     from contracts.kernel import Undeliverable
     from contracts.kernel.modules import module_of
@@ -177,6 +189,7 @@ def receive_forwarded_event(module: str, subscriber: str, envelope: Any, token: 
         logger.warning("Forwarded event %s for %s is undeliverable: %s", event_id, subscriber, exc, extra=extra)
         return {"undeliverable": str(exc)}
     except Exception as exc:
-        logger.error("Handler %s failed on forwarded event %s; the sender will retry.", subscriber, event_id,
-                     exc_info=exc, extra=extra)
-        return {"error": {"type": type(exc).__name__, "message": str(exc)}}
+        error_id = record(
+            logger, "Handler %s failed on forwarded event %s; the sender will retry.", subscriber, event_id, exc=exc, **extra
+        )
+        return {"error": handler_failed_to_wire(error_id)}

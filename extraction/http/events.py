@@ -12,8 +12,10 @@ and this view runs the handler once, with the module's inbox (``contracts.kernel
 * ``422 {"undeliverable": "<reason>"}`` when it can never succeed: a malformed request or envelope,
   an unknown event type, a payload that no longer validates, an unknown subscriber, or a subscriber
   that is not a handler of ``<module>``. The sender marks the publication dead at once;
-* ``500 {"error": {"type", "message"}}`` when the handler raised: logged here with its traceback
-  and the event id, never sent back. The sender's outbox retries with backoff;
+* ``500 {"error": {"type": "HandlerFailed", "message", "error_id"}}`` when the handler raised: the
+  exception and its traceback are logged here with the event id under a fresh error id
+  (:mod:`extraction.incidents`); the answer carries only that id, never the exception's type or
+  text. The sender's outbox retries with backoff (its ``last_error`` quotes the id);
 * ``503 {"error": ...}`` when ``<module>`` is bound to a transport in this process (it is served
   elsewhere, so its handlers must not run against this process's database): a configuration
   mistake, retried until it is fixed.
@@ -43,6 +45,8 @@ from contracts.kernel.modules import module_of
 from contracts.kernel.outbox import receive_event
 from contracts.kernel.remote import is_remote
 from extraction.identity import Refused, authorise_event, bearer, verify
+from extraction.incidents import record
+from extraction.wire import handler_failed_to_wire
 
 from .server import refusal
 
@@ -113,13 +117,14 @@ def _receive(request: HttpRequest, module: str) -> HttpResponse:
         logger.warning("Forwarded event %s for %s is undeliverable: %s", event_id, subscriber, exc, extra=extra)
         return _undeliverable(str(exc))
     except Exception as exc:
-        logger.error(
+        error_id = record(
+            logger,
             "Handler %s failed on forwarded event %s (%s); the sender will retry.",
             subscriber,
             event_id,
             envelope.get("type"),
-            exc_info=exc,
-            extra=extra,
+            exc=exc,
+            **extra,
         )
-        return JsonResponse({"error": {"type": type(exc).__name__, "message": str(exc)}}, status=500)
+        return JsonResponse({"error": handler_failed_to_wire(error_id)}, status=500)
     return JsonResponse({"outcome": outcome})

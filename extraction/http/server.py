@@ -16,7 +16,11 @@ checks the caller's service token and that its module consumes the contract (401
 document and docs page need a valid token too. A ``ContractError`` becomes
 ``{"error": {"code", "message", "details", "kind"}}`` with a stable status (404 NotFound, 409 Conflict,
 422 Invalid, 503 ServiceUnavailable, 400 any other kind); a body that does not match the
-declaration is ``422 seams.ContractViolation``. Anything else is a bug: Django's 500.
+declaration is ``422 seams.ContractViolation``. A failure on this side, an implementation that
+raised anything else or returned a value its declaration does not allow, is a 500 whose body says
+only what failed and an error id (``seams.InternalError`` or ``seams.ContractViolation``): the
+exception, its traceback and the offending value are logged here under that id
+(:mod:`extraction.incidents`), never sent to the caller.
 
 ``extraction.http.urls`` mounts one such API per contract provided by the installed modules.
 """
@@ -40,7 +44,8 @@ from contracts.kernel.telemetry import tracing
 from contracts.kernel.telemetry.calls import outcome_of
 from contracts.kernel.validation import check_return
 from extraction.identity import Identity, Refused, admit_call, bearer, verify
-from extraction.wire import refuse_nul, status_for
+from extraction.incidents import record
+from extraction.wire import internal_error_to_wire, refuse_nul, status_for
 
 from .wire import (
     ErrorBody,
@@ -113,6 +118,14 @@ def _violation(message: str, status: int, **details: Any) -> JsonResponse:
     return JsonResponse(violation_body(message, **details), status=status)
 
 
+def _broke_declaration(name: str, exc: ContractViolation) -> JsonResponse:
+    """The implementation broke its own declaration (a bug on this side): the caller learns that
+    and an error id; the offending value stays in this service's log."""
+    error_id = record(logger, "%s broke its contract: %s", name, exc)
+    message = f"{name} answered a value its declaration does not allow (error id {error_id}; the service's log has the details)"
+    return _violation(message, 500, error_id=error_id)
+
+
 def _call(bound: Callable[..., Any], signature: inspect.Signature, arguments: dict[str, Any]) -> Any:
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
@@ -158,16 +171,17 @@ def _endpoint(contract: type[Contract], method: str) -> Callable[..., HttpRespon
                 tracing.mark_outcome(span, outcome_of(exc), error_code=exc.code)
                 return JsonResponse(error_body(exc), status=status_for(exc))
             except ContractViolation as exc:
-                # The implementation broke its own declaration (a bug on this side): say so to the caller.
-                logger.error("%s broke its contract: %s", name, exc)
                 tracing.mark_outcome(span, "error", error_code="seams.ContractViolation")
-                return _violation(str(exc), 500)
+                return _broke_declaration(name, exc)
+            except Exception as exc:
+                tracing.mark_outcome(span, "error")
+                error_id = record(logger, "%s failed on this service", name, exc=exc)
+                return JsonResponse({"error": internal_error_to_wire(name, error_id)}, status=500)
             try:
                 check_return(contract, method, result)
             except ContractViolation as exc:
-                logger.error("%s broke its contract: %s", name, exc)
                 tracing.mark_outcome(span, "error", error_code="seams.ContractViolation")
-                return _violation(str(exc), 500)
+                return _broke_declaration(name, exc)
             tracing.mark_outcome(span, "ok")
             return HttpResponse(result_adapter.dump_json(result), content_type="application/json")
 
@@ -204,7 +218,7 @@ def build_api(contract: type[Contract]) -> NinjaAPI:
         docs_decorator=_docs_guard(contract.__seams_module__),
     )
     api.add_exception_handler(Refused, refusal)
-    errors = {status: ErrorBody for status in (400, 401, 403, 404, 409, 422, 503)}
+    errors = {status: ErrorBody for status in (400, 401, 403, 404, 409, 422, 500, 503)}
     for method, spec in contract.__seams_methods__.items():
         returns = spec.hints.get("return", type(None))
         api.post(
@@ -214,6 +228,12 @@ def build_api(contract: type[Contract]) -> NinjaAPI:
             summary=f"{contract.__name__}.{method}{' (query)' if spec.is_query else ''}",
             url_name=method,
         )(_endpoint(contract, method))
+
+    @api.exception_handler(Exception)
+    def failed(request: HttpRequest, exc: Exception) -> HttpResponse:
+        # Never the traceback ninja answers under DEBUG, never Django's HTML page: an error id.
+        error_id = record(logger, "%s %s failed on this service", request.method, request.path, exc=exc)
+        return JsonResponse({"error": internal_error_to_wire(contract.__seams_name__, error_id)}, status=500)
 
     @api.exception_handler(NinjaValidationError)
     def invalid_body(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:

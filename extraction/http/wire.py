@@ -3,8 +3,9 @@
 Both sides derive everything from the contract declaration, so a client and a server built from the
 same ``contracts/<module>.py`` speak the same protocol:
 
-* ``POST /internal/<module>/v<N>/<contract>/<method>``, ``<contract>`` the class name in snake case
-  and ``N`` the contract's ``version`` class attribute (1 when absent);
+* ``POST /internal/<module>/v<N>/<contract>/<method>``, ``<contract>`` the contract's family (its
+  class name without a ``V<N>`` suffix) in snake case and ``N`` its ``version`` (1 when absent):
+  ``Catalog`` and ``CatalogV2`` are served side by side under ``v1/catalog`` and ``v2/catalog``;
 * the request body is a JSON object with one member per parameter (the *body model*, generated
   with pydantic's ``create_model`` from the method's annotations);
 * a 200 response body is the return value as JSON (the declared return type);
@@ -56,8 +57,10 @@ def contract_version(contract: type[Contract]) -> int:
 
 
 def contract_slug(contract: type[Contract]) -> str:
-    """``Catalog`` -> ``catalog``, ``StockLedger`` -> ``stock_ledger``."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", contract.__name__).lower()
+    """``Catalog`` -> ``catalog``, ``StockLedger`` -> ``stock_ledger``; the versions of a contract
+    share it (``CatalogV2`` -> ``catalog``, served under ``v2``)."""
+    family = getattr(contract, "__seams_family__", contract.__name__)
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", family).lower()
 
 
 def contract_prefix(contract: type[Contract]) -> str:

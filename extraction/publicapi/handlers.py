@@ -2,6 +2,10 @@
 (``contracts.kernel.public.ErrorOut`` / ``ValidationErrorOut``), and nothing internal leaks.
 
 * a contract error → its kind's status (404, 409, 422, 503), message and details;
+* a module out of reach (``TransportUnavailable``: breaker open, service unreachable, Celery
+  timeout or no worker, a failure on the serving side) → 503 with ``Retry-After``, a generic
+  detail and an ``error_id``; what the transport knows (URL, host, queue, cause) goes to the
+  ``seams.api`` log under that id, never to the client;
 * a request that does not match the schema → 422 naming the field;
 * no or a bad token → 401 with ``WWW-Authenticate: Bearer``; a token without the scope → 403;
 * over the rate limit → 429 (ninja adds ``Retry-After``); an unreadable body → 400;
@@ -13,7 +17,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -23,32 +26,42 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from contracts.kernel import ContractError, Invalid
 
-# The one status map, shared with the transports and generated services.
-from ..wire import status_for
+from ..incidents import record
 
-__all__ = ["install_error_handlers", "internal_error_body"]
+# The one status map, shared with the transports and generated services.
+from ..wire import TransportUnavailable, status_for
+
+__all__ = ["RETRY_AFTER", "UNAVAILABLE_DETAIL", "install_error_handlers", "internal_error_body", "unavailable_body"]
 
 logger = logging.getLogger("seams.api")
 
+#: Seconds a client is asked to wait after a 503.
+RETRY_AFTER = "5"
+UNAVAILABLE_DETAIL = "Temporarily unavailable; retry after Retry-After seconds. Quote the error id if it persists."
+
+
 def internal_error_body(request: HttpRequest, exc: BaseException) -> dict[str, Any]:
     """Log ``exc`` with its traceback under a fresh error id; the body a client may see."""
-    error_id = uuid.uuid4().hex
-    logger.error(
-        "Unhandled %s in %s %s (error id %s)",
-        type(exc).__name__,
-        request.method,
-        request.path,
-        error_id,
-        exc_info=(type(exc), exc, exc.__traceback__),
-        extra={"error_id": error_id},
-    )
+    error_id = record(logger, "Unhandled %s in %s %s", type(exc).__name__, request.method, request.path, exc=exc)
     detail = "Internal error. Quote the error id when you report it."
     return {"detail": detail, "code": "seams.InternalError", "error_id": error_id}
+
+
+def unavailable_body(request: HttpRequest, exc: TransportUnavailable) -> dict[str, Any]:
+    """Log what the transport knows under a fresh error id; the generic body a client may see."""
+    error_id = record(
+        logger, "%s %s answered 503: %s %s", request.method, request.path, exc.message, exc.details, level=logging.WARNING
+    )
+    return {"detail": UNAVAILABLE_DETAIL, "code": "seams.ServiceUnavailable", "error_id": error_id}
 
 
 def install_error_handlers(api: NinjaAPI) -> None:
     def contract_error(request: HttpRequest, exc: ContractError) -> HttpResponse:
         status = status_for(exc)
+        if isinstance(exc, TransportUnavailable):
+            response = api.create_response(request, unavailable_body(request, exc), status=503)
+            response["Retry-After"] = RETRY_AFTER
+            return response
         if isinstance(exc, Invalid):
             loc = exc.field if isinstance(exc.field, list) else ([exc.field] if exc.field else [])
             body: dict[str, Any] = {"detail": [{"type": exc.code, "loc": ["body", *loc], "msg": exc.message}]}
@@ -56,7 +69,7 @@ def install_error_handlers(api: NinjaAPI) -> None:
             body = {"detail": exc.message, "code": exc.code, **({"details": exc.details} if exc.details else {})}
         response = api.create_response(request, body, status=status)
         if status == 503:
-            response["Retry-After"] = "5"
+            response["Retry-After"] = RETRY_AFTER
         return response
 
     def validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:

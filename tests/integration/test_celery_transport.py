@@ -130,7 +130,7 @@ def test_no_worker_on_the_queue_is_service_unavailable(nobody_listens: str) -> N
 
 
 @pytest.mark.django_db(databases="__all__")
-def test_the_public_api_answers_503_when_the_worker_does_not(nobody_listens: str) -> None:
+def test_the_public_api_answers_503_when_the_worker_does_not(nobody_listens: str, caplog: pytest.LogCaptureFixture) -> None:
     binding = {"catalog": {"TRANSPORT": "celery", "QUEUE": nobody_listens, "TIMEOUT": "0.5", "CALLER": "orders"}}
     with override_settings(SEAMS_BINDINGS=binding):
         response = Client().post(
@@ -141,7 +141,12 @@ def test_the_public_api_answers_503_when_the_worker_does_not(nobody_listens: str
         )
     assert response.status_code == 503, response.content
     assert response["Retry-After"]
-    assert nobody_listens in response.json()["detail"]
+    body = response.json()
+    assert body["code"] == "seams.ServiceUnavailable" and set(body) == {"detail", "code", "error_id"}
+    # The queue, the broker and the cause are for the operator: in the log under the error id only.
+    assert nobody_listens.encode() not in response.content and b"redis" not in response.content
+    (record,) = [r for r in caplog.records if getattr(r, "error_id", None) == body["error_id"]]
+    assert nobody_listens in record.getMessage() and "did not answer within 0.5 s" in record.getMessage()
 
 
 def closed_port_app(backend: str | None = None) -> Celery:

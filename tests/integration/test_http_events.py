@@ -81,12 +81,17 @@ def test_the_endpoint_runs_the_handler_once_and_answers_duplicate_after() -> Non
     assert SentEmail.objects.filter(recipient="ada@example.com").count() == 1
 
 
-def test_a_failing_handler_is_a_500_that_leaves_nothing_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_handler_is_a_500_that_leaves_nothing_behind(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     envelope = confirmed(42, "bob@example.com")
     fail_sending(monkeypatch)
     r = receive(envelope)
     assert r.status_code == 500
-    assert r.json() == {"error": {"type": "RuntimeError", "message": "the mail relay refused the message"}}
+    error = r.json()["error"]
+    assert error["type"] == "HandlerFailed" and b"mail relay" not in r.content and b"RuntimeError" not in r.content
+    (record,) = [rec for rec in caplog.records if getattr(rec, "error_id", None) == error["error_id"]]
+    assert "the mail relay refused the message" in str(record.exc_info[1])  # type: ignore[index]
     assert not InboxEntry.objects.using("notifications").filter(event_id=envelope["id"]).exists()
 
     monkeypatch.undo()
@@ -163,8 +168,9 @@ def test_a_handler_failure_over_http_is_retried_by_the_outbox(
     assert r.status_code == 201 and r.json()["status"] == "confirmed"  # the order does not wait for the email
     publication = confirmation_of(r.json()["id"])
     assert publication.status == PublicationStatus.FAILED
-    assert "RuntimeError: the mail relay refused the message" in publication.last_error
-    assert "Traceback" not in publication.last_error
+    # The publisher learns that the handler failed and the receiver's error id, not the exception.
+    assert "HandlerFailed: the handler failed (error id " in publication.last_error
+    assert "mail relay" not in publication.last_error and "Traceback" not in publication.last_error
 
     monkeypatch.undo()
     assert process_publication("orders", publication.pk) == "completed"

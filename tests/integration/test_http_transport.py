@@ -141,7 +141,7 @@ def test_a_dead_service_raises_service_unavailable_then_fails_fast(server_env: d
 
 
 @pytest.mark.django_db(databases="__all__", transaction=True)
-def test_the_public_api_answers_503_when_a_bound_service_is_down() -> None:
+def test_the_public_api_answers_503_when_a_bound_service_is_down(caplog: pytest.LogCaptureFixture) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
     with bind(catalog=dead):
         response = Client().post(
@@ -152,7 +152,21 @@ def test_the_public_api_answers_503_when_a_bound_service_is_down() -> None:
         )
     assert response.status_code == 503, response.content
     body = response.json()
-    assert body["code"] == TransportUnavailable.code
-    assert body["detail"].startswith(f"catalog.Catalog.get_products is unavailable: the 'catalog' service at {dead}")
-    assert body["details"]["module"] == "catalog"
+    assert body["code"] == "seams.ServiceUnavailable" and set(body) == {"detail", "code", "error_id"}
+    assert b"127.0.0.1" not in response.content and b"refused" not in response.content
     assert response["Retry-After"]
+    # What the transport knows is in the log, under the id the client got.
+    (record,) = [r for r in caplog.records if getattr(r, "error_id", None) == body["error_id"]]
+    assert f"catalog.Catalog.get_products is unavailable: the 'catalog' service at {dead}" in record.getMessage()
+    # The breaker is open now (threshold 2, a query retries): the fast failure is just as generic.
+    with bind(catalog=dead):
+        fast = Client().post(
+            "/api/orders/",
+            data={"lines": [{"sku": "LAMP-1", "quantity": 1}]},
+            content_type="application/json",
+            headers=customer(),
+        )
+    assert fast.status_code == 503 and set(fast.json()) == {"detail", "code", "error_id"}
+    assert b"circuit" not in fast.content and b"127.0.0.1" not in fast.content and fast["Retry-After"]
+    (record,) = [r for r in caplog.records if getattr(r, "error_id", None) == fast.json()["error_id"]]
+    assert "the circuit breaker is open" in record.getMessage()

@@ -257,22 +257,26 @@ def test_an_unknown_subscriber_of_the_module_is_undeliverable() -> None:
     assert "unknown subscriber modules.notifications.handlers.renamed_away" in r.json()["undeliverable"]
 
 
-def test_a_handler_exception_is_a_500_with_type_and_message_logged_with_the_event_id(
+def test_a_handler_exception_is_a_500_with_only_an_error_id_and_the_details_are_logged_under_it(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     def failing(subscriber: str, envelope: dict[str, object]) -> str:
-        raise RuntimeError("the mail relay is gone")
+        raise RuntimeError("the mail relay smtp.internal:2525 is gone")
 
     monkeypatch.setattr(receiving, "receive_event", failing)
     sent = envelope()
     with caplog.at_level(logging.ERROR, logger="seams.http"):
         r = post(EVENTS, {"subscriber": CONFIRMATION, "envelope": sent})
     assert r.status_code == 500
-    assert r.json() == {"error": {"type": "RuntimeError", "message": "the mail relay is gone"}}
-    assert b"Traceback" not in r.content
+    error = r.json()["error"]
+    assert error["type"] == "HandlerFailed" and len(error["error_id"]) == 32
+    # Nothing of the exception reaches the peer: not its type, not its text, not a traceback.
+    for leak in (b"RuntimeError", b"smtp.internal", b"mail relay", b"Traceback"):
+        assert leak not in r.content
     (record,) = [rec for rec in caplog.records if rec.name == "seams.http"]
+    assert record.error_id == error["error_id"] and error["error_id"] in record.getMessage()  # type: ignore[attr-defined]
     assert str(sent["id"]) in record.getMessage() and record.event_id == sent["id"]  # type: ignore[attr-defined]
-    assert record.exc_info is not None
+    assert record.exc_info is not None and "smtp.internal:2525" in str(record.exc_info[1])
 
 
 def test_a_module_bound_elsewhere_does_not_receive_its_events_here() -> None:

@@ -119,12 +119,34 @@ def test_without_a_traceparent_the_server_starts_a_trace(fake: FakeCatalog) -> N
     assert fake.traces[0] and fake.traces[0] != TRACE_ID
 
 
-def test_an_implementation_breaking_its_declaration_is_a_500_violation() -> None:
+def test_an_implementation_breaking_its_declaration_is_a_500_violation_with_an_error_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     with override_contract(Catalog, LeakyCatalog()):
         response = post(GET_PRODUCT, {"sku": "A"})
     assert response.status_code == 500
-    assert response.json()["error"]["code"] == VIOLATION_CODE
-    assert "get_product -> return" in response.json()["error"]["message"]
+    error = response.json()["error"]
+    assert error["code"] == VIOLATION_CODE and "get_product answered a value" in error["message"]
+    assert b"Lamp" not in response.content  # the offending value stays in the service's log
+    (record,) = [r for r in caplog.records if getattr(r, "error_id", None) == error["details"]["error_id"]]
+    assert "Lamp" in record.getMessage()
+
+
+class ExplodingCatalog(FakeCatalog):
+    def get_product(self, sku: str) -> ProductDTO:
+        raise KeyError("secret-host.internal")
+
+
+def test_an_implementation_raising_is_a_500_with_only_an_error_id(caplog: pytest.LogCaptureFixture) -> None:
+    with override_contract(Catalog, ExplodingCatalog()), override_settings(DEBUG=True):
+        response = post(GET_PRODUCT, {"sku": "A"})
+    assert response.status_code == 500 and response["Content-Type"] == "application/json"
+    error = response.json()["error"]
+    assert error["code"] == "seams.InternalError" and error["kind"] == "seams.ServiceUnavailable"
+    for leak in (b"KeyError", b"secret-host", b"Traceback"):  # not even with DEBUG on (ninja would send the traceback)
+        assert leak not in response.content
+    (record,) = [r for r in caplog.records if getattr(r, "error_id", None) == error["details"]["error_id"]]
+    assert record.exc_info is not None and "secret-host.internal" in str(record.exc_info[1])
 
 
 def test_each_contract_publishes_its_own_openapi_document() -> None:

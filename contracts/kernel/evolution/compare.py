@@ -10,7 +10,8 @@ when either side, running either version, would refuse or misread what the other
   field, a required field made optional, or a type that may hold more (widened) break an older
   consumer, and a newer consumer of an older producer;
 * a removed method, contract, event version or error, a query made a command (or back), a changed
-  key field or error kind.
+  key field or error kind; a contract version or event version is *retired* (additive) once the
+  snapshot records that no module consumes, publishes or subscribes to it any more.
 
 Anything else (a new method, contract, event, error, optional parameter or optional field, a
 parameter widened, a result narrowed) is additive.
@@ -49,7 +50,7 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
 def _compare(old: dict[str, Any], new: dict[str, Any]) -> Iterator[Change]:
     old_contracts, new_contracts = old.get("contracts", {}), new.get("contracts", {})
     for name in sorted(old_contracts.keys() - new_contracts.keys()):
-        yield Change(name, "contract removed", True)
+        yield _removed_contract(name, old_contracts[name])
     for name in sorted(new_contracts.keys() - old_contracts.keys()):
         yield Change(name, "contract added", False)
     for name in sorted(old_contracts.keys() & new_contracts.keys()):
@@ -57,7 +58,7 @@ def _compare(old: dict[str, Any], new: dict[str, Any]) -> Iterator[Change]:
 
     old_events, new_events = old.get("events", {}), new.get("events", {})
     for name in sorted(old_events.keys() - new_events.keys()):
-        yield Change(name, "event version removed (subscribers and publishers of it still run)", True)
+        yield _removed_event(name, old_events[name])
     for name in sorted(new_events.keys() - old_events.keys()):
         yield Change(name, "event added", False)
     for name in sorted(old_events.keys() & new_events.keys()):
@@ -66,6 +67,7 @@ def _compare(old: dict[str, Any], new: dict[str, Any]) -> Iterator[Change]:
             yield Change(name, f"key field changed from {before.get('key_field')!r} to {after.get('key_field')!r} "
                                "(per-key ordering would split)", True)
         yield from schema_changes(before["payload"], after["payload"], "out", name)
+        yield from _users_changes(name, before, after, ("publishers", "subscribers"))
 
     old_errors, new_errors = old.get("errors", {}), new.get("errors", {})
     for code in sorted(old_errors.keys() - new_errors.keys()):
@@ -77,7 +79,41 @@ def _compare(old: dict[str, Any], new: dict[str, Any]) -> Iterator[Change]:
             yield Change(code, f"error kind changed from {old_errors[code]} to {new_errors[code]}", True)
 
 
+def _removed_contract(name: str, old: dict[str, Any]) -> Change:
+    """A removed contract (version) breaks the modules that consumed it when the snapshot was
+    taken: their deployed version still calls it. One nobody consumed any more is retired."""
+    consumers = old.get("consumers")
+    if consumers == []:
+        return Change(name, "contract version retired (no module consumes it)", False)
+    if consumers:
+        return Change(name, f"contract removed while {', '.join(consumers)} still consume(s) it (a deployed "
+                            f"version calls it): move them to the next version, deploy, then remove it", True)
+    return Change(name, "contract removed", True)
+
+
+def _removed_event(name: str, old: dict[str, Any]) -> Change:
+    """A removed event version breaks its publishers and subscribers of the snapshot (deployed
+    versions still send or expect it); one that nothing published or subscribed to is retired."""
+    users = [m for role in ("publishers", "subscribers") for m in old.get(role) or ()]
+    if "publishers" in old and "subscribers" in old and not users:
+        return Change(name, "event version retired (no module publishes or subscribes to it)", False)
+    who = f" ({', '.join(sorted(set(users)))} still use(s) it)" if users else ""
+    return Change(name, f"event version removed{who} (subscribers and publishers of it still run)", True)
+
+
+def _users_changes(name: str, old: dict[str, Any], new: dict[str, Any], roles: tuple[str, ...]) -> Iterator[Change]:
+    """Who consumes, publishes or subscribes changed: additive, recorded so that retiring a version
+    is judged on who uses it now."""
+    for role in roles:
+        before, after = set(old.get(role) or ()), set(new.get(role) or ())
+        for module in sorted(after - before):
+            yield Change(name, f"{role[:-1]} {module} added", False)
+        for module in sorted(before - after):
+            yield Change(name, f"{role[:-1]} {module} gone", False)
+
+
 def _contract(name: str, old: dict[str, Any], new: dict[str, Any]) -> Iterator[Change]:
+    yield from _users_changes(name, old, new, ("consumers",))
     old_methods, new_methods = old.get("methods", {}), new.get("methods", {})
     for method in sorted(old_methods.keys() - new_methods.keys()):
         yield Change(f"{name}.{method}", "method removed", True)

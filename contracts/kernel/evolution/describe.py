@@ -4,6 +4,9 @@ Schemas are pydantic's JSON Schema with every ``$ref`` inlined and titles and de
 the snapshot shows, and the comparison judges, only what a peer's validation depends on. A
 method's parameters are one object schema (properties = parameters, required = those without a
 default), so parameters and fields follow the same rules.
+
+Each contract version and event version also records who uses it (``consumers``; ``publishers`` and
+``subscribers``): a version may be retired once the snapshot says nothing uses it any more.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ def describe_published_language(modules: set[str] | None = None) -> dict[str, An
             "version": version,
             "key_field": event.key_field,
             "payload": schema_of(event),
+            **users_of_event(event_type, version),
         }
         for (event_type, version), event in sorted(declared_events.items())
         if event.declared_in_contracts and wanted(event.publisher) and event.__module__.startswith("contracts.")
@@ -66,7 +70,40 @@ def describe_contract(contract: type[Contract]) -> dict[str, Any]:
             "parameters": {"type": "object", "properties": properties, "required": sorted(required)},
             "result": schema_of(spec.hints.get("return", Any)),
         }
-    return {"module": contract.__seams_module__, "version": getattr(contract, "version", 1), "methods": methods}
+    return {
+        "module": contract.__seams_module__,
+        "family": getattr(contract, "__seams_family__", contract.__name__),
+        "version": getattr(contract, "version", 1),
+        "consumers": consumers_of(contract),
+        "methods": methods,
+    }
+
+
+def consumers_of(contract: type[Contract]) -> list[str]:
+    """The installed modules whose manifest ``consumes`` this contract (version): while one does,
+    removing it would break that module's deployed version."""
+    return sorted(config.label for config in _installed() if contract in tuple(config.consumes))
+
+
+def users_of_event(event_type: str, version: int) -> dict[str, list[str]]:
+    """The installed modules that publish (``publishes``) and subscribe to (``@subscribe``) this
+    version of an event: while one does, removing the version would break it."""
+    from ..registry import get_registry
+
+    def same(event: Any) -> bool:
+        return getattr(event, "event_type", None) == event_type and getattr(event, "version", None) == version
+
+    publishers = sorted(config.label for config in _installed() if any(same(e) for e in config.publishes))
+    subscribers = sorted({s.module for s in get_registry().all_subscribers() if same(s.event)})
+    return {"publishers": publishers, "subscribers": subscribers}
+
+
+def _installed() -> list[Any]:
+    from django.apps import apps
+
+    from ..modules import module_configs
+
+    return module_configs() if apps.apps_ready else []
 
 
 def kind_of(error: type[ContractError]) -> str:

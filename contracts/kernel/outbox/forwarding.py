@@ -10,11 +10,15 @@ from ..models import OutboxEvent
 from ..remote import RemoteSubscriber, forward_event
 from ..telemetry.events import forwarding
 from ..telemetry.tracing import carrier
+from ..upcasting import older_payloads
 
 
 def envelope_to_wire(row: OutboxEvent) -> dict[str, object]:
-    """The JSON form in which an outbox event is forwarded to a remote subscriber."""
-    return {
+    """The JSON form in which an outbox event is forwarded to a remote subscriber.
+
+    When the event's publisher declares downcasters, ``payloads`` carries the payload in each older
+    version too (``{"1": {...}}``): a subscriber deployed before this version existed reads its own."""
+    wire: dict[str, object] = {
         "id": str(row.event_id),
         "type": row.type,
         "version": row.version,
@@ -23,6 +27,10 @@ def envelope_to_wire(row: OutboxEvent) -> dict[str, object]:
         "headers": row.headers,
         "occurred_at": row.occurred_at.isoformat(),
     }
+    older = older_payloads(row.type, row.version, row.payload)
+    if older:
+        wire["payloads"] = older
+    return wire
 
 
 def forward(subscriber: RemoteSubscriber, row: OutboxEvent) -> str:

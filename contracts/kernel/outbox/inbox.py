@@ -20,6 +20,7 @@ from ..events import Envelope, Event, declared_events
 from ..modules import get_module
 from ..registry import Subscriber, get_registry
 from ..telemetry import tracing
+from ..upcasting import payload_for
 from .statements import insert_inbox, insert_inbox_completing
 
 
@@ -114,6 +115,9 @@ def receive_event(subscriber: str, envelope: dict[str, object]) -> str:
         key = envelope.get("key")
     except (KeyError, TypeError, ValueError) as exc:
         raise Undeliverable(f"malformed envelope: {exc!r}") from exc
+    payloads = envelope.get("payloads")
+    if payloads:  # the publisher's downcasts: read the version the handler declared (upcasting.py)
+        version, payload = payload_for(local_subscriber(event_type, subscriber).event.version, version, payload, payloads)
     if not isinstance(payload, dict):
         raise Undeliverable("malformed envelope: the payload is not an object")
     attributes = {"seams.event_type": event_type, "seams.subscriber": subscriber, "seams.event_id": str(event_id)}
