@@ -7,6 +7,7 @@ refuses a duplicate before its handler runs; the batch drain keeps each key's or
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -17,9 +18,10 @@ from django.test import override_settings
 
 from contracts.kernel import Envelope, ModuleConfig, subscribe
 from contracts.kernel.models import InboxEntry, Publication, PublicationStatus
-from contracts.kernel.outbox import process_publications, relay_once
+from contracts.kernel.outbox import WORKER_ID, process_publications, relay_once
 from contracts.kernel.outbox.inbox import handle_once
 from contracts.kernel.registry import isolated_registry
+from contracts.kernel.testing import write_completions
 from modules.notifications.models import SentEmail
 from tests.unit.probe import services
 from tests.unit.probe.events import ProbeHappened
@@ -61,12 +63,41 @@ def test_a_publication_its_publisher_could_not_deliver_is_recovered_by_the_relay
 
 
 def test_inline_delivery_completes_from_memory(handled: list) -> None:
-    with override_settings(SEAMS_EVENT_BACKEND=OUTBOX, SEAMS_EVENTS=EVENTS):
+    with override_settings(SEAMS_EVENT_BACKEND=OUTBOX, SEAMS_EVENTS={**EVENTS, "COMPLETION_DELAY": 10}):
         services.happen(2, note="in memory")
-    (publication,) = Publication.objects.using("catalog").all()
+        assert handled == [(2, "in memory")]
+        assert InboxEntry.objects.using("notifications").count() == 1
+        (publication,) = Publication.objects.using("catalog").all()
+        if connections["catalog"].vendor == "sqlite":  # handled on another SQLite file: its mark waits,
+            assert (publication.status, publication.claimed_by) == (PublicationStatus.PROCESSING, WORKER_ID)
+            assert relay_once(["catalog"]) == {"catalog": 0}  # and the relay leaves it alone (it writes it)
+        publication.refresh_from_db()
     assert (publication.status, publication.attempts, publication.lease_until) == (PublicationStatus.COMPLETED, 1, None)
     assert handled == [(2, "in memory")]
-    assert InboxEntry.objects.using("notifications").count() == 1
+
+
+def test_a_waiting_completion_mark_is_written_by_the_flusher_thread_within_the_delay(handled: list) -> None:
+    with override_settings(SEAMS_EVENT_BACKEND=OUTBOX, SEAMS_EVENTS={**EVENTS, "COMPLETION_DELAY": 0.2}):
+        services.happen(5)
+        (publication,) = Publication.objects.using("catalog").all()
+        deadline = time.monotonic() + 30  # 0.2 s, on a quiet machine
+        while publication.status != PublicationStatus.COMPLETED and time.monotonic() < deadline:
+            time.sleep(0.05)
+            publication.refresh_from_db()
+    assert (publication.status, publication.attempts, publication.lease_until) == (PublicationStatus.COMPLETED, 1, None)
+    assert handled == [(5, "")]
+
+
+def test_a_later_event_of_the_key_does_not_wait_for_the_earlier_ones_mark(handled: list) -> None:
+    """The second event of a key is written while the first one's mark waits (so it is held back);
+    its commit writes that mark first, and then it runs at once, in order."""
+    with override_settings(SEAMS_EVENT_BACKEND=OUTBOX, SEAMS_EVENTS={**EVENTS, "COMPLETION_DELAY": 10}):
+        services.happen(6, note="first")
+        services.happen(6, note="second")
+        assert handled == [(6, "first"), (6, "second")]
+        write_completions()
+    statuses = list(Publication.objects.using("catalog").order_by("position").values_list("status", flat=True))
+    assert statuses == [PublicationStatus.COMPLETED] * 2
 
 
 def test_the_inbox_refuses_a_duplicate_before_the_handler_runs(handled: list) -> None:
@@ -116,7 +147,6 @@ def test_a_colocated_handler_runs_nothing_once_its_claim_was_taken_back(probe_mo
     holds its claim: a compare-and-set that, on PostgreSQL, shares one statement with the inbox row.
     Taken back (the lease ran out and the relay gave it to another worker), nothing runs and no
     inbox row stays; still held, handler, inbox row and completion commit together."""
-    from contracts.kernel.outbox import WORKER_ID
     from contracts.kernel.outbox.inbox import Completing
     from contracts.kernel.outbox.statements import reachable_table
 

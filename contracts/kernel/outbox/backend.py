@@ -25,6 +25,7 @@ from ..models import OutboxEvent, Publication, PublicationStatus
 from ..registry import Subscriber, get_registry
 from ..remote import RemoteSubscriber, is_remote, remote_subscribers
 from .claiming import WORKER_ID
+from .completions import deferred
 from .config import outbox_settings
 from .dispatch import CeleryDispatcher, InlineDispatcher, dispatcher
 from .processing import Claimed, deliver_claimed
@@ -98,6 +99,8 @@ class OutboxEventBackend(EventBackend):
 def _after_commit(alias: str, claimed: list[Claimed], waiting: list[int]) -> None:
     deliver_claimed(alias, claimed)
     if waiting:
+        if deferred.waiting(alias):  # what they wait behind may be handled already, its mark not written
+            deferred.flush(alias)
         dispatcher().dispatch(alias, waiting)
 
 

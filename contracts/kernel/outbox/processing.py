@@ -4,8 +4,9 @@ Two ways in, one way through:
 
 * **The fast path** (``deliver_claimed``): the publishing process wrote the publications already
   claimed by itself (``backend``) and, right after commit, hands the envelope it still holds in
-  memory to the handler — no claim, no read — then marks every publication of that commit
-  completed in one UPDATE.
+  memory to the handler — no claim, no read. Its completion marks are written in the handler's
+  transaction when it can reach the publication row, else batched with other marks
+  (``completions``).
 * **The claim path** (``process_publication``, ``process_publications``): a Celery worker, the
   relay or a retry takes due publications with a compare-and-set claim (``claiming``), reads
   them, and goes through the same steps.
@@ -37,6 +38,7 @@ from ..registry import Subscriber
 from ..remote import RemoteSubscriber, is_remote
 from ..telemetry.events import handling, record_error
 from .claiming import WORKER_ID, claim, claim_many
+from .completions import deferred
 from .config import OutboxSettings, outbox_settings
 from .dispatch import dispatcher
 from .forwarding import forward
@@ -71,7 +73,10 @@ def deliver_claimed(alias: str, claimed: list[Claimed]) -> list[str]:
         if outcome in ("completed", "duplicate"):
             done.append(item.publication)
         outcomes.append(outcome)
-    _finish(alias, done)
+    if outbox_settings().completion == "keep":  # marks the handlers' transactions could not write: batched
+        deferred.add(alias, [p for p in done if p.status != PublicationStatus.COMPLETED], WORKER_ID)
+    else:
+        _finish(alias, done)
     return outcomes
 
 

@@ -170,19 +170,22 @@ def insert_publications(
     return {subscriber: (pk, status == PublicationStatus.PROCESSING.value) for pk, subscriber, status, _ in rows}
 
 
-@lru_cache(maxsize=64)
-def _complete_sql(count: int) -> str:
+@lru_cache(maxsize=128)
+def _complete_sql(count: int, compare: bool = False) -> str:
     marks = ", ".join(["%s"] * count)
+    held = f" AND status = '{PublicationStatus.PROCESSING.value}' AND claimed_by = %s" if compare else ""
     return (
         f"UPDATE {_TABLE} SET status = '{PublicationStatus.COMPLETED.value}', completed_at = %s,"
-        f" lease_until = NULL, last_error = '' WHERE id IN ({marks}) RETURNING id, holds_back"
+        f" lease_until = NULL, last_error = '' WHERE id IN ({marks}){held} RETURNING id, holds_back"
     )
 
 
-def complete_publications(alias: str, ids: list[int], now: datetime) -> list[int]:
-    """Mark ``ids`` completed in one statement; returns those a later event of their key waits for."""
+def complete_publications(alias: str, ids: list[int], now: datetime, claimed_by: str = "") -> list[int]:
+    """Mark ``ids`` completed in one statement (with ``claimed_by``, only those it still holds);
+    returns those a later event of their key waits for."""
+    params = [connections[alias].ops.adapt_datetimefield_value(now), *ids] + ([claimed_by] if claimed_by else [])
     with connections[alias].cursor() as cursor:
-        cursor.execute(_complete_sql(len(ids)), [connections[alias].ops.adapt_datetimefield_value(now), *ids])
+        cursor.execute(_complete_sql(len(ids), bool(claimed_by)), params)
         return [pk for pk, holds_back in cursor.fetchall() if holds_back]
 
 
