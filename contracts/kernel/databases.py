@@ -55,8 +55,10 @@ def module_databases(
 ) -> dict[str, dict[str, Any]]:
     """The DATABASES setting: ``default`` plus one alias per module label.
 
-    ``conn_max_age`` (PostgreSQL) keeps connections open between requests and Celery tasks, with
-    Django's health check before reuse: a worker then pays no connection set-up per task.
+    ``conn_max_age`` keeps connections open between requests and Celery tasks (the worker's fix-up,
+    ``extraction/celery/fixup.py``, honours it): a worker then pays no connection set-up per task —
+    on PostgreSQL a connect with Django's health check before reuse, on SQLite a file open and the
+    ``PRAGMA`` init command (a file cannot drop a connection: no health check).
     ``sqlite_synchronous`` and ``sqlite_timeout`` tune the embedded default (:func:`sqlite_options`).
     """
     if not database_url:
@@ -67,6 +69,7 @@ def module_databases(
                 "ENGINE": "django.db.backends.sqlite3",
                 "NAME": str(sqlite_dir / f"{alias}.sqlite3"),
                 "OPTIONS": dict(options),
+                "CONN_MAX_AGE": conn_max_age,
             }
             for alias in ["default", *labels]
         }

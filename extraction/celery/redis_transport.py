@@ -23,8 +23,16 @@ reconnect loop, and consumes again once Redis is back. Nothing is lost: the mess
 Redis's unacked index, from which kombu restores them after the visibility timeout, and in Seams
 the outbox relay re-dispatches any publication that was not completed anyway.
 
-Remove this module (and the setting) once kombu makes a second ``close()`` after ``collect()``
+Remove the ``_connparams`` override once kombu makes a second ``close()`` after ``collect()``
 harmless; ``tests/e2e/test_broker_outage_busy_worker.py`` fails without it.
+
+**One client per connection pool.** kombu builds a new ``redis.Redis`` object for every publish
+and every acknowledgement (``Channel.conn_or_acquire``), about 0.1 ms of CPU each (redis-py 8
+copies its response callbacks and sets up an event dispatcher per client), and a Celery contract
+call costs four of them (the caller's publish, the worker's unacked-index write, its ack, and the
+answer's forward, if any). The client holds no connection of its own (it borrows one from the pool
+per command, as before), so :class:`Channel` keeps one per pool and builds a new one only when kombu
+has replaced the pool (after a reconnect).
 """
 
 from __future__ import annotations
@@ -44,6 +52,18 @@ def broker_transport(broker_url: str) -> str | None:
 
 
 class Channel(kombu_redis.Channel):
+    #: (pool, client): the synchronous client built for ``pool`` (kombu drops the pool on reconnect).
+    _pool_client: tuple[Any, Any] | None = None
+
+    def _create_client(self, asynchronous: bool = False) -> Any:
+        if asynchronous:  # the BRPOP/LISTEN client, built once per channel by kombu already
+            return super()._create_client(asynchronous=True)
+        pool = self.pool
+        cached = self._pool_client
+        if cached is None or cached[0] is not pool:
+            cached = self._pool_client = (pool, super()._create_client())
+        return cached[1]
+
     def _connparams(self, asynchronous: bool = False) -> dict[str, Any]:
         if self.connection.client is None:  # the transport was collected: there is no broker to reach
             raise RedisConnectionError("the broker connection was closed (kombu transport collected)")

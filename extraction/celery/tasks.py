@@ -6,6 +6,9 @@ A worker that consumes a module's RPC queue (``seams.rpc.<module>``) runs each c
     -> {"ok": {"sku": "KB-101", "name": "...", "price_cents": 4999}}
     -> {"error": {"code": "catalog.ProductNotFound", "message": "...", "details": {...}, "kind": "seams.NotFound"}}
 
+The answer goes to the caller's reply key when the message names one (``reply_to``: pushed there,
+no Celery result stored; :mod:`extraction.celery.replies`), else it is the task's result.
+
 The contract is found by its name among the declared contracts, the implementation in the kernel
 registry (never through ``use()``, which in a process where the contract is bound to a transport
 would send the call back out), behind the kernel's validating proxy. Arguments are rebuilt from
@@ -25,6 +28,15 @@ a caller whose module does not consume the contract, or a forwarder that does no
 event, or no token or a bad one, is answered ``{"refused": {"status": 401 | 403, "code", "message"}}``
 and nothing runs, nothing is recorded: access to the broker alone does not let anyone inject work.
 
+A token is good for one message: a token seen before with *another* task id (a replay, even
+within its minute) is refused like a bad one. The *same* task id again is the broker delivering one
+message twice (a publish retried after a dropped connection; a redelivery under ``acks_late``): it
+is dropped unrun with ``Ignore``, so no result is stored over the first delivery's answer. An event
+dropped that way is still delivered: either its first delivery ran, or the publisher's wait times
+out and its outbox forwards again, with a new token and a new task id, and the inbox makes a repeat
+harmless. Calls are acknowledged before they run (not ``acks_late``), so a call that started is
+never redelivered; a redelivered call that never started carries a token nobody has seen yet.
+
 It is imported by the project's Celery app (``app/celery.py``); workers need nothing else.
 """
 
@@ -34,7 +46,8 @@ import logging
 import time
 from typing import Any
 
-from celery import shared_task
+from celery import current_app, current_task, shared_task
+from celery.exceptions import Ignore
 
 from contracts.kernel import Contract, ContractError, ContractViolation
 from contracts.kernel.contract import declared_contracts
@@ -42,9 +55,11 @@ from contracts.kernel.registry import get_registry
 from contracts.kernel.telemetry import tracing
 from contracts.kernel.telemetry.calls import outcome_of
 from extraction import wire
-from extraction.identity import Refused, admit_call, admit_event
+from extraction.identity import Refused, Replayed, admit_call, admit_event
 from extraction.incidents import record
 from extraction.wire import TransportUnavailable, handler_failed_to_wire, internal_error_to_wire
+
+from . import replies
 
 __all__ = ["RECEIVE_TASK_NAME", "TASK_NAME", "call_contract", "receive_forwarded_event", "serve_call"]
 
@@ -54,10 +69,22 @@ logger = logging.getLogger("seams.celery")
 TASK_NAME = "seams.call_contract"
 #: The task that receives an event forwarded to a handler of a module served by this worker.
 RECEIVE_TASK_NAME = "seams.receive_event"
+#: How long a reply waits for its caller when the message carries no deadline (seconds).
+DEFAULT_REPLY_TTL = 60.0
 
 def _refused(exc: Refused, what: str) -> dict[str, Any]:
+    """The answer to a refused message; a second delivery of one message is dropped (``Ignore``)."""
+    if isinstance(exc, Replayed) and exc.same_message:
+        logger.warning("Dropped %s: the broker delivered message %s twice; its first delivery answers", what, _message_id())
+        raise Ignore()
     logger.warning("Refused %s: %s (%s)", what, exc, exc.code)
     return {"refused": {"status": exc.status, "code": exc.code, "message": str(exc)}}
+
+
+def _message_id() -> str:
+    """The id of the task message being run ("" when the task is called as a function)."""
+    request = getattr(current_task, "request", None)
+    return str(getattr(request, "id", None) or "")
 
 
 def _served(contract: type[Contract]) -> Contract:
@@ -97,6 +124,15 @@ class BrokeDeclaration(Exception):
     """The implementation returned a value its declaration does not allow: a bug on this side."""
 
 
+def _reply(answer: dict[str, Any] | None, reply_to: str | None, ttl: float) -> dict[str, Any] | None:
+    """Push the answer to the caller's reply key, if it named one (:mod:`.replies`). The answer is
+    the task's return value either way: stored by Celery's result backend for a caller without a
+    reply key, not stored for one with (it sent ``ignore_result``), shown by Celery's success log."""
+    if reply_to is not None and answer is not None:
+        replies.push(current_app, str(reply_to), answer, ttl)
+    return answer
+
+
 @shared_task(name=TASK_NAME, ignore_result=False, acks_late=False, typing=False)
 def call_contract(
     contract: str,
@@ -105,20 +141,30 @@ def call_contract(
     trace: Any = None,
     deadline: float | None = None,
     token: str | None = None,
+    reply_to: str | None = None,
 ) -> dict[str, Any] | None:
     """Serve one contract call; the answer is ``{"ok": result}`` or ``{"error": {...}}``.
 
     ``trace`` is the caller's trace context (``{"traceparent": ..., "tracestate": ...}``), continued
     by the call's ``SERVER`` span. ``deadline`` (epoch seconds) is when the caller stops waiting: a
     call taken later is dropped unrun (answered ``None``, which nobody reads), as Celery's
-    ``expires`` would, without its per-message date handling."""
+    ``expires`` would, without its per-message date handling. ``reply_to``: the key the caller waits
+    on (:mod:`.replies`); without it (an older caller) the answer is the task's result."""
+    answer = _call(contract, method, arguments, trace, deadline, token)
+    ttl = deadline - time.time() if isinstance(deadline, (int, float)) else DEFAULT_REPLY_TTL
+    return _reply(answer, reply_to, ttl)
+
+
+def _call(
+    contract: str, method: str, arguments: Any, trace: Any, deadline: float | None, token: str | None
+) -> dict[str, Any] | None:
     if deadline is not None and time.time() > deadline:
         logger.warning("%s.%s arrived after its caller gave up: dropped, not run", contract, method)
         return None
     declared = declared_contracts.get(contract) if isinstance(contract, str) else None
     if declared is not None:
         try:
-            admit_call(token, declared)
+            admit_call(token, declared, _message_id())
         except Refused as exc:
             return _refused(exc, f"{contract}.{method}")
     attributes = {"seams.contract": contract, "seams.method": method, "seams.transport": "celery"}
@@ -147,7 +193,9 @@ def call_contract(
 
 
 @shared_task(name=RECEIVE_TASK_NAME, ignore_result=False, acks_late=False, typing=False)
-def receive_forwarded_event(module: str, subscriber: str, envelope: Any, token: str | None = None) -> dict[str, Any]:
+def receive_forwarded_event(
+    module: str, subscriber: str, envelope: Any, token: str | None = None, reply_to: str | None = None
+) -> dict[str, Any] | None:
     """Run one event forwarded to ``subscriber`` (a handler of ``module``) once, with the module's
     inbox (``contracts.kernel.outbox.receive_event``). The answer is the same as over HTTP:
 
@@ -158,14 +206,21 @@ def receive_forwarded_event(module: str, subscriber: str, envelope: Any, token: 
       here with its traceback under that error id; nothing of the exception is sent back), or
       ``{"error": {"type": "NotServedHere", ...}}`` when ``module`` is not served by this process:
       the sender's outbox retries with backoff.
+
+    With ``reply_to`` the answer is pushed to that key instead of being the task's result
+    (:mod:`.replies`); the sender waits at most its ``TIMEOUT``, kept here as long.
     """
+    return _reply(_receive(module, subscriber, envelope, token), reply_to, DEFAULT_REPLY_TTL)
+
+
+def _receive(module: str, subscriber: str, envelope: Any, token: str | None) -> dict[str, Any]:
     from contracts.kernel import Undeliverable
     from contracts.kernel.modules import module_of
     from contracts.kernel.outbox import receive_event
     from contracts.kernel.remote import is_remote
 
     try:
-        admit_event(token, str(module), envelope)
+        admit_event(token, str(module), envelope, _message_id())
     except Refused as exc:
         return _refused(exc, f"event for {subscriber} of '{module}'")
     if is_remote(module):

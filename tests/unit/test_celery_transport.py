@@ -410,6 +410,9 @@ class StandInApp:
         broker_url = "redis://:secret@broker.example:6379/0"
         result_backend = "redis://broker.example:6379/1"
 
+    #: Not a Redis result backend: answers come back as the task's result (no reply key).
+    backend = None
+
     def __init__(self, answer: Callable[[list[Any]], Any] | None = None, send_error: Exception | None = None) -> None:
         self.sent: list[tuple[str, list[Any], dict[str, Any]]] = []
         self.results: list[StandInResult] = []
@@ -460,6 +463,17 @@ def test_the_client_is_the_contract_and_sends_one_task_per_call(fake_catalog: Fa
     assert result.get_kwargs["disable_sync_subtasks"] is False and 0 < result.get_kwargs["timeout"] <= 3.0
     assert not result.forgotten  # no extra round trip: results expire on their own
     assert fake_catalog.traces == [TRACE_ID]
+
+
+def test_the_message_headers_show_the_call_but_neither_its_arguments_nor_its_token(fake_catalog: FakeCatalog) -> None:
+    """Celery copies a repr of the arguments into the headers (``argsrepr``, ``kwargsrepr``) that its
+    worker logs and its monitors print: the client names the call instead, and redacts the token."""
+    app = StandInApp()
+    remote(app).get_product("KB-101")
+    (_, args, options), = app.sent
+    assert options["argsrepr"] == "catalog.Catalog.get_product" and "KB-101" not in options["argsrepr"]
+    token = options["kwargs"]["token"]
+    assert token and token not in options["kwargsrepr"] and "redacted" in options["kwargsrepr"]
 
 
 def test_the_client_starts_a_trace_when_none_is_in_progress(fake_catalog: FakeCatalog) -> None:
@@ -609,7 +623,10 @@ def test_forwarding_sends_the_envelope_to_the_module_queue_and_returns_the_outco
     assert name == RECEIVE_TASK_NAME == "seams.receive_event"
     assert args == ["notifications", HANDLER, ENVELOPE] and through_json(args) == args
     assert options["queue"] == "seams.rpc.notifications" and options["retry"] is True  # the inbox makes a repeat harmless
-    assert app.results[0].get_kwargs["disable_sync_subtasks"] is False and app.results[0].forgotten
+    assert app.results[0].get_kwargs["disable_sync_subtasks"] is False
+    assert not app.results[0].forgotten  # no extra round trip: results expire on their own
+    assert options["argsrepr"] == f"{HANDLER} <- {ENVELOPE['type']} {ENVELOPE['id']}"
+    assert options["kwargs"]["token"] not in options["kwargsrepr"]  # the headers never carry the token
 
 
 def test_forwarding_maps_the_answers() -> None:
@@ -635,12 +652,14 @@ def test_the_module_comes_from_the_binding_or_the_handler_name() -> None:
 
 
 def test_the_receiving_task_refuses_what_it_cannot_serve() -> None:
-    token = service_token("orders", "notifications")
-    answer = receive_forwarded_event("notifications", "modules.inventory.handlers.reserve_stock", ENVELOPE, token=token)
+    def token() -> str:  # one per message: a token is good for one
+        return service_token("orders", "notifications")
+
+    answer = receive_forwarded_event("notifications", "modules.inventory.handlers.reserve_stock", ENVELOPE, token=token())
     assert answer == {"undeliverable": "subscriber modules.inventory.handlers.reserve_stock belongs to module 'inventory', not to 'notifications'"}
-    assert "no module installed here" in receive_forwarded_event("notifications", "elsewhere.handler", ENVELOPE, token=token)["undeliverable"]
+    assert "no module installed here" in receive_forwarded_event("notifications", "elsewhere.handler", ENVELOPE, token=token())["undeliverable"]
     with override_settings(SEAMS_BINDINGS={"notifications": {"TRANSPORT": "celery"}}):
-        answer = receive_forwarded_event("notifications", HANDLER, ENVELOPE, token=token)
+        answer = receive_forwarded_event("notifications", HANDLER, ENVELOPE, token=token())
     assert answer["error"]["type"] == "NotServedHere"
 
 
@@ -658,3 +677,27 @@ def test_redis_brokers_get_the_transport_that_survives_a_broker_outage() -> None
     from django.conf import settings
 
     assert settings.CELERY_BROKER_TRANSPORT == broker_transport(settings.CELERY_BROKER_URL)
+
+
+# --- replay protection: a token is good for one message ------------------------------------------------
+def test_a_token_is_good_for_one_message_and_a_second_delivery_of_it_is_dropped(fake_catalog: FakeCatalog) -> None:
+    token = ORDERS_TOKEN()
+    args = ["catalog.Catalog", "get_product", {"sku": "KB-101"}, None, None]
+    first = call_contract.apply(args=args, kwargs={"token": token}, task_id="message-1")
+    assert "ok" in first.get()
+    # The broker delivers the same message again (same task id): dropped unrun, no result stored over
+    # the first delivery's answer.
+    again = call_contract.apply(args=args, kwargs={"token": token}, task_id="message-1")
+    assert again.state == "IGNORED"
+    # The token copied into another message (a replay within its minute): refused like a bad token.
+    replayed = call_contract.apply(args=args, kwargs={"token": token}, task_id="message-2").get()
+    assert replayed["refused"]["status"] == 401 and "replayed" in replayed["refused"]["message"]
+    assert len(fake_catalog.traces) == 1  # the implementation ran once
+
+
+def test_an_event_token_replayed_in_another_message_is_refused_before_the_inbox() -> None:
+    token = service_token("orders", "notifications")
+    first = receive_forwarded_event.apply(args=["notifications", "elsewhere.handler", ENVELOPE], kwargs={"token": token}, task_id="e-1")
+    assert "undeliverable" in first.get()
+    replayed = receive_forwarded_event.apply(args=["notifications", HANDLER, ENVELOPE], kwargs={"token": token}, task_id="e-2").get()
+    assert replayed["refused"]["status"] == 401

@@ -18,17 +18,19 @@ from django.urls import URLPattern, URLResolver, path
 
 import tests.unit.probe as probe_package
 from contracts.kernel import Contract, Envelope, Event, ModuleConfig, Schema, Undeliverable, converts, query
-from contracts.kernel.bus import run_subscriber
+from contracts.kernel.bus import deliver, run_subscriber
 from contracts.kernel.checks import conversion_errors
 from contracts.kernel.contract import family_name
 from contracts.kernel.evolution import compare, describe_published_language
 from contracts.kernel.evolution.describe import describe_contract
 from contracts.kernel.outbox import receive_event
 from contracts.kernel.outbox.forwarding import envelope_to_wire
+from contracts.kernel.outbox.inbox import handle_once
 from contracts.kernel.registry import Subscriber, get_registry, isolated_registry
 from contracts.kernel.testing import override_contract
 from contracts.kernel.upcasting import convert, missing_steps, older_payloads
 from extraction.celery import call_contract
+from extraction.celery.tasks import receive_forwarded_event
 from extraction.http import HttpTransport, build_api
 from extraction.http.wire import contract_prefix, method_path
 from extraction.wire import TransportUnavailable
@@ -107,13 +109,20 @@ def test_the_versions_of_a_contract_share_a_family_and_are_served_under_their_ve
     assert (ShelvingV2.__seams_family__, ShelvingV2.version, ShelvingV2.__seams_name__) == ("Shelving", 2, "catalog.ShelvingV2")
     assert method_path(Shelving, "get_shelf") == "/internal/catalog/v1/shelving/get_shelf"
     assert method_path(ShelvingV2, "get_shelf") == "/internal/catalog/v2/shelving/get_shelf"
-    assert family_name("ReportV3", 3) == "ReportV3"[:-2] and family_name("ReportV3", 2) == "ReportV3"
+    assert family_name("ReportV3", 3) == "Report"
+    assert family_name("ReportV3", 2) == "ReportV3"  # the suffix counts only when it is the version
 
 
 def test_a_contract_version_must_be_a_positive_int() -> None:
     with pytest.raises(TypeError, match="version must be an int >= 1"):
         class BadShelving(Contract, module="catalog"):
             version = "2"  # type: ignore[assignment]
+
+
+def test_two_declarations_of_one_version_of_a_contract_are_refused() -> None:
+    with pytest.raises(TypeError, match="Shelving and ShelvingV2 are both version 2 of the contract Shelving of 'catalog'"):
+        class Shelving(Contract, module="catalog"):  # v2 again, under the family's own name: the same paths
+            version = 2
 
 
 @pytest.mark.django_db(databases=["default", "catalog"])
@@ -150,14 +159,14 @@ class Name(Schema):
 
 
 class Greeted(Event):
-    publisher: ClassVar[str] = "probe"
+    publisher: ClassVar[str] = "orders"  # a module this process serves: its tokens are trusted
     key_field: ClassVar[str] = "probe_id"
     probe_id: int
     name: str
 
 
 class GreetedV2(Event):
-    publisher: ClassVar[str] = "probe"
+    publisher: ClassVar[str] = "orders"  # a module this process serves: its tokens are trusted
     key_field: ClassVar[str] = "probe_id"
     version = 2
     probe_id: int
@@ -165,7 +174,7 @@ class GreetedV2(Event):
 
 
 class GreetedV3(Event):
-    publisher: ClassVar[str] = "probe"
+    publisher: ClassVar[str] = "orders"  # a module this process serves: its tokens are trusted
     key_field: ClassVar[str] = "probe_id"
     version = 3
     probe_id: int
@@ -193,7 +202,7 @@ def greeted_v2_to_v3(old: GreetedV2) -> GreetedV3:
 
 
 def test_event_versions_share_one_type() -> None:
-    assert Greeted.event_type == GreetedV2.event_type == GreetedV3.event_type == "probe.Greeted"
+    assert Greeted.event_type == GreetedV2.event_type == GreetedV3.event_type == "orders.Greeted"
     assert (Greeted.version, GreetedV2.version, GreetedV3.version) == (1, 2, 3)
 
 
@@ -209,8 +218,8 @@ def test_a_missing_step_fails_loudly_naming_the_converter_to_add() -> None:
     v3 = GreetedV3(probe_id=1, name=Name(first="Ada", last="Lovelace"), language="en")
     with pytest.raises(Undeliverable, match=r"no converter from v3 to v2.*@converts\(GreetedV3, GreetedV2\)"):
         convert(v3, Greeted)
-    assert missing_steps("probe.Greeted", 3, 1) == [(3, 2)]
-    assert missing_steps("probe.Greeted", 1, 3) == []
+    assert missing_steps("orders.Greeted", 3, 1) == [(3, 2)]
+    assert missing_steps("orders.Greeted", 1, 3) == []
 
 
 def test_converters_join_adjacent_versions_of_one_type_and_return_what_they_declare() -> None:
@@ -256,6 +265,21 @@ def test_v1_and_v2_subscribers_each_receive_the_payload_they_declared() -> None:
 
 
 @pytest.mark.django_db(transaction=True, databases=["default", "catalog"])
+def test_inline_delivery_and_the_inbox_give_each_subscriber_its_version() -> None:
+    """``deliver`` (the embedded backend, after commit) and ``handle_once`` (the outbox's workers)."""
+    published = Envelope(event=GreetedV2(probe_id=21, name=Name(first="Ada", last="Lovelace")))
+    old, new = [], []
+    with isolated_registry() as registry:
+        registry.add_subscriber(subscriber_of(Greeted, old, "modules.catalog.greeting.old"))
+        registry.add_subscriber(subscriber_of(GreetedV2, new, "modules.catalog.greeting.new"))
+        registry.freeze()
+        deliver(published)
+        assert [handle_once(s, published) for s in registry.subscribers_for("orders.Greeted")] == ["completed", "completed"]
+    assert old == [Greeted(probe_id=21, name="Ada Lovelace")] * 2
+    assert new == [published.event] * 2
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "catalog"])
 def test_a_subscriber_the_publisher_cannot_downcast_to_is_refused_as_undeliverable() -> None:
     published = Envelope(event=GreetedV3(probe_id=7, name=Name(first="Ada", last="Lovelace"), language="en"))
     with pytest.raises(Undeliverable, match="no converter from v3 to v2"):
@@ -277,7 +301,7 @@ def test_a_forward_carries_every_older_version_the_publisher_can_downcast_to() -
     assert wire["payloads"] == {"1": {"probe_id": 3, "name": "Grace Hopper"}}
     assert "payloads" not in envelope_to_wire(Row(Greeted(probe_id=3, name="Grace Hopper")))  # type: ignore[arg-type]
     # v3 has no downcaster: nothing is computed, and a v1 or v2 receiver answers it undeliverable.
-    assert older_payloads("probe.Greeted", 3, {"probe_id": 3, "name": {"first": "G", "last": "H"}, "language": "en"}) == {}
+    assert older_payloads("orders.Greeted", 3, {"probe_id": 3, "name": {"first": "G", "last": "H"}, "language": "en"}) == {}
 
 
 @pytest.fixture
@@ -285,8 +309,8 @@ def receivers() -> Iterator[dict[str, list[Any]]]:
     """A v1 and a v2 handler of probe.Greeted registered in this process (the receiving side)."""
     seen: dict[str, list[Any]] = {"old": [], "new": []}
     with isolated_registry() as registry:
-        registry.add_subscriber(subscriber_of(Greeted, seen["old"], "greeting.old"))
-        registry.add_subscriber(subscriber_of(GreetedV2, seen["new"], "greeting.new"))
+        registry.add_subscriber(subscriber_of(Greeted, seen["old"], "modules.catalog.greeting.old"))
+        registry.add_subscriber(subscriber_of(GreetedV2, seen["new"], "modules.catalog.greeting.new"))
         registry.freeze()
         yield seen
 
@@ -296,12 +320,54 @@ def test_a_receiver_on_v1_reads_the_publishers_downcast_and_one_on_v2_upcasts_an
     from_new_publisher = json.loads(json.dumps(envelope_to_wire(Row(GreetedV2(probe_id=5, name=Name(first="Alan", last="Turing"))))))  # type: ignore[arg-type]
     from_old_publisher = json.loads(json.dumps(envelope_to_wire(Row(Greeted(probe_id=6, name="Edsger Dijkstra")))))  # type: ignore[arg-type]
     for envelope in (from_new_publisher, from_old_publisher):
-        assert receive_event("greeting.old", envelope) == "completed"
-        assert receive_event("greeting.new", envelope) == "completed"
-        assert receive_event("greeting.old", envelope) == "duplicate"  # the inbox still holds
+        assert receive_event("modules.catalog.greeting.old", envelope) == "completed"
+        assert receive_event("modules.catalog.greeting.new", envelope) == "completed"
+        assert receive_event("modules.catalog.greeting.old", envelope) == "duplicate"  # the inbox still holds
     assert receivers["old"] == [Greeted(probe_id=5, name="Alan Turing"), Greeted(probe_id=6, name="Edsger Dijkstra")]
     assert receivers["new"] == [GreetedV2(probe_id=5, name=Name(first="Alan", last="Turing")),
                                 GreetedV2(probe_id=6, name=Name(first="Edsger", last="Dijkstra"))]
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "catalog"])
+def test_over_celery_each_handler_gets_its_version_the_same_way(receivers: dict[str, list[Any]]) -> None:
+    """The worker's ``seams.receive_event`` task, run as the worker runs it, signed by the publisher (orders)."""
+    from_new_publisher = json.loads(json.dumps(envelope_to_wire(Row(GreetedV2(probe_id=8, name=Name(first="Barbara", last="Liskov"))))))  # type: ignore[arg-type]
+    from_old_publisher = json.loads(json.dumps(envelope_to_wire(Row(Greeted(probe_id=9, name="Tony Hoare")))))  # type: ignore[arg-type]
+    for envelope in (from_new_publisher, from_old_publisher):
+        for handler in ("modules.catalog.greeting.old", "modules.catalog.greeting.new"):
+            # A fresh token each time: a service token is good for one message.
+            assert receive_forwarded_event("catalog", handler, envelope, token=service_token("orders", "catalog")) == {"outcome": "completed"}
+    assert receivers["old"] == [Greeted(probe_id=8, name="Barbara Liskov"), Greeted(probe_id=9, name="Tony Hoare")]
+    assert receivers["new"] == [GreetedV2(probe_id=8, name=Name(first="Barbara", last="Liskov")),
+                                GreetedV2(probe_id=9, name=Name(first="Tony", last="Hoare"))]
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "catalog"])
+def test_a_receiver_that_cannot_be_given_its_version_answers_undeliverable(receivers: dict[str, list[Any]]) -> None:
+    v3 = json.loads(json.dumps(envelope_to_wire(Row(GreetedV3(probe_id=10, name=Name(first="A", last="B"), language="en")))))  # type: ignore[arg-type]
+    answer = receive_forwarded_event("catalog", "modules.catalog.greeting.old", v3, token=service_token("orders", "catalog"))
+    assert "no converter from v3 to v2" in answer["undeliverable"]
+    assert receivers["old"] == []
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "catalog"])
+def test_a_version_unknown_here_does_not_let_another_module_forward_the_event(receivers: dict[str, list[Any]]) -> None:
+    """Only the publisher may forward its events, whatever version the envelope claims: a v99 that
+    carries a v1 payload, signed by a module that does not publish the type, runs nothing."""
+    forged = json.loads(json.dumps(envelope_to_wire(Row(Greeted(probe_id=11, name="Mallory Forger")))))  # type: ignore[arg-type]
+    forged.update(version=99, payloads={"1": forged["payload"]})
+    answer = receive_forwarded_event("catalog", "modules.catalog.greeting.old", forged, token=service_token("catalog", "catalog"))
+    assert answer["refused"]["status"] == 403 and "only 'orders' may forward it" in answer["refused"]["message"]
+    assert receivers["old"] == []
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "catalog"])
+def test_a_version_this_process_does_not_know_is_refused_naming_the_fix(receivers: dict[str, list[Any]]) -> None:
+    newer = json.loads(json.dumps(envelope_to_wire(Row(Greeted(probe_id=12, name="Future Person")))))  # type: ignore[arg-type]
+    newer["version"] = 7  # a publisher two deploys ahead, with no downcaster: no payload this side reads
+    with pytest.raises(Undeliverable, match=r"this process knows v1, v2, v3.*must declare a downcaster from v7"):
+        receive_event("modules.catalog.greeting.old", newer)
+    assert receivers["old"] == []
 
 
 # --- seams.E018 ----------------------------------------------------------------------------------
@@ -372,9 +438,9 @@ def test_moving_a_consumer_to_v2_is_recorded_as_additive() -> None:
 
 
 def test_removing_an_event_version_breaks_while_anyone_publishes_or_subscribes_to_it() -> None:
-    entry = {"type": "probe.Greeted", "version": 1, "key_field": None, "payload": {}}
-    used = {"format": 1, "contracts": {}, "errors": {}, "events": {"probe.Greeted@v1": {**entry, "publishers": [], "subscribers": ["orders"]}}}
-    unused = {"format": 1, "contracts": {}, "errors": {}, "events": {"probe.Greeted@v1": {**entry, "publishers": [], "subscribers": []}}}
+    entry = {"type": "orders.Greeted", "version": 1, "key_field": None, "payload": {}}
+    used = {"format": 1, "contracts": {}, "errors": {}, "events": {"orders.Greeted@v1": {**entry, "publishers": [], "subscribers": ["orders"]}}}
+    unused = {"format": 1, "contracts": {}, "errors": {}, "events": {"orders.Greeted@v1": {**entry, "publishers": [], "subscribers": []}}}
     empty = {"format": 1, "contracts": {}, "errors": {}, "events": {}}
     [broken] = compare(used, empty)
     assert broken.breaking and "orders still use(s) it" in broken.what

@@ -19,11 +19,21 @@ def test_without_url_every_module_gets_a_sqlite_file(tmp_path: Path) -> None:
     databases = module_databases(["catalog", "orders"], database_url=None, sqlite_dir=directory)
     assert directory.is_dir()  # created
     assert databases == {
-        alias: {"ENGINE": "django.db.backends.sqlite3", "NAME": str(directory / f"{alias}.sqlite3"), "OPTIONS": WAL_NORMAL}
+        alias: {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(directory / f"{alias}.sqlite3"),
+            "OPTIONS": WAL_NORMAL,
+            "CONN_MAX_AGE": 0,
+        }
         for alias in ["default", "catalog", "orders"]
     }
     assert module_databases([], database_url="", sqlite_dir=directory) == {
-        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(directory / "default.sqlite3"), "OPTIONS": WAL_NORMAL}
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(directory / "default.sqlite3"),
+            "OPTIONS": WAL_NORMAL,
+            "CONN_MAX_AGE": 0,
+        }
     }
 
 
@@ -142,3 +152,11 @@ def test_postgres_connections_are_kept_and_health_checked_when_asked() -> None:
     assert kept["orders"]["CONN_MAX_AGE"] == 60 and kept["orders"]["CONN_HEALTH_CHECKS"] is True
     fresh = module_databases(["orders"], database_url="postgres://u@h/db", sqlite_dir=Path("/tmp"))
     assert fresh["orders"]["CONN_MAX_AGE"] == 0 and fresh["orders"]["CONN_HEALTH_CHECKS"] is False
+
+
+def test_sqlite_connections_are_kept_when_asked(tmp_path: Path) -> None:
+    """A worker (or a request thread) keeps its SQLite files open for ``conn_max_age`` seconds,
+    instead of reopening them and rerunning the PRAGMAs for every task."""
+    kept = module_databases(["orders"], database_url=None, sqlite_dir=tmp_path, conn_max_age=60)
+    assert kept["orders"]["CONN_MAX_AGE"] == 60 and "CONN_HEALTH_CHECKS" not in kept["orders"]
+    assert module_databases(["orders"], database_url=None, sqlite_dir=tmp_path)["orders"]["CONN_MAX_AGE"] == 0

@@ -2,6 +2,11 @@
 
 Safe with any number of workers on PostgreSQL and with SQLite's single writer alike: two workers
 can race for the same row, only one UPDATE matches it.
+
+A worker taking one publication (``claim_read``, the per-event Celery drain) claims it and reads
+what it needs to run it — the publication and its event — in that same statement
+(``UPDATE ... RETURNING``), its SQL built once per database vendor: no ORM query construction, no
+second round trip for the read.
 """
 
 from __future__ import annotations
@@ -10,11 +15,14 @@ import os
 import socket
 import uuid
 from datetime import timedelta
+from functools import cached_property, lru_cache
+from typing import Any
 
-from django.db.models import Exists, F, OuterRef, Q
+from django.db import connections
+from django.db.models import Exists, F, Field, OuterRef, Q
 from django.utils import timezone
 
-from ..models import OPEN_STATUSES, Publication, PublicationStatus
+from ..models import OPEN_STATUSES, OutboxEvent, Publication, PublicationStatus
 from .config import outbox_settings
 
 #: Who holds a claim (written to ``Publication.claimed_by``): this host and process.
@@ -56,8 +64,21 @@ def claim(alias: str, pk: int, worker: str = WORKER_ID) -> bool:
     test races with the completion of the earlier event it errs on "not yet"; the earlier event is
     then flagged (``holds_back``) and its completion dispatches this one.
     """
+    return claim_read(alias, pk, worker) is not None
+
+
+def claim_read(alias: str, pk: int, worker: str = WORKER_ID) -> Publication | None:
+    """``claim``, returning the claimed publication with its ``event`` loaded (None if not taken):
+    one ``UPDATE ... RETURNING`` that also reads the event row."""
+    connection = connections[alias]
+    statement = _claim_read_statement(connection.vendor)
     now = timezone.now()
-    return bool(_claim(_claimable(alias, now).filter(pk=pk), worker, now))  # type: ignore[attr-defined]
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    lease = connection.ops.adapt_datetimefield_value(now + timedelta(seconds=outbox_settings().lease))
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, [worker, lease, pk, stamp, stamp])
+        row = cursor.fetchone()
+    return None if row is None else statement.publication(alias, row)
 
 
 def claim_many(alias: str, ids: list[int], worker: str = WORKER_ID) -> str | None:
@@ -67,3 +88,91 @@ def claim_many(alias: str, ids: list[int], worker: str = WORKER_ID) -> str | Non
     token = f"{worker}:{uuid.uuid4().hex[:12]}"
     taken = _claim(_claimable(alias, now).filter(pk__in=ids), token, now)  # type: ignore[attr-defined]
     return token if taken else None
+
+
+# --- the claim-and-read statement ----------------------------------------------------------------
+_PUB, _EVENT = Publication._meta.db_table, OutboxEvent._meta.db_table
+_OPEN = ", ".join(f"'{status.value}'" for status in OPEN_STATUSES)
+_DUE = ", ".join(f"'{s.value}'" for s in (PublicationStatus.PENDING, PublicationStatus.FAILED))
+
+
+class ClaimRead:
+    """The SQL of ``claim_read`` for one vendor and how to turn its row into model instances,
+    converted from the database exactly as the ORM converts a fetched row (dates, JSON, UUIDs)."""
+
+    def __init__(self, vendor: str) -> None:
+        self.publication_fields: list[Field[Any, Any]] = list(Publication._meta.concrete_fields)  # type: ignore[arg-type]
+        self.event_fields: list[Field[Any, Any]] = list(OutboxEvent._meta.concrete_fields)  # type: ignore[arg-type]
+        returned = ", ".join(f"{_PUB}.{f.column}" for f in self.publication_fields)
+        update = (
+            f"UPDATE {_PUB} SET status = '{PublicationStatus.PROCESSING.value}', claimed_by = %s, lease_until = %s,"
+            " attempts = attempts + 1"
+        )
+        where = (
+            f" WHERE {_PUB}.id = %s AND (({_PUB}.status IN ({_DUE}) AND {_PUB}.next_attempt_at <= %s)"
+            f" OR ({_PUB}.status = '{PublicationStatus.PROCESSING.value}' AND {_PUB}.lease_until < %s))"
+            f" AND ({_PUB}.key IS NULL OR NOT EXISTS (SELECT 1 FROM {_PUB} o WHERE o.subscriber = {_PUB}.subscriber"
+            f" AND o.key = {_PUB}.key AND o.position < {_PUB}.position AND o.status IN ({_OPEN})))"
+        )
+        self._by_alias: dict[str, tuple[list[_Converters], list[_Converters]]] = {}
+        event_fk = Publication._meta.get_field("event").column  # type: ignore[union-attr]
+        event_pk = OutboxEvent._meta.pk.column  # type: ignore[union-attr]
+        if vendor == "postgresql":  # the event row joined in: RETURNING may name it
+            self.sql = (
+                f"{update} FROM {_EVENT} e{where} AND e.{event_pk} = {_PUB}.{event_fk}"
+                f" RETURNING {returned}, " + ", ".join(f"e.{f.column}" for f in self.event_fields)
+            )
+        else:  # SQLite's RETURNING names the updated table only: the event's columns as subqueries
+            self.sql = f"{update}{where} RETURNING {returned}, " + ", ".join(
+                f"(SELECT e.{f.column} FROM {_EVENT} e WHERE e.{event_pk} = {_PUB}.{event_fk})" for f in self.event_fields
+            )
+
+    def publication(self, alias: str, row: tuple[Any, ...]) -> Publication:
+        split = len(self.publication_fields)
+        publication_converters, event_converters = self._converters(alias)
+        publication = Publication.from_db(alias, self._publication_names, _converted(alias, publication_converters, row[:split]))
+        publication.event = OutboxEvent.from_db(alias, self._event_names, _converted(alias, event_converters, row[split:]))
+        return publication
+
+    @cached_property
+    def _publication_names(self) -> list[str]:
+        return [f.attname for f in self.publication_fields]
+
+    @cached_property
+    def _event_names(self) -> list[str]:
+        return [f.attname for f in self.event_fields]
+
+    def _converters(self, alias: str) -> tuple[list[_Converters], list[_Converters]]:
+        """Per field, the backend's and the field's converters, as the ORM's compiler picks them
+        (found once per alias: they depend on the vendor and the field, not on the row)."""
+        found = self._by_alias.get(alias)
+        if found is None:
+            connection = connections[alias]
+
+            def of(fields: list[Field[Any, Any]]) -> list[_Converters]:
+                out = []
+                for field in fields:
+                    column = field.get_col(field.model._meta.db_table)
+                    out.append((column, (*connection.ops.get_db_converters(column), *field.get_db_converters(connection))))
+                return out
+
+            found = self._by_alias[alias] = (of(self.publication_fields), of(self.event_fields))
+        return found
+
+
+_Converters = tuple[Any, tuple[Any, ...]]
+
+
+def _converted(alias: str, converters: list[_Converters], values: tuple[Any, ...]) -> list[Any]:
+    connection = connections[alias]
+    out = []
+    for (column, functions), value in zip(converters, values, strict=True):
+        for convert in functions:
+            value = convert(value, column, connection)
+        out.append(value)
+    return out
+
+
+@lru_cache(maxsize=4)
+def _claim_read_statement(vendor: str) -> ClaimRead:
+    return ClaimRead(vendor)

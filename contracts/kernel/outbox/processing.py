@@ -37,7 +37,7 @@ from ..modules import get_module
 from ..registry import Subscriber
 from ..remote import RemoteSubscriber, is_remote
 from ..telemetry.events import handling, record_error
-from .claiming import WORKER_ID, claim, claim_many
+from .claiming import WORKER_ID, claim_many, claim_read
 from .completions import deferred
 from .config import OutboxSettings, outbox_settings
 from .dispatch import dispatcher
@@ -83,9 +83,9 @@ def deliver_claimed(alias: str, claimed: list[Claimed]) -> list[str]:
 # --- the claim path ------------------------------------------------------------------------------
 def process_publication(alias: str, pk: int, worker: str = WORKER_ID) -> str:
     """Claim, run and record one publication; returns what happened (for logs and tests)."""
-    if not claim(alias, pk, worker) and not _wait_behind_earlier(alias, pk, worker):
+    publication = claim_read(alias, pk, worker) or _wait_behind_earlier(alias, pk, worker)
+    if publication is None:
         return "not-claimed"
-    publication = Publication.objects.using(alias).select_related("event").get(pk=pk)
     return _run_read(alias, [publication])[0]
 
 
@@ -107,10 +107,11 @@ def process_publications(alias: str, ids: list[int], worker: str = WORKER_ID) ->
     return [outcomes[pk] for pk in ids]
 
 
-def _wait_behind_earlier(alias: str, pk: int, worker: str) -> bool:
+def _wait_behind_earlier(alias: str, pk: int, worker: str) -> Publication | None:
     """After a failed claim: if an earlier publication of the same key is still open, flag it
     (``holds_back``) so that its completion dispatches this one; if none is open any more (it
-    finished between the claim and now), claim again. Returns whether this worker now holds it."""
+    finished between the claim and now), claim again. Returns the publication if this worker now
+    holds it."""
     me = Publication.objects.using(alias).filter(pk=pk)
     flagged = (
         Publication.objects.using(alias)
@@ -122,7 +123,7 @@ def _wait_behind_earlier(alias: str, pk: int, worker: str) -> bool:
         )
         .update(holds_back=True)
     )
-    return not flagged and claim(alias, pk, worker)
+    return None if flagged else claim_read(alias, pk, worker)
 
 
 def _run_read(alias: str, publications: list[Publication]) -> list[str]:

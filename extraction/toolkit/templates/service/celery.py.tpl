@@ -10,7 +10,9 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "service.settings")
 
-celery_app = Celery("service")
+#: Celery's Django fix-up, except that connections are kept between tasks by CONN_MAX_AGE
+#: (extraction/celery/fixup.py) instead of closed around every task.
+celery_app = Celery("service", fixups=["extraction.celery.fixup:fixup"])
 celery_app.config_from_object("django.conf:settings", namespace="CELERY")
 celery_app.autodiscover_tasks()
 celery_app.autodiscover_tasks(["extraction.celery"])  # seams.call_contract: the Celery transport's task
