@@ -24,7 +24,6 @@ from __future__ import annotations
 import marshal
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Hashable
 from pathlib import Path
@@ -42,6 +41,10 @@ CALLS = ("calls",)
 # An entry: (stamp, dotted name, read at (ns), facts as tuples or None, screens it was quiet under).
 Stamp = tuple[int, int, int, int]
 Entry = tuple[Stamp, str, int, tuple | None, frozenset]
+
+
+def stamp_of(path: str) -> Stamp:
+    return _stamp(os.stat(path))
 
 
 def _stamp(result: os.stat_result) -> Stamp:
@@ -76,6 +79,8 @@ class FactCache:
         self.parsed = 0
         self.read = 0
         self._built: dict[str, FileFacts] = {}
+        #: Files asked about this run: ``save`` drops the entries of the others (deleted or renamed files).
+        self.seen: set[str] = set()
         if self.path is not None:
             try:
                 stored = marshal.loads(self.path.read_bytes())
@@ -100,11 +105,13 @@ class FactCache:
 
         ``screen`` names the test ``worth_parsing`` applies; a file found quiet under ``screen``
         (or under a screen for which ``implied_by`` is true, one that looks for at least as much)
-        is not read again while it is unchanged. ``quiet_also(source)``, for a file not parsed,
-        may name one more screen it is quiet under (``lint-imports`` records ``manage.py check``'s,
-        so that check need not read the file again).
+        is not read again while it is unchanged. ``quiet_also(source)`` tries a screen that looks
+        for at least as much first: if it names one, the file is quiet under both without
+        ``worth_parsing`` (``lint-imports`` tries ``manage.py check``'s, so that most files take one
+        pass and check need not read them again).
         """
         stamp = _stamp(os.stat(path))
+        self.seen.add(path)
         entry = self.entries.get(path)
         if entry is not None and entry[0] == stamp and entry[1] == module_name and stamp[2] < entry[2] - self.racy_ns:
             if entry[3] is not None:
@@ -122,21 +129,37 @@ class FactCache:
             source = handle.read()
         self.read += 1
         self.changed = True
+        also = quiet_also(source) if quiet_also is not None else None
+        if also is not None:  # quiet under a screen that looks for more: quiet under this one too
+            self.entries[path] = (stamp, module_name, read_at, None, frozenset(quiet | {screen, also}))
+            return None
         if worth_parsing(source):
             facts = file_facts(source, module_name, is_package=is_package, kernel=kernel)
             self.parsed += 1
             self.entries[path] = (stamp, module_name, read_at, _flat(facts), frozenset())
             self._built[path] = facts
             return facts
-        also = quiet_also(source) if quiet_also is not None else None
-        quiet = quiet | {screen} | ({also} if also is not None else set())
-        self.entries[path] = (stamp, module_name, read_at, None, frozenset(quiet))
+        self.entries[path] = (stamp, module_name, read_at, None, frozenset(quiet | {screen}))
         return None
+
+    def store(self, path: str, module_name: str, stamp: Stamp, read_at_ns: int, facts: FileFacts) -> None:
+        """Keep facts worked out elsewhere from the file's text (``stamp``/``read_at_ns`` taken before reading it)."""
+        self.entries[path] = (stamp, module_name, read_at_ns, _flat(facts), frozenset())
+        self._built[path] = facts
+        self.seen.add(path)
+        self.changed = True
 
     def save(self) -> None:
         """Write the cache (atomically: a concurrent reader sees the old file or the new one)."""
-        if self.path is None or not self.changed:
+        if self.path is None:
             return
+        if len(self.seen) < len(self.entries):
+            self.entries = {path: entry for path, entry in self.entries.items() if path in self.seen}
+            self.changed = True
+        if not self.changed:
+            return
+        import tempfile  # only when something changed: most runs read the cache and write nothing
+
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".seams-facts-")

@@ -16,7 +16,7 @@ import pytest
 
 from contracts.kernel.boundaries import check_project
 from contracts.kernel.factcache import FactCache
-from contracts.kernel.sourcefacts import worth_reading
+from contracts.kernel.sourcefacts import KNOWN_PACKAGES, worth_reading
 
 APPS = """\
 from decl.{me} import {Me}
@@ -93,8 +93,9 @@ def test_a_file_rewritten_with_the_same_size_and_time_is_read_again(project: Pat
 
 
 def test_lint_and_check_parse_each_file_once_between_them(project: Path) -> None:
-    """lint-imports parses the files that could call use/publish; check, sharing the cache, parses
-    only the ones it needs beyond those; a second run of either parses nothing."""
+    """lint-imports parses the files that could call use/publish (and apps.py, for the manifest) and
+    records the files neither half needs; check, sharing the cache, reads none of them again; a
+    second run parses nothing."""
     services = project / "mods" / "alpha" / "services.py"
     write(services, "from decl.kernel import use\nfrom decl.alpha import Alpha\n\n\ndef f():\n    return use(Alpha)\n")
     cache_dir = project / ".cache"
@@ -108,16 +109,30 @@ def test_lint_and_check_parse_each_file_once_between_them(project: Path) -> None
     lint.save()
 
     check = FactCache(cache_dir, racy_seconds=0)
-    screen = ("module", frozenset({"decl", "mods"}), 2)
+    screen = ("module", KNOWN_PACKAGES | {"decl", "mods"}, 2, "alpha")  # what manage.py check screens for here
     for path in sorted((project / "mods" / "alpha").glob("*.py")):
         name = "mods.alpha" + ("" if path.stem == "__init__" else f".{path.stem}")
         check.facts(
             str(path), name, is_package=path.stem == "__init__", kernel="decl.kernel", screen=screen,
-            worth_parsing=lambda source: worth_reading(source, project=screen[1], leaving=2),
+            worth_parsing=lambda source: worth_reading(source, project=screen[1], leaving=2, own="alpha"),
         )
-    assert check.parsed == 1  # apps.py (it imports decl.alpha); services.py came from lint, models.py is quiet
+    assert check.read == 0  # services.py and apps.py (parsed for the manifest) came from lint, models.py is quiet
     check.save()
 
     again = FactCache(cache_dir, racy_seconds=0)
     assert rules(project, facts_cache=again) == []
     assert again.parsed == 0
+
+
+def test_the_facts_of_a_deleted_file_are_dropped(project: Path) -> None:
+    services = project / "mods" / "alpha" / "services.py"
+    write(services, "from decl.kernel import use\nfrom decl.alpha import Alpha\nX = use(Alpha)\n")
+    first = FactCache(project / ".cache", racy_seconds=0)
+    rules(project, facts_cache=first)
+    first.save()
+    assert str(services) in FactCache(project / ".cache").entries
+    services.unlink()
+    second = FactCache(project / ".cache", racy_seconds=0)
+    rules(project, facts_cache=second)
+    second.save()
+    assert str(services) not in FactCache(project / ".cache").entries
