@@ -26,7 +26,8 @@ subclass of the contract, so callers cannot tell it from the in-process implemen
   down and lets one probe through after a cool-down (``BREAKER_THRESHOLD``, ``BREAKER_COOLDOWN``);
 * the trace context travels in the W3C ``traceparent`` / ``tracestate`` headers;
 * every request carries a service token (``Authorization: Bearer``, :mod:`extraction.identity`)
-  signed in the name of the calling module (the binding's ``CALLER``, set by ``use()``); a 401 or
+  signed in the name of the calling module (the binding's ``CALLER``, set by ``use()``), a new one
+  for every attempt (a token is good for one request: the receiver refuses a replay); a 401 or
   403 answer (the service does not trust our key, or our manifest does not consume the contract)
   raises ``TransportUnavailable`` saying so, without counting against the breaker.
 
@@ -239,6 +240,7 @@ class HttpChannel:
             _number(binding, "BREAKER_COOLDOWN", DEFAULT_COOLDOWN),
         )
         self.sleep = sleep
+        self._targets: dict[str, httpx.URL] = {}
         #: Why the last attempt failed (for the messages of fast failures).
         self.last_failure = ""
 
@@ -254,6 +256,14 @@ class HttpChannel:
             method=method,
             **details,
         )
+
+    def _target(self, method: str) -> httpx.URL:
+        """The method's absolute URL, parsed once: httpx parses a relative path against the client's
+        base URL on every request otherwise (two URL parses, a tenth of the client's CPU per call)."""
+        url = self._targets.get(method)
+        if url is None:
+            url = self._targets[method] = httpx.URL(self.url + method_path(self.contract, method))
+        return url
 
     def _backoff(self, retry: int) -> float:
         return min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (retry - 1)) * (0.5 + random.random() / 2)
@@ -298,7 +308,7 @@ class HttpChannel:
             # A token is good for one request (the receiver refuses a replayed jti): one per attempt.
             headers["Authorization"] = f"Bearer {issue(self.caller, self.module)}"
             try:
-                response = self.client.post(method_path(self.contract, method), content=content, headers=headers, timeout=self.timeout)
+                response = self.client.post(self._target(method), content=content, headers=headers, timeout=self.timeout)
             except httpx.HTTPError as exc:
                 self.breaker.failure()
                 reason = self.last_failure = _describe(exc)
@@ -350,6 +360,17 @@ def channel_of(remote: Contract) -> HttpChannel:
 
 
 # --- events ---------------------------------------------------------------------------------------
+_absolute_urls: dict[tuple[str, str], httpx.URL] = {}
+
+
+def _absolute(base: str, path: str) -> httpx.URL:
+    """``base + path`` parsed once per pair (see ``HttpChannel._target``)."""
+    url = _absolute_urls.get((base, path))
+    if url is None:
+        url = _absolute_urls[(base, path)] = httpx.URL(base + path)
+    return url
+
+
 OUTCOMES = frozenset({"completed", "duplicate"})
 
 
@@ -404,7 +425,7 @@ def forward_event(
         raise unavailable(f"is failing: the circuit breaker is open, so forwards fail fast ({when})", circuit="open")
     try:
         response = client.post(
-            path,
+            _absolute(url, path),
             json={"subscriber": subscriber, "envelope": dict(envelope)},
             # the forward span's context (the envelope carries it too), and our identity
             headers={**carrier(), "Authorization": f"Bearer {issue(publisher, module)}"},

@@ -119,6 +119,12 @@ def test_a_contract_version_must_be_a_positive_int() -> None:
             version = "2"  # type: ignore[assignment]
 
 
+def test_two_declarations_of_one_version_of_a_contract_are_refused() -> None:
+    with pytest.raises(TypeError, match="Shelving and ShelvingV2 are both version 2 of the contract Shelving of 'catalog'"):
+        class Shelving(Contract, module="catalog"):  # v2 again, under the family's own name: the same paths
+            version = 2
+
+
 @pytest.mark.django_db(databases=["default", "catalog"])
 def test_a_caller_pinned_to_v1_and_one_on_v2_are_served_side_by_side_over_http(served: None) -> None:
     v1 = http_client(Shelving, caller="orders")
