@@ -37,7 +37,7 @@ from pathlib import Path
 import grimp
 
 from . import baseline
-from .factcache import CALLS, FactCache, stamp_of
+from .factcache import CALLS, FactCache, read_source, stamp_of
 from .sourcefacts import (
     KNOWN_PACKAGES,
     NOT_PROJECT,
@@ -170,14 +170,17 @@ def _manifest(apps_py: Path, name: str, contracts_package: str, facts: FactCache
     path = str(apps_py)
     try:
         stamp, read_at = stamp_of(path), time.time_ns()
-        source = apps_py.read_text(encoding="utf-8")
+        if facts is not None and (known := facts.manifest(path, name, stamp)) is not None:
+            return known[0]
+        source = read_source(path, stamp[0])
         tree = ast.parse(source)
     except (OSError, SyntaxError, ValueError):
         return None
+    manifest = manifest_of(tree, name)
     if facts is not None:
         kernel = f"{contracts_package}.kernel"
-        facts.store(path, f"{name}.apps", stamp, read_at, file_facts(source, f"{name}.apps", kernel=kernel, tree=tree))
-    return manifest_of(tree, name)
+        facts.store(path, f"{name}.apps", stamp, read_at, file_facts(source, f"{name}.apps", kernel=kernel, tree=tree), manifest=(manifest,))
+    return manifest
 
 
 def _package_nodes(graph: grimp.ImportGraph, package: str) -> list[str]:

@@ -26,7 +26,8 @@ subclass of the contract, so callers cannot tell it from the in-process implemen
   down and lets one probe through after a cool-down (``BREAKER_THRESHOLD``, ``BREAKER_COOLDOWN``);
 * the trace context travels in the W3C ``traceparent`` / ``tracestate`` headers;
 * every request carries a service token (``Authorization: Bearer``, :mod:`extraction.identity`)
-  signed in the name of the calling module (the binding's ``CALLER``, set by ``use()``); a 401 or
+  signed in the name of the calling module (the binding's ``CALLER``, set by ``use()``), a new one
+  for every attempt (a token is good for one request: the receiver refuses a replay); a 401 or
   403 answer (the service does not trust our key, or our manifest does not consume the contract)
   raises ``TransportUnavailable`` saying so, without counting against the breaker.
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from contracts.kernel.boundaries import check_project
-from contracts.kernel.factcache import FactCache
+from contracts.kernel.factcache import FactCache, read_source
 from contracts.kernel.sourcefacts import KNOWN_PACKAGES, worth_reading
 
 APPS = """\
@@ -136,3 +136,34 @@ def test_the_facts_of_a_deleted_file_are_dropped(project: Path) -> None:
     rules(project, facts_cache=second)
     second.save()
     assert str(services) not in FactCache(project / ".cache").entries
+
+
+@pytest.mark.parametrize("raw", [b"", b"x = 1\n", b"a\r\nb\rc\n", "caf\u00e9 = 1\n".encode(), b"y" * 200_000])
+def test_a_source_is_read_as_text_mode_reads_it(tmp_path: Path, raw: bytes) -> None:
+    path = tmp_path / "f.py"
+    path.write_bytes(raw)
+    with open(path, encoding="utf-8") as handle:
+        expected = handle.read()
+    assert read_source(str(path), len(raw)) == expected
+    assert read_source(str(path), 10) == expected  # a stale size reads the whole file all the same
+
+
+def test_a_warm_run_reads_no_file_and_an_edited_manifest_is_read_again(project: Path) -> None:
+    services = project / "mods" / "alpha" / "services.py"
+    write(services, "from decl.kernel import use\nfrom decl.beta import Beta\n\n\ndef f():\n    return use(Beta)\n")
+    old = 1_000_000_000
+    for path in project.rglob("*.py"):
+        os.utime(path, ns=(old, old))
+    first = FactCache(project / ".cache", racy_seconds=0)
+    assert "undeclared-use: alpha calls use(Beta) but does not consume it" in rules(project, facts_cache=first)
+    first.save()
+
+    warm = FactCache(project / ".cache", racy_seconds=0)
+    assert "undeclared-use: alpha calls use(Beta) but does not consume it" in rules(project, facts_cache=warm)
+    assert (warm.read, warm.changed) == (0, False)  # apps.py's manifest came from the cache too
+
+    apps = project / "mods" / "alpha" / "apps.py"
+    apps.write_text(apps.read_text().replace("from decl.alpha import Alpha", "from decl.alpha import Alpha\nfrom decl.beta import Beta").replace("consumes = []", "consumes = [Beta]"))
+    os.utime(apps, ns=(old, old))
+    edited = FactCache(project / ".cache", racy_seconds=0)
+    assert rules(project, facts_cache=edited) == []
