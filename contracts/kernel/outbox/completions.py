@@ -60,6 +60,7 @@ class DeferredCompletions:
             write(alias, publications, worker)
             return
         with self._lock:
+            idle = not self._since  # the flusher thread waits for a first mark, with no deadline
             marks = self._marks.setdefault(alias, [])
             if not marks:
                 self._since[alias] = time.monotonic()
@@ -67,7 +68,10 @@ class DeferredCompletions:
             full = len(marks) >= config.completion_batch
             if full:
                 taken = self._take(alias)
-            else:
+            elif idle:
+                # Wake the thread only to give it its deadline: a mark added while it waits for an
+                # earlier one's changes nothing, and each wake-up would hand it the GIL (about a
+                # millisecond of this thread's time on a busy machine).
                 self._start()
                 self._due.notify()
         if full:
