@@ -342,34 +342,56 @@ def module_facts(project: Project, manifest: StaticManifest) -> dict[str, FileFa
     if manifest.label in cached:
         return cached[manifest.label]
     found: dict[str, FileFacts] = {}
-    root = str(project.root)
-    base = os.path.join(root, *manifest.name.split("."))
     kernel = f"{project.contracts_package}.kernel"
     # manage.py check screens for more (any project code, contract files, model names); a file
     # read here and quiet under its screen too is recorded as such, so check need not read it again.
     check_project_words = frozenset(project.tops) | KNOWN_PACKAGES
-    for directory, subdirectories, files in os.walk(base):
-        subdirectories[:] = sorted(d for d in subdirectories if d != "migrations" and d != "__pycache__")
-        relative = os.path.relpath(directory, root).split(os.sep)
-        for filename in sorted(files):
-            if not filename.endswith(".py"):
+    label, facts_of = manifest.label, project.facts.facts
+    parts = manifest.name.split(".")
+    # Walked with os.scandir, depth first, files before subdirectories, each sorted: os.walk's order
+    # and paths, at about half its cost (the screen and closure are made once a directory, since
+    # every file of a directory leaves the module with the same number of dots).
+    todo = [(os.path.join(str(project.root), *parts), ".".join(parts))]
+    while todo:
+        directory, package = todo.pop()
+        try:
+            with os.scandir(directory) as listing:
+                entries = sorted(listing, key=_name)
+        except OSError:
+            continue
+        leaving = leaving_level(package, True, manifest.name)
+        check_screen = ("module", check_project_words, leaving, label)
+
+        def quiet_also(source: str, screen: tuple = check_screen, leaving: int = leaving) -> tuple | None:
+            return None if worth_reading(source, project=check_project_words, leaving=leaving, own=label) else screen
+
+        subdirectories = []
+        for entry in entries:
+            name = entry.name
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if name != "migrations" and name != "__pycache__" and not entry.is_symlink():
+                    subdirectories.append((entry.path, f"{package}.{name}"))
                 continue
-            is_package = filename == "__init__.py"
-            dotted = ".".join(relative if is_package else [*relative, filename[:-3]])
-            path = os.path.join(directory, filename)
-            leaving = leaving_level(dotted, is_package, manifest.name)
-            check_screen = ("module", check_project_words, leaving, manifest.label)
-            facts = project.facts.facts(
-                path, dotted, is_package=is_package, kernel=kernel, screen=CALLS, worth_parsing=mentions_calls,
-                implied_by=_looks_for_calls,
-                quiet_also=lambda source, screen=check_screen, leaving=leaving, label=manifest.label: (
-                    None if worth_reading(source, project=check_project_words, leaving=leaving, own=label) else screen
-                ),
+            if not name.endswith(".py"):
+                continue
+            is_package = name == "__init__.py"
+            facts = facts_of(
+                entry.path, package if is_package else f"{package}.{name[:-3]}", is_package=is_package, kernel=kernel,
+                screen=CALLS, worth_parsing=mentions_calls, implied_by=_looks_for_calls, quiet_also=quiet_also,
             )
             if facts is not None:
-                found[path] = facts
+                found[entry.path] = facts
+        todo.extend(reversed(subdirectories))
     cached[manifest.label] = found
     return found
+
+
+def _name(entry: os.DirEntry) -> str:
+    return entry.name
 
 
 def _looks_for_calls(screen: object) -> bool:

@@ -167,3 +167,18 @@ def test_a_warm_run_reads_no_file_and_an_edited_manifest_is_read_again(project: 
     os.utime(apps, ns=(old, old))
     edited = FactCache(project / ".cache", racy_seconds=0)
     assert rules(project, facts_cache=edited) == []
+
+
+def test_files_in_nested_packages_are_read_and_migrations_are_not(project: Path) -> None:
+    """module_facts walks every directory of a module (its own walk, not os.walk's): a use() three
+    levels down is found, with its file named; one in migrations/ or __pycache__/ is never looked at."""
+    call = "from decl.beta import Beta\nfrom decl.kernel import use\n\nuse(Beta)\n"
+    for relative in ("api/__init__.py", "api/v1/__init__.py", "api/v1/views.py", "migrations/__init__.py", "migrations/0001_initial.py"):
+        path = project / "mods" / "alpha" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(call if relative.endswith(("views.py", "0001_initial.py")) else "")
+    (project / "mods" / "alpha" / "__pycache__").mkdir()
+    (project / "mods" / "alpha" / "__pycache__" / "cached.py").write_text(call)
+    violations = check_project(project, modules_package="mods", contracts_package="decl")
+    uses = [(v.rule, v.chain) for v in violations if v.rule == "undeclared-use"]
+    assert uses == [("undeclared-use", [os.path.join("mods", "alpha", "api", "v1", "views.py") + ":4"])]
