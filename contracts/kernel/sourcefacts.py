@@ -112,7 +112,7 @@ def imported_names(node: ast.AST, package: str) -> list[str]:
 def _bindings(tree: ast.Module, package: str, module_name: str, imports: list[ast.AST] | None = None) -> dict[str, str]:
     """Local names bound by imports anywhere in the file (lazy ones too), and top-level classes."""
     bound: dict[str, str] = {}
-    nodes = imports if imports is not None else [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    nodes = imports if imports is not None else [n for n in _walk(tree) if n.__class__ is ast.Import or n.__class__ is ast.ImportFrom]
     for node in nodes:
         if isinstance(node, ast.Import):
             for alias in node.names:
