@@ -7,6 +7,8 @@
 * ``modules/m007/``: a manifest, models, services, selectors, implementation, handlers, an API
   router, errors, constants, migrations, a ``domain/`` and an ``adapters/`` package and the
   module's tests: 21 files that import each other the way a real module does;
+* ``app/settings.py`` and ``manage.py``: just enough Django for ``manage.py check`` (every module
+  installed, a SQLite file per module that is never opened), so the source checks can be timed;
 * ``importlinter.ini`` (the one ``manage.py modules lint-config`` writes), ``tach.toml`` declaring
   the same per-module dependencies for ``tach check``, and ``legacy.ini``: the per-module
   configuration Seams generated before the ``seams`` contract type (one independence contract and
@@ -14,8 +16,7 @@
 
 Module *i* consumes the contracts of modules *i-1* and *i-3* (calls only go down, so there is no
 call cycle), handles the event of module *i+1* (events may go up), and publishes its own event, so
-each module imports 3-4 declaration files. Nothing here imports Django: only the import graph and
-the source are analysed.
+each module imports 3-4 declaration files. Writing the project imports nothing of Django.
 """
 
 from __future__ import annotations
@@ -180,6 +181,24 @@ def _legacy_ini(count: int) -> str:
     return "\n".join(parts)
 
 
+SETTINGS = '''"""Just enough Django to run ``manage.py check`` over the synthetic modules."""
+
+from pathlib import Path
+
+from contracts.kernel.databases import module_databases
+from contracts.kernel.discovery import discover_modules
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+SECRET_KEY = "synthetic-bench-project"
+SEAMS_MODULES = discover_modules(BASE_DIR / "modules")
+INSTALLED_APPS = ["contracts.kernel", *[f"modules.{label}" for label in SEAMS_MODULES]]
+DATABASES = module_databases(SEAMS_MODULES, database_url=None, sqlite_dir=BASE_DIR / "var")
+DATABASE_ROUTERS = ["contracts.kernel.router.ModuleRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USE_TZ = True
+'''
+
+
 def write_project(root: Path, modules: int = 100) -> int:
     """Write the project under ``root`` (which must not exist); returns the number of module files."""
     from contracts.kernel.lintconfig import render_lint_config
@@ -198,6 +217,10 @@ def write_project(root: Path, modules: int = 100) -> int:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
             written += 1
+    (root / "app").mkdir()
+    (root / "app" / "__init__.py").write_text("")
+    (root / "app" / "settings.py").write_text(SETTINGS)
+    shutil.copy(ROOT / "manage.py", root / "manage.py")
     (root / "importlinter.ini").write_text(render_lint_config())
     (root / "legacy.ini").write_text(_legacy_ini(modules))
     (root / "tach.toml").write_text(_tach_toml(modules))

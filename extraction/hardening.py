@@ -7,7 +7,9 @@ framework (settings modules load before Django and django-ninja are configured).
   into ``<var>/dev-keys/django-secret-key``.
 * ``api_rate_limits_from_env`` / ``caches_from_env``: ``SEAMS_API_RATE_ANONYMOUS`` (default
   ``120/min``), ``SEAMS_API_RATE_AUTHENTICATED`` (default ``600/min``), ``off`` for none; the
-  counts live in the ``seams-rate`` cache, Redis at ``SEAMS_API_RATE_LIMIT_REDIS_URL`` when set.
+  counts live in the ``seams-rate`` cache, Redis at ``SEAMS_API_RATE_LIMIT_REDIS_URL`` when set;
+  the seen service-token ids (replay protection) in the ``seams-replay`` cache, Redis at
+  ``SEAMS_IDENTITY_REPLAY_REDIS_URL`` (else the rate limits' Redis) when either is set.
 """
 
 from __future__ import annotations
@@ -20,9 +22,19 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["RATE_CACHE", "api_rate_limits_from_env", "caches_from_env", "parse_rate", "secret_key_from_env"]
+__all__ = [
+    "RATE_CACHE",
+    "REPLAY_CACHE",
+    "api_rate_limits_from_env",
+    "caches_from_env",
+    "parse_rate",
+    "replay_redis_url",
+    "secret_key_from_env",
+]
 
 RATE_CACHE = "seams-rate"
+#: The cache alias of the shared replay record (extraction.identity.replay.REPLAY_CACHE).
+REPLAY_CACHE = "seams-replay"
 _PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
 
 
@@ -97,4 +109,22 @@ def caches_from_env(env: Mapping[str, str]) -> dict[str, Any]:
         if redis_url
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "seams-rate"}
     )
-    return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}, RATE_CACHE: rate}
+    caches = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}, RATE_CACHE: rate}
+    replay_url = replay_redis_url(env)
+    if replay_url:
+        # The seen service-token ids (extraction.identity.replay), shared by every worker. Short
+        # timeouts: an unreachable Redis falls back to the process's own record at once.
+        caches[REPLAY_CACHE] = {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": replay_url,
+            "KEY_PREFIX": env.get("SEAMS_IDENTITY_REPLAY_KEY_PREFIX", "seams"),
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    return caches
+
+
+def replay_redis_url(env: Mapping[str, str]) -> str:
+    """Where the seen service-token ids are shared: ``SEAMS_IDENTITY_REPLAY_REDIS_URL``, else the
+    rate limits' Redis (``SEAMS_API_RATE_LIMIT_REDIS_URL``), else "" (each process keeps its own)."""
+    explicit = env.get("SEAMS_IDENTITY_REPLAY_REDIS_URL", "").strip()
+    return explicit or env.get("SEAMS_API_RATE_LIMIT_REDIS_URL", "").strip()

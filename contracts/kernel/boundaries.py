@@ -27,7 +27,6 @@ import-linter contract type.
 from __future__ import annotations
 
 import os
-import pickle
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -36,16 +35,20 @@ from pathlib import Path
 import grimp
 
 from . import baseline
+from .factcache import CALLS, FactCache
 from .sourcefacts import (
-    MARKERS,
+    KNOWN_PACKAGES,
     NOT_PROJECT,
     FileFacts,
     StaticManifest,
     call_cycles,
     file_facts,
+    leaving_level,
+    mentions_calls,
     owner_of,
     project_packages,
     read_manifest,
+    worth_reading,
 )
 
 COMMAND_HINT = "Of the project's own packages a module imports only 'contracts'"
@@ -74,6 +77,9 @@ class Project:
     graph: grimp.ImportGraph
     manifests: dict[str, StaticManifest]
     declarations: set[str]
+    facts: FactCache = field(default_factory=lambda: FactCache(None))
+    #: ``module_facts`` per module label, read once a run.
+    module_facts: dict[str, dict[str, FileFacts]] = field(default_factory=dict)
 
     def module_of(self, name: str) -> str | None:
         parts = name.split(".")
@@ -307,62 +313,46 @@ def allowed_declarations(manifest: StaticManifest, project: Project) -> set[str]
     return allowed
 
 
-# --- source facts, cached by file modification time -----------------------------------------------
-_FACTS_CACHE: dict[str, tuple[int, int, FileFacts | None]] = {}
-_CACHE_FILE = "seams-facts.pickle"
-
-
-def _load_cache(cache_dir: str | None) -> None:
-    if cache_dir and not _FACTS_CACHE:
-        try:
-            with open(Path(cache_dir) / _CACHE_FILE, "rb") as handle:
-                _FACTS_CACHE.update(pickle.load(handle))
-        except (OSError, pickle.PickleError, EOFError, AttributeError, ValueError):
-            pass
-
-
-def _save_cache(cache_dir: str | None) -> None:
-    if cache_dir:
-        try:
-            Path(cache_dir).mkdir(parents=True, exist_ok=True)
-            with open(Path(cache_dir) / _CACHE_FILE, "wb") as handle:
-                pickle.dump(_FACTS_CACHE, handle)
-        except OSError:
-            pass
-
-
+# --- source facts (kept between runs by factcache, shared with manage.py check) --------------------
 def module_facts(project: Project, manifest: StaticManifest) -> dict[str, FileFacts]:
-    """The facts of each of the module's files that calls use/publish/subscribe/get_model."""
-    cached = getattr(project, "_facts", {})
+    """The facts of each of the module's files that could call use/publish/subscribe/get_model."""
+    cached = project.module_facts
     if manifest.label in cached:
         return cached[manifest.label]
     found: dict[str, FileFacts] = {}
-    base = project.root / Path(*manifest.name.split("."))
+    root = str(project.root)
+    base = os.path.join(root, *manifest.name.split("."))
+    kernel = f"{project.contracts_package}.kernel"
+    # manage.py check screens for more (any project code, contract files, model names); a file
+    # read here and quiet under its screen too is recorded as such, so check need not read it again.
+    check_project_words = frozenset(project.tops) | KNOWN_PACKAGES
     for directory, subdirectories, files in os.walk(base):
-        subdirectories[:] = [d for d in subdirectories if d != "migrations" and d != "__pycache__"]
-        for filename in files:
+        subdirectories[:] = sorted(d for d in subdirectories if d != "migrations" and d != "__pycache__")
+        relative = os.path.relpath(directory, root).split(os.sep)
+        for filename in sorted(files):
             if not filename.endswith(".py"):
                 continue
+            is_package = filename == "__init__.py"
+            dotted = ".".join(relative if is_package else [*relative, filename[:-3]])
             path = os.path.join(directory, filename)
-            stat = os.stat(path)
-            hit = _FACTS_CACHE.get(path)
-            if hit and hit[0] == stat.st_mtime_ns and hit[1] == stat.st_size:
-                facts = hit[2]
-            else:
-                with open(path, encoding="utf-8") as handle:
-                    source = handle.read()
-                facts = None
-                if any(marker in source for marker in MARKERS):
-                    relative = Path(path).relative_to(project.root).with_suffix("").parts
-                    is_package = relative[-1] == "__init__"
-                    dotted = ".".join(relative[:-1] if is_package else relative)
-                    facts = file_facts(source, dotted, is_package=is_package, kernel=f"{project.contracts_package}.kernel")
-                _FACTS_CACHE[path] = (stat.st_mtime_ns, stat.st_size, facts)
+            leaving = leaving_level(dotted, is_package, manifest.name)
+            check_screen = ("module", check_project_words, leaving)
+            facts = project.facts.facts(
+                path, dotted, is_package=is_package, kernel=kernel, screen=CALLS, worth_parsing=mentions_calls,
+                implied_by=_looks_for_calls,
+                quiet_also=lambda source, screen=check_screen, leaving=leaving: (
+                    None if worth_reading(source, project=check_project_words, leaving=leaving) else screen
+                ),
+            )
             if facts is not None:
                 found[path] = facts
     cached[manifest.label] = found
-    project._facts = cached  # type: ignore[attr-defined]
     return found
+
+
+def _looks_for_calls(screen: object) -> bool:
+    """Every screen of ``manage.py check`` parses at least the files that could call use/publish."""
+    return isinstance(screen, tuple) and len(screen) == 3 and screen[0] == "module"
 
 
 def _declared(target: str, entries: list[str]) -> bool:
@@ -451,14 +441,18 @@ def check_project(
     exclude: Iterable[str] = (),
     cache_dir: str | None = None,
     baseline_file: str = baseline.FILENAME,
+    facts_cache: FactCache | None = None,
 ) -> list[Violation]:
-    """Load the project at ``root`` and return every violation not recorded in the baseline."""
-    _load_cache(cache_dir)
+    """Load the project at ``root`` and return every violation not recorded in the baseline.
+
+    ``cache_dir`` (relative to ``root``) keeps grimp's graph and the source facts between runs;
+    ``manage.py check`` reads the same facts (``factcache``)."""
     project = load_project(
         root, modules_package=modules_package, contracts_package=contracts_package, exclude=exclude, cache_dir=cache_dir
     )
+    project.facts = facts_cache or FactCache(None if cache_dir is None else project.root / cache_dir)
     violations = find_violations(project)
-    _save_cache(cache_dir)
+    project.facts.save()
     try:
         recorded = baseline.load(project.root / baseline_file)
     except ValueError as exc:

@@ -6,6 +6,7 @@ registered with Django that feeds it the installed project. ``docs/checks.md`` l
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -20,9 +21,18 @@ from . import baseline
 from .baseline import Entry
 from .contract import Contract, declared_contracts
 from .events import Event
+from .factcache import FactCache
 from .modules import ModuleConfig, module_configs
 from .registry import Registry, get_registry
-from .sourcefacts import FileFacts, Reference, call_cycles, file_facts, project_packages
+from .sourcefacts import (
+    KNOWN_PACKAGES,
+    FileFacts,
+    Reference,
+    call_cycles,
+    leaving_level,
+    project_packages,
+    worth_reading,
+)
 
 TAG = "seams"
 
@@ -101,10 +111,12 @@ def relation_errors(
 
 # --- E002 / E006 / E013 / E015 / E016: what a module's source code reaches for --------------------
 def _python_files(module: ModuleConfig) -> Iterator[Path]:
-    root = Path(module.path)
-    for path in sorted(root.rglob("*.py")):
-        if "migrations" not in path.relative_to(root).parts:
-            yield path
+    """Every ``.py`` of the module but its migrations, in a stable order (``os.walk``: no per-file ``Path``)."""
+    for directory, subdirectories, files in os.walk(module.path):
+        subdirectories[:] = sorted(d for d in subdirectories if d != "migrations" and d != "__pycache__")
+        for filename in sorted(files):
+            if filename.endswith(".py"):
+                yield Path(directory, filename)
 
 
 def source_errors(
@@ -112,17 +124,43 @@ def source_errors(
     files: Iterable[Path],
     models_by_module: dict[str, set[str]],
     project_packages: set[str],
+    *,
+    cache: FactCache | None = None,
+    allowed: set[str] | None = None,
 ) -> list[checks.CheckMessage]:
     """seams.E002 (model reached by name), E006 (undeclared contract import), E013 (forbidden
     import), E015 (``use()`` of a contract not consumed), E016 (``publish()`` of an event not in
     ``publishes``), all read from the source by ``sourcefacts.file_facts`` (the reader the
-    ``seams`` import-linter contract uses too)."""
+    ``seams`` import-linter contract uses too).
+
+    A file is parsed only if ``sourcefacts.worth_reading`` shows it could hold one of those (it
+    names project code, a contract file, a call or a model-like string), and at most once between
+    this and ``lint-imports`` when both share ``cache`` (``factcache``). ``allowed``: the
+    module's ``allowed_contract_modules()``, if the caller has worked it out already."""
     errors: list[checks.CheckMessage] = []
-    allowed = module.allowed_contract_modules()
-    others = {label: names for label, names in models_by_module.items() if label != module.label}
+    if allowed is None:
+        allowed = module.allowed_contract_modules()
+    me = module.label
+    cache = cache if cache is not None else FactCache(None)
+    project = frozenset(project_packages)
+    base = str(module.path).rstrip(os.sep) + os.sep
+    own = module.name.split(".")
     for path in files:
-        dotted_name, is_package = _dotted_name_of(module, path)
-        facts = file_facts(path.read_text(encoding="utf-8"), dotted_name, is_package=is_package)
+        shown = str(path)
+        dotted_name, is_package, recorded_as = _names_of(module, own, base, shown)
+        leaving = leaving_level(dotted_name, is_package, module.name)
+        screen = ("module", project, leaving)
+        facts = cache.facts(
+            os.path.abspath(shown),
+            dotted_name,
+            is_package=is_package,
+            kernel="contracts.kernel",
+            screen=screen,
+            worth_parsing=lambda source, leaving=leaving: worth_reading(source, project=project, leaving=leaving),
+            implied_by=lambda quiet, leaving=leaving: _covers(quiet, project, leaving),
+        )
+        if facts is None:
+            continue
         if facts.syntax_error:
             errors.append(
                 checks.Error(
@@ -133,35 +171,56 @@ def source_errors(
                 )
             )
             continue
-        recorded_as = baseline.relative(path, _project_root(module))
         for imported, line in facts.imports:
             errors += _import_errors(module, imported, allowed, project_packages, f"{path}:{line}", file=recorded_as)
         for reference in facts.model_strings:
             label, _, model = reference.target.partition(".")
-            if label in others and model.lower() in others[label]:
+            if label != me and label in models_by_module and model.lower() in models_by_module[label]:
                 errors.append(_model_reach_error(module, reference, f"{path}:{reference.line}", recorded_as))
         for reference in facts.model_lookups:
-            if reference.target.split(".")[0] in others:
+            label = reference.target.split(".")[0]
+            if label != me and label in models_by_module:
                 errors.append(_model_reach_error(module, reference, f"{path}:{reference.line}", recorded_as))
         errors += _call_errors(module, facts, f"{path}")
     return errors
 
 
-def _project_root(module: ModuleConfig) -> Path:
-    """The directory holding the module's top-level package (``modules/``'s parent)."""
-    return Path(module.path).resolve().parents[len(module.name.split(".")) - 1]
+def allowed_contract_modules(modules: Iterable[ModuleConfig], registry: Registry) -> dict[str, set[str]]:
+    """``ModuleConfig.allowed_contract_modules()`` of every module, the subscribers grouped once
+    (asking each module scans every subscriber: quadratic in the number of modules)."""
+    handled: dict[str, set[type[Event]]] = {}
+    for subscriber in registry.all_subscribers():
+        handled.setdefault(subscriber.module, set()).add(subscriber.event)
+    found = {}
+    for module in modules:
+        events = module.handles if module.handles is not None else handled.get(module.label, ())
+        found[module.label] = {module.label, *(c.__seams_module__ for c in module.consumes), *(e.publisher for e in events)}
+    return found
 
 
-def _dotted_name_of(module: ModuleConfig, path: Path) -> tuple[str, bool]:
-    """The dotted module a file of the module is (for relative imports), and whether it is a package."""
-    try:
-        relative = path.resolve().relative_to(Path(module.path).resolve()).with_suffix("")
-    except ValueError:
-        return path.stem, False
-    parts = [*module.name.split("."), *relative.parts]
-    if parts[-1] == "__init__":
-        return ".".join(parts[:-1]), True
-    return ".".join(parts), False
+def _covers(quiet_under: object, project: frozenset[str], leaving: int) -> bool:
+    """A file quiet under a screen for more packages (same relative depth) is quiet under this one."""
+    return (
+        isinstance(quiet_under, tuple) and len(quiet_under) == 3 and quiet_under[0] == "module"
+        and quiet_under[2] == leaving and project <= quiet_under[1]
+    )
+
+
+def _names_of(module: ModuleConfig, own: list[str], base: str, path: str) -> tuple[str, bool, str]:
+    """The dotted module a file of the module is (for relative imports), whether it is a package,
+    and the file as the baseline records it (relative to the project, forward slashes)."""
+    if not path.startswith(base):
+        resolved = os.path.realpath(path)
+        real_base = os.path.realpath(module.path) + os.sep
+        if not resolved.startswith(real_base):
+            stem = Path(path).stem
+            return stem, False, Path(path).as_posix()
+        path, base = resolved, real_base
+    relative = path[len(base) : -3].split(os.sep)
+    recorded = "/".join([*own, *relative]) + ".py"
+    if relative[-1] == "__init__":
+        return ".".join([*own, *relative[:-1]]), True, recorded
+    return ".".join([*own, *relative]), False, recorded
 
 
 def _object_at(dotted: str | None) -> object | None:
@@ -464,11 +523,22 @@ def cycle_errors(modules: Iterable[ModuleConfig]) -> list[checks.CheckMessage]:
 # --- registration with Django --------------------------------------------------------------------
 def _project_packages() -> set[str]:
     """Every top-level package and ``.py`` beside manage.py (``BASE_DIR``), plus SEAMS_PROJECT_PACKAGES."""
-    found = set(getattr(settings, "SEAMS_PROJECT_PACKAGES", ("app", "modules", "contracts", "extraction")))
+    found = set(getattr(settings, "SEAMS_PROJECT_PACKAGES", KNOWN_PACKAGES))
     base = getattr(settings, "BASE_DIR", None)
     if base is not None and Path(base).is_dir():
         found |= set(project_packages(Path(base)))
     return found
+
+
+def facts_cache_dir() -> Path | None:
+    """Where the parsed source facts are kept between runs: ``settings.SEAMS_FACTS_CACHE``, by default
+    ``.import_linter_cache/`` beside manage.py, the directory ``lint-imports`` keeps them in (so one
+    of the two parses each file). ``SEAMS_FACTS_CACHE = None`` keeps nothing between runs."""
+    if hasattr(settings, "SEAMS_FACTS_CACHE"):
+        configured = settings.SEAMS_FACTS_CACHE
+        return Path(configured) if configured else None
+    base = getattr(settings, "BASE_DIR", None)
+    return Path(base) / ".import_linter_cache" if base is not None else None
 
 
 @checks.register(TAG)
@@ -490,8 +560,11 @@ def boundary_errors() -> list[checks.CheckMessage]:
     errors += relation_errors(apps.get_models(), labels, shared=set(getattr(settings, "SEAMS_SHARED_MODELS", ())))
     models_by_module = {m.label: {model._meta.model_name for model in m.get_models()} for m in modules}
     project = _project_packages()
+    cache = FactCache(facts_cache_dir())
+    allowed = allowed_contract_modules(modules, registry)
     for module in modules:
-        errors += source_errors(module, _python_files(module), models_by_module, project)
+        errors += source_errors(module, _python_files(module), models_by_module, project, cache=cache, allowed=allowed[module.label])
+    cache.save()
     errors += contract_type_errors(declared_contracts.values())
     errors += implementation_errors(modules, registry)
     errors += event_errors(modules, registry)

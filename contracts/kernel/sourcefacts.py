@@ -28,6 +28,10 @@ NOT_PROJECT = frozenset(
     {"venv", ".venv", "env", "build", "dist", "node_modules", "var", "site-packages", "htmlcov", "__pycache__"}
 )
 
+#: The top-level packages every Seams project has (or had): ``manage.py check`` counts them as the
+#: project's even where the directory is missing (``SEAMS_PROJECT_PACKAGES`` overrides the list).
+KNOWN_PACKAGES = frozenset({"app", "modules", "contracts", "extraction"})
+
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -152,8 +156,69 @@ def _from_kernel(name: str, bound: dict[str, str], kernel: str) -> bool:
 
 
 _MODEL_REF = re.compile(r"^([a-z_][a-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)$")
-#: Only files holding one of these are parsed for calls (imports are read by the caller anyway).
-MARKERS = ("use(", "publish(", "subscribe(", "get_model")
+
+
+# --- screening: which files can hold a fact at all (parsing is the expensive part) ----------------
+# Each pattern over-approximates what ``file_facts`` reads, so a file none of them matches has no
+# fact that any rule looks at, and is not parsed. Python folds non-ASCII identifiers (NFKC), so a
+# file with any non-ASCII character is always parsed.
+
+#: ``use(X)``, ``publish(...)``, ``@subscribe(X)``, ``get_model(...)``: ``file_facts`` reads a call
+#: only under these names, so the word must be in the text (a space before the bracket included).
+_CALL_WORDS = re.compile(r"\b(?:use|publish|subscribe|get_model)\b")
+#: A string literal piece that could be (part of) ``"label.Model"``: a quote, lowercase label
+#: characters, then the dot or an escape (which might spell the dot). Implicit concatenation
+#: (``"inventory" ".Stock"``) still has one piece of this shape.
+_MODEL_STRING = re.compile(r"[\"'][a-z0-9_]*[.\\]")
+#: ``contracts`` not followed by ``.kernel``: ``from contracts import x``, ``import contracts.x``.
+_DECLARATION_WORD = r"\bcontracts\b(?![\s\\]*\.[\s\\]*kernel\b)"
+
+
+def mentions_calls(source: str) -> bool:
+    """Could ``file_facts(source)`` find a ``use``/``publish``/``subscribe``/``get_model`` call?"""
+    return not source.isascii() or _CALL_WORDS.search(source) is not None
+
+
+def _words(names: frozenset[str]) -> str:
+    return "|".join(sorted(re.escape(n) for n in names))
+
+
+_SCREENS: dict[tuple[frozenset[str], int], re.Pattern[str]] = {}
+
+
+def _screen(project: frozenset[str], leaving_level: int) -> re.Pattern[str]:
+    key = (project, leaving_level)
+    pattern = _SCREENS.get(key)
+    if pattern is None:
+        others = project - {"contracts"}
+        alternatives = [_CALL_WORDS.pattern, _MODEL_STRING.pattern, _DECLARATION_WORD]
+        if others:
+            alternatives.append(rf"\b(?:{_words(others)})\b")
+        # A relative import of ``leaving_level`` dots or more leaves the module's package.
+        alternatives.append(rf"\bfrom[\s\\]*(?:\.[\s\\]*){{{max(leaving_level, 1)},}}")
+        pattern = _SCREENS[key] = re.compile("|".join(f"(?:{a})" for a in alternatives))
+    return pattern
+
+
+def leaving_level(module_name: str, is_package: bool, module: str) -> int:
+    """How many dots a relative import in file ``module_name`` needs to leave package ``module``.
+
+    ``modules.orders.services`` (package ``modules.orders``) leaves ``modules.orders`` with ``..``;
+    ``modules.orders.api.views`` needs ``...``.
+    """
+    package = module_name if is_package else module_name.rpartition(".")[0]
+    return package.count(".") - module.count(".") + 2
+
+
+def worth_reading(source: str, *, project: frozenset[str], leaving: int) -> bool:
+    """Could this file of a module hold anything ``manage.py check`` reports?
+
+    That is an import of project code (a word naming a top-level package in ``project``, or a
+    relative import of ``leaving`` dots or more: see ``leaving_level``), a ``contracts.<x>``
+    import, a call ``file_facts`` reads, or a string that could name a model. Anything else (most
+    of a module's files: models, selectors, domain code) cannot cross a boundary and is not parsed.
+    """
+    return not source.isascii() or _screen(project, leaving).search(source) is not None
 
 
 def file_facts(source: str, module_name: str, *, is_package: bool = False, kernel: str = "contracts.kernel") -> FileFacts:

@@ -33,7 +33,16 @@ from typing import Any, TypeVar
 from .errors import Undeliverable
 from .events import Event, declared_events
 
-__all__ = ["Converter", "convert", "converters", "converts", "missing_steps", "older_payloads", "payload_for"]
+__all__ = [
+    "Converter",
+    "convert",
+    "converters",
+    "converts",
+    "missing_steps",
+    "older_payloads",
+    "payload_for",
+    "unknown_version",
+]
 
 E = TypeVar("E", bound=Event)
 
@@ -142,3 +151,16 @@ def payload_for(wanted: int, version: int, payload: Any, payloads: Any) -> tuple
         if isinstance(chosen, dict):
             return wanted, chosen
     return version, payload
+
+
+def unknown_version(event_type: str, version: int) -> str:
+    """Why a receiver cannot read ``event_type`` v``version``, and what fixes it."""
+    known = sorted(v for (t, v) in declared_events if t == event_type)
+    if not known:
+        return f"unknown event type {event_type} v{version}: no contract declares it in this process"
+    listed = ", ".join(f"v{v}" for v in known)
+    return (
+        f"unknown version {event_type} v{version}: this process knows {listed}, and the envelope carries no payload "
+        f"in those. The publisher must declare a downcaster from v{version} (@converts, docs/evolution.md) so that "
+        f"its forwards carry the older versions too, or this side must be deployed with v{version}"
+    )

@@ -25,6 +25,15 @@ a caller whose module does not consume the contract, or a forwarder that does no
 event, or no token or a bad one, is answered ``{"refused": {"status": 401 | 403, "code", "message"}}``
 and nothing runs, nothing is recorded: access to the broker alone does not let anyone inject work.
 
+A token is good for one message: a token seen before with *another* task id (a replay, even
+within its minute) is refused like a bad one. The *same* task id again is the broker delivering one
+message twice (a publish retried after a dropped connection; a redelivery under ``acks_late``): it
+is dropped unrun with ``Ignore``, so no result is stored over the first delivery's answer. An event
+dropped that way is still delivered: either its first delivery ran, or the publisher's wait times
+out and its outbox forwards again, with a new token and a new task id, and the inbox makes a repeat
+harmless. Calls are acknowledged before they run (not ``acks_late``), so a call that started is
+never redelivered; a redelivered call that never started carries a token nobody has seen yet.
+
 It is imported by the project's Celery app (``app/celery.py``); workers need nothing else.
 """
 
@@ -34,7 +43,8 @@ import logging
 import time
 from typing import Any
 
-from celery import shared_task
+from celery import current_task, shared_task
+from celery.exceptions import Ignore
 
 from contracts.kernel import Contract, ContractError, ContractViolation
 from contracts.kernel.contract import declared_contracts
@@ -42,7 +52,7 @@ from contracts.kernel.registry import get_registry
 from contracts.kernel.telemetry import tracing
 from contracts.kernel.telemetry.calls import outcome_of
 from extraction import wire
-from extraction.identity import Refused, admit_call, admit_event
+from extraction.identity import Refused, Replayed, admit_call, admit_event
 from extraction.incidents import record
 from extraction.wire import TransportUnavailable, handler_failed_to_wire, internal_error_to_wire
 
@@ -56,8 +66,18 @@ TASK_NAME = "seams.call_contract"
 RECEIVE_TASK_NAME = "seams.receive_event"
 
 def _refused(exc: Refused, what: str) -> dict[str, Any]:
+    """The answer to a refused message; a second delivery of one message is dropped (``Ignore``)."""
+    if isinstance(exc, Replayed) and exc.same_message:
+        logger.warning("Dropped %s: the broker delivered message %s twice; its first delivery answers", what, _message_id())
+        raise Ignore()
     logger.warning("Refused %s: %s (%s)", what, exc, exc.code)
     return {"refused": {"status": exc.status, "code": exc.code, "message": str(exc)}}
+
+
+def _message_id() -> str:
+    """The id of the task message being run ("" when the task is called as a function)."""
+    request = getattr(current_task, "request", None)
+    return str(getattr(request, "id", None) or "")
 
 
 def _served(contract: type[Contract]) -> Contract:
@@ -118,7 +138,7 @@ def call_contract(
     declared = declared_contracts.get(contract) if isinstance(contract, str) else None
     if declared is not None:
         try:
-            admit_call(token, declared)
+            admit_call(token, declared, _message_id())
         except Refused as exc:
             return _refused(exc, f"{contract}.{method}")
     attributes = {"seams.contract": contract, "seams.method": method, "seams.transport": "celery"}
@@ -165,7 +185,7 @@ def receive_forwarded_event(module: str, subscriber: str, envelope: Any, token: 
     from contracts.kernel.remote import is_remote
 
     try:
-        admit_event(token, str(module), envelope)
+        admit_event(token, str(module), envelope, _message_id())
     except Refused as exc:
         return _refused(exc, f"event for {subscriber} of '{module}'")
     if is_remote(module):

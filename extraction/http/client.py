@@ -259,11 +259,7 @@ class HttpChannel:
             where = ".".join(str(part) for part in first["loc"])
             raise ContractViolation(f"{name}({where}): {first['msg']}") from None
         key = arguments.get(IDEMPOTENCY_PARAMETER)
-        headers = {
-            "Content-Type": "application/json",
-            **carrier(),  # W3C traceparent/tracestate
-            "Authorization": f"Bearer {issue(self.caller, self.module)}",
-        }
+        headers = {"Content-Type": "application/json", **carrier()}  # W3C traceparent/tracestate
         if key:
             headers[IDEMPOTENCY_HEADER] = str(key)
         safe = spec.is_query or bool(key)
@@ -277,6 +273,8 @@ class HttpChannel:
                 self.sleep(self._backoff(attempt))
             if not self.breaker.allow():
                 raise self._unavailable(method, self._fast_fail_reason(reason), circuit="open")
+            # A token is good for one request (the receiver refuses a replayed jti): one per attempt.
+            headers["Authorization"] = f"Bearer {issue(self.caller, self.module)}"
             try:
                 response = self.client.post(method_path(self.contract, method), content=content, headers=headers, timeout=self.timeout)
             except httpx.HTTPError as exc:

@@ -35,6 +35,7 @@ from typing import Any
 import pydantic
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
+from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 
@@ -47,6 +48,7 @@ from extraction.identity import Identity, Refused, admit_call, bearer, verify
 from extraction.incidents import record
 from extraction.wire import internal_error_to_wire, refuse_nul, status_for
 
+from .links import add_links
 from .wire import (
     ErrorBody,
     arguments_of,
@@ -59,7 +61,7 @@ from .wire import (
     violation_body,
 )
 
-__all__ = ["ServiceAuth", "build_api", "refusal", "served_instance"]
+__all__ = ["InternalApi", "ServiceAuth", "build_api", "refusal", "served_instance"]
 
 logger = logging.getLogger("seams.http")
 
@@ -199,11 +201,23 @@ def _endpoint(contract: type[Contract], method: str) -> Callable[..., HttpRespon
     return endpoint
 
 
+class InternalApi(NinjaAPI):
+    """A contract's internal API, whose OpenAPI document also carries the links between its
+    methods (:mod:`extraction.http.links`)."""
+
+    contract: type[Contract]
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(*args, **kwargs)
+        slug = contract_slug(self.contract)
+        return add_links(schema, self.contract, lambda method: f"{slug}_{method}")
+
+
 def build_api(contract: type[Contract]) -> NinjaAPI:
     """One NinjaAPI serving every method of ``contract`` (mount it at ``contract_prefix(contract)/``)."""
     contract = contract.__seams_contract__
     version = contract_version(contract)
-    api = NinjaAPI(
+    api = InternalApi(
         title=f"{contract.__seams_name__} (internal)",
         version=str(version),
         description=(
@@ -217,6 +231,7 @@ def build_api(contract: type[Contract]) -> NinjaAPI:
         auth=ServiceAuth(contract),
         docs_decorator=_docs_guard(contract.__seams_module__),
     )
+    api.contract = contract
     api.add_exception_handler(Refused, refusal)
     errors = {status: ErrorBody for status in (400, 401, 403, 404, 409, 422, 500, 503)}
     for method, spec in contract.__seams_methods__.items():
@@ -234,6 +249,11 @@ def build_api(contract: type[Contract]) -> NinjaAPI:
         # Never the traceback ninja answers under DEBUG, never Django's HTML page: an error id.
         error_id = record(logger, "%s %s failed on this service", request.method, request.path, exc=exc)
         return JsonResponse({"error": internal_error_to_wire(contract.__seams_name__, error_id)}, status=500)
+
+    @api.exception_handler(HttpError)
+    def unreadable_body(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        # ninja's own {"detail": ...} (a body it cannot parse: 400) is not the protocol's error body.
+        return _violation(f"{contract.__seams_name__}: {exc.message}", exc.status_code)
 
     @api.exception_handler(NinjaValidationError)
     def invalid_body(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:

@@ -3,6 +3,7 @@
 * :mod:`.keys`: Ed25519 key pairs, one per service; the trust (peers, their modules and keys);
 * :mod:`.config`: the ``SEAMS_IDENTITY`` setting from the environment, checked at start-up;
 * :mod:`.tokens`: issuing and verifying the JWTs (PyJWT, EdDSA);
+* :mod:`.replay`: each token is good for one request (its ``jti``, remembered until it expires);
 * :mod:`.policy`: authorisation from the manifests (``consumes``, the declaring publisher).
 
 See docs/security.md. ``python -m extraction.identity NAME`` (or ``manage.py service_key NAME``)
@@ -12,12 +13,13 @@ creates a key pair.
 from .config import identity_from_env
 from .keys import generate_private_pem, key_id, public_text
 from .policy import admit_call, admit_event, allowed_callers, allowed_publisher, authorise_event, bearer
-from .tokens import Forbidden, Identity, Refused, Unauthenticated, issue, verify
+from .tokens import Forbidden, Identity, Refused, Replayed, Unauthenticated, issue, verify
 
 __all__ = [
     "Forbidden",
     "Identity",
     "Refused",
+    "Replayed",
     "Unauthenticated",
     "admit_call",
     "admit_event",

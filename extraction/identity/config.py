@@ -11,7 +11,10 @@ Variables (see docs/security.md):
   ``make run`` and the README's local extraction walk-through need, with nothing to set);
 * ``SEAMS_IDENTITY_PEERS`` (JSON) or ``SEAMS_IDENTITY_PEERS_FILE``: the services it accepts calls
   from, their modules and public keys (:mod:`extraction.identity.keys`);
-* ``SEAMS_IDENTITY_TTL``: token lifetime in seconds (default 60).
+* ``SEAMS_IDENTITY_TTL``: token lifetime in seconds (default 60);
+* ``SEAMS_IDENTITY_REPLAY_REDIS_URL`` (else ``SEAMS_API_RATE_LIMIT_REDIS_URL``): the Redis where
+  every worker records the token ids it has seen, so a token replayed to another worker is refused
+  too (:mod:`extraction.identity.replay`); unset, each process keeps its own record.
 
 Files are re-read when they change (checked at most once a second), so a key rotates without a
 restart: see "Keys: creation and rotation" in docs/security.md.
@@ -26,6 +29,7 @@ from typing import Any
 
 from contracts.kernel import ConfigurationError
 
+from ..hardening import REPLAY_CACHE, replay_redis_url
 from .keys import load_private_key, parse_peers, read_file
 
 __all__ = ["DEFAULT_TTL", "allowed_callers_from_env", "identity_from_env"]
@@ -76,6 +80,8 @@ def identity_from_env(environ: Mapping[str, str], *, debug: bool, default_name: 
         "PEERS_FILE": peers_file,
         "DEV_DIR": dev_dir,
         "TTL": ttl,
+        # The Django cache alias extraction.hardening.caches_from_env defines for the same variable.
+        "REPLAY_CACHE": REPLAY_CACHE if replay_redis_url(environ) else None,
     }
 
 

@@ -46,18 +46,25 @@ def allowed_callers(contract: type[Contract]) -> frozenset[str]:
 
 
 def allowed_publisher(event_type: str, version: Any) -> str | None:
-    """The module that publishes ``event_type`` (its declaring module), None when unknown here."""
+    """The module that publishes ``event_type`` (its declaring module), None when unknown here.
+
+    Every version of a type has the same publisher: a version unknown here (a newer publisher's,
+    which may carry the older payloads this process reads, docs/evolution.md) is judged by the
+    versions known here, so claiming an unknown version never lets another module forward it."""
     try:
         event = declared_events.get((event_type, int(version)))
     except (TypeError, ValueError):
-        return None
+        event = None
+    if event is None:
+        event = next((e for (t, _), e in declared_events.items() if t == event_type), None)
     return event.publisher if event is not None else None
 
 
-def admit_call(token: str | None, contract: type[Contract]) -> Identity:
-    """Verify the caller of ``contract`` (401) and that its manifest consumes it (403)."""
+def admit_call(token: str | None, contract: type[Contract], message_id: str = "") -> Identity:
+    """Verify the caller of ``contract`` (401) and that its manifest consumes it (403).
+    ``message_id``: the Celery task id the token came with (replay protection, see ``.replay``)."""
     contract = contract.__seams_contract__
-    identity = verify(token, contract.__seams_module__)
+    identity = verify(token, contract.__seams_module__, message_id)
     if identity.module not in allowed_callers(contract):
         raise Forbidden(
             f"module '{identity.module}' (service '{identity.service}') does not consume {contract.__seams_name__}: "
@@ -66,12 +73,12 @@ def admit_call(token: str | None, contract: type[Contract]) -> Identity:
     return identity
 
 
-def admit_event(token: str | None, module: str, envelope: Any) -> Identity:
+def admit_event(token: str | None, module: str, envelope: Any, message_id: str = "") -> Identity:
     """Verify the forwarder of an event to ``module`` (401) and that it publishes the event (403).
 
     An event type unknown here passes (the receiver then answers it undeliverable, as before): the
     forwarder was still authenticated, and no handler can run for a type nobody here declares."""
-    identity = verify(token, module)
+    identity = verify(token, module, message_id)
     authorise_event(identity, envelope)
     return identity
 

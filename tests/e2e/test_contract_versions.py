@@ -8,7 +8,8 @@ monolith runs the other version, both ways round, on one PostgreSQL database:
 
 * service on v1, monolith on v2: calls to ``Catalog`` v1 and events cross in both directions,
   the service's v1 handler gets the monolith's downcast, and v2 is served beside v1;
-* service on v2, monolith on v1: the service's v2 handler gets the old publisher's v1, upcast.
+* service on v2, monolith on v1: the service's v2 handler gets the old publisher's v1, upcast;
+* service on v1, monolith on v2 over Celery: the downcasts travel in the Celery message as well.
 
 Every order ends confirmed or cancelled as the stock allows, with exactly one email each: no
 event is lost or repeated across the version gap.
@@ -139,21 +140,22 @@ class Deployment:
 
     monolith: Process
     service: Process
+    service_worker: Process
     monolith_url: str
 
 
 @pytest.fixture
-def deploy(trees: Trees, shared: Shared) -> Iterator[Callable[[Path, Path, str], Deployment]]:
+def deploy(trees: Trees, shared: Shared) -> Iterator[Callable[..., Deployment]]:
     """Start orders' service from one tree and the monolith from the other; stopped after the test."""
     stack: list[Process] = []
 
-    def start(service_tree: Path, monolith_tree: Path, case: str) -> Deployment:
+    def start(service_tree: Path, monolith_tree: Path, case: str, transport: str = "http") -> Deployment:
         log_dir = shared.log_dir / case
         log_dir.mkdir()
         monolith_port, service_port = free_port(), free_port()
         monolith_url, service_url = f"http://127.0.0.1:{monolith_port}", f"http://127.0.0.1:{service_port}"
         extracted = manage(service_tree, tree_env(trees, service_tree, shared.monolith_env()),
-                           "extract_module", "orders", "--transport", "http", "--out", str(log_dir / "out"))
+                           "extract_module", "orders", "--transport", transport, "--out", str(log_dir / "out"))
         assert extracted.returncode == 0, extracted.stdout + extracted.stderr
         service = log_dir / "out" / "orders-service"
         isolation = log_dir / "isolation"
@@ -168,22 +170,30 @@ def deploy(trees: Trees, shared: Shared) -> Iterator[Callable[[Path, Path, str],
             "SEAMS_EVENT_DISPATCH": "inline",
             "DEBUG": "false",
             "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+            "SEAMS_CELERY_TASK_LOG_LEVEL": "INFO",  # the worker's per-task lines: the evidence read below
             **{f"SEAMS_BIND_{m.upper()}_TIMEOUT": TIMEOUT for m in MODULES},
         })
         svc_web = DirProcess("service-web", web_command("service.wsgi", service_port), svc_env, log_dir, cwd=service)
         svc_worker = DirProcess("service-worker", worker_command("service", "seams.orders,seams.rpc.orders", "orders-service"),
                                 svc_env, log_dir, cwd=service)
+        over_celery = {"SEAMS_GATEWAY_ORDERS": service_url} if transport == "celery" else {}
         bound = tree_env(trees, monolith_tree, shared.monolith_env(
-            **monolith_identity, SEAMS_BIND_ORDERS=service_url, SEAMS_BIND_ORDERS_TIMEOUT=TIMEOUT))
+            **monolith_identity, SEAMS_BIND_ORDERS=service_url if transport == "http" else "celery",
+            SEAMS_BIND_ORDERS_TIMEOUT=TIMEOUT, **over_celery))
         web = DirProcess("monolith-web", web_command("app.wsgi", monolith_port), bound, log_dir, cwd=monolith_tree)
         processes: list[Process] = [svc_web, svc_worker, web]
+        if transport == "celery":  # the monolith's RPC workers: what the service calls or forwards back
+            rpc = ",".join(f"seams.rpc.{m}" for m in MODULES if m != "orders")
+            processes.append(DirProcess("monolith-worker", worker_command("app", rpc, "monolith", 2), bound, log_dir, cwd=monolith_tree))
         stack.extend(processes)
         for process in processes:
             process.start()
         wait_for(f"{service_url}/health/live", svc_web)
         wait_for(f"{monolith_url}/health/live", web)
-        wait_for_worker(svc_worker)
-        return Deployment(web, svc_web, monolith_url)
+        for process in processes:
+            if "worker" in process.name:
+                wait_for_worker(process)
+        return Deployment(web, svc_web, svc_worker, monolith_url)
 
     with running(stack):
         yield start
@@ -193,7 +203,15 @@ def served_paths(log: Path) -> str:
     return log.read_text(errors="replace")
 
 
-def test_service_on_v1_and_monolith_on_v2(trees: Trees, shared: Shared, deploy: Callable[[Path, Path, str], Deployment]) -> None:
+def test_service_on_v1_and_monolith_on_v2_over_celery(trees: Trees, shared: Shared, deploy: Callable[..., Deployment]) -> None:
+    """The same over Celery: the downcasts travel in the seams.receive_event message."""
+    deployment = deploy(trees.v1, trees.v2, "service-v1-celery", "celery")
+    run_order_flow(deployment.monolith_url, uuid.uuid4().hex[:6])
+    worker_log = served_paths(deployment.service_worker.log)
+    assert worker_log.count("{'outcome': 'completed'}") >= 2, worker_log[-3000:]
+
+
+def test_service_on_v1_and_monolith_on_v2(trees: Trees, shared: Shared, deploy: Callable[..., Deployment]) -> None:
     deployment = deploy(trees.v1, trees.v2, "service-v1")
     run_order_flow(deployment.monolith_url, uuid.uuid4().hex[:6])
 
@@ -213,7 +231,7 @@ def test_service_on_v1_and_monolith_on_v2(trees: Trees, shared: Shared, deploy: 
     assert refused.status_code == 403 and "does not consume catalog.CatalogV2" in refused.text, refused.text
 
 
-def test_service_on_v2_and_monolith_on_v1(trees: Trees, shared: Shared, deploy: Callable[[Path, Path, str], Deployment]) -> None:
+def test_service_on_v2_and_monolith_on_v1(trees: Trees, shared: Shared, deploy: Callable[..., Deployment]) -> None:
     deployment = deploy(trees.v2, trees.v1, "service-v2")
     run_order_flow(deployment.monolith_url, uuid.uuid4().hex[:6])
 

@@ -3,9 +3,10 @@ notifications (gunicorn, and a Celery worker on its own queues) with its own key
 "monolith" for the modules that stay there. The test process plays the monolith (it holds the
 monolith's key, tests/settings.py) and the attacker (who can reach the port and the broker).
 
-Each forged, unsigned, expired, wrong-audience, wrong-caller and replayed-after-expiry request is
-refused and leaves nothing behind (no inbox row, no email); the allowed caller still works; the
-trust file is rotated while the service runs.
+Each forged, unsigned, expired, wrong-audience, wrong-caller, replayed (within its minute, to any
+worker) and replayed-after-expiry request is refused and leaves nothing behind (no inbox row, no
+email), over HTTP and over Celery; the allowed caller still works; the trust file is rotated while
+the service runs.
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ def monolith_key() -> Ed25519PrivateKey:
 
 def token(key: Ed25519PrivateKey, *, sub: str = "orders", aud: str = "notifications", iss: str = "monolith",
           lifetime: float = 60, age: float = 0) -> str:
+    """A token as the transports sign them: a new ``jti`` each time, good for one request."""
     now = time.time() - age
-    claims = {"iss": iss, "sub": sub, "aud": aud, "iat": int(now), "exp": int(now + lifetime)}
+    claims = {"iss": iss, "sub": sub, "aud": aud, "iat": int(now), "exp": int(now + lifetime), "jti": uuid.uuid4().hex}
     return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": key_id(key)})
 
 
@@ -103,6 +105,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
             "SEAMS_IDENTITY_PEERS_FILE": str(peers),
             "CELERY_BROKER_URL": broker,
             "CELERY_RESULT_BACKEND": broker,
+            "SEAMS_IDENTITY_REPLAY_REDIS_URL": "redis://127.0.0.1:6379/12",  # shared by its workers
+            "SEAMS_IDENTITY_REPLAY_KEY_PREFIX": queue,
         })
         worker = subprocess.Popen(
             [str(BIN / "celery"), "-A", "app", "worker", "-Q", queue, "-c", "1", "-n", f"{queue}@%h", "--without-gossip",
@@ -126,8 +130,13 @@ def test_forged_events_are_refused_and_leave_nothing_behind(service: Service) ->
         "garbage": ("not.a.token", 401),
         "forged key": (token(attacker), 401),
         "forged key, monolith's kid": (jwt.encode({"iss": "monolith", "sub": "orders", "aud": "notifications",
-                                                   "iat": int(time.time()), "exp": int(time.time()) + 60}, attacker,
+                                                   "iat": int(time.time()), "exp": int(time.time()) + 60,
+                                                   "jti": uuid.uuid4().hex}, attacker,
                                                   algorithm="EdDSA", headers={"kid": key_id(monolith_key())}), 401),
+        "no jti (a token that could be replayed)": (jwt.encode({"iss": "monolith", "sub": "orders", "aud": "notifications",
+                                                               "iat": int(time.time()), "exp": int(time.time()) + 60},
+                                                              monolith_key(), algorithm="EdDSA",
+                                                              headers={"kid": key_id(monolith_key())}), 401),
         "expired": (token(monolith_key(), age=120), 401),
         "wrong audience": (token(monolith_key(), aud="catalog"), 401),
         "wrong caller (inventory does not publish OrderConfirmed)": (token(monolith_key(), sub="inventory"), 403),
@@ -149,6 +158,49 @@ def test_a_token_replayed_after_it_expired_is_refused(service: Service) -> None:
     replayed = service.event(short, confirmed("ada@example.com"))
     assert replayed.status_code == 401 and "expired" in replayed.json()["error"]["message"]
     assert service.state() == after
+
+
+def test_a_token_replayed_within_its_minute_is_refused_by_every_worker(service: Service) -> None:
+    """The service runs two gunicorn workers sharing their record of seen tokens through Redis:
+    the same token sent again, with the same or another body, is refused wherever it lands."""
+    once = token(monolith_key())
+    first = service.event(once, confirmed("eve@example.com"))
+    assert first.status_code == 200 and first.json()["outcome"] == "completed"
+    after = service.state()
+    for _ in range(4):  # a few tries, so both workers get one
+        replayed = service.event(once, confirmed("eve@example.com"))
+        assert replayed.status_code == 401 and "replayed" in replayed.json()["error"]["message"], replayed.text
+        other_body = service.event(once, confirmed("mallory@example.com"))
+        assert other_body.status_code == 401, other_body.text
+    assert service.state() == after  # nothing more: no inbox row, no email
+    call = token(monolith_key(), aud="catalog")
+    url = f"{service.base}{GET_PRODUCT}"
+    assert httpx.post(url, json={"sku": "NOPE"}, headers={"Authorization": f"Bearer {call}"}, timeout=30).status_code == 404
+    again = httpx.post(url, json={"sku": "NOPE"}, headers={"Authorization": f"Bearer {call}"}, timeout=30)
+    assert again.status_code == 401 and "replayed" in again.json()["error"]["message"]
+
+
+def test_the_celery_worker_refuses_a_replayed_token_within_and_after_its_minute(service: Service) -> None:
+    before = service.state()
+    app = Celery("attacker", broker=service.broker, backend=service.broker, set_as_current=False)
+
+    def send(task: str, args: list[Any], **kwargs: Any) -> Any:
+        return app.send_task(task, args=args, kwargs=kwargs, queue=service.queue).get(timeout=60)
+
+    call = ["catalog.Catalog", "get_product", {"sku": "NOPE"}, None, None]
+    captured = token(monolith_key(), sub="orders", aud="catalog")
+    assert send("seams.call_contract", call, token=captured)["error"]["code"] == "catalog.ProductNotFound"
+    replayed = send("seams.call_contract", call, token=captured)  # a new message, the captured token
+    assert replayed["refused"]["status"] == 401 and "replayed" in replayed["refused"]["message"]
+    short = token(monolith_key(), lifetime=1)
+    assert send("seams.receive_event", ["notifications", CONFIRMATION, confirmed("zoe@example.com")], token=short)["outcome"] == "completed"
+    after = service.state()
+    assert after["emails"] == before["emails"] + 1
+    time.sleep(1 + 5 + 1)  # its expiry plus the 5 s clock-skew leeway: waiting, not measuring
+    expired = send("seams.receive_event", ["notifications", CONFIRMATION, confirmed("zoe@example.com")], token=short)
+    assert expired["refused"]["status"] == 401 and "expired" in expired["refused"]["message"]
+    assert service.state() == after
+    app.close()
 
 
 def test_the_allowed_caller_is_served(service: Service) -> None:

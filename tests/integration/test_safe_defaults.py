@@ -98,3 +98,16 @@ print("STATUS", r.status_code, r.content.decode())
     assert "STATUS 500" in result.stdout, result.stdout + result.stderr
     assert "boom-secret-detail" not in result.stdout  # not in the response
     assert "Traceback" in result.stderr and "boom-secret-detail" in result.stderr  # in the log
+
+
+def test_a_malformed_variable_stops_the_start_naming_it() -> None:
+    """Read through extraction.settings.Env: once a bare ValueError from int() (no variable named),
+    and a mistyped flag was silently off."""
+    for variable, value, expected in (
+        ("SEAMS_EVENT_MAX_ATTEMPTS", "six", "SEAMS_EVENT_MAX_ATTEMPTS='six' is not a whole number (default 6)"),
+        ("SEAMS_RELAY_INTERVAL", "5s", "SEAMS_RELAY_INTERVAL='5s' is not a number (default 5)"),
+        ("DEBUG", "ture", "DEBUG='ture' is not a flag: use true or false"),
+    ):
+        result = run(["manage.py", "check"], {**PRODUCTION, variable: value})
+        assert result.returncode != 0, variable
+        assert expected in result.stderr, result.stderr[-1500:]

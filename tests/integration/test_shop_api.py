@@ -81,6 +81,7 @@ def test_a_duplicate_product_sku_is_409(client: Client) -> None:
     r = client.post("/api/catalog/products/", {"sku": "KB-101", "name": "Again", "price_cents": 1}, content_type=JSON, headers=staff())
 
     assert r.status_code == 409, r.content
+    assert r.json()["code"] == "catalog.ProductAlreadyExists"  # the contract's name, not modules.catalog.services...
 
 
 def test_notifications_are_those_of_the_token_whatever_the_query_says(client: Client) -> None:

@@ -649,12 +649,14 @@ def test_the_module_comes_from_the_binding_or_the_handler_name() -> None:
 
 
 def test_the_receiving_task_refuses_what_it_cannot_serve() -> None:
-    token = service_token("orders", "notifications")
-    answer = receive_forwarded_event("notifications", "modules.inventory.handlers.reserve_stock", ENVELOPE, token=token)
+    def token() -> str:  # one per message: a token is good for one
+        return service_token("orders", "notifications")
+
+    answer = receive_forwarded_event("notifications", "modules.inventory.handlers.reserve_stock", ENVELOPE, token=token())
     assert answer == {"undeliverable": "subscriber modules.inventory.handlers.reserve_stock belongs to module 'inventory', not to 'notifications'"}
-    assert "no module installed here" in receive_forwarded_event("notifications", "elsewhere.handler", ENVELOPE, token=token)["undeliverable"]
+    assert "no module installed here" in receive_forwarded_event("notifications", "elsewhere.handler", ENVELOPE, token=token())["undeliverable"]
     with override_settings(SEAMS_BINDINGS={"notifications": {"TRANSPORT": "celery"}}):
-        answer = receive_forwarded_event("notifications", HANDLER, ENVELOPE, token=token)
+        answer = receive_forwarded_event("notifications", HANDLER, ENVELOPE, token=token())
     assert answer["error"]["type"] == "NotServedHere"
 
 
@@ -672,3 +674,27 @@ def test_redis_brokers_get_the_transport_that_survives_a_broker_outage() -> None
     from django.conf import settings
 
     assert settings.CELERY_BROKER_TRANSPORT == broker_transport(settings.CELERY_BROKER_URL)
+
+
+# --- replay protection: a token is good for one message ------------------------------------------------
+def test_a_token_is_good_for_one_message_and_a_second_delivery_of_it_is_dropped(fake_catalog: FakeCatalog) -> None:
+    token = ORDERS_TOKEN()
+    args = ["catalog.Catalog", "get_product", {"sku": "KB-101"}, None, None]
+    first = call_contract.apply(args=args, kwargs={"token": token}, task_id="message-1")
+    assert "ok" in first.get()
+    # The broker delivers the same message again (same task id): dropped unrun, no result stored over
+    # the first delivery's answer.
+    again = call_contract.apply(args=args, kwargs={"token": token}, task_id="message-1")
+    assert again.state == "IGNORED"
+    # The token copied into another message (a replay within its minute): refused like a bad token.
+    replayed = call_contract.apply(args=args, kwargs={"token": token}, task_id="message-2").get()
+    assert replayed["refused"]["status"] == 401 and "replayed" in replayed["refused"]["message"]
+    assert len(fake_catalog.traces) == 1  # the implementation ran once
+
+
+def test_an_event_token_replayed_in_another_message_is_refused_before_the_inbox() -> None:
+    token = service_token("orders", "notifications")
+    first = receive_forwarded_event.apply(args=["notifications", "elsewhere.handler", ENVELOPE], kwargs={"token": token}, task_id="e-1")
+    assert "undeliverable" in first.get()
+    replayed = receive_forwarded_event.apply(args=["notifications", HANDLER, ENVELOPE], kwargs={"token": token}, task_id="e-2").get()
+    assert replayed["refused"]["status"] == 401

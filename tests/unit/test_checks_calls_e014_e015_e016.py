@@ -158,3 +158,13 @@ def test_events_flowing_back_against_calls_are_no_cycle() -> None:
     """sales calls listing; listing reacts to sales' events: the normal way to avoid a call cycle."""
     modules = [module_config("sales", consumes=[Catalog]), module_config("listing", handles=[SaleMade])]
     assert cycle_errors(modules) == []
+
+
+def test_the_allowed_declarations_worked_out_at_once_are_each_modules_own() -> None:
+    """boundary_errors groups the subscribers once; the answer is what each module says of itself."""
+    from contracts.kernel import module_configs
+    from contracts.kernel.checks import allowed_contract_modules
+    from contracts.kernel.registry import get_registry
+
+    modules = module_configs()
+    assert allowed_contract_modules(modules, get_registry()) == {m.label: m.allowed_contract_modules() for m in modules}

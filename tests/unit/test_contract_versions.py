@@ -308,12 +308,12 @@ def test_a_receiver_on_v1_reads_the_publishers_downcast_and_one_on_v2_upcasts_an
 @pytest.mark.django_db(transaction=True, databases=["default", "catalog"])
 def test_over_celery_each_handler_gets_its_version_the_same_way(receivers: dict[str, list[Any]]) -> None:
     """The worker's ``seams.receive_event`` task, run as the worker runs it, signed by the publisher (orders)."""
-    token = service_token("orders", "catalog")
     from_new_publisher = json.loads(json.dumps(envelope_to_wire(Row(GreetedV2(probe_id=8, name=Name(first="Barbara", last="Liskov"))))))  # type: ignore[arg-type]
     from_old_publisher = json.loads(json.dumps(envelope_to_wire(Row(Greeted(probe_id=9, name="Tony Hoare")))))  # type: ignore[arg-type]
     for envelope in (from_new_publisher, from_old_publisher):
         for handler in ("modules.catalog.greeting.old", "modules.catalog.greeting.new"):
-            assert receive_forwarded_event("catalog", handler, envelope, token=token) == {"outcome": "completed"}
+            # A fresh token each time: a service token is good for one message.
+            assert receive_forwarded_event("catalog", handler, envelope, token=service_token("orders", "catalog")) == {"outcome": "completed"}
     assert receivers["old"] == [Greeted(probe_id=8, name="Barbara Liskov"), Greeted(probe_id=9, name="Tony Hoare")]
     assert receivers["new"] == [GreetedV2(probe_id=8, name=Name(first="Barbara", last="Liskov")),
                                 GreetedV2(probe_id=9, name=Name(first="Tony", last="Hoare"))]
@@ -324,6 +324,26 @@ def test_a_receiver_that_cannot_be_given_its_version_answers_undeliverable(recei
     v3 = json.loads(json.dumps(envelope_to_wire(Row(GreetedV3(probe_id=10, name=Name(first="A", last="B"), language="en")))))  # type: ignore[arg-type]
     answer = receive_forwarded_event("catalog", "modules.catalog.greeting.old", v3, token=service_token("orders", "catalog"))
     assert "no converter from v3 to v2" in answer["undeliverable"]
+    assert receivers["old"] == []
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "catalog"])
+def test_a_version_unknown_here_does_not_let_another_module_forward_the_event(receivers: dict[str, list[Any]]) -> None:
+    """Only the publisher may forward its events, whatever version the envelope claims: a v99 that
+    carries a v1 payload, signed by a module that does not publish the type, runs nothing."""
+    forged = json.loads(json.dumps(envelope_to_wire(Row(Greeted(probe_id=11, name="Mallory Forger")))))  # type: ignore[arg-type]
+    forged.update(version=99, payloads={"1": forged["payload"]})
+    answer = receive_forwarded_event("catalog", "modules.catalog.greeting.old", forged, token=service_token("catalog", "catalog"))
+    assert answer["refused"]["status"] == 403 and "only 'orders' may forward it" in answer["refused"]["message"]
+    assert receivers["old"] == []
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "catalog"])
+def test_a_version_this_process_does_not_know_is_refused_naming_the_fix(receivers: dict[str, list[Any]]) -> None:
+    newer = json.loads(json.dumps(envelope_to_wire(Row(Greeted(probe_id=12, name="Future Person")))))  # type: ignore[arg-type]
+    newer["version"] = 7  # a publisher two deploys ahead, with no downcaster: no payload this side reads
+    with pytest.raises(Undeliverable, match=r"this process knows v1, v2, v3.*must declare a downcaster from v7"):
+        receive_event("modules.catalog.greeting.old", newer)
     assert receivers["old"] == []
 
 

@@ -14,6 +14,7 @@ from extraction.http import CircuitBreaker, HttpTransport, TransportUnavailable
 from extraction.http.breaker import OPEN
 from extraction.http.client import HttpChannel, channel_of, shared_client
 from extraction.http.wire import IDEMPOTENCY_HEADER
+from extraction.identity import bearer, verify
 from tests.support.tracing import TRACE_ID, current_trace, in_trace, trace_of
 
 URL = "http://catalog.test:8000"
@@ -196,6 +197,24 @@ def test_a_command_that_timed_out_says_its_outcome_is_unknown() -> None:
     stock, _ = remote(Stock, Server(httpx.ReadTimeout))
     with pytest.raises(TransportUnavailable, match="may or may not have taken effect"):
         stock.reserve("A", 1)
+
+
+class VerifyingServer(Server):
+    """Checks each request's service token as the receiver does (replay protection included),
+    then answers from the script: a timeout after the check is a request that reached the service
+    and whose answer was lost."""
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        verify(bearer(request.headers.get("Authorization")), "stock")
+        return super().__call__(request)
+
+
+def test_each_attempt_carries_a_new_token_so_a_retry_is_not_a_replay() -> None:
+    server = VerifyingServer(httpx.ReadTimeout, httpx.ReadTimeout, ok(2))
+    stock, _ = remote(Stock, server, CALLER="orders")
+    assert stock.release("A", 1, idempotency_key="release-43") == 2  # the third attempt's token was new too
+    tokens = [r.headers["Authorization"] for r in server.requests]
+    assert len(tokens) == 3 and len(set(tokens)) == 3
 
 
 def test_a_command_carrying_an_idempotency_key_is_retried_and_sends_the_key() -> None:

@@ -19,6 +19,7 @@ from ninja.testing import TestClient
 from contracts.catalog import Catalog, ProductDTO, ProductNotFound
 from contracts.kernel import Contract, query
 from contracts.kernel.testing import override_contract
+from contracts.orders import Orders
 from extraction.http import build_api
 from extraction.http.wire import VIOLATION_CODE
 from tests.support.identity import service_headers
@@ -196,12 +197,16 @@ class FakeTally(Tally):
 def test_build_api_serves_any_contract_with_wire_types() -> None:
     key = uuid.uuid4()
     with override_contract(Tally, FakeTally()):
-        client = TestClient(build_api(Tally), headers=service_headers("orders", "tally"))
-        total = client.post("/total", json={"since": "2024-05-07", "step": "2.5"})
+        client = TestClient(build_api(Tally))
+
+        def signed() -> dict[str, str]:  # a token is good for one request
+            return service_headers("orders", "tally")
+
+        total = client.post("/total", json={"since": "2024-05-07", "step": "2.5"}, headers=signed())
         assert total.status_code == 200 and total.json() == "17.5"
-        assert client.post("/reset", json={}).json() is None
-        assert client.post("/docs", json={"ids": [str(key)]}).json() == {str(key): 1}
-        assert client.post("/total", json={"since": 20240507}).status_code == 422
+        assert client.post("/reset", json={}, headers=signed()).json() is None
+        assert client.post("/docs", json={"ids": [str(key)]}, headers=signed()).json() == {str(key): 1}
+        assert client.post("/total", json={"since": 20240507}, headers=signed()).status_code == 422
 
 
 def test_build_api_documents_the_version_and_every_method() -> None:
@@ -210,3 +215,22 @@ def test_build_api_documents_the_version_and_every_method() -> None:
     assert set(schema["paths"]) == {f"/internal/tally/v2/tally/{m}" for m in ("total", "reset", "docs")}
     assert schema["paths"]["/internal/tally/v2/tally/total"]["post"]["summary"] == "Tally.total (query)"
     assert schema["components"]["schemas"]["TallyTotalArguments"]["required"] == ["since"]
+
+
+def test_a_body_that_is_not_json_is_a_400_in_the_protocol_not_ninjas_own_shape(fake: FakeCatalog) -> None:
+    response = Client().post(GET_PRODUCT, data=b"9CKo\xff", content_type="application/json", headers=service_headers("orders", "catalog"))
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == VIOLATION_CODE  # the documented ErrorBody (schemathesis found it)
+
+
+def test_the_document_links_methods_whose_answer_feeds_another() -> None:
+    catalog = build_api(Catalog).get_openapi_schema(path_prefix="/internal/catalog/v1/catalog")
+    paths = catalog["paths"]
+    batch = paths["/internal/catalog/v1/catalog/get_products"]["post"]["responses"][200]["links"]
+    assert batch == {"get_product": {"operationId": "catalog_get_product", "requestBody": {"sku": "$response.body#/0/sku"},
+                                     "description": "Catalog.get_product with a value of this answer"}}
+    single = paths[GET_PRODUCT]["post"]["responses"][200]["links"]
+    assert single["get_products"]["requestBody"] == {"skus": ["$response.body#/sku"]}
+    # One method: nothing to chain.
+    orders = build_api(Orders).get_openapi_schema(path_prefix="/internal/orders/v1/orders")
+    assert all("links" not in item["post"]["responses"][200] for item in orders["paths"].values())

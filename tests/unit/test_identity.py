@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from contracts.kernel.testing import override_contract
 from extraction.celery.tasks import call_contract, receive_forwarded_event
 from extraction.identity import (
     Forbidden,
+    Replayed,
     Unauthenticated,
     admit_call,
     admit_event,
@@ -47,7 +49,8 @@ def own_key() -> Ed25519PrivateKey:
 
 def forge(key: Ed25519PrivateKey, kid: str | None = None, **claims: object) -> str:
     now = int(time.time())
-    body = {"iss": "monolith", "sub": "orders", "aud": "catalog", "iat": now, "exp": now + 60, **claims}
+    body = {"iss": "monolith", "sub": "orders", "aud": "catalog", "iat": now, "exp": now + 60, "jti": uuid.uuid4().hex, **claims}
+    body = {name: value for name, value in body.items() if value is not None}  # jti=None: a token without one
     return jwt.encode(body, key, algorithm="EdDSA", headers={"kid": kid or key_id(key)})
 
 
@@ -109,13 +112,39 @@ def test_the_key_generator_prints_a_usable_pair_and_a_trust_entry(capsys: pytest
 
 
 # --- tokens -----------------------------------------------------------------------------------------
-def test_an_issued_token_names_service_module_and_target_and_is_reused() -> None:
+def test_an_issued_token_names_service_module_and_target_and_is_new_every_time() -> None:
     token = issue("orders", "catalog")
     claims = jwt.decode(token, own_key().public_key(), algorithms=["EdDSA"], audience="catalog")
     assert claims["iss"] == "monolith" and claims["sub"] == "orders" and 50 <= claims["exp"] - claims["iat"] <= 60
     assert jwt.get_unverified_header(token)["kid"] == key_id(own_key())
-    assert issue("orders", "catalog") == token  # cached while most of its life is left
+    again = issue("orders", "catalog")
+    assert again != token and jwt.decode(again, options={"verify_signature": False})["jti"] != claims["jti"]
     assert verify(token, "catalog").module == "orders"
+
+
+def test_a_token_is_good_for_one_request_only() -> None:
+    token = issue("orders", "catalog")
+    assert verify(token, "catalog").module == "orders"
+    with pytest.raises(Replayed, match="replayed service token") as caught:
+        verify(token, "catalog")  # within its minute: still refused
+    assert caught.value.status == 401 and not caught.value.same_message
+    # The same token with the message id of its first sighting is a second delivery of one message.
+    message = issue("orders", "catalog")
+    verify(message, "catalog", "task-1")
+    with pytest.raises(Replayed) as twice:
+        verify(message, "catalog", "task-1")
+    assert twice.value.same_message
+    with pytest.raises(Replayed) as moved:
+        verify(message, "catalog", "task-2")  # copied into another message: a replay
+    assert not moved.value.same_message
+    assert verify(issue("orders", "catalog"), "catalog").module == "orders"  # a new token passes
+
+
+def test_a_token_without_a_usable_jti_is_unauthenticated() -> None:
+    with pytest.raises(Unauthenticated, match="jti"):
+        verify(forge(own_key(), jti=None), "catalog")
+    with pytest.raises(Unauthenticated, match="jti must be a string"):
+        verify(forge(own_key(), jti="short"), "catalog")
 
 
 @pytest.mark.parametrize(
@@ -225,6 +254,7 @@ def test_keys_rotate_through_their_files_without_a_restart(tmp_path: Path) -> No
     config = {**settings.SEAMS_IDENTITY, "KEY": None, "KEY_FILE": str(key_file), "PEERS_FILE": str(peers_file)}
     from extraction.identity import tokens
 
+    old_key = load_private_key(old, "old")
     with override_settings(SEAMS_IDENTITY=config):
         first = issue("orders", "catalog")
         assert verify(first, "catalog").module == "orders"
@@ -232,14 +262,14 @@ def test_keys_rotate_through_their_files_without_a_restart(tmp_path: Path) -> No
         tokens._current().checked = 0  # the files are looked at once a second; do not wait for it
         second = issue("orders", "catalog")
         assert second != first and jwt.get_unverified_header(second)["kid"] == key_id(load_private_key(new, "new"))
-        assert verify(first, "catalog").module == "orders"  # both keys trusted while rotating
+        assert verify(forge(old_key), "catalog").module == "orders"  # both keys trusted while rotating
         peers_file.write_text(json.dumps({"monolith": {"modules": ["orders"], "keys": [new_public]}}))
         tokens._current().checked = 0
         assert verify(second, "catalog").module == "orders"
         # The old public key is gone from the peers, but the old private key file is gone too: the
-        # process's own key is the new one, so the old token's kid is now unknown.
+        # process's own key is the new one, so the old key's tokens are now of an unknown kid.
         with pytest.raises(Unauthenticated, match="unknown key"):
-            verify(first, "catalog")
+            verify(forge(old_key), "catalog")
     reset()
 
 
@@ -257,9 +287,55 @@ def test_with_debug_and_no_key_processes_sharing_a_directory_trust_each_other(tm
 
 def test_a_deeply_nested_body_from_an_authenticated_peer_is_refused_not_a_500() -> None:
     deep = b"[" * 100_000 + b"]" * 100_000
-    headers = service_headers("orders", "notifications")
-    events = Client().post(EVENTS, deep, content_type="application/json", headers=headers)
+    events = Client().post(EVENTS, deep, content_type="application/json", headers=service_headers("orders", "notifications"))
     assert events.status_code == 422 and "nested too deeply" in events.json()["undeliverable"]
     call = Client().post(GET_PRODUCT, deep, content_type="application/json", headers=service_headers("orders", "catalog"))
     assert call.status_code in {400, 422}, call.content[:200]
     assert Client().post(EVENTS, deep, content_type="application/json").status_code == 401  # anonymous: not even parsed
+
+
+# --- replay protection shared across workers ----------------------------------------------------------
+def replay_settings(location: str) -> override_settings:
+    caches = {
+        **settings.CACHES,
+        "seams-replay": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": location,
+            "KEY_PREFIX": f"test-{uuid.uuid4().hex[:8]}",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        },
+    }
+    return override_settings(CACHES=caches, SEAMS_IDENTITY={**settings.SEAMS_IDENTITY, "REPLAY_CACHE": "seams-replay"})
+
+
+def test_with_redis_a_token_replayed_to_another_worker_is_refused() -> None:
+    from extraction.identity import replay
+
+    with replay_settings("redis://127.0.0.1:6379/14"):
+        token = issue("orders", "catalog")
+        assert verify(token, "catalog").module == "orders"
+        replay.reset()  # another worker process: nothing of this one's record
+        with pytest.raises(Replayed):
+            verify(token, "catalog")
+
+
+def test_an_unreachable_redis_falls_back_to_the_process_record_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    from tests.support.processes import free_port
+
+    with replay_settings(f"redis://127.0.0.1:{free_port()}/0"):
+        token = issue("orders", "catalog")
+        assert verify(token, "catalog").module == "orders"  # the call goes through
+        with pytest.raises(Replayed):
+            verify(token, "catalog")  # and this process still refuses a replay
+    assert "shared replay record" in caplog.text and "unreachable" in caplog.text
+
+
+def test_the_replay_cache_is_configured_from_the_environment(tmp_path: Path) -> None:
+    from extraction.hardening import caches_from_env
+
+    assert "seams-replay" not in caches_from_env({})
+    env = {"SEAMS_IDENTITY_REPLAY_REDIS_URL": "redis://r:6379/3"}
+    assert caches_from_env(env)["seams-replay"]["LOCATION"] == "redis://r:6379/3"
+    assert caches_from_env({"SEAMS_API_RATE_LIMIT_REDIS_URL": "redis://r:6379/2"})["seams-replay"]["LOCATION"] == "redis://r:6379/2"
+    assert identity_from_env(env, debug=True, default_name="m", var_dir=tmp_path)["REPLAY_CACHE"] == "seams-replay"
+    assert identity_from_env({}, debug=True, default_name="m", var_dir=tmp_path)["REPLAY_CACHE"] is None

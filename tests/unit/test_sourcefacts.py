@@ -9,7 +9,15 @@ import pytest
 
 from contracts.kernel import module_configs
 from contracts.kernel.boundaries import allowed_declarations, load_project
-from contracts.kernel.sourcefacts import file_facts, owner_of, project_packages, read_manifest
+from contracts.kernel.sourcefacts import (
+    FileFacts,
+    file_facts,
+    leaving_level,
+    owner_of,
+    project_packages,
+    read_manifest,
+    worth_reading,
+)
 from tests.support.processes import ROOT
 
 
@@ -111,3 +119,86 @@ def test_the_static_manifests_agree_with_the_installed_modules() -> None:
         assert sorted(manifest.publishes) == dotted(module.publishes), label
         assert manifest.unreadable == []
         assert allowed_declarations(manifest, project) == module.allowed_contract_modules(), label
+
+
+# --- the screen: a file it passes over holds nothing any rule reads -------------------------------
+PROJECT = frozenset({"app", "modules", "contracts", "extraction", "utils"})
+
+
+def _relevant(facts: FileFacts, module: str) -> list[object]:
+    """What of a file's facts ``manage.py check`` or ``lint-imports`` looks at."""
+    own = module + "."
+    reached = [
+        name for name, _ in facts.imports
+        if name.split(".")[0] in PROJECT and name != "modules" and not (name == module or name.startswith(own))
+        and not (name == "contracts" or name == "contracts.kernel" or name.startswith("contracts.kernel."))
+    ]
+    return [*reached, *facts.uses, *facts.publishes, *facts.subscribes, *facts.model_lookups, *facts.model_strings]
+
+
+TRICKY = [
+    ("from contracts.kernel import use\nx = use (Catalog)\n", "modules.x.f"),  # a space before the bracket
+    ("from contracts.kernel import publish\nx = publish\\\n(e)\n", "modules.x.f"),
+    ("s = 'inventory' '.Stock'\n", "modules.x.f"),  # implicit concatenation
+    ("s = 'inventory.' 'Stock'\n", "modules.x.f"),
+    ("s = 'inventory\\x2eStock'\n", "modules.x.f"),  # an escaped dot
+    ("s = '''inventory.Stock\n'''\n", "modules.x.f"),
+    ("s = f'inventory.Stock'\n", "modules.x.f"),
+    ("from . . import y\n", "modules.x.f"),  # dots apart are one relative import
+    ("from\\\n.. import y\n", "modules.x.f"),
+    ("from ...y import z\n", "modules.x.api.views"),
+    ("def f():\n    import utils\n", "modules.x.f"),
+    ("from contracts . catalog import Catalog\n", "modules.x.f"),
+    ("from contracts import catalog\n", "modules.x.f"),
+    ("import ｍodules.y\n", "modules.x.f"),  # Python folds the full-width letter: this is modules.y
+]
+
+
+@pytest.mark.parametrize(("source", "name"), TRICKY)
+def test_the_screen_lets_through_every_way_of_writing_a_fact(source: str, name: str) -> None:
+    leaving = leaving_level(name, False, "modules.x")
+    assert _relevant(file_facts(source, name), "modules.x"), "the case itself must hold a fact"
+    assert worth_reading(source, project=PROJECT, leaving=leaving)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from django.db import models\n\n\nclass Item(models.Model):\n    key = models.CharField(max_length=9)\n",
+        "from .models import Item\nfrom . import selectors\n",
+        '"""Module orders: it uses nothing."""\nMAX = 3\n',
+        "from contracts.kernel import implements, atomic\n",
+    ],
+)
+def test_the_screen_skips_files_that_reach_nothing(source: str) -> None:
+    assert not _relevant(file_facts(source, "modules.x.f"), "modules.x")
+    assert not worth_reading(source, project=PROJECT, leaving=2)
+
+
+def _module_files() -> list[tuple[Path, str, bool]]:
+    found = []
+    for path in sorted((ROOT / "modules").rglob("*.py")):
+        relative = path.relative_to(ROOT).with_suffix("").parts
+        is_package = relative[-1] == "__init__"
+        found.append((path, ".".join(relative[:-1] if is_package else relative), is_package))
+    return found
+
+
+def test_no_file_of_the_project_or_the_synthetic_bench_that_holds_a_fact_is_skipped(tmp_path: Path) -> None:
+    """The screen's one promise, over every module file of the shop and of a bench project."""
+    from bench.synthetic import write_project
+
+    write_project(tmp_path / "synthetic", 6)
+    files = _module_files()
+    for path in sorted((tmp_path / "synthetic" / "modules").rglob("*.py")):
+        relative = path.relative_to(tmp_path / "synthetic").with_suffix("").parts
+        is_package = relative[-1] == "__init__"
+        files.append((path, ".".join(relative[:-1] if is_package else relative), is_package))
+    skipped = 0
+    for path, name, is_package in files:
+        source = path.read_text(encoding="utf-8")
+        module = ".".join(name.split(".")[:2])
+        if not worth_reading(source, project=PROJECT, leaving=leaving_level(name, is_package, module)):
+            skipped += 1
+            assert not _relevant(file_facts(source, name, is_package=is_package), module), path
+    assert skipped > len(files) / 3, "the screen should spare most models, selectors and domain files"

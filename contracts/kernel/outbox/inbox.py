@@ -20,7 +20,7 @@ from ..events import Envelope, Event, declared_events
 from ..modules import get_module
 from ..registry import Subscriber, get_registry
 from ..telemetry import tracing
-from ..upcasting import payload_for
+from ..upcasting import payload_for, unknown_version
 from .statements import insert_inbox
 
 
@@ -28,7 +28,7 @@ def validated(event_type: str, version: int, payload: dict[str, object]) -> Even
     """The payload as its declared event class; ``Undeliverable`` when it can never be one."""
     event_class = declared_events.get((event_type, version))
     if event_class is None:
-        raise Undeliverable(f"unknown event type {event_type} v{version}: no contract declares it in this process")
+        raise Undeliverable(unknown_version(event_type, version))
     try:
         return event_class.model_validate(payload)
     except pydantic.ValidationError as exc:

@@ -1,0 +1,54 @@
+"""Celery settings every Seams process shares (its workers, and its web processes that publish
+tasks or call contracts over Celery); only the default queue differs.
+
+A call over Celery waits for its result, so the result backend's timeouts matter on the calling
+side as much as on the worker: they are the same everywhere, not only in the monolith.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from extraction.celery.redis_transport import broker_transport
+
+from .env import Env
+
+__all__ = ["celery_settings"]
+
+
+def celery_settings(env: Env, *, default_queue: str) -> dict[str, Any]:
+    """``CELERY_*`` (read by ``config_from_object(..., namespace="CELERY")``), from
+    ``CELERY_BROKER_URL``, ``CELERY_RESULT_BACKEND``, ``CELERY_BROKER_CONNECTION_TIMEOUT``,
+    ``CELERY_RESULT_EXPIRES``, ``CELERY_REDIS_SOCKET_CONNECT_TIMEOUT`` and ``SEAMS_RELAY_INTERVAL``.
+
+    ``default_queue``: where tasks with no queue of their own (the relay) go: the queue the
+    process's worker consumes.
+    """
+    broker_url = env.str("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+    return {
+        "CELERY_BROKER_URL": broker_url,
+        # kombu's Redis transport with the fix that keeps a busy worker alive when Redis drops
+        # (extraction/celery/redis_transport.py); other brokers keep kombu's own transport.
+        "CELERY_BROKER_TRANSPORT": broker_transport(broker_url),
+        "CELERY_RESULT_BACKEND": env.str("CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/1"),
+        "CELERY_TASK_SERIALIZER": "json",
+        "CELERY_ACCEPT_CONTENT": ["json"],
+        "CELERY_TASK_DEFAULT_QUEUE": default_queue,
+        "CELERY_WORKER_PREFETCH_MULTIPLIER": 1,
+        # Workers log through LOGGING (JSON when asked), not Celery's own root handler.
+        "CELERY_WORKER_HIJACK_ROOT_LOGGER": False,
+        # Publishing a task never blocks a web request for long: if the broker is down the outbox
+        # keeps the event and the relay sends it later.
+        "CELERY_BROKER_CONNECTION_TIMEOUT": env.float("CELERY_BROKER_CONNECTION_TIMEOUT", 2.0),
+        "CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP": True,
+        # Contract calls over Celery wait for their result: when Redis is gone, fail within seconds
+        # (the caller gets ServiceUnavailable -> 503), not after the backend's default 20 one-second retries.
+        "CELERY_RESULT_EXPIRES": env.int("CELERY_RESULT_EXPIRES", 300),
+        "CELERY_REDIS_SOCKET_CONNECT_TIMEOUT": env.float("CELERY_REDIS_SOCKET_CONNECT_TIMEOUT", 2.0),
+        "CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS": {
+            "retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+        },
+        "CELERY_BEAT_SCHEDULE": {
+            "seams-relay": {"task": "seams.relay", "schedule": env.float("SEAMS_RELAY_INTERVAL", 5.0)},
+        },
+    }
