@@ -72,8 +72,9 @@ bench-transports: install
 bench-events: install
 	$(BIN)/python -m bench.events
 
-# The boundary gate (lint-imports with the seams contract) vs `tach check` on synthetic projects of
-# 25-200 modules (bench/synthetic.py); writes bench/RESULTS-boundaries.md. No services needed.
+# The whole boundary gate (lint-imports with the seams contract, plus manage.py check's Seams checks) vs
+# `tach check` on synthetic projects of 25-200 modules (bench/synthetic.py), warm and cold; writes
+# bench/RESULTS-boundaries.md. No services needed.
 bench-boundaries: install
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.boundaries

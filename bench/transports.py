@@ -405,12 +405,11 @@ def measure_http(sizes: Sizes, base: str, access_log: Path) -> Comparison:
 
     from contracts.catalog import Catalog, ProductDTO
     from contracts.kernel import use
-    from extraction.http.client import LIMITS, SOCKET_OPTIONS
+    from extraction.http.client import pooled_transport
 
-    # The same pool and socket options (TCP_NODELAY) as the transport's client: only the transport differs.
-    raw_client = httpx.Client(
-        base_url=base, transport=httpx.HTTPTransport(limits=LIMITS, socket_options=SOCKET_OPTIONS), timeout=10
-    )
+    # The same connection pool and socket options (TCP_NODELAY) as the transport's client: only the
+    # transport differs.
+    raw_client = httpx.Client(base_url=base, transport=pooled_transport(), timeout=10)
 
     def raw() -> ProductDTO:
         response = raw_client.post(RAW_PATH, json={"sku": SKU})

@@ -31,6 +31,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
+from django.core.handlers.base import BaseHandler
+from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve
 
@@ -101,11 +103,33 @@ def _not_found(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"detail": "Not Found"}, status=404)
 
 
+class _InternalHandler(BaseHandler):
+    """Django's request handling (URL resolution, the view, exceptions to responses) with no
+    middleware of its own: what an internal request still needs after this middleware."""
+
+    def load_middleware(self, is_async: bool = False) -> None:
+        self._view_middleware: list[Any] = []
+        self._template_response_middleware: list[Any] = []
+        self._exception_middleware: list[Any] = []
+        self._middleware_chain = convert_exception_to_response(self._get_response)
+
+
 class InternalSurfaceMiddleware:
-    """Route ``/internal/...`` to the internal URLconf when exposed here, else a plain 404."""
+    """Route ``/internal/...`` to the internal URLconf when exposed here, else a plain 404.
+
+    An exposed internal request goes straight to its view, past the middleware listed after this
+    one: sessions, CSRF (the internal views are exempt), users, messages, the slash redirect and
+    the frame header are for browsers, and an internal call carries a service token instead
+    (:mod:`extraction.identity`). They cost a fifth of an internal call's CPU on the serving side
+    (measured in-process, 8 x 200 calls of ``catalog.get_products``, load 24: 1863 -> 1542 us), and
+    an extracted shop serves three internal requests per order. Everything before it still runs:
+    the request metrics, ``SecurityMiddleware``, the JSON body check and the tracing middleware
+    that instrumentation puts first."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
+        self.internal = _InternalHandler()
+        self.internal.load_middleware()
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path_info.startswith(PREFIX):
@@ -121,4 +145,6 @@ class InternalSurfaceMiddleware:
         except Resolver404:
             return _not_found(request)  # never Django's debug page, which would list the routes
         request.urlconf = URLCONF
-        return self.get_response(request)
+        # ALLOWED_HOSTS, checked by CommonMiddleware for every other request: a bad Host is still a 400.
+        request.get_host()
+        return self.internal._middleware_chain(request)

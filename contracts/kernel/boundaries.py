@@ -26,7 +26,9 @@ import-linter contract type.
 
 from __future__ import annotations
 
+import ast
 import os
+import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -35,7 +37,7 @@ from pathlib import Path
 import grimp
 
 from . import baseline
-from .factcache import CALLS, FactCache
+from .factcache import CALLS, FactCache, read_source, stamp_of
 from .sourcefacts import (
     KNOWN_PACKAGES,
     NOT_PROJECT,
@@ -44,10 +46,10 @@ from .sourcefacts import (
     call_cycles,
     file_facts,
     leaving_level,
+    manifest_of,
     mentions_calls,
     owner_of,
     project_packages,
-    read_manifest,
     worth_reading,
 )
 
@@ -139,6 +141,7 @@ def load_project(
     contracts_package: str = "contracts",
     exclude: Iterable[str] = (),
     cache_dir: str | None = None,
+    facts: FactCache | None = None,
 ) -> Project:
     root = Path(root).resolve()
     tops = project_packages(root, NOT_PROJECT | set(exclude))
@@ -150,7 +153,7 @@ def load_project(
         for package in sorted(modules_dir.iterdir()):
             if (package / "__init__.py").exists() and not package.name.startswith("_"):
                 name = f"{modules_package}.{package.name}"
-                manifest = read_manifest(package / "apps.py", name) if (package / "apps.py").exists() else None
+                manifest = _manifest(package / "apps.py", name, contracts_package, facts) if (package / "apps.py").exists() else None
                 manifests[package.name] = manifest or StaticManifest(label=package.name, name=name)
     contracts_dir = root / contracts_package
     declarations = {
@@ -158,7 +161,26 @@ def load_project(
         for p in (contracts_dir.iterdir() if contracts_dir.is_dir() else [])
         if (p.suffix == ".py" or (p / "__init__.py").exists()) and p.stem != "kernel" and not p.name.startswith("_")
     }
-    return Project(root, modules_package, contracts_package, tops, graph, manifests, declarations)
+    return Project(root, modules_package, contracts_package, tops, graph, manifests, declarations, facts or FactCache(None))
+
+
+def _manifest(apps_py: Path, name: str, contracts_package: str, facts: FactCache | None) -> StaticManifest | None:
+    """The static manifest of ``apps.py``; its source facts are kept from the same parse (``manage.py
+    check`` reads every apps.py: it imports the contract files the module depends on)."""
+    path = str(apps_py)
+    try:
+        stamp, read_at = stamp_of(path), time.time_ns()
+        if facts is not None and (known := facts.manifest(path, name, stamp)) is not None:
+            return known[0]
+        source = read_source(path, stamp[0])
+        tree = ast.parse(source)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    manifest = manifest_of(tree, name)
+    if facts is not None:
+        kernel = f"{contracts_package}.kernel"
+        facts.store(path, f"{name}.apps", stamp, read_at, file_facts(source, f"{name}.apps", kernel=kernel, tree=tree), manifest=(manifest,))
+    return manifest
 
 
 def _package_nodes(graph: grimp.ImportGraph, package: str) -> list[str]:
@@ -336,12 +358,12 @@ def module_facts(project: Project, manifest: StaticManifest) -> dict[str, FileFa
             dotted = ".".join(relative if is_package else [*relative, filename[:-3]])
             path = os.path.join(directory, filename)
             leaving = leaving_level(dotted, is_package, manifest.name)
-            check_screen = ("module", check_project_words, leaving)
+            check_screen = ("module", check_project_words, leaving, manifest.label)
             facts = project.facts.facts(
                 path, dotted, is_package=is_package, kernel=kernel, screen=CALLS, worth_parsing=mentions_calls,
                 implied_by=_looks_for_calls,
-                quiet_also=lambda source, screen=check_screen, leaving=leaving: (
-                    None if worth_reading(source, project=check_project_words, leaving=leaving) else screen
+                quiet_also=lambda source, screen=check_screen, leaving=leaving, label=manifest.label: (
+                    None if worth_reading(source, project=check_project_words, leaving=leaving, own=label) else screen
                 ),
             )
             if facts is not None:
@@ -352,7 +374,7 @@ def module_facts(project: Project, manifest: StaticManifest) -> dict[str, FileFa
 
 def _looks_for_calls(screen: object) -> bool:
     """Every screen of ``manage.py check`` parses at least the files that could call use/publish."""
-    return isinstance(screen, tuple) and len(screen) == 3 and screen[0] == "module"
+    return isinstance(screen, tuple) and len(screen) == 4 and screen[0] == "module"
 
 
 def _declared(target: str, entries: list[str]) -> bool:
@@ -447,10 +469,11 @@ def check_project(
 
     ``cache_dir`` (relative to ``root``) keeps grimp's graph and the source facts between runs;
     ``manage.py check`` reads the same facts (``factcache``)."""
+    facts = facts_cache or FactCache(None if cache_dir is None else Path(root).resolve() / cache_dir)
     project = load_project(
-        root, modules_package=modules_package, contracts_package=contracts_package, exclude=exclude, cache_dir=cache_dir
+        root, modules_package=modules_package, contracts_package=contracts_package, exclude=exclude, cache_dir=cache_dir,
+        facts=facts,
     )
-    project.facts = facts_cache or FactCache(None if cache_dir is None else project.root / cache_dir)
     violations = find_violations(project)
     project.facts.save()
     try:

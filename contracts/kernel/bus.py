@@ -105,10 +105,17 @@ def publish(event: Event, *, headers: dict[str, str] | None = None, _caller: str
         )
         event_backend().publish(envelope, using=alias)
         tracing.mark_outcome(span, "ok", event_id=str(envelope.id))
-    transaction.on_commit(EVENTS_PUBLISHED.labels(envelope.type).inc, using=alias)  # only what commits counts
+    transaction.on_commit(_published_counter(envelope.type).inc, using=alias)  # only what commits counts
     for recorder in recorders.get():
         recorder.append(envelope)
     return envelope
+
+
+@lru_cache(maxsize=1024)
+def _published_counter(event_type: str) -> Any:
+    """The labelled child of the published counter, looked up once per type (``labels()`` takes a
+    lock and builds its key on every call)."""
+    return EVENTS_PUBLISHED.labels(event_type)
 
 
 def deliver(envelope: Envelope) -> None:

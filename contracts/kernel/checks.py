@@ -110,18 +110,18 @@ def relation_errors(
 
 
 # --- E002 / E006 / E013 / E015 / E016: what a module's source code reaches for --------------------
-def _python_files(module: ModuleConfig) -> Iterator[Path]:
-    """Every ``.py`` of the module but its migrations, in a stable order (``os.walk``: no per-file ``Path``)."""
+def _python_files(module: ModuleConfig) -> Iterator[str]:
+    """Every ``.py`` of the module but its migrations, in a stable order (``os.walk``, no ``Path`` a file)."""
     for directory, subdirectories, files in os.walk(module.path):
         subdirectories[:] = sorted(d for d in subdirectories if d != "migrations" and d != "__pycache__")
         for filename in sorted(files):
             if filename.endswith(".py"):
-                yield Path(directory, filename)
+                yield os.path.join(directory, filename)
 
 
 def source_errors(
     module: ModuleConfig,
-    files: Iterable[Path],
+    files: Iterable[Path | str],
     models_by_module: dict[str, set[str]],
     project_packages: set[str],
     *,
@@ -149,15 +149,15 @@ def source_errors(
         shown = str(path)
         dotted_name, is_package, recorded_as = _names_of(module, own, base, shown)
         leaving = leaving_level(dotted_name, is_package, module.name)
-        screen = ("module", project, leaving)
+        screen = ("module", project, leaving, me)
         facts = cache.facts(
             os.path.abspath(shown),
             dotted_name,
             is_package=is_package,
             kernel="contracts.kernel",
             screen=screen,
-            worth_parsing=lambda source, leaving=leaving: worth_reading(source, project=project, leaving=leaving),
-            implied_by=lambda quiet, leaving=leaving: _covers(quiet, project, leaving),
+            worth_parsing=lambda source, leaving=leaving: worth_reading(source, project=project, leaving=leaving, own=me),
+            implied_by=lambda quiet, leaving=leaving: _covers(quiet, project, leaving, me),
         )
         if facts is None:
             continue
@@ -198,11 +198,11 @@ def allowed_contract_modules(modules: Iterable[ModuleConfig], registry: Registry
     return found
 
 
-def _covers(quiet_under: object, project: frozenset[str], leaving: int) -> bool:
-    """A file quiet under a screen for more packages (same relative depth) is quiet under this one."""
+def _covers(quiet_under: object, project: frozenset[str], leaving: int, own: str) -> bool:
+    """A file quiet under a screen for more packages (same depth, same module) is quiet under this one."""
     return (
-        isinstance(quiet_under, tuple) and len(quiet_under) == 3 and quiet_under[0] == "module"
-        and quiet_under[2] == leaving and project <= quiet_under[1]
+        isinstance(quiet_under, tuple) and len(quiet_under) == 4 and quiet_under[0] == "module"
+        and quiet_under[2] == leaving and quiet_under[3] == own and project <= quiet_under[1]
     )
 
 

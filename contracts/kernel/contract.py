@@ -101,8 +101,19 @@ class Contract:
         version = cls.__dict__.get("version", 1)
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
             raise TypeError(f"{cls.__qualname__}.version must be an int >= 1 (got {version!r})")
+        family = family_name(cls.__name__, version)
+        clash = next(
+            (c for c in declared_contracts.values()
+             if (c.__seams_module__, c.__seams_family__, c.version) == (owner, family, version) and c.__name__ != cls.__name__),
+            None,
+        )
+        if clash is not None:
+            raise TypeError(
+                f"{cls.__qualname__} and {clash.__qualname__} are both version {version} of the contract {family} of "
+                f"'{owner}': they would be served at the same paths. Give one the next version, or another name."
+            )
         cls.__seams_contract__ = cls
-        cls.__seams_family__ = family_name(cls.__name__, version)
+        cls.__seams_family__ = family
         cls.__seams_module__ = owner
         cls.__seams_name__ = f"{owner}.{cls.__name__}"
         cls.__seams_methods__ = {

@@ -81,10 +81,13 @@ def module_configs() -> list[ModuleConfig]:
 
 
 def get_module(label: str) -> ModuleConfig:
-    """The module with this label; fails loudly, naming the known ones."""
-    for config in module_configs():
-        if config.label == label:
-            return config
+    """The module with this label; fails loudly, naming the known ones. (Django's app registry
+    answers by label in one dict lookup: this runs several times per event.)"""
+    if not apps.apps_ready:
+        module_configs()  # raises NotReady
+    config = apps.app_configs.get(label)
+    if isinstance(config, ModuleConfig):
+        return config
     known = ", ".join(sorted(c.label for c in module_configs())) or "none"
     raise UnknownName(
         f"No module is labelled '{label}'. Known modules: {known}. A module is an app under modules/ "

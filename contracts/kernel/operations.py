@@ -40,8 +40,12 @@ def event_stats(aliases: list[str] | None = None) -> list[ModuleEventStats]:
     """Published / pending / failed / completed / dead counts and backlog, per module database.
 
     Completed rows removed by the ``delete`` completion mode are not counted; ``archive`` mode
-    counts archived rows as completed.
+    counts archived rows as completed. The completion marks this process still holds back
+    (``outbox.completions``) are written first; another process's show as processing until written.
     """
+    from .outbox.completions import deferred
+
+    deferred.flush()  # this process's handled publications whose completion marks still wait: completed
     result = []
     for alias in aliases or module_aliases():
         counts = dict(

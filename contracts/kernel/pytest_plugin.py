@@ -62,6 +62,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         item.add_marker(pytest.mark.django_db(databases=module_scope(*marker.args, **marker.kwargs).databases))
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """After each test body, before its databases are torn down: write the completion marks the
+    outbox still holds back (``outbox.completions``), so none leaks into the next test."""
+    yield
+    from .outbox.completions import deferred
+
+    try:
+        deferred.flush()
+    except Exception:  # the test's databases are no longer usable: nothing to write them to
+        deferred.discard()
+
+
 @pytest.fixture(autouse=True)
 def _seams_module_isolation(request: pytest.FixtureRequest) -> Iterator[None]:
     marker = request.node.get_closest_marker("seams_module")

@@ -7,6 +7,9 @@
       published.assert_one(OrderPlaced, customer_email="ada@example.com")
 
 * ``deliver_pending()`` — deliver every open publication now, synchronously (outbox backend).
+* ``write_completions()`` — write the completion marks the outbox still holds back (a handled
+  publication stays ``processing`` up to ``COMPLETION_DELAY`` when its handler ran on another SQLite
+  file), before reading publication statuses.
 * ``override_contract(Catalog, FakeCatalog())`` — serve a contract with a fake that subclasses it.
 * ``Scenario`` — for the Celery dispatch mode: stimulate, then wait (with a timeout) for an event of
   a type, or for a state change, then verify::
@@ -85,6 +88,14 @@ def override_contract(contract: type[Contract], fake: Contract) -> Iterator[Cont
         reset_resolution_cache()
 
 
+def write_completions() -> None:
+    """Write now the completion marks of handled publications this process still holds back
+    (``contracts.kernel.outbox.completions``): afterwards each shows ``completed``."""
+    from .outbox.completions import deferred
+
+    deferred.flush()
+
+
 def deliver_pending(*, include_failed: bool = True, max_rounds: int = 100) -> int:
     """Process every open publication of every module database now, in this process, until none
     is left that can run (handlers may publish more). Returns how many were processed."""
@@ -92,6 +103,7 @@ def deliver_pending(*, include_failed: bool = True, max_rounds: int = 100) -> in
     from .outbox import module_aliases, process_publication
 
     statuses = [PublicationStatus.PENDING] + ([PublicationStatus.FAILED] if include_failed else [])
+    write_completions()
     done = 0
     for _ in range(max_rounds):
         progressed = 0

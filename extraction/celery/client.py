@@ -9,9 +9,11 @@ so callers cannot tell it from the in-process implementation:
   travel as JSON (:mod:`extraction.wire`); the answer is rebuilt into the declared return type: a
   ``ProductDTO`` comes back as a ``ProductDTO``, a ``Decimal`` as a ``Decimal``;
 * each call is one ``seams.call_contract`` task (:mod:`extraction.celery.tasks`) sent to the
-  binding's ``QUEUE`` of the project's broker; the caller waits for its result at most ``TIMEOUT``
-  seconds; results expire from the backend after ``CELERY_RESULT_EXPIRES`` (no per-call delete,
-  which would cost a round trip on every call);
+  binding's ``QUEUE`` of the project's broker; the caller waits for its answer at most ``TIMEOUT``
+  seconds. With a Redis result backend the worker pushes the answer to a reply key of the call's
+  own and the caller takes it with one ``BLPOP`` (:mod:`extraction.celery.replies`: no result
+  record, no pub/sub subscription); with another backend, the answer is the task's result, which
+  expires after ``CELERY_RESULT_EXPIRES`` (no per-call delete, which would cost a round trip);
 * the call carries its deadline (now + ``TIMEOUT``): a call whose caller gave up is dropped by the
   worker that receives it late, instead of running for nobody (a call already running is not
   stopped);
@@ -55,6 +57,8 @@ from typing import Any
 from celery import Celery, current_app
 from celery.exceptions import TimeoutError as CeleryTimeout
 from kombu.utils.url import maybe_sanitize_url
+from kombu.utils.uuid import uuid
+from redis.exceptions import TimeoutError as RedisTimeout
 
 from contracts.kernel import ConfigurationError, Contract, Undeliverable
 from contracts.kernel.telemetry.tracing import carrier
@@ -64,6 +68,7 @@ from extraction.identity import allowed_publisher, issue
 from extraction.proxy import client_class
 from extraction.wire import IDEMPOTENCY_PARAMETER, TransportUnavailable
 
+from . import replies
 from .tasks import RECEIVE_TASK_NAME, TASK_NAME
 
 __all__ = ["DEFAULT_TIMEOUT", "PUBLISH_RETRY_POLICY", "CeleryChannel", "CeleryTransport", "channel_of", "forward_event"]
@@ -100,6 +105,35 @@ def _describe(exc: BaseException) -> str:
 def _refusal(refused: Mapping[str, Any], caller: str) -> str:
     who = f"module '{caller}'" if caller else "a caller that is not a module"
     return f"refused the call from {who} ({refused.get('status')}: {refused.get('message', '')})"
+
+
+class _Reply:
+    """Where the answer of one task comes back (:mod:`.replies`): its own reply key, pushed by the
+    worker and taken with one ``BLPOP``, when the result backend is Redis; otherwise Celery's result
+    backend (``AsyncResult.get``)."""
+
+    def __init__(self, app: Celery) -> None:
+        self.client = replies.reply_client(app)
+        self.kwargs: dict[str, str] = {}
+        self.options: dict[str, Any] = {}
+        if self.client is not None:
+            task_id = uuid()
+            self.key = replies.key_for(task_id)
+            self.kwargs = {"reply_to": self.key}
+            # Celery neither subscribes to the task's result nor stores one.
+            self.options = {"task_id": task_id, "ignore_result": True}
+
+    def answer(self, result: Any, timeout: float) -> Any:
+        """The task's answer; raises Celery's ``TimeoutError`` when none came within ``timeout``."""
+        if self.client is None:
+            return result.get(timeout=timeout, propagate=True, disable_sync_subtasks=False)
+        try:
+            arrived, answer = replies.wait(self.client, self.key, timeout)
+        except RedisTimeout:  # the backend's socket timeout is shorter than the wait
+            arrived, answer = False, None
+        if not arrived:
+            raise CeleryTimeout(f"no answer on {self.key} within {timeout:g} s")
+        return answer
 
 
 class CeleryChannel:
@@ -141,11 +175,13 @@ class CeleryChannel:
         safe = self.contract.__seams_methods__[method].is_query or bool(arguments.get(IDEMPOTENCY_PARAMETER))
         trace = carrier()  # the caller's span as W3C traceparent/tracestate; the worker continues it
         deadline = time.monotonic() + self.timeout
+        reply = _Reply(self.app)
         try:
             result = self.app.send_task(
                 TASK_NAME,
                 args=[self.contract.__seams_name__, method, payload, trace, time.time() + self.timeout],
-                kwargs={"token": issue(self.caller, self.module)},
+                kwargs={"token": issue(self.caller, self.module), **reply.kwargs},
+                **reply.options,
                 queue=self.queue,
                 retry=safe,
                 retry_policy=PUBLISH_RETRY_POLICY,
@@ -164,9 +200,7 @@ class CeleryChannel:
                 exc,
             ) from exc
         try:
-            answer = result.get(
-                timeout=max(deadline - time.monotonic(), 0.01), propagate=True, disable_sync_subtasks=False
-            )
+            answer = reply.answer(result, max(deadline - time.monotonic(), 0.01))
         except CeleryTimeout as exc:
             maybe_ran = "" if safe else "; the call may or may not take effect"
             raise self._unavailable(
@@ -244,11 +278,13 @@ def forward_event(
             **details,
         )
 
+    reply = _Reply(app)
     try:
         result = app.send_task(
             RECEIVE_TASK_NAME,
             args=[module, subscriber, dict(envelope)],
-            kwargs={"token": issue(publisher, module)},
+            kwargs={"token": issue(publisher, module), **reply.kwargs},
+            **reply.options,
             queue=queue,
             expires=timeout,
             retry=True,
@@ -260,7 +296,7 @@ def forward_event(
         broker = maybe_sanitize_url(app.conf.broker_url or "")
         raise unavailable(f"could not be reached ({_describe(exc)}; broker {broker})", exc) from exc
     try:
-        answer = result.get(timeout=timeout, propagate=True, disable_sync_subtasks=False)
+        answer = reply.answer(result, timeout)
     except CeleryTimeout as exc:
         raise unavailable(f"did not answer within {timeout:g} s", exc) from None
     except Exception as exc:

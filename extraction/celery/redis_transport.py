@@ -26,11 +26,11 @@ the outbox relay re-dispatches any publication that was not completed anyway.
 Remove the ``_connparams`` override once kombu makes a second ``close()`` after ``collect()``
 harmless; ``tests/e2e/test_broker_outage_busy_worker.py`` fails without it.
 
-**One client per connection pool.** kombu builds a new ``redis.Redis`` object for every publish
-and every acknowledgement (``Channel.conn_or_acquire``), about 0.1 ms of CPU each (redis-py 8
-copies its response callbacks and sets up an event dispatcher per client), and a Celery contract
-call costs four of them (the caller's publish, the worker's unacked-index write, its ack, and the
-answer's forward, if any). The client holds no connection of its own (it borrows one from the pool
+**One client per connection pool.** kombu builds a new ``redis.Redis`` object whenever it needs
+a synchronous one (``Channel.conn_or_acquire``): about 0.1 ms of CPU each (redis-py 8 copies its
+response callbacks and sets up an event dispatcher per client, measured in-process under load), and
+four per message published, fetched and acknowledged (``tests/integration/test_redis_transport.py``
+counts them). The client holds no connection of its own (it borrows one from the pool
 per command, as before), so :class:`Channel` keeps one per pool and builds a new one only when kombu
 has replaced the pool (after a reconnect).
 """

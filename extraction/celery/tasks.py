@@ -6,6 +6,9 @@ A worker that consumes a module's RPC queue (``seams.rpc.<module>``) runs each c
     -> {"ok": {"sku": "KB-101", "name": "...", "price_cents": 4999}}
     -> {"error": {"code": "catalog.ProductNotFound", "message": "...", "details": {...}, "kind": "seams.NotFound"}}
 
+The answer goes to the caller's reply key when the message names one (``reply_to``: pushed there,
+no Celery result stored; :mod:`extraction.celery.replies`), else it is the task's result.
+
 The contract is found by its name among the declared contracts, the implementation in the kernel
 registry (never through ``use()``, which in a process where the contract is bound to a transport
 would send the call back out), behind the kernel's validating proxy. Arguments are rebuilt from
@@ -43,7 +46,7 @@ import logging
 import time
 from typing import Any
 
-from celery import current_task, shared_task
+from celery import current_app, current_task, shared_task
 from celery.exceptions import Ignore
 
 from contracts.kernel import Contract, ContractError, ContractViolation
@@ -56,6 +59,8 @@ from extraction.identity import Refused, Replayed, admit_call, admit_event
 from extraction.incidents import record
 from extraction.wire import TransportUnavailable, handler_failed_to_wire, internal_error_to_wire
 
+from . import replies
+
 __all__ = ["RECEIVE_TASK_NAME", "TASK_NAME", "call_contract", "receive_forwarded_event", "serve_call"]
 
 logger = logging.getLogger("seams.celery")
@@ -64,6 +69,8 @@ logger = logging.getLogger("seams.celery")
 TASK_NAME = "seams.call_contract"
 #: The task that receives an event forwarded to a handler of a module served by this worker.
 RECEIVE_TASK_NAME = "seams.receive_event"
+#: How long a reply waits for its caller when the message carries no deadline (seconds).
+DEFAULT_REPLY_TTL = 60.0
 
 def _refused(exc: Refused, what: str) -> dict[str, Any]:
     """The answer to a refused message; a second delivery of one message is dropped (``Ignore``)."""
@@ -117,6 +124,15 @@ class BrokeDeclaration(Exception):
     """The implementation returned a value its declaration does not allow: a bug on this side."""
 
 
+def _reply(answer: dict[str, Any] | None, reply_to: str | None, ttl: float) -> dict[str, Any] | None:
+    """Push the answer to the caller's reply key, if it named one (:mod:`.replies`). The answer is
+    the task's return value either way: stored by Celery's result backend for a caller without a
+    reply key, not stored for one with (it sent ``ignore_result``), shown by Celery's success log."""
+    if reply_to is not None and answer is not None:
+        replies.push(current_app, str(reply_to), answer, ttl)
+    return answer
+
+
 @shared_task(name=TASK_NAME, ignore_result=False, acks_late=False, typing=False)
 def call_contract(
     contract: str,
@@ -125,13 +141,23 @@ def call_contract(
     trace: Any = None,
     deadline: float | None = None,
     token: str | None = None,
+    reply_to: str | None = None,
 ) -> dict[str, Any] | None:
     """Serve one contract call; the answer is ``{"ok": result}`` or ``{"error": {...}}``.
 
     ``trace`` is the caller's trace context (``{"traceparent": ..., "tracestate": ...}``), continued
     by the call's ``SERVER`` span. ``deadline`` (epoch seconds) is when the caller stops waiting: a
     call taken later is dropped unrun (answered ``None``, which nobody reads), as Celery's
-    ``expires`` would, without its per-message date handling."""
+    ``expires`` would, without its per-message date handling. ``reply_to``: the key the caller waits
+    on (:mod:`.replies`); without it (an older caller) the answer is the task's result."""
+    answer = _call(contract, method, arguments, trace, deadline, token)
+    ttl = deadline - time.time() if isinstance(deadline, (int, float)) else DEFAULT_REPLY_TTL
+    return _reply(answer, reply_to, ttl)
+
+
+def _call(
+    contract: str, method: str, arguments: Any, trace: Any, deadline: float | None, token: str | None
+) -> dict[str, Any] | None:
     if deadline is not None and time.time() > deadline:
         logger.warning("%s.%s arrived after its caller gave up: dropped, not run", contract, method)
         return None
@@ -167,7 +193,9 @@ def call_contract(
 
 
 @shared_task(name=RECEIVE_TASK_NAME, ignore_result=False, acks_late=False, typing=False)
-def receive_forwarded_event(module: str, subscriber: str, envelope: Any, token: str | None = None) -> dict[str, Any]:
+def receive_forwarded_event(
+    module: str, subscriber: str, envelope: Any, token: str | None = None, reply_to: str | None = None
+) -> dict[str, Any] | None:
     """Run one event forwarded to ``subscriber`` (a handler of ``module``) once, with the module's
     inbox (``contracts.kernel.outbox.receive_event``). The answer is the same as over HTTP:
 
@@ -178,7 +206,14 @@ def receive_forwarded_event(module: str, subscriber: str, envelope: Any, token: 
       here with its traceback under that error id; nothing of the exception is sent back), or
       ``{"error": {"type": "NotServedHere", ...}}`` when ``module`` is not served by this process:
       the sender's outbox retries with backoff.
+
+    With ``reply_to`` the answer is pushed to that key instead of being the task's result
+    (:mod:`.replies`); the sender waits at most its ``TIMEOUT``, kept here as long.
     """
+    return _reply(_receive(module, subscriber, envelope, token), reply_to, DEFAULT_REPLY_TTL)
+
+
+def _receive(module: str, subscriber: str, envelope: Any, token: str | None) -> dict[str, Any]:
     from contracts.kernel import Undeliverable
     from contracts.kernel.modules import module_of
     from contracts.kernel.outbox import receive_event

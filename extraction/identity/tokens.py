@@ -15,6 +15,7 @@ takes effect at once.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -191,10 +192,7 @@ class _Keyring:
         self.refresh()
         if not token:
             raise Unauthenticated("no service token: internal calls must carry one (Authorization: Bearer <token>)")
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.InvalidTokenError:
-            raise Unauthenticated("malformed service token") from None
+        header = _unverified_header(token)
         kid = header.get("kid")
         found = self.trust.by_kid.get(kid) if isinstance(kid, str) else None
         if found is None:
@@ -231,6 +229,26 @@ class _Keyring:
             same = bool(message_id) and first == message_id
             raise Replayed("replayed service token: each token is good for one request (its jti was seen before)", same_message=same)
         return Identity(peer.name, module)
+
+
+def _unverified_header(token: str) -> dict[str, Any]:
+    """The token's header, read only for its ``kid`` (which key to check the signature with).
+
+    Not ``jwt.get_unverified_header``: PyJWT checks every character of every segment in Python on
+    each parse, and ``jwt.decode`` parses and checks the whole token again anyway (header included:
+    its ``alg`` and the signature over it), so a second full parse per request was half of what
+    verifying cost (measured: 184 us of thread CPU per verify at load 26, the per-character check
+    52% of it under cProfile). Anything this cannot read is the same 401 as before."""
+    head, dot, _ = token.partition(".")
+    try:
+        if not dot:
+            raise ValueError("no segments")
+        header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    except (ValueError, RecursionError):  # binascii.Error, UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise Unauthenticated("malformed service token") from None
+    if not isinstance(header, dict):
+        raise Unauthenticated("malformed service token")
+    return header
 
 
 _keyring: _Keyring | None = None

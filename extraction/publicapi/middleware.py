@@ -6,6 +6,9 @@ what an HTML form or a "simple" cross-site ``fetch`` can send without a CORS pre
 whatever cookies it holds. A body larger than ``SEAMS_API_MAX_BODY_BYTES`` (declared by its
 ``Content-Length``) is 413 without being read. It sits before the gateway, so a forwarded request
 is checked the same way.
+
+On the way out, a 405 (a method the route does not serve: django-ninja answers it as plain text)
+becomes the same JSON error body every other status has, keeping its ``Allow`` header.
 """
 
 from __future__ import annotations
@@ -42,7 +45,20 @@ class JsonOnlyMiddleware:
             refusal = self.refusal(request)
             if refusal is not None:
                 return refusal
+            response = self.get_response(request)
+            if response.status_code == 405 and "json" not in response.get("Content-Type", ""):
+                return self.method_not_allowed(request, response)
+            return response
         return self.get_response(request)
+
+    @staticmethod
+    def method_not_allowed(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        allowed = response.get("Allow", "")
+        detail = f"{request.method} is not served here; allowed: {allowed or 'none'}."
+        answer = JsonResponse({"detail": detail, "code": "seams.MethodNotAllowed"}, status=405)
+        if allowed:
+            answer["Allow"] = allowed
+        return answer
 
     @staticmethod
     def refusal(request: HttpRequest) -> HttpResponse | None:

@@ -16,8 +16,9 @@ reads; an ``Env`` over a given mapping keeps the settings testable without touch
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 from contracts.kernel import ConfigurationError
 
@@ -28,6 +29,7 @@ FALSE = frozenset({"0", "false", "no", "off", ""})
 
 # The builtins, under names the methods below do not shadow.
 _str, _int, _float, _list = str, int, float, list
+_N = TypeVar("_N", int, float)
 
 
 class Env(Mapping[str, str]):
@@ -59,22 +61,20 @@ class Env(Mapping[str, str]):
         raise ConfigurationError(f"{name}={value!r} is not a flag: use true or false (1/0, yes/no, on/off).")
 
     def int(self, name: _str, default: _int) -> _int:
-        value = self.environ.get(name)
-        if value is None or not value.strip():
-            return default
-        try:
-            return _int(value)
-        except ValueError:
-            raise ConfigurationError(f"{name}={value!r} is not a whole number (default {default}).") from None
+        return self._number(name, default, _int, f"a whole number (default {default})")
 
     def float(self, name: _str, default: _float) -> _float:
+        return self._number(name, default, _float, f"a number (default {default:g})")
+
+    def _number(self, name: _str, default: _N, kind: Callable[[_str], _N], expected: _str) -> _N:
+        """Unset or blank is ``default``; anything ``kind`` refuses names the variable."""
         value = self.environ.get(name)
         if value is None or not value.strip():
             return default
         try:
-            return _float(value)
+            return kind(value)
         except ValueError:
-            raise ConfigurationError(f"{name}={value!r} is not a number (default {default:g}).") from None
+            raise ConfigurationError(f"{name}={value!r} is not {expected}.") from None
 
     def list(self, name: _str, default: _str = "") -> _list[_str]:
         """A comma-separated list, blanks dropped: ``"a, b,"`` is ``["a", "b"]``."""

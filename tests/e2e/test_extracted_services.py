@@ -215,6 +215,8 @@ def test_the_order_flow_runs_with_the_module_extracted_then_reinlined(
             "SEAMS_EVENT_DISPATCH": "inline",
             "DEBUG": "false",
             "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+            # The evidence below counts the worker's per-task lines, off by default since 1174ea3.
+            "SEAMS_CELERY_TASK_LOG_LEVEL": "INFO",
             **{f"SEAMS_BIND_{m.upper()}_TIMEOUT": TIMEOUT for m in MODULES},
         },
     )

@@ -124,6 +124,8 @@ def test_one_order_is_one_trace_across_the_extracted_inventory_service(stack: tu
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
         "SEAMS_TRACE_FILE": str(spans_file),
         "SEAMS_LOG_FORMAT": "json",
+        # The workers' per-task lines (off by default) are among the JSON lines checked below.
+        "SEAMS_CELERY_TASK_LOG_LEVEL": "INFO",
         **{f"SEAMS_BIND_{m.upper()}_TIMEOUT": TIMEOUT for m in MODULES},
     }
     for name in ("monolith-metrics", "service-metrics"):

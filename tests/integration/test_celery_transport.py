@@ -10,8 +10,10 @@ our calls; see served.py.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from celery import Celery
@@ -24,7 +26,8 @@ from contracts.catalog import Catalog, ProductDTO, ProductNotFound
 from contracts.inventory import Inventory, StockLevel, StockNotFound
 from contracts.kernel import ServiceUnavailable, Undeliverable, use
 from contracts.kernel.remote import forward_event
-from extraction.celery import CeleryTransport
+from extraction.celery import TASK_NAME, CeleryTransport, replies
+from extraction.identity import issue
 from extraction.wire import TransportUnavailable
 from tests.integration.parity import served
 from tests.support.processes import free_port
@@ -102,6 +105,51 @@ def test_inventory_is_served_by_the_worker_too(over_celery: served.ServedShop) -
     lamp = sku()
     over_celery.shop.add_product(lamp, 2500, stock=4)
     assert use(Inventory).get_stock(lamp) == StockLevel(sku=lamp, on_hand=4, reserved=0, available=4)
+
+
+class RecordingApp(Celery):
+    """The project's Celery configuration (broker, Redis result backend), recording each message sent."""
+
+    def __init__(self) -> None:
+        super().__init__("recording", set_as_current=False)
+        self.config_from_object("django.conf:settings", namespace="CELERY")
+        self.sent: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+
+    def send_task(self, name: str, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        self.sent.append((name, dict(kwargs or {}), options))
+        return super().send_task(name, args, kwargs, **options)
+
+
+def test_the_answer_comes_back_on_a_reply_key_of_its_own_and_no_result_is_stored(over_celery: served.ServedShop) -> None:
+    """One BLPOP on the call's reply key instead of Celery's result backend (a SUBSCRIBE, a GET, an
+    UNSUBSCRIBE on the caller, a result record written and published by the worker)."""
+    keyboard = sku()
+    over_celery.shop.add_product(keyboard, 4999, name="Mechanical keyboard")
+    app = RecordingApp()
+    catalog = CeleryTransport(contract=Catalog, binding=over_celery.bindings("celery")["catalog"], app=app)
+    assert catalog.get_product(keyboard) == ProductDTO(sku=keyboard, name="Mechanical keyboard", price_cents=4999)  # type: ignore[attr-defined]
+    (name, kwargs, options), = app.sent
+    assert name == TASK_NAME and options["ignore_result"] is True
+    assert kwargs["reply_to"] == replies.key_for(options["task_id"])
+    client = replies.reply_client(app)
+    assert client is not None
+    assert client.exists(kwargs["reply_to"], f"celery-task-meta-{options['task_id']}") == 0  # taken, and never stored
+
+
+def test_a_caller_without_a_reply_key_still_gets_the_answer_as_the_task_result(over_celery: served.ServedShop) -> None:
+    """A caller of an older release (no ``reply_to``) is answered through Celery's result backend, so
+    callers and workers can be upgraded in any order."""
+    keyboard = sku()
+    over_celery.shop.add_product(keyboard, 4999, name="Mechanical keyboard")
+    app = RecordingApp()
+    arguments = ["catalog.Catalog", "get_product", {"sku": keyboard}, {}, time.time() + 30]
+    result = app.send_task(TASK_NAME, args=arguments, kwargs={"token": issue("orders", "catalog")},
+                           queue=over_celery.queues["catalog"])
+    try:
+        answer = result.get(timeout=30)
+    finally:
+        result.forget()
+    assert answer == {"ok": {"sku": keyboard, "name": "Mechanical keyboard", "price_cents": 4999}}
 
 
 @pytest.mark.django_db(databases="__all__")

@@ -17,6 +17,7 @@ from django.test import Client, override_settings
 
 from contracts.kernel.models import InboxEntry, Publication, PublicationStatus
 from contracts.kernel.outbox import envelope_to_wire, process_publication
+from contracts.kernel.testing import write_completions
 from extraction.http.breaker import reset_breakers
 from extraction.http.client import forward_event
 from modules.notifications import services as notification_services
@@ -144,6 +145,7 @@ def confirmation_of(order_id: int) -> Publication:
 def test_an_order_confirmation_crosses_http_and_is_handled_once(shop: Client, notifications_over_http: None) -> None:
     r = place_order(shop, "cy@example.com", ("KB-101", 1))
     assert r.status_code == 201 and r.json()["status"] == "confirmed"
+    write_completions()  # the forward's completion mark (another SQLite file) may still wait
     publication = confirmation_of(r.json()["id"])
     assert publication.status == PublicationStatus.COMPLETED
     assert [body["subscriber"] for body in InProcessHttp.requests] == [CONFIRMATION]

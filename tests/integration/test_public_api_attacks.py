@@ -194,6 +194,15 @@ def test_a_burst_of_300_requests_is_cut_at_the_limit_with_retry_after(client: Cl
 
 
 # --- content type, CSRF, bodies -----------------------------------------------------------------
+def test_a_method_the_route_does_not_serve_is_a_json_405_with_allow(client: Client) -> None:
+    r = client.get("/api/catalog/products/", headers=staff())
+
+    assert r.status_code == 405
+    assert r["Content-Type"] == "application/json"
+    assert r.json()["code"] == "seams.MethodNotAllowed"
+    assert "POST" in r["Allow"] and "POST" in r.json()["detail"]
+
+
 @pytest.mark.parametrize(
     "content_type",
     ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/json; charset=latin-1", ""],

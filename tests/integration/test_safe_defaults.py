@@ -24,6 +24,8 @@ PRODUCTION = {
     "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
     "SECURE_HSTS_PRELOAD": "true",
     "SEAMS_BEHIND_TLS_PROXY": "true",
+    "SEAMS_API_RATE_LIMIT_REDIS_URL": "redis://127.0.0.1:6379/2",  # limits and seen service tokens, shared
+    "SEAMS_TRUSTED_PROXIES": "1",
 }
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from contracts.kernel.boundaries import check_project
-from contracts.kernel.factcache import FactCache
-from contracts.kernel.sourcefacts import worth_reading
+from contracts.kernel.factcache import FactCache, read_source
+from contracts.kernel.sourcefacts import KNOWN_PACKAGES, worth_reading
 
 APPS = """\
 from decl.{me} import {Me}
@@ -93,8 +93,9 @@ def test_a_file_rewritten_with_the_same_size_and_time_is_read_again(project: Pat
 
 
 def test_lint_and_check_parse_each_file_once_between_them(project: Path) -> None:
-    """lint-imports parses the files that could call use/publish; check, sharing the cache, parses
-    only the ones it needs beyond those; a second run of either parses nothing."""
+    """lint-imports parses the files that could call use/publish (and apps.py, for the manifest) and
+    records the files neither half needs; check, sharing the cache, reads none of them again; a
+    second run parses nothing."""
     services = project / "mods" / "alpha" / "services.py"
     write(services, "from decl.kernel import use\nfrom decl.alpha import Alpha\n\n\ndef f():\n    return use(Alpha)\n")
     cache_dir = project / ".cache"
@@ -108,16 +109,61 @@ def test_lint_and_check_parse_each_file_once_between_them(project: Path) -> None
     lint.save()
 
     check = FactCache(cache_dir, racy_seconds=0)
-    screen = ("module", frozenset({"decl", "mods"}), 2)
+    screen = ("module", KNOWN_PACKAGES | {"decl", "mods"}, 2, "alpha")  # what manage.py check screens for here
     for path in sorted((project / "mods" / "alpha").glob("*.py")):
         name = "mods.alpha" + ("" if path.stem == "__init__" else f".{path.stem}")
         check.facts(
             str(path), name, is_package=path.stem == "__init__", kernel="decl.kernel", screen=screen,
-            worth_parsing=lambda source: worth_reading(source, project=screen[1], leaving=2),
+            worth_parsing=lambda source: worth_reading(source, project=screen[1], leaving=2, own="alpha"),
         )
-    assert check.parsed == 1  # apps.py (it imports decl.alpha); services.py came from lint, models.py is quiet
+    assert check.read == 0  # services.py and apps.py (parsed for the manifest) came from lint, models.py is quiet
     check.save()
 
     again = FactCache(cache_dir, racy_seconds=0)
     assert rules(project, facts_cache=again) == []
     assert again.parsed == 0
+
+
+def test_the_facts_of_a_deleted_file_are_dropped(project: Path) -> None:
+    services = project / "mods" / "alpha" / "services.py"
+    write(services, "from decl.kernel import use\nfrom decl.alpha import Alpha\nX = use(Alpha)\n")
+    first = FactCache(project / ".cache", racy_seconds=0)
+    rules(project, facts_cache=first)
+    first.save()
+    assert str(services) in FactCache(project / ".cache").entries
+    services.unlink()
+    second = FactCache(project / ".cache", racy_seconds=0)
+    rules(project, facts_cache=second)
+    second.save()
+    assert str(services) not in FactCache(project / ".cache").entries
+
+
+@pytest.mark.parametrize("raw", [b"", b"x = 1\n", b"a\r\nb\rc\n", "caf\u00e9 = 1\n".encode(), b"y" * 200_000])
+def test_a_source_is_read_as_text_mode_reads_it(tmp_path: Path, raw: bytes) -> None:
+    path = tmp_path / "f.py"
+    path.write_bytes(raw)
+    with open(path, encoding="utf-8") as handle:
+        expected = handle.read()
+    assert read_source(str(path), len(raw)) == expected
+    assert read_source(str(path), 10) == expected  # a stale size reads the whole file all the same
+
+
+def test_a_warm_run_reads_no_file_and_an_edited_manifest_is_read_again(project: Path) -> None:
+    services = project / "mods" / "alpha" / "services.py"
+    write(services, "from decl.kernel import use\nfrom decl.beta import Beta\n\n\ndef f():\n    return use(Beta)\n")
+    old = 1_000_000_000
+    for path in project.rglob("*.py"):
+        os.utime(path, ns=(old, old))
+    first = FactCache(project / ".cache", racy_seconds=0)
+    assert "undeclared-use: alpha calls use(Beta) but does not consume it" in rules(project, facts_cache=first)
+    first.save()
+
+    warm = FactCache(project / ".cache", racy_seconds=0)
+    assert "undeclared-use: alpha calls use(Beta) but does not consume it" in rules(project, facts_cache=warm)
+    assert (warm.read, warm.changed) == (0, False)  # apps.py's manifest came from the cache too
+
+    apps = project / "mods" / "alpha" / "apps.py"
+    apps.write_text(apps.read_text().replace("from decl.alpha import Alpha", "from decl.alpha import Alpha\nfrom decl.beta import Beta").replace("consumes = []", "consumes = [Beta]"))
+    os.utime(apps, ns=(old, old))
+    edited = FactCache(project / ".cache", racy_seconds=0)
+    assert rules(project, facts_cache=edited) == []

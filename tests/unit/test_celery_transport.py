@@ -410,6 +410,9 @@ class StandInApp:
         broker_url = "redis://:secret@broker.example:6379/0"
         result_backend = "redis://broker.example:6379/1"
 
+    #: Not a Redis result backend: answers come back as the task's result (no reply key).
+    backend = None
+
     def __init__(self, answer: Callable[[list[Any]], Any] | None = None, send_error: Exception | None = None) -> None:
         self.sent: list[tuple[str, list[Any], dict[str, Any]]] = []
         self.results: list[StandInResult] = []

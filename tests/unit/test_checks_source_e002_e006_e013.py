@@ -219,3 +219,14 @@ def test_every_offence_of_a_file_is_reported_with_its_line(tmp_path: Path) -> No
         ("seams.E013", "3)."),
         ("seams.E002", "6."),
     ]
+
+
+def test_a_file_that_is_not_utf8_is_reported_not_raised(tmp_path: Path) -> None:
+    root = tmp_path / "modules" / "catalog"
+    root.mkdir(parents=True)
+    path = root / "legacy.py"
+    path.write_bytes(b"NAME = '\xe9t\xe9'\n")  # Latin-1
+    module: ModuleConfig = module_config("catalog", path=root)  # type: ignore[arg-type]
+    (error,) = source_errors(module, [path], MODELS, PROJECT)
+    assert error.id == "seams.E002"
+    assert "cannot be parsed (not UTF-8 text: invalid continuation byte at byte 8)" in error.msg

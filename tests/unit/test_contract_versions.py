@@ -18,13 +18,14 @@ from django.urls import URLPattern, URLResolver, path
 
 import tests.unit.probe as probe_package
 from contracts.kernel import Contract, Envelope, Event, ModuleConfig, Schema, Undeliverable, converts, query
-from contracts.kernel.bus import run_subscriber
+from contracts.kernel.bus import deliver, run_subscriber
 from contracts.kernel.checks import conversion_errors
 from contracts.kernel.contract import family_name
 from contracts.kernel.evolution import compare, describe_published_language
 from contracts.kernel.evolution.describe import describe_contract
 from contracts.kernel.outbox import receive_event
 from contracts.kernel.outbox.forwarding import envelope_to_wire
+from contracts.kernel.outbox.inbox import handle_once
 from contracts.kernel.registry import Subscriber, get_registry, isolated_registry
 from contracts.kernel.testing import override_contract
 from contracts.kernel.upcasting import convert, missing_steps, older_payloads
@@ -108,13 +109,20 @@ def test_the_versions_of_a_contract_share_a_family_and_are_served_under_their_ve
     assert (ShelvingV2.__seams_family__, ShelvingV2.version, ShelvingV2.__seams_name__) == ("Shelving", 2, "catalog.ShelvingV2")
     assert method_path(Shelving, "get_shelf") == "/internal/catalog/v1/shelving/get_shelf"
     assert method_path(ShelvingV2, "get_shelf") == "/internal/catalog/v2/shelving/get_shelf"
-    assert family_name("ReportV3", 3) == "ReportV3"[:-2] and family_name("ReportV3", 2) == "ReportV3"
+    assert family_name("ReportV3", 3) == "Report"
+    assert family_name("ReportV3", 2) == "ReportV3"  # the suffix counts only when it is the version
 
 
 def test_a_contract_version_must_be_a_positive_int() -> None:
     with pytest.raises(TypeError, match="version must be an int >= 1"):
         class BadShelving(Contract, module="catalog"):
             version = "2"  # type: ignore[assignment]
+
+
+def test_two_declarations_of_one_version_of_a_contract_are_refused() -> None:
+    with pytest.raises(TypeError, match="Shelving and ShelvingV2 are both version 2 of the contract Shelving of 'catalog'"):
+        class Shelving(Contract, module="catalog"):  # v2 again, under the family's own name: the same paths
+            version = 2
 
 
 @pytest.mark.django_db(databases=["default", "catalog"])
@@ -254,6 +262,21 @@ def test_v1_and_v2_subscribers_each_receive_the_payload_they_declared() -> None:
     run_subscriber(subscriber_of(GreetedV2, new, "new"), published)
     assert old == [Greeted(probe_id=7, name="Ada Lovelace")]
     assert new == [published.event]
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "catalog"])
+def test_inline_delivery_and_the_inbox_give_each_subscriber_its_version() -> None:
+    """``deliver`` (the embedded backend, after commit) and ``handle_once`` (the outbox's workers)."""
+    published = Envelope(event=GreetedV2(probe_id=21, name=Name(first="Ada", last="Lovelace")))
+    old, new = [], []
+    with isolated_registry() as registry:
+        registry.add_subscriber(subscriber_of(Greeted, old, "modules.catalog.greeting.old"))
+        registry.add_subscriber(subscriber_of(GreetedV2, new, "modules.catalog.greeting.new"))
+        registry.freeze()
+        deliver(published)
+        assert [handle_once(s, published) for s in registry.subscribers_for("orders.Greeted")] == ["completed", "completed"]
+    assert old == [Greeted(probe_id=21, name="Ada Lovelace")] * 2
+    assert new == [published.event] * 2
 
 
 @pytest.mark.django_db(transaction=True, databases=["default", "catalog"])

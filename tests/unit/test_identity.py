@@ -339,3 +339,15 @@ def test_the_replay_cache_is_configured_from_the_environment(tmp_path: Path) -> 
     assert caches_from_env({"SEAMS_API_RATE_LIMIT_REDIS_URL": "redis://r:6379/2"})["seams-replay"]["LOCATION"] == "redis://r:6379/2"
     assert identity_from_env(env, debug=True, default_name="m", var_dir=tmp_path)["REPLAY_CACHE"] == "seams-replay"
     assert identity_from_env({}, debug=True, default_name="m", var_dir=tmp_path)["REPLAY_CACHE"] is None
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["", ".", "!!!.x.y", "bm90IGpzb24.x.y", "WzFd.x.y", "eyJraWQiOg.x.y", "W1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW10.x.y"],
+    ids=["empty", "dots", "not-base64", "not-json", "json-array", "truncated-json", "nested-array"],
+)
+def test_a_header_that_cannot_be_read_is_a_malformed_token(token: str) -> None:
+    """The header is read once, for its kid, before PyJWT checks the whole token (a cheaper parse):
+    whatever it cannot read is the same 401, never a 500."""
+    with pytest.raises(Unauthenticated, match="malformed service token|no service token"):
+        verify(token, "catalog")

@@ -13,13 +13,15 @@ from collections.abc import Iterator
 
 import pytest
 from celery import Celery
+from django.db import connections
 from django.test import override_settings
 
 from contracts.kernel import Envelope, ModuleConfig, subscribe
 from contracts.kernel.models import InboxEntry, Publication, PublicationStatus
-from contracts.kernel.outbox import dispatcher, process_publications, relay_once
+from contracts.kernel.outbox import WORKER_ID, dispatcher, process_publications, relay_once
 from contracts.kernel.outbox.inbox import handle_once
 from contracts.kernel.registry import isolated_registry
+from contracts.kernel.testing import write_completions
 from modules.notifications.models import SentEmail
 from tests.unit.probe import services
 from tests.unit.probe.events import ProbeHappened
@@ -61,12 +63,41 @@ def test_a_publication_its_publisher_could_not_deliver_is_recovered_by_the_relay
 
 
 def test_inline_delivery_completes_from_memory(handled: list) -> None:
-    with override_settings(SEAMS_EVENT_BACKEND=OUTBOX, SEAMS_EVENTS=EVENTS):
+    with override_settings(SEAMS_EVENT_BACKEND=OUTBOX, SEAMS_EVENTS={**EVENTS, "COMPLETION_DELAY": 10}):
         services.happen(2, note="in memory")
-    (publication,) = Publication.objects.using("catalog").all()
+        assert handled == [(2, "in memory")]
+        assert InboxEntry.objects.using("notifications").count() == 1
+        (publication,) = Publication.objects.using("catalog").all()
+        if connections["catalog"].vendor == "sqlite":  # handled on another SQLite file: its mark waits,
+            assert (publication.status, publication.claimed_by) == (PublicationStatus.PROCESSING, WORKER_ID)
+            assert relay_once(["catalog"]) == {"catalog": 0}  # and the relay leaves it alone (it writes it)
+        publication.refresh_from_db()
     assert (publication.status, publication.attempts, publication.lease_until) == (PublicationStatus.COMPLETED, 1, None)
     assert handled == [(2, "in memory")]
-    assert InboxEntry.objects.using("notifications").count() == 1
+
+
+def test_a_waiting_completion_mark_is_written_by_the_flusher_thread_within_the_delay(handled: list) -> None:
+    with override_settings(SEAMS_EVENT_BACKEND=OUTBOX, SEAMS_EVENTS={**EVENTS, "COMPLETION_DELAY": 0.2}):
+        services.happen(5)
+        (publication,) = Publication.objects.using("catalog").all()
+        deadline = time.monotonic() + 30  # 0.2 s, on a quiet machine
+        while publication.status != PublicationStatus.COMPLETED and time.monotonic() < deadline:
+            time.sleep(0.05)
+            publication.refresh_from_db()
+    assert (publication.status, publication.attempts, publication.lease_until) == (PublicationStatus.COMPLETED, 1, None)
+    assert handled == [(5, "")]
+
+
+def test_a_later_event_of_the_key_does_not_wait_for_the_earlier_ones_mark(handled: list) -> None:
+    """The second event of a key is written while the first one's mark waits (so it is held back);
+    its commit writes that mark first, and then it runs at once, in order."""
+    with override_settings(SEAMS_EVENT_BACKEND=OUTBOX, SEAMS_EVENTS={**EVENTS, "COMPLETION_DELAY": 10}):
+        services.happen(6, note="first")
+        services.happen(6, note="second")
+        assert handled == [(6, "first"), (6, "second")]
+        write_completions()
+    statuses = list(Publication.objects.using("catalog").order_by("position").values_list("status", flat=True))
+    assert statuses == [PublicationStatus.COMPLETED] * 2
 
 
 def test_the_inbox_refuses_a_duplicate_before_the_handler_runs(handled: list) -> None:
@@ -110,3 +141,46 @@ def test_the_batch_drain_runs_each_key_in_order(handled: list) -> None:
             ids = list(Publication.objects.using("catalog").order_by("-position").values_list("pk", flat=True))
             assert process_publications("catalog", ids) == ["completed"] * 4
     assert [note for probe_id, note in handled if probe_id == 7] == ["first", "second", "third"]
+
+
+def test_a_colocated_handler_runs_nothing_once_its_claim_was_taken_back(probe_module: ModuleConfig) -> None:
+    """The handler's transaction completes a colocated publication only while this worker still
+    holds its claim: a compare-and-set that, on PostgreSQL, shares one statement with the inbox row.
+    Taken back (the lease ran out and the relay gave it to another worker), nothing runs and no
+    inbox row stays; still held, handler, inbox row and completion commit together."""
+    from contracts.kernel.outbox.inbox import Completing
+    from contracts.kernel.outbox.statements import reachable_table
+
+    calls: list[int] = []
+    with isolated_registry() as registry:
+
+        @subscribe(ProbeHappened, module="catalog")  # the publisher's own alias: colocated everywhere
+        def on_probe(event: ProbeHappened) -> None:
+            calls.append(event.probe_id)
+
+        registry.freeze()
+        (subscriber,) = registry.subscribers_for(ProbeHappened.event_type)
+        # LEASE 0: the publication stays claimed by this process and undelivered (left to the relay).
+        with override_settings(SEAMS_EVENT_BACKEND=OUTBOX, SEAMS_EVENTS={**EVENTS, "LEASE": 0}):
+            envelope = services.happen(9)
+        (publication,) = Publication.objects.using("catalog").all()
+        assert (publication.status, publication.claimed_by) == (PublicationStatus.PROCESSING, WORKER_ID)
+        table = reachable_table("catalog", "catalog")
+        assert table is not None
+
+        taken = Completing(table, publication.pk, "another-worker:1")
+        assert handle_once(subscriber, envelope, taken) == "not-claimed"
+        assert calls == [] and InboxEntry.objects.using("catalog").count() == 0
+        publication.refresh_from_db()
+        assert publication.status == PublicationStatus.PROCESSING
+
+        held = Completing(table, publication.pk, WORKER_ID)
+        assert handle_once(subscriber, envelope, held) == "completed"
+        assert calls == [9] and InboxEntry.objects.using("catalog").count() == 1
+        publication.refresh_from_db()
+        assert (publication.status, publication.lease_until, held.holds_back) == (PublicationStatus.COMPLETED, None, False)
+        # Again: completed, so no longer held (PostgreSQL's one statement says so first), and the inbox
+        # row refuses it anyway (SQLite's two statements say that first): nothing runs twice.
+        again = handle_once(subscriber, envelope, Completing(table, publication.pk, WORKER_ID))
+        assert again == ("not-claimed" if connections["catalog"].vendor == "postgresql" else "duplicate")
+        assert calls == [9] and InboxEntry.objects.using("catalog").count() == 1

@@ -95,3 +95,12 @@ def test_every_group_reads_its_variables(tmp_path: Path) -> None:
     assert "synchronous=FULL" in databases["catalog"]["OPTIONS"]["init_command"]
     defaults = seams.django_defaults(env, var_dir=tmp_path)
     assert defaults["EMAIL_BACKEND"].endswith("locmem.EmailBackend") and defaults["STATIC_ROOT"] == tmp_path / "static"
+
+
+def test_workers_run_threads_unless_told_otherwise_and_an_unknown_pool_names_the_variable() -> None:
+    """Seams' tasks wait on I/O: a threads pool costs less CPU per task than prefork's pipes."""
+    assert seams.celery_settings(seams.Env({}), default_queue="celery")["CELERY_WORKER_POOL"] == "threads"
+    chosen = seams.celery_settings(seams.Env({"CELERY_WORKER_POOL": " Prefork "}), default_queue="celery")
+    assert chosen["CELERY_WORKER_POOL"] == "prefork"
+    with pytest.raises(ConfigurationError, match="CELERY_WORKER_POOL='forks' is not a worker pool .*threads, prefork, solo"):
+        seams.celery_settings(seams.Env({"CELERY_WORKER_POOL": "forks"}), default_queue="celery")

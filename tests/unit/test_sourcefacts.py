@@ -128,10 +128,11 @@ PROJECT = frozenset({"app", "modules", "contracts", "extraction", "utils"})
 def _relevant(facts: FileFacts, module: str) -> list[object]:
     """What of a file's facts ``manage.py check`` or ``lint-imports`` looks at."""
     own = module + "."
+    declarations = f"contracts.{module.split('.')[1]}"
     reached = [
         name for name, _ in facts.imports
         if name.split(".")[0] in PROJECT and name != "modules" and not (name == module or name.startswith(own))
-        and not (name == "contracts" or name == "contracts.kernel" or name.startswith("contracts.kernel."))
+        and not (name == "contracts" or name.startswith("contracts.kernel") or name.split(".")[:2] == declarations.split("."))
     ]
     return [*reached, *facts.uses, *facts.publishes, *facts.subscribes, *facts.model_lookups, *facts.model_strings]
 
@@ -168,11 +169,18 @@ def test_the_screen_lets_through_every_way_of_writing_a_fact(source: str, name: 
         "from .models import Item\nfrom . import selectors\n",
         '"""Module orders: it uses nothing."""\nMAX = 3\n',
         "from contracts.kernel import implements, atomic\n",
+        "from contracts.x import X, XNotFound\n\n\nclass XImplementation(X): ...\n",  # its own declarations
     ],
 )
 def test_the_screen_skips_files_that_reach_nothing(source: str) -> None:
     assert not _relevant(file_facts(source, "modules.x.f"), "modules.x")
-    assert not worth_reading(source, project=PROJECT, leaving=2)
+    assert not worth_reading(source, project=PROJECT, leaving=2, own="x")
+
+
+def test_another_modules_declarations_are_read_even_beside_the_own() -> None:
+    source = "from contracts.x import X\nfrom contracts.y import Y\n"
+    assert worth_reading(source, project=PROJECT, leaving=2, own="x")
+    assert worth_reading("from contracts.x import X\n", project=PROJECT, leaving=2, own="y")
 
 
 def _module_files() -> list[tuple[Path, str, bool]]:
@@ -196,9 +204,12 @@ def test_no_file_of_the_project_or_the_synthetic_bench_that_holds_a_fact_is_skip
         files.append((path, ".".join(relative[:-1] if is_package else relative), is_package))
     skipped = 0
     for path, name, is_package in files:
+        if name.count(".") < 1:
+            continue  # modules/__init__.py: no module's file
         source = path.read_text(encoding="utf-8")
         module = ".".join(name.split(".")[:2])
-        if not worth_reading(source, project=PROJECT, leaving=leaving_level(name, is_package, module)):
+        own = module.split(".")[1]
+        if not worth_reading(source, project=PROJECT, leaving=leaving_level(name, is_package, module), own=own):
             skipped += 1
             assert not _relevant(file_facts(source, name, is_package=is_package), module), path
     assert skipped > len(files) / 3, "the screen should spare most models, selectors and domain files"

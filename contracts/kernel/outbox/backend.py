@@ -19,28 +19,32 @@ pending at once; while the broker is known to be down they are written pending, 
 
 from __future__ import annotations
 
+import weakref
+from dataclasses import dataclass
 from datetime import timedelta
 
+from django.core.signals import setting_changed
 from django.db import transaction
 from django.utils import timezone
 
 from ..bus import EventBackend
 from ..events import Envelope
 from ..models import OutboxEvent, Publication, PublicationStatus
-from ..registry import Subscriber, get_registry
+from ..registry import Registry, Subscriber, get_registry
 from ..remote import RemoteSubscriber, is_remote, remote_subscribers
 from .claiming import WORKER_ID
+from .completions import deferred
 from .config import outbox_settings
 from .dispatch import CeleryDispatcher, InlineDispatcher, dispatcher
 from .processing import Claimed, deliver_claimed
-from .statements import insert_event, insert_publications
+from .statements import publish_rows
 
 
 class OutboxEventBackend(EventBackend):
     """Write the event and its publications in the publisher's transaction; dispatch after commit."""
 
     def publish(self, envelope: Envelope, using: str) -> None:
-        subscribers = subscribers_of(envelope.type)
+        targets = _targets(envelope.type)
         now = timezone.now()
         row = OutboxEvent(
             event_id=envelope.id,
@@ -52,38 +56,35 @@ class OutboxEventBackend(EventBackend):
             publisher=envelope.publisher,
             occurred_at=envelope.occurred_at,
         )
-        row.position = insert_event(  # type: ignore[assignment]
-            using, row.event_id, row.type, row.version, row.key, row.payload, row.headers, row.publisher, row.occurred_at
-        )
-        row._state.adding, row._state.db = False, using
-        if not subscribers:
-            return
         sender = dispatcher()
         inline = isinstance(sender, InlineDispatcher)
         claimed_by = WORKER_ID if inline else sender.claim_token()  # type: ignore[union-attr]
         lease_until = now + timedelta(seconds=outbox_settings().lease)
-        written = insert_publications(
+        row.position, written = publish_rows(  # type: ignore[assignment]
             using,
-            position=row.position,
+            (row.event_id, row.type, row.version, row.key, row.payload, row.headers, row.publisher, row.occurred_at),
             key=envelope.key,
             event_type=envelope.type,
-            subscribers=[(s.name, s.module) for s in subscribers],
+            subscribers=targets.rows,
             now=now,
             claimed_by=claimed_by,
             lease_until=lease_until if claimed_by else None,
         )
+        row._state.adding, row._state.db = False, using
+        if not targets.rows:
+            return
         if not inline:  # Celery: the messages carry the claim of those written claimed
-            ids = [written[s.name][0] for s in subscribers]
+            ids = [written[name][0] for name, _ in targets.rows]
             held = frozenset(pk for pk, is_claimed in written.values() if is_claimed)
-            queues = {written[s.name][0]: CeleryDispatcher.queue_label(s.module, envelope.publisher) for s in subscribers}
+            queues = {written[name][0]: CeleryDispatcher.queue_label(module, envelope.publisher) for name, module in targets.rows}
             transaction.on_commit(
                 lambda: sender.dispatch(using, ids, queues=queues, claimed=held, claimed_by=claimed_by), using=using
             )
             return
         claimed: list[Claimed] = []
         waiting: list[int] = []
-        for sub in subscribers:
-            pk, is_claimed = written[sub.name]
+        for name, module, runs in targets.runs:
+            pk, is_claimed = written[name]
             if not is_claimed:
                 waiting.append(pk)
                 continue
@@ -93,8 +94,8 @@ class OutboxEventBackend(EventBackend):
                 position=row.position,
                 key=envelope.key,
                 event_type=envelope.type,
-                subscriber=sub.name,
-                subscriber_module=sub.module,
+                subscriber=name,
+                subscriber_module=module,
                 status=PublicationStatus.PROCESSING,
                 attempts=1,
                 created_at=now,
@@ -102,15 +103,15 @@ class OutboxEventBackend(EventBackend):
                 claimed_by=WORKER_ID,
                 lease_until=lease_until,
             )
-            if isinstance(sub, Subscriber) and is_remote(sub.module):  # bound to a transport: forwarded
-                sub = RemoteSubscriber(envelope.type, sub.name, sub.module)
-            claimed.append(Claimed(publication, sub, envelope))
+            claimed.append(Claimed(publication, runs, envelope))
         transaction.on_commit(lambda: _after_commit(using, claimed, waiting), using=using)
 
 
 def _after_commit(alias: str, claimed: list[Claimed], waiting: list[int]) -> None:
     deliver_claimed(alias, claimed)
     if waiting:
+        if deferred.waiting(alias):  # what they wait behind may be handled already, its mark not written
+            deferred.flush(alias)
         dispatcher().dispatch(alias, waiting)
 
 
@@ -119,3 +120,43 @@ def subscribers_of(event_type: str) -> list[Subscriber | RemoteSubscriber]:
     local: list[Subscriber | RemoteSubscriber] = list(get_registry().subscribers_for(event_type))
     names = {s.name for s in local}
     return local + [r for r in remote_subscribers(event_type) if r.name not in names]
+
+
+@dataclass(frozen=True)
+class Targets:
+    """An event type's subscribers as publishing needs them: ``rows`` (name, module) for the
+    publications, ``runs`` (name, module, what runs it: the handler, or a forward when the module
+    is bound to a transport)."""
+
+    rows: list[tuple[str, str]]
+    runs: list[tuple[str, str, Subscriber | RemoteSubscriber]]
+
+
+#: ``Targets`` per frozen registry and event type: working them out (bindings, remote subscribers,
+#: installed modules) on every publish costs more than the event's own serialisation. Forgotten
+#: when a setting changes; a registry that is replaced (tests) takes its entries with it.
+_plans: weakref.WeakKeyDictionary[Registry, dict[str, Targets]] = weakref.WeakKeyDictionary()
+
+
+def _targets(event_type: str) -> Targets:
+    registry = get_registry()
+    plans = _plans.get(registry) if registry.frozen else None
+    if plans is not None and event_type in plans:
+        return plans[event_type]
+    subscribers = subscribers_of(event_type)
+    runs = [
+        (s.name, s.module, RemoteSubscriber(event_type, s.name, s.module) if isinstance(s, Subscriber) and is_remote(s.module) else s)
+        for s in subscribers
+    ]
+    targets = Targets(rows=[(s.name, s.module) for s in subscribers], runs=runs)
+    if registry.frozen:
+        _plans.setdefault(registry, {})[event_type] = targets
+    return targets
+
+
+def _forget_plans(**_: object) -> None:
+    _plans.clear()
+
+
+# A named function: signals keep weak references, so a lambda receiver would vanish.
+setting_changed.connect(_forget_plans)

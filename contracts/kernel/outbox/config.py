@@ -28,6 +28,17 @@ class OutboxSettings:
     relay_batch: int = 500
     #: Publications one ``seams.deliver_publications`` task drains (Celery dispatch).
     drain_batch: int = 50
+    #: The fast path's completion marks that the handler's transaction cannot write (the publisher's
+    #: database is another SQLite file) wait up to this many seconds, or until this many wait, and
+    #: are written together (``completions``); 0 writes each at once. Never more than a quarter of
+    #: ``lease``: a mark is always written long before anyone else may take its publication.
+    completion_delay: float = 0.25
+    completion_batch: int = 100
+
+    @property
+    def completion_wait(self) -> float:
+        """How long a completion mark may wait: ``completion_delay``, at most a quarter of ``lease``."""
+        return min(self.completion_delay, self.lease / 4)
 
     @classmethod
     def from_settings(cls) -> OutboxSettings:
@@ -38,6 +49,11 @@ class OutboxSettings:
         config = cls(**raw)
         if config.dispatch not in DISPATCH_MODES:
             raise ValueError(f"SEAMS_EVENTS['DISPATCH'] must be one of {sorted(DISPATCH_MODES)}, got {config.dispatch!r}")
+        if config.completion_delay < 0 or config.completion_batch < 1:
+            raise ValueError(
+                "SEAMS_EVENTS['COMPLETION_DELAY'] must be at least 0 and COMPLETION_BATCH at least 1;"
+                f" got {config.completion_delay!r} and {config.completion_batch!r}"
+            )
         if config.completion not in COMPLETION_MODES:
             raise ValueError(f"SEAMS_EVENTS['COMPLETION'] must be keep, delete or archive, got {config.completion!r}")
         return config

@@ -8,7 +8,7 @@ the second run. ``receive_event`` is the same step for an event forwarded from a
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 import pydantic
@@ -21,7 +21,7 @@ from ..modules import get_module
 from ..registry import Subscriber, get_registry
 from ..telemetry import tracing
 from ..upcasting import payload_for, unknown_version
-from .statements import insert_inbox
+from .statements import insert_inbox, insert_inbox_completing
 
 
 def validated(event_type: str, version: int, payload: dict[str, object]) -> Event:
@@ -48,10 +48,22 @@ class _Duplicate(Exception):
 
 
 class Taken(Exception):
-    """Raised by ``also`` when this worker no longer holds the publication: run nothing."""
+    """This worker no longer holds the publication (its lease ran out, the relay took it back): run nothing."""
 
 
-def handle_once(subscriber: Subscriber, envelope: Envelope, also: Callable[[str], object] | None = None) -> str:
+@dataclass
+class Completing:
+    """Mark publication ``pk`` of ``table`` (as the handler's connection names it) completed in the
+    handler's transaction, if ``claimed_by`` still holds it; ``holds_back`` is filled in with
+    whether a later event of its key waits for it."""
+
+    table: str
+    pk: int
+    claimed_by: str
+    holds_back: bool = False
+
+
+def handle_once(subscriber: Subscriber, envelope: Envelope, completing: Completing | None = None) -> str:
     """Run the handler and write its inbox row in one transaction on the subscriber's database.
 
     The inbox row is inserted *first*, in the handler's transaction: its unique constraint refuses
@@ -59,9 +71,10 @@ def handle_once(subscriber: Subscriber, envelope: Envelope, also: Callable[[str]
     run), and a failing handler rolls the row back with its own writes. On PostgreSQL a concurrent
     delivery of the same event waits on that row and is refused when the first one commits.
 
-    ``also(alias)`` runs right after the inbox row, in the same transaction (the outbox marks the
-    publication completed there when the handler's connection can reach it); raising ``Taken``
-    leaves everything rolled back and returns "not-claimed".
+    With ``completing`` the publication is marked completed right there too, before the handler
+    (on PostgreSQL in the inbox row's own statement): effect, inbox row and completion commit
+    together. If this worker no longer holds it, everything rolls back and the outcome is
+    "not-claimed".
     """
     from ..bus import run_subscriber
 
@@ -69,11 +82,16 @@ def handle_once(subscriber: Subscriber, envelope: Envelope, also: Callable[[str]
 
     def write_inbox() -> None:
         try:
-            insert_inbox(alias, envelope.id, subscriber.name, timezone.now())
+            if completing is None:
+                insert_inbox(alias, envelope.id, subscriber.name, timezone.now())
+                return
+            c = completing
+            holds_back = insert_inbox_completing(alias, envelope.id, subscriber.name, timezone.now(), c.table, c.pk, c.claimed_by)
         except IntegrityError:
             raise _Duplicate from None
-        if also is not None:
-            also(alias)
+        if holds_back is None:
+            raise Taken
+        completing.holds_back = holds_back
 
     try:
         run_subscriber(subscriber, envelope, before=write_inbox)

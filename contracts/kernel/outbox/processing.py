@@ -4,8 +4,9 @@ Two ways in, one way through:
 
 * **The fast path** (``deliver_claimed``): the publishing process wrote the publications already
   claimed by itself (``backend``) and, right after commit, hands the envelope it still holds in
-  memory to the handler — no claim, no read — then marks every publication of that commit
-  completed in one UPDATE.
+  memory to the handler — no claim, no read. Its completion marks are written in the handler's
+  transaction when it can reach the publication row, else batched with other marks
+  (``completions``).
 * **The dispatched path** (``process_dispatched``): with Celery dispatch the publisher also writes
   the publications already claimed (by a claim of its own, ``CeleryDispatcher.claim_token``) and
   its messages carry that claim: the worker reads them in one SELECT — no claim UPDATE, no commit
@@ -41,11 +42,12 @@ from ..registry import Subscriber
 from ..remote import RemoteSubscriber, is_remote
 from ..telemetry.events import handling, record_error
 from .claiming import WORKER_ID, claim_many, claim_read, read_claimed
+from .completions import deferred
 from .config import OutboxSettings, outbox_settings
 from .dispatch import dispatcher
 from .forwarding import forward
-from .inbox import Taken, handle_once, local_subscriber, validated
-from .statements import complete_claimed, complete_publications, reachable_table
+from .inbox import Completing, handle_once, local_subscriber, validated
+from .statements import complete_publications, reachable_table
 
 #: The fast path leaves a publication to the relay when less than this is left of its lease.
 LEASE_MARGIN = timedelta(seconds=1)
@@ -75,7 +77,10 @@ def deliver_claimed(alias: str, claimed: list[Claimed]) -> list[str]:
         if outcome in ("completed", "duplicate"):
             done.append(item.publication)
         outcomes.append(outcome)
-    _finish(alias, done)
+    if outbox_settings().completion == "keep":  # marks the handlers' transactions could not write: batched
+        deferred.add(alias, [p for p in done if p.status != PublicationStatus.COMPLETED], WORKER_ID)
+    else:
+        _finish(alias, done)
     return outcomes
 
 
@@ -204,18 +209,11 @@ def _run(alias: str, item: Claimed) -> str:
             table = reachable_table(alias, get_module(item.subscriber.module).database_alias)
         if table is None:
             return handle_once(item.subscriber, item.envelope)
-        waiting: list[bool] = []
-
-        def complete_here(subscriber_alias: str) -> None:
-            holds_back = complete_claimed(subscriber_alias, table, publication.pk, publication.claimed_by, timezone.now())
-            if holds_back is None:
-                raise Taken
-            waiting.append(holds_back)
-
-        outcome = handle_once(item.subscriber, item.envelope, also=complete_here)
+        completing = Completing(table, publication.pk, publication.claimed_by)
+        outcome = handle_once(item.subscriber, item.envelope, completing)
         if outcome == "completed":
             publication.status = PublicationStatus.COMPLETED  # recorded with the handler's commit
-            if waiting[0]:
+            if completing.holds_back:
                 _dispatch_next_of_key(alias, publication)
         return outcome
     except Undeliverable as exc:  # a remote receiver's verdict: retrying cannot help

@@ -17,6 +17,7 @@ from ..models import Publication, PublicationStatus
 from ..modules import module_configs
 from ..remote import is_remote
 from ..telemetry.events import relaying
+from .completions import deferred
 from .config import outbox_settings
 from .dispatch import dispatcher
 
@@ -90,6 +91,7 @@ def relay_once(aliases: list[str] | None = None) -> dict[str, int]:
     sent: dict[str, int] = {}
     with relaying() as done:
         for alias in aliases or module_aliases():
+            deferred.flush(alias)  # this process's own completion marks first: nothing to re-send for them
             release_expired_leases(alias)
             ids = due_publications(alias, config.relay_batch)
             if ids:

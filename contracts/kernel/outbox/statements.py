@@ -28,11 +28,13 @@ class PreparedInsert:
         self.sql = f"INSERT INTO {model._meta.db_table} ({columns}) VALUES ({marks})" + (f" RETURNING {pk}" if returning else "")
         self.returning = returning
 
-    def __call__(self, alias: str, *values: object) -> object:
+    def params(self, alias: str, values: tuple[object, ...]) -> list[object]:
         connection = connections[alias]
-        params = [f.get_db_prep_save(v, connection) for f, v in zip(self.fields, values, strict=True)]  # type: ignore[union-attr]
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
+        return [f.get_db_prep_save(v, connection) for f, v in zip(self.fields, values, strict=True)]  # type: ignore[union-attr]
+
+    def __call__(self, alias: str, *values: object) -> object:
+        with connections[alias].cursor() as cursor:
+            cursor.execute(self.sql, self.params(alias, values))
             return cursor.fetchone()[0] if self.returning else None
 
 
@@ -52,24 +54,95 @@ _COLUMNS = (
 )
 
 
-@lru_cache(maxsize=64)
-def _insert_sql(subscribers: int, claimed: bool) -> str:
+@lru_cache(maxsize=128)
+def _insert_sql(subscribers: int, claimed: bool, with_event: bool = False) -> str:
+    """The publications' ``INSERT ... SELECT``; ``with_event`` (PostgreSQL) puts the event's own
+    ``INSERT ... RETURNING position`` in a ``WITH`` clause of the same statement, so publishing
+    is one statement, not two."""
     rows = " UNION ALL ".join(["SELECT %s AS subscriber, %s AS module"] * subscribers)
+    position = "e.position" if with_event else "%s"
+    head = f"WITH e AS ({insert_event.sql}) " if with_event else ""
+    source = "e, " if with_event else ""
     if not claimed:
         return (
-            f"INSERT INTO {_TABLE} ({_COLUMNS}) SELECT %s, %s, %s, %s, v.subscriber, v.module,"
+            f"{head}INSERT INTO {_TABLE} ({_COLUMNS}) SELECT {position}, {position}, %s, %s, v.subscriber, v.module,"
             f" '{PublicationStatus.PENDING.value}', 0, %s, %s, NULL, '', NULL, NULL, '', '', %s"
-            f" FROM ({rows}) v RETURNING id, subscriber, status"
+            f" FROM {source}({rows}) v RETURNING id, subscriber, status, position"
         )
     return (
-        f"INSERT INTO {_TABLE} ({_COLUMNS}) SELECT %s, %s, %s, %s, s.subscriber, s.module,"
+        f"{head}INSERT INTO {_TABLE} ({_COLUMNS}) SELECT {position}, {position}, %s, %s, s.subscriber, s.module,"
         f" CASE WHEN s.held THEN '{PublicationStatus.PENDING.value}' ELSE '{PublicationStatus.PROCESSING.value}' END,"
         " CASE WHEN s.held THEN 0 ELSE 1 END, %s, %s, NULL,"
         " CASE WHEN s.held THEN '' ELSE %s END, CASE WHEN s.held THEN NULL ELSE %s END, NULL, '', '', %s"
-        f" FROM (SELECT v.subscriber, v.module, EXISTS (SELECT 1 FROM {_TABLE} o WHERE o.subscriber = v.subscriber"
+        f" FROM {source}(SELECT v.subscriber, v.module, EXISTS (SELECT 1 FROM {_TABLE} o WHERE o.subscriber = v.subscriber"
         f" AND o.key = %s AND o.status IN ({_OPEN})) AS held FROM ({rows}) v) s"
-        " RETURNING id, subscriber, status"
+        " RETURNING id, subscriber, status, position"
     )
+
+
+def publish_rows(
+    alias: str,
+    event: tuple[object, ...],
+    *,
+    key: str | None,
+    event_type: str,
+    subscribers: list[tuple[str, str]],
+    now: datetime,
+    claimed_by: str = "",
+    lease_until: datetime | None = None,
+) -> tuple[int, dict[str, tuple[int, bool]]]:
+    """The event row (``event``: the values of ``insert_event``'s fields) and its publications;
+    returns the event's position and ``insert_publications``' answer.
+
+    On PostgreSQL that is one statement (the event's insert in a ``WITH`` clause); on SQLite,
+    which has no data-modifying ``WITH``, the event's insert and then the publications'."""
+    if not subscribers:
+        return insert_event(alias, *event), {}  # type: ignore[return-value]
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        position = insert_event(alias, *event)
+        written = insert_publications(
+            alias,
+            position=position,  # type: ignore[arg-type]
+            key=key,
+            event_type=event_type,
+            subscribers=subscribers,
+            now=now,
+            claimed_by=claimed_by,
+            lease_until=lease_until,
+        )
+        return position, written  # type: ignore[return-value]
+    params = insert_event.params(alias, event) + _publication_params(
+        alias, None, key, event_type, subscribers, now, claimed_by, lease_until
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql(len(subscribers), bool(claimed_by), with_event=True), params)
+        rows = cursor.fetchall()
+    return rows[0][3], {sub: (pk, status == PublicationStatus.PROCESSING.value) for pk, sub, status, _ in rows}
+
+
+def _publication_params(
+    alias: str,
+    position: int | None,
+    key: str | None,
+    event_type: str,
+    subscribers: list[tuple[str, str]],
+    now: datetime,
+    claimed_by: str,
+    lease_until: datetime | None,
+) -> list[object]:
+    """``_insert_sql``'s parameters after the event's (``position`` None: read from the event's insert)."""
+    ops = connections[alias].ops
+    stamp = ops.adapt_datetimefield_value(now)
+    params: list[object] = [] if position is None else [position, position]
+    params += [key, event_type, stamp, stamp]
+    if claimed_by:
+        params += [claimed_by, ops.adapt_datetimefield_value(lease_until), False, key]
+    else:
+        params += [False]
+    for subscriber, module in subscribers:
+        params += [subscriber, module]
+    return params
 
 
 def insert_publications(
@@ -90,34 +163,29 @@ def insert_publications(
     subscriber is still open: that one is written pending, held back, as a claim would leave it.
     Without, every row is pending.
     """
-    ops = connections[alias].ops
-    stamp = ops.adapt_datetimefield_value(now)
-    params: list[object] = [position, position, key, event_type, stamp, stamp]
-    if claimed_by:
-        params += [claimed_by, ops.adapt_datetimefield_value(lease_until), False, key]
-    else:
-        params += [False]
-    for subscriber, module in subscribers:
-        params += [subscriber, module]
+    params = _publication_params(alias, position, key, event_type, subscribers, now, claimed_by, lease_until)
     with connections[alias].cursor() as cursor:
         cursor.execute(_insert_sql(len(subscribers), bool(claimed_by)), params)
         rows = cursor.fetchall()
-    return {subscriber: (pk, status == PublicationStatus.PROCESSING.value) for pk, subscriber, status in rows}
+    return {subscriber: (pk, status == PublicationStatus.PROCESSING.value) for pk, subscriber, status, _ in rows}
 
 
-@lru_cache(maxsize=64)
-def _complete_sql(count: int) -> str:
+@lru_cache(maxsize=128)
+def _complete_sql(count: int, compare: bool = False) -> str:
     marks = ", ".join(["%s"] * count)
+    held = f" AND status = '{PublicationStatus.PROCESSING.value}' AND claimed_by = %s" if compare else ""
     return (
         f"UPDATE {_TABLE} SET status = '{PublicationStatus.COMPLETED.value}', completed_at = %s,"
-        f" lease_until = NULL, last_error = '' WHERE id IN ({marks}) RETURNING id, holds_back"
+        f" lease_until = NULL, last_error = '' WHERE id IN ({marks}){held} RETURNING id, holds_back"
     )
 
 
-def complete_publications(alias: str, ids: list[int], now: datetime) -> list[int]:
-    """Mark ``ids`` completed in one statement; returns those a later event of their key waits for."""
+def complete_publications(alias: str, ids: list[int], now: datetime, claimed_by: str = "") -> list[int]:
+    """Mark ``ids`` completed in one statement (with ``claimed_by``, only those it still holds);
+    returns those a later event of their key waits for."""
+    params = [connections[alias].ops.adapt_datetimefield_value(now), *ids] + ([claimed_by] if claimed_by else [])
     with connections[alias].cursor() as cursor:
-        cursor.execute(_complete_sql(len(ids)), [connections[alias].ops.adapt_datetimefield_value(now), *ids])
+        cursor.execute(_complete_sql(len(ids), bool(claimed_by)), params)
         return [pk for pk, holds_back in cursor.fetchall() if holds_back]
 
 
@@ -136,6 +204,34 @@ def complete_claimed(alias: str, table: str, pk: int, claimed_by: str, now: date
     ran out and the relay took it back), else whether a later event of its key waits for it."""
     with connections[alias].cursor() as cursor:
         cursor.execute(_complete_claimed_sql(table), [connections[alias].ops.adapt_datetimefield_value(now), pk, claimed_by])
+        row = cursor.fetchone()
+    return None if row is None else bool(row[0])
+
+
+@lru_cache(maxsize=64)
+def _inbox_completing_sql(table: str) -> str:
+    inbox = insert_inbox.sql.split(" VALUES ")[0]  # INSERT INTO seams_inbox (event_id, subscriber, handled_at)
+    return f"WITH c AS ({_complete_claimed_sql(table)}), i AS ({inbox} SELECT %s, %s, %s FROM c RETURNING 1) SELECT c.holds_back FROM c, i"
+
+
+def insert_inbox_completing(
+    alias: str, event_id: object, subscriber: str, now: datetime, table: str, pk: int, claimed_by: str
+) -> bool | None:
+    """In the handler's transaction on ``alias``: the inbox row of (``event_id``, ``subscriber``)
+    and the completion of publication ``pk`` of ``table`` if ``claimed_by`` still holds it
+    (``complete_claimed``). Raises ``IntegrityError`` when the inbox already has the row; returns
+    ``complete_claimed``'s answer (None: taken back, no inbox row written).
+
+    On PostgreSQL one statement (the compare-and-set ``UPDATE`` and the inbox ``INSERT`` in a
+    ``WITH`` clause: the row is written only if the publication was still ours); on SQLite two."""
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        insert_inbox(alias, event_id, subscriber, now)
+        return complete_claimed(alias, table, pk, claimed_by, now)
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    params = [stamp, pk, claimed_by, *insert_inbox.params(alias, (event_id, subscriber, now))]
+    with connection.cursor() as cursor:
+        cursor.execute(_inbox_completing_sql(table), params)
         row = cursor.fetchone()
     return None if row is None else bool(row[0])
 

@@ -154,8 +154,13 @@ def outbox_backlog() -> list[tuple[str, int, float]]:
 
     from ..models import OPEN_STATUSES, Publication
     from ..modules import module_configs
+    from ..outbox.completions import deferred
     from ..remote import is_remote
 
+    try:
+        deferred.flush()  # this process's handled publications whose completion marks still wait
+    except Exception as exc:
+        log.warning("Could not write the waiting completion marks before /metrics: %s", exc)
     now = timezone.now()
     rows: list[tuple[str, int, float]] = []
     for config in module_configs():

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from contracts.kernel.models import Publication, PublicationStatus
+from contracts.kernel.testing import write_completions
 from tests.integration.shop import place_order
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -77,6 +78,7 @@ def test_the_resubmit_action_completes_a_dead_letter(admin_client: Client, shop:
 
 def test_the_resubmit_action_leaves_completed_publications_alone(admin_client: Client, shop: Client) -> None:
     letter = dead_letter(shop)
+    write_completions()
     done = Publication.objects.using("orders").exclude(pk=letter.pk).filter(status=PublicationStatus.COMPLETED).first()
     response = admin_client.post(
         f"{CHANGELIST}?module=orders", {"action": "resubmit_selected", "_selected_action": [str(done.pk)]}, follow=True

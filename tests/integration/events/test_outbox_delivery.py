@@ -10,7 +10,7 @@ from django.test import Client
 from contracts.kernel import atomic
 from contracts.kernel.models import InboxEntry, OutboxEvent, Publication, PublicationStatus
 from contracts.kernel.outbox import process_publication
-from contracts.kernel.testing import PublishedEvents
+from contracts.kernel.testing import PublishedEvents, write_completions
 from contracts.orders import OrderConfirmed, OrderPlaced
 from modules.inventory.models import Reservation
 from modules.notifications.models import SentEmail
@@ -30,6 +30,7 @@ def test_publish_writes_event_and_one_publication_per_subscriber(shop: Client) -
     assert placed.headers["publisher"] == "orders" and placed.headers["traceparent"]
     subscribers = set(Publication.objects.using("orders").filter(event=placed).values_list("subscriber_module", flat=True))
     assert subscribers == {"inventory", "eventprobe"}
+    write_completions()  # marks of handlers on other SQLite files wait up to COMPLETION_DELAY
     assert set(Publication.objects.using("orders").values_list("status", flat=True)) == {PublicationStatus.COMPLETED}
     # The trace travels: the event inventory published while handling OrderPlaced continues it.
     reserved = OutboxEvent.objects.using("inventory").get(type="inventory.StockReserved")

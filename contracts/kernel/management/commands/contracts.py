@@ -22,8 +22,9 @@ DEFAULT_SNAPSHOT = Path("contracts") / "snapshot.json"
 FIX = (
     "A caller, provider, publisher or subscriber deployed separately may still run the old version. Keep "
     "the old shape and add beside it: a new method or an optional parameter/field, a new contract version "
-    "(class CatalogV2(Contract) with version = 2, both served) or a new event version (version = 2, with an "
-    "upcaster), and retire the old one once nothing uses it. If nothing runs the old version yet, record the "
+    "(class CatalogV2(Contract) with version = 2, both provided) or a new event version (class OrderPlacedV2(Event) "
+    "with version = 2, and @converts up- and downcasters), and retire the old one once the snapshot records "
+    "that nothing uses it (docs/evolution.md). If nothing runs the old version yet, record the "
     "break: manage.py contracts snapshot --accept-breaking"
 )
 

@@ -1,0 +1,160 @@
+"""Completion marks of the fast path that the handler's transaction cannot write, flushed in batches.
+
+Across two SQLite files (or two PostgreSQL servers) the handler's transaction cannot mark the
+publisher's publication completed, so the mark is a write of its own on the publisher's database:
+one statement and one durable commit per event, a third of what the outbox adds to an event. The
+fast path (``processing.deliver_claimed``) therefore leaves those marks here, and they are written
+together, one compare-and-set ``UPDATE ... WHERE id IN (...) AND claimed_by = <this process>`` per
+database:
+
+* as soon as ``COMPLETION_BATCH`` marks wait for one database (by the thread that adds the last);
+* ``COMPLETION_DELAY`` seconds after the first of them, by a flusher thread of this process;
+* before a publication this process wrote held back behind one of them is dispatched (ordering:
+  the later event of a key then goes at once, not after the delay); by ``relay_once`` in this
+  process; by ``testing.deliver_pending``; and at exit.
+
+Why a waiting mark is safe: until it is written the publication stays ``processing``, claimed by
+this process under its lease (``LEASE``, 60 s by default, far longer than the delay), and nobody
+else may claim it. If the process dies first the lease runs out, the relay takes the publication
+back and delivers it again, and the inbox row the handler committed drops that duplicate: the
+effect still happens once. A later event of the same key, written while the mark waits, is held
+back as behind any open publication and released when the mark is written (``holds_back``).
+
+``COMPLETION_DELAY = 0`` writes each mark right after its handler, as a separate statement.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+
+from django.db import connections
+from django.utils import timezone
+
+from ..models import Publication
+from .config import outbox_settings
+from .statements import complete_publications
+
+log = logging.getLogger("seams.outbox")
+
+
+class DeferredCompletions:
+    """The marks waiting per database alias, and the thread that writes them when they are due."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._due = threading.Condition(self._lock)
+        self._marks: dict[str, list[Publication]] = {}
+        self._since: dict[str, float] = {}  # alias -> monotonic time of its oldest waiting mark
+        self._thread: threading.Thread | None = None
+
+    def add(self, alias: str, publications: list[Publication], worker: str) -> None:
+        """Mark ``publications`` (claimed by ``worker`` and handled) completed, now or soon."""
+        if not publications:
+            return
+        config = outbox_settings()
+        if config.completion_wait <= 0:
+            write(alias, publications, worker)
+            return
+        with self._lock:
+            idle = not self._since  # the flusher thread waits for a first mark, with no deadline
+            marks = self._marks.setdefault(alias, [])
+            if not marks:
+                self._since[alias] = time.monotonic()
+            marks.extend(publications)
+            full = len(marks) >= config.completion_batch
+            if full:
+                taken = self._take(alias)
+            elif idle:
+                # Wake the thread only to give it its deadline: a mark added while it waits for an
+                # earlier one's changes nothing, and each wake-up would hand it the GIL (about a
+                # millisecond of this thread's time on a busy machine).
+                self._start()
+                self._due.notify()
+        if full:
+            write(alias, taken, worker)
+
+    def waiting(self, alias: str) -> bool:
+        """Do marks wait for ``alias``?"""
+        return bool(self._marks.get(alias))
+
+    def flush(self, alias: str | None = None, worker: str | None = None) -> None:
+        """Write the marks waiting for ``alias`` (default: every alias) now."""
+        from .claiming import WORKER_ID
+
+        with self._lock:
+            taken = {a: self._take(a) for a in ([alias] if alias is not None else list(self._marks)) if self._marks.get(a)}
+        for name, publications in taken.items():
+            write(name, publications, worker or WORKER_ID)
+
+    def discard(self) -> None:
+        """Forget every waiting mark (their publications are recovered by the relay after their lease)."""
+        with self._lock:
+            self._marks.clear()
+            self._since.clear()
+
+    def _take(self, alias: str) -> list[Publication]:
+        self._since.pop(alias, None)
+        return self._marks.pop(alias, [])
+
+    def _start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="seams-completions", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        """The flusher thread: writes each alias's marks ``COMPLETION_DELAY`` after the first."""
+        from .claiming import WORKER_ID
+
+        while True:
+            with self._lock:
+                while not self._since:
+                    self._due.wait()
+                delay = outbox_settings().completion_wait
+                now = time.monotonic()
+                due = [alias for alias, since in self._since.items() if since + delay <= now]
+                if not due:
+                    self._due.wait(max(min(self._since.values()) + delay - now, 0.001))
+                    continue
+                taken = {alias: self._take(alias) for alias in due}
+            for alias, publications in taken.items():
+                try:
+                    connections[alias].close_if_unusable_or_obsolete()
+                    write(alias, publications, WORKER_ID)
+                except Exception:  # the lease runs out and the relay redelivers them; the inbox drops the duplicate
+                    log.exception("Could not mark %s publications of %s completed; the relay will see to them.", len(publications), alias)
+
+    def _forget(self) -> None:
+        """In a forked child: the parent's marks are the parent's to write, and its thread is gone."""
+        self._lock = threading.Lock()
+        self._due = threading.Condition(self._lock)
+        self._marks, self._since, self._thread = {}, {}, None
+
+
+def write(alias: str, publications: list[Publication], worker: str) -> None:
+    """One compare-and-set UPDATE for ``publications`` (only those ``worker`` still holds), then
+    the next event of each key one of them held back is dispatched."""
+    from .processing import _dispatch_next_of_key  # processing uses this module
+
+    waiting = set(complete_publications(alias, [p.pk for p in publications], timezone.now(), claimed_by=worker))
+    for publication in publications:
+        if publication.pk in waiting:
+            _dispatch_next_of_key(alias, publication)
+
+
+#: This process's waiting marks.
+deferred = DeferredCompletions()
+
+
+def _flush_at_exit() -> None:
+    try:
+        deferred.flush()
+    except Exception:  # the relay redelivers them after their lease; the inbox drops the duplicate
+        log.exception("Could not write the waiting completion marks at exit; the relay will see to them.")
+
+
+atexit.register(_flush_at_exit)
+os.register_at_fork(after_in_child=deferred._forget)
