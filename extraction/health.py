@@ -44,8 +44,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from .incidents import record
 from .dependencies import DEFAULT_WORKER_WAIT, check_bound_services, check_workers, remote_aliases, required_queues
+from .incidents import record
 
 __all__ = ["broker_in_use", "check_broker", "check_databases", "live", "ready", "readiness", "redacted"]
 
