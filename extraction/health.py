@@ -24,10 +24,18 @@
 
   ``?scope=local`` leaves out the remote checks: it is what one process asks of another, so a
   monolith and a service bound to each other never wait on each other in a loop.
+
+What a probe may read: the endpoint is reachable by whoever reaches the port, so with
+``SEAMS_HEALTH_DETAILS`` off (the default when ``DEBUG`` is off) each check says only
+``{"ok": ...}`` and a failed one its ``error_id``: no URL, host, queue or exception text. The
+reason is logged (``seams.health``, WARNING) under that id, and the operator console
+(``/console/health.json``, staff only) shows the full detail. ``DEBUG`` on (``make run``, the
+tests) or ``SEAMS_HEALTH_DETAILS=true`` answers the detail as well.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -37,10 +45,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from .dependencies import DEFAULT_WORKER_WAIT, check_bound_services, check_workers, remote_aliases, required_queues
+from .incidents import record
 
-__all__ = ["broker_in_use", "check_broker", "check_databases", "live", "ready", "readiness"]
+__all__ = ["broker_in_use", "check_broker", "check_databases", "live", "ready", "readiness", "redacted"]
 
 DEFAULT_TIMEOUT = 2.0
+logger = logging.getLogger("seams.health")
 
 
 def _failure(exc: BaseException) -> dict[str, Any]:
@@ -130,4 +140,25 @@ def readiness(*, local_only: bool = False) -> tuple[int, dict[str, Any]]:
 @require_GET
 def ready(request: HttpRequest) -> JsonResponse:
     status, body = readiness(local_only=request.GET.get("scope") == "local")
+    if not details_shown():
+        body = redacted(body)
     return JsonResponse(body, status=status)
+
+
+def details_shown() -> bool:
+    """``SEAMS_HEALTH_DETAILS`` (default: ``DEBUG``): whether /health/ready answers each check's reason."""
+    return bool(getattr(settings, "SEAMS_HEALTH_DETAILS", settings.DEBUG))
+
+
+def redacted(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with each check reduced to ``ok`` (and an ``error_id`` for a failed one, whose reason
+    is logged under that id): what an unauthenticated probe may read."""
+    checks: dict[str, dict[str, Any]] = {}
+    for name, result in body["checks"].items():
+        if result["ok"]:
+            checks[name] = {"ok": True}
+        else:
+            reason = result.get("error", "failed")
+            error_id = record(logger, "Readiness check %s failed: %s", name, reason, level=logging.WARNING)
+            checks[name] = {"ok": False, "error_id": error_id}
+    return {**body, "checks": checks}

@@ -10,17 +10,23 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from .outbox import process_publication, process_publications, relay_once
+from .outbox import process_dispatched, process_publication, process_publications, relay_once
 
 
 @shared_task(name="seams.deliver_publication", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def deliver_publication(alias: str, pk: int) -> str:
+def deliver_publication(alias: str, pk: int, claimed_by: str | None = None) -> str:
+    """One publication. ``claimed_by``: the publisher wrote it already claimed so (the message of its
+    commit), and the worker only reads it; without (the relay, a retry), it is claimed here."""
+    if claimed_by:
+        return process_dispatched(alias, [pk], str(claimed_by))[0]
     return process_publication(alias, pk)
 
 
 @shared_task(name="seams.deliver_publications", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def deliver_publications(alias: str, ids: list[int]) -> list[str]:
+def deliver_publications(alias: str, ids: list[int], claimed_by: str | None = None) -> list[str]:
     """The batch drain: many publications of one queue with one claim, one read and one completion."""
+    if claimed_by:
+        return process_dispatched(alias, list(ids), str(claimed_by))
     return process_publications(alias, ids)
 
 

@@ -26,7 +26,8 @@ def seams_defaults(env: Env, *, debug: bool) -> dict[str, Any]:
     * ``SEAMS_EVENT_DISPATCH`` (inline | celery), ``_MAX_ATTEMPTS``, ``_BACKOFF_BASE``,
       ``_BACKOFF_MAX``, ``_LEASE``, ``_STALE_AFTER``, ``_COMPLETION``: the outbox (docs/events.md);
     * ``SEAMS_HEALTH_BROKER``: /health/ready checks the Celery broker ``auto`` (when events or a
-      binding use Celery), ``always`` or ``never``;
+      binding use Celery), ``always`` or ``never``; ``SEAMS_HEALTH_DETAILS``: its answer carries each
+      check's reason (URLs, exception text) — default DEBUG, since anyone reaching the port reads it;
     * ``SEAMS_LOG_FORMAT=json`` (one JSON object per line, with trace and span ids, module and event
       fields; plain by default), ``SEAMS_LOG_LEVEL``, ``LOG_LEVEL`` (contracts/kernel/telemetry/logs.py).
     """
@@ -44,5 +45,6 @@ def seams_defaults(env: Env, *, debug: bool) -> dict[str, Any]:
         },
         "SEAMS_TRANSPORTS": dict(TRANSPORTS),
         "SEAMS_HEALTH_BROKER": env.str("SEAMS_HEALTH_BROKER", "auto"),
+        "SEAMS_HEALTH_DETAILS": env.bool("SEAMS_HEALTH_DETAILS", debug),
         "LOGGING": logging_config(env),
     }

@@ -68,6 +68,22 @@ def test_ready_is_503_naming_the_broker_when_it_is_down(overrides: dict[str, obj
     assert all(result["ok"] for name, result in body["checks"].items() if name.startswith("database:"))
 
 
+def test_without_details_a_probe_reads_no_host_and_the_log_has_the_reason(caplog: pytest.LogCaptureFixture) -> None:
+    """Anyone who reaches the port reads /health/ready: with details off (DEBUG off) it names the
+    failed check and an error id, never the broker's host, port or the exception."""
+    with override_settings(CELERY_BROKER_URL=DEAD_BROKER, SEAMS_HEALTH_TIMEOUT=1, SEAMS_HEALTH_BROKER="always", SEAMS_HEALTH_DETAILS=False):
+        response = Client().get("/health/ready")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["failed"] == ["broker"]
+    broker = body["checks"]["broker"]
+    assert set(broker) == {"ok", "error_id"} and broker["ok"] is False
+    host = DEAD_BROKER.split("//")[1].split("/")[0]
+    assert host not in response.content.decode() and "redis" not in response.content.decode().lower()
+    (logged,) = [r for r in caplog.records if getattr(r, "error_id", None) == broker["error_id"]]
+    assert logged.name == "seams.health" and host in logged.getMessage()
+
+
 def test_never_skips_the_broker_check() -> None:
     with override_settings(CELERY_BROKER_URL=DEAD_BROKER, SEAMS_EVENTS=CELERY_EVENTS, SEAMS_HEALTH_BROKER="never"):
         assert Client().get("/health/ready").status_code == 200
@@ -96,3 +112,4 @@ def test_a_server_process_whose_database_and_broker_are_down_is_live_but_not_rea
     body = response.json()
     assert "broker" in body["failed"] and "database:catalog" in body["failed"]
     assert not body["checks"]["database:default"]["ok"]
+    assert "127.0.0.1" not in response.text and "error" not in body["checks"]["broker"]  # DEBUG off: no detail

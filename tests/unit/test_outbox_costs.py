@@ -12,6 +12,7 @@ statements and 2 durable commits.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -23,8 +24,9 @@ from django.test import override_settings
 from bench.costs import Costs, count_costs
 from contracts.kernel import ModuleConfig, subscribe
 from contracts.kernel.models import Publication, PublicationStatus
-from contracts.kernel.outbox import process_publication, process_publications
+from contracts.kernel.outbox import CeleryDispatcher, dispatcher, process_publication, process_publications
 from contracts.kernel.registry import isolated_registry
+from contracts.kernel.tasks import deliver_publication
 from contracts.kernel.testing import deliver_pending
 from modules.catalog.models import Product
 from modules.notifications.models import SentEmail
@@ -138,9 +140,32 @@ def test_a_worker_runs_one_publication_in_six_statements(subscribed: str) -> Non
     # queue known from the publisher (no read).
     assert (publishing.total_queries, publishing.total_commits) == (4 if postgresql() else 5, 1), statements(publishing)
     assert [m[0] for m in messages] == ["seams.deliver_publication"] * 2
-    process_publication(*messages[0][1])
+    # Written claimed by the dispatcher, each message carrying that claim: the worker only reads.
+    assert [m[1][2] for m in messages] == [CeleryDispatcher().claim_token()] * 2
+    deliver_publication(*messages[0][1])
     with count_costs() as working:
-        assert process_publication(*messages[1][1]) == "completed"
+        assert deliver_publication(*messages[1][1]) == "completed"
+    # worker: one SELECT of the publication and its event (no claim UPDATE, no commit for it),
+    # BEGIN, inbox row, its row, COMMIT, completion UPDATE (colocated: inside the handler's
+    # transaction, one durable commit fewer; on PostgreSQL in the inbox row's statement).
+    expected = (5 if postgresql() else 6, 1) if colocated(subscribed) else (6, 2)
+    assert (working.total_queries, working.total_commits) == expected, statements(working)
+
+
+def test_a_worker_claims_a_publication_sent_without_a_claim_in_six_statements(subscribed: str) -> None:
+    """The relay's and the retries' messages carry no claim: the worker claims and reads in one
+    UPDATE ... RETURNING."""
+    with override_settings(SEAMS_EVENT_BACKEND=OUTBOX, SEAMS_EVENTS={**EVENTS, "DISPATCH": "celery"}):
+        broker = Celery("costs", broker="memory://", set_as_current=False)
+        with broker_as_current(broker):
+            dispatcher().broker_down_until = time.monotonic() + 60  # type: ignore[union-attr]
+            publish(1)
+            publish(2)  # written pending while the broker is down: the relay sends them
+        first, second = Publication.objects.using("catalog").order_by("position")
+        assert (first.status, second.status) == (PublicationStatus.PENDING, PublicationStatus.PENDING)
+        deliver_publication("catalog", first.pk)  # warm-up: the first claim of a process
+        with count_costs() as working:
+            assert deliver_publication("catalog", second.pk) == "completed"
     # worker: claim UPDATE that also reads the publication and its event (RETURNING), BEGIN, inbox
     # row, its row, COMMIT, completion UPDATE (colocated: inside the handler's transaction, one
     # durable commit fewer; on PostgreSQL in the inbox row's statement, one statement fewer).
@@ -152,8 +177,9 @@ def test_the_batch_drain_costs_three_statements_per_batch_plus_the_handlers(subs
     with override_settings(SEAMS_EVENT_BACKEND=OUTBOX, SEAMS_EVENTS={**EVENTS, "DISPATCH": "celery"}):
         broker = Celery("costs", broker="memory://", set_as_current=False)
         with broker_as_current(broker):
+            dispatcher().broker_down_until = time.monotonic() + 60  # type: ignore[union-attr]
             for probe_id in range(1, 6):
-                publish(probe_id)
+                publish(probe_id)  # pending while the broker is down: the relay drains them in batches
         ids = list(Publication.objects.using("catalog").order_by("position").values_list("pk", flat=True))
         with count_costs() as draining:
             assert process_publications("catalog", ids) == ["completed"] * 5

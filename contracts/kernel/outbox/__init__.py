@@ -20,7 +20,13 @@ from .config import OutboxSettings, outbox_settings
 from .dispatch import CeleryDispatcher, InlineDispatcher, dispatcher
 from .forwarding import envelope_to_wire
 from .inbox import receive_event
-from .processing import _dispatch_next_of_key, backoff_seconds, process_publication, process_publications  # noqa: F401  (bench/outbox_claim.py)
+from .processing import (  # noqa: F401  (_dispatch_next_of_key: bench/outbox_claim.py)
+    _dispatch_next_of_key,
+    backoff_seconds,
+    process_dispatched,
+    process_publication,
+    process_publications,
+)
 from .relay import due_publications, module_aliases, relay_once, release_expired_leases
 
 __all__ = [
@@ -36,6 +42,7 @@ __all__ = [
     "envelope_to_wire",
     "module_aliases",
     "outbox_settings",
+    "process_dispatched",
     "process_publication",
     "process_publications",
     "receive_event",

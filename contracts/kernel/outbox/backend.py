@@ -10,6 +10,11 @@ commit callback hands the envelope it holds in memory straight to the handlers
 expires and the relay takes them back (``relay.release_expired_leases``); the inbox drops a
 duplicate. A publication whose key has an earlier one still open is written pending instead, held
 back for ordering, and goes through the claim path.
+
+With Celery dispatch they are written claimed too, by the dispatcher's claim
+(``CeleryDispatcher.claim_token``), and each message carries it: the worker reads them without a
+claim UPDATE (``processing.process_dispatched``). If the message cannot be sent they go back to
+pending at once; while the broker is known to be down they are written pending, for the relay.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ class OutboxEventBackend(EventBackend):
         )
         sender = dispatcher()
         inline = isinstance(sender, InlineDispatcher)
+        claimed_by = WORKER_ID if inline else sender.claim_token()  # type: ignore[union-attr]
         lease_until = now + timedelta(seconds=outbox_settings().lease)
         row.position, written = publish_rows(  # type: ignore[assignment]
             using,
@@ -61,11 +67,19 @@ class OutboxEventBackend(EventBackend):
             event_type=envelope.type,
             subscribers=targets.rows,
             now=now,
-            claimed_by=WORKER_ID if inline else "",
-            lease_until=lease_until if inline else None,
+            claimed_by=claimed_by,
+            lease_until=lease_until if claimed_by else None,
         )
         row._state.adding, row._state.db = False, using
         if not targets.rows:
+            return
+        if not inline:  # Celery: the messages carry the claim of those written claimed
+            ids = [written[name][0] for name, _ in targets.rows]
+            held = frozenset(pk for pk, is_claimed in written.values() if is_claimed)
+            queues = {written[name][0]: CeleryDispatcher.queue_label(module, envelope.publisher) for name, module in targets.rows}
+            transaction.on_commit(
+                lambda: sender.dispatch(using, ids, queues=queues, claimed=held, claimed_by=claimed_by), using=using
+            )
             return
         claimed: list[Claimed] = []
         waiting: list[int] = []
@@ -90,11 +104,7 @@ class OutboxEventBackend(EventBackend):
                 lease_until=lease_until,
             )
             claimed.append(Claimed(publication, runs, envelope))
-        if inline:
-            transaction.on_commit(lambda: _after_commit(using, claimed, waiting), using=using)
-        else:
-            queues = {written[name][0]: CeleryDispatcher.queue_label(module, envelope.publisher) for name, module in targets.rows}
-            transaction.on_commit(lambda: sender.dispatch(using, waiting, queues=queues), using=using)
+        transaction.on_commit(lambda: _after_commit(using, claimed, waiting), using=using)
 
 
 def _after_commit(alias: str, claimed: list[Claimed], waiting: list[int]) -> None:

@@ -3,10 +3,12 @@
 Safe with any number of workers on PostgreSQL and with SQLite's single writer alike: two workers
 can race for the same row, only one UPDATE matches it.
 
-A worker taking one publication (``claim_read``, the per-event Celery drain) claims it and reads
-what it needs to run it — the publication and its event — in that same statement
-(``UPDATE ... RETURNING``), its SQL built once per database vendor: no ORM query construction, no
-second round trip for the read.
+A worker taking one publication (``claim_read``, the claim path of the Celery drain and the relay)
+claims it and reads what it needs to run it — the publication and its event — in that same
+statement (``UPDATE ... RETURNING``), its SQL built once per database vendor: no ORM query
+construction, no second round trip for the read. A publication the Celery dispatcher sent already
+claimed (written so by the publisher, its message carrying the claim) is only read
+(``read_claimed``): one SELECT, no write, no commit.
 """
 
 from __future__ import annotations
@@ -81,6 +83,27 @@ def claim_read(alias: str, pk: int, worker: str = WORKER_ID) -> Publication | No
     return None if row is None else statement.publication(alias, row)
 
 
+def read_claimed(alias: str, ids: list[int], claimed_by: str, margin: timedelta) -> list[Publication]:
+    """Publications of ``ids`` that ``claimed_by`` still holds with more than ``margin`` of its
+    lease left, with their events, in publication order: one SELECT (the Celery dispatcher's
+    messages for publications written already claimed: no claim UPDATE, no commit)."""
+    connection = connections[alias]
+    statement = _claim_read_statement(connection.vendor)
+    until = connection.ops.adapt_datetimefield_value(timezone.now() + margin)
+    with connection.cursor() as cursor:
+        cursor.execute(statement.read_sql(len(ids)), [*ids, claimed_by, until])
+        rows = cursor.fetchall()
+    return [statement.publication(alias, row) for row in rows]
+
+
+def release_claims(alias: str, ids: list[int], claimed_by: str) -> int:
+    """Give publications written claimed by ``claimed_by`` back to the relay (pending, never
+    attempted): their message could not be sent."""
+    return Publication.objects.using(alias).filter(  # type: ignore[no-any-return]
+        pk__in=ids, claimed_by=claimed_by, status=PublicationStatus.PROCESSING
+    ).update(status=PublicationStatus.PENDING, claimed_by="", lease_until=None, attempts=0)
+
+
 def claim_many(alias: str, ids: list[int], worker: str = WORKER_ID) -> str | None:
     """Take every claimable publication of ``ids`` with one UPDATE; returns the claim token the
     taken rows carry in ``claimed_by`` (one read finds exactly them), or None if none was taken."""
@@ -117,6 +140,12 @@ class ClaimRead:
         self._by_alias: dict[str, tuple[list[_Converters], list[_Converters]]] = {}
         event_fk = Publication._meta.get_field("event").column  # type: ignore[union-attr]
         event_pk = OutboxEvent._meta.pk.column  # type: ignore[union-attr]
+        self._read = (
+            f"SELECT {returned}, " + ", ".join(f"e.{f.column}" for f in self.event_fields)
+            + f" FROM {_PUB} JOIN {_EVENT} e ON e.{event_pk} = {_PUB}.{event_fk} WHERE {_PUB}.id IN ({{marks}})"
+            f" AND {_PUB}.claimed_by = %s AND {_PUB}.status = '{PublicationStatus.PROCESSING.value}'"
+            f" AND {_PUB}.lease_until > %s ORDER BY {_PUB}.position"
+        )
         if vendor == "postgresql":  # the event row joined in: RETURNING may name it
             self.sql = (
                 f"{update} FROM {_EVENT} e{where} AND e.{event_pk} = {_PUB}.{event_fk}"
@@ -126,6 +155,10 @@ class ClaimRead:
             self.sql = f"{update}{where} RETURNING {returned}, " + ", ".join(
                 f"(SELECT e.{f.column} FROM {_EVENT} e WHERE e.{event_pk} = {_PUB}.{event_fk})" for f in self.event_fields
             )
+
+    def read_sql(self, count: int) -> str:
+        """The SELECT of ``read_claimed`` for ``count`` ids (the same columns as the claim returns)."""
+        return self._read.format(marks=", ".join(["%s"] * count))
 
     def publication(self, alias: str, row: tuple[Any, ...]) -> Publication:
         split = len(self.publication_fields)

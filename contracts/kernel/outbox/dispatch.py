@@ -15,6 +15,7 @@ from django.core.signals import setting_changed
 
 from ..models import Publication
 from ..remote import is_remote
+from .claiming import WORKER_ID, release_claims
 from .config import outbox_settings
 
 log = logging.getLogger("seams.outbox")
@@ -54,6 +55,12 @@ class CeleryDispatcher:
     def __init__(self) -> None:
         self.broker_down_until = 0.0
 
+    def claim_token(self) -> str:
+        """The claim a publisher writes its publications with when this dispatcher will send them
+        (their messages carry it, so the worker reads them without claiming: ``process_dispatched``);
+        "" while the broker is known to be down: they are written pending, for the relay."""
+        return "" if time.monotonic() < self.broker_down_until else f"{WORKER_ID}:sent"
+
     @staticmethod
     def queue_label(subscriber: str, publisher: str) -> str:
         """Whose queue takes a publication: the subscriber module's, where its handler runs; for a
@@ -61,13 +68,23 @@ class CeleryDispatcher:
         return publisher if is_remote(subscriber) else subscriber
 
     def dispatch(
-        self, alias: str, ids: list[int], countdown: float | None = None, queues: dict[int, str] | None = None
+        self,
+        alias: str,
+        ids: list[int],
+        countdown: float | None = None,
+        queues: dict[int, str] | None = None,
+        claimed: frozenset[int] = frozenset(),
+        claimed_by: str = "",
     ) -> None:
         """Send ``ids``; ``queues`` (publication id -> module label) saves reading them when the
-        caller knows (the publisher does)."""
+        caller knows (the publisher does). ``claimed``: those of ``ids`` written already claimed by
+        ``claimed_by`` (``claim_token``); their messages carry the claim. If a message cannot be
+        sent, its claimed publications are given back to the relay at once (``release_claims``)."""
         from celery import current_app
 
         if time.monotonic() < self.broker_down_until or not ids:
+            if claimed:
+                release_claims(alias, sorted(claimed), claimed_by)
             return
         if queues is None:
             queues = {
@@ -77,26 +94,33 @@ class CeleryDispatcher:
                 .values_list("pk", "subscriber_module", "event__publisher")
             }
         config = outbox_settings()
-        by_queue: dict[str, list[int]] = {}
+        by_queue: dict[tuple[str, bool], list[int]] = {}
         for pk in ids:
-            by_queue.setdefault(queues.get(pk, "default"), []).append(pk)
-        for queue, pks in by_queue.items():
-            for start in range(0, len(pks), config.drain_batch):
-                chunk = pks[start : start + config.drain_batch]
-                task, args = (DELIVER_TASK, (alias, chunk[0])) if len(chunk) == 1 else (DRAIN_TASK, (alias, chunk))
-                try:
-                    current_app.send_task(
-                        task,
-                        args,
-                        queue=f"{config.queue_prefix}{queue}",
-                        countdown=countdown,
-                        retry=False,
-                        ignore_result=True,  # nothing reads it: no result-backend subscription per send
-                    )
-                except Exception as exc:  # broker down: the outbox keeps it, the relay sends it later
-                    self.broker_down_until = time.monotonic() + self.BROKER_BACKOFF
-                    log.warning("Could not dispatch publications %s:%s (%s); the relay will send them.", alias, chunk, exc)
-                    return
+            by_queue.setdefault((queues.get(pk, "default"), pk in claimed), []).append(pk)
+        chunks = [
+            (queue, held, pks[start : start + config.drain_batch])
+            for (queue, held), pks in by_queue.items()
+            for start in range(0, len(pks), config.drain_batch)
+        ]
+        for n, (queue, held, chunk) in enumerate(chunks):
+            first = chunk[0] if len(chunk) == 1 else chunk
+            args = (alias, first, claimed_by) if held else (alias, first)
+            try:
+                current_app.send_task(
+                    DELIVER_TASK if len(chunk) == 1 else DRAIN_TASK,
+                    args,
+                    queue=f"{config.queue_prefix}{queue}",
+                    countdown=countdown,
+                    retry=False,
+                    ignore_result=True,  # nothing reads it: no result-backend subscription per send
+                )
+            except Exception as exc:  # broker down: the outbox keeps it, the relay sends it later
+                self.broker_down_until = time.monotonic() + self.BROKER_BACKOFF
+                log.warning("Could not dispatch publications %s:%s (%s); the relay will send them.", alias, chunk, exc)
+                unsent = [pk for _, is_held, rest in chunks[n:] if is_held for pk in rest]
+                if unsent:
+                    release_claims(alias, unsent, claimed_by)
+                return
 
 
 DISPATCHERS = {"inline": InlineDispatcher, "celery": CeleryDispatcher}

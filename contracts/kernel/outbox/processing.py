@@ -7,6 +7,10 @@ Two ways in, one way through:
   memory to the handler — no claim, no read. Its completion marks are written in the handler's
   transaction when it can reach the publication row, else batched with other marks
   (``completions``).
+* **The dispatched path** (``process_dispatched``): with Celery dispatch the publisher also writes
+  the publications already claimed (by a claim of its own, ``CeleryDispatcher.claim_token``) and
+  its messages carry that claim: the worker reads them in one SELECT — no claim UPDATE, no commit
+  — and goes through the same steps; whatever is no longer held that way takes the claim path.
 * **The claim path** (``process_publication``, ``process_publications``): a Celery worker, the
   relay or a retry takes due publications with a compare-and-set claim (``claiming``), reads
   them, and goes through the same steps.
@@ -37,7 +41,7 @@ from ..modules import get_module
 from ..registry import Subscriber
 from ..remote import RemoteSubscriber, is_remote
 from ..telemetry.events import handling, record_error
-from .claiming import WORKER_ID, claim_many, claim_read
+from .claiming import WORKER_ID, claim_many, claim_read, read_claimed
 from .completions import deferred
 from .config import OutboxSettings, outbox_settings
 from .dispatch import dispatcher
@@ -78,6 +82,25 @@ def deliver_claimed(alias: str, claimed: list[Claimed]) -> list[str]:
     else:
         _finish(alias, done)
     return outcomes
+
+
+# --- publications the Celery dispatcher sent already claimed -------------------------------------
+def process_dispatched(alias: str, ids: list[int], claimed_by: str) -> list[str]:
+    """Run publications the publisher wrote already claimed by ``claimed_by`` and sent to this
+    worker with that claim (``CeleryDispatcher``): read them, no claim UPDATE and no commit for it.
+    Returns the outcomes in the order of ``ids``.
+
+    A publication no longer held that way — its lease (nearly) ran out and the relay released it,
+    a retry or another worker has it, or it is done — goes through the claim path instead, which
+    decides by compare-and-set as for any other message. A second copy of the same message (the
+    broker redelivering it) runs nothing twice: the handlers' inbox refuses the second run.
+    """
+    held = {p.pk: p for p in read_claimed(alias, ids, claimed_by, LEASE_MARGIN)}
+    outcomes = dict(zip(held, _run_read(alias, list(held.values())), strict=True))
+    rest = [pk for pk in ids if pk not in outcomes]
+    if rest:
+        outcomes.update(zip(rest, process_publications(alias, rest), strict=True))
+    return [outcomes[pk] for pk in ids]
 
 
 # --- the claim path ------------------------------------------------------------------------------

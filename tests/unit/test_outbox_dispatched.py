@@ -1,0 +1,131 @@
+"""Celery dispatch writes publications already claimed and its messages carry the claim
+(``processing.process_dispatched``): the worker reads them without a claim UPDATE, and every
+guarantee of the claim path still holds (docs/events.md "Cost model").
+
+The messages are the real ones, sent to an in-memory broker and read back (``take_messages``);
+the worker side is the real task function.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from celery import Celery
+from django.test import override_settings
+from django.utils import timezone
+
+from contracts.kernel import ModuleConfig, subscribe
+from contracts.kernel.models import InboxEntry, Publication, PublicationStatus
+from contracts.kernel.outbox import dispatcher, relay_once
+from contracts.kernel.registry import isolated_registry
+from contracts.kernel.tasks import deliver_publication, deliver_publications
+from modules.notifications.models import SentEmail
+from tests.unit.probe import services
+from tests.unit.test_outbox_costs import broker_as_current, take_messages
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+OUTBOX = "contracts.kernel.outbox.OutboxEventBackend"
+EVENTS = {"DISPATCH": "celery", "MAX_ATTEMPTS": 3, "BACKOFF_BASE": 0.0, "BACKOFF_MAX": 0.0, "STALE_AFTER": 0}
+QUEUE = "seams.notifications"
+
+
+@pytest.fixture
+def handled(probe_module: ModuleConfig) -> Iterator[list[tuple[int, str]]]:
+    """A notifications subscriber of ProbeHappened recording (probe id, note) and inserting a row."""
+    seen: list[tuple[int, str]] = []
+    with isolated_registry() as registry:
+
+        @subscribe(ProbeHappened_(), module="notifications")
+        def on_probe(event: object) -> None:
+            seen.append((event.probe_id, event.note))  # type: ignore[attr-defined]
+            SentEmail.objects.create(event_id=uuid.uuid4(), recipient="a@example.com", subject="s", body="b")
+
+        registry.freeze()
+        with override_settings(SEAMS_EVENT_BACKEND=OUTBOX, SEAMS_EVENTS=EVENTS):
+            yield seen
+
+
+def ProbeHappened_() -> type:  # noqa: N802 (the event class, imported where the probe module is installed)
+    from tests.unit.probe.events import ProbeHappened
+
+    return ProbeHappened
+
+
+def published(*notes: str, probe_id: int = 1) -> list[tuple[str, list[object]]]:
+    """Publish one event per note (one key: ``probe_id``) and return the messages the commits sent."""
+    broker = Celery("dispatched", broker="memory://", set_as_current=False)
+    with broker_as_current(broker):
+        for note in notes:
+            services.happen(probe_id, note=note)
+        return take_messages(broker, QUEUE)
+
+
+def test_a_message_carries_the_claim_and_the_worker_runs_it_without_claiming(handled: list) -> None:
+    ((task, args),) = published("one")
+    (publication,) = Publication.objects.using("catalog").all()
+    assert (publication.status, publication.attempts, publication.claimed_by) == (PublicationStatus.PROCESSING, 1, args[2])
+    assert (task, args[:2]) == ("seams.deliver_publication", ["catalog", publication.pk])
+    assert deliver_publication(*args) == "completed"
+    publication.refresh_from_db()
+    assert (publication.status, publication.attempts, handled) == (PublicationStatus.COMPLETED, 1, [(1, "one")])
+
+
+def test_the_same_message_delivered_twice_runs_the_handler_once(handled: list) -> None:
+    ((_, args),) = published("one")
+    assert deliver_publication(*args) == "completed"
+    assert deliver_publication(*args) == "not-claimed"  # no longer held by that claim: the claim path says no
+    assert handled == [(1, "one")] and InboxEntry.objects.using("notifications").count() == 1
+
+
+def test_a_message_arriving_after_the_relay_took_its_publication_back_runs_it_once(handled: list) -> None:
+    """The message waited longer than the lease (a backlog): the relay released the claim and sent
+    the publication again; whichever message comes first runs it, the other finds it done."""
+    ((_, late),) = published("one")
+    expired = timezone.now() - datetime.timedelta(seconds=1)
+    Publication.objects.using("catalog").update(lease_until=expired)
+    broker = Celery("relay", broker="memory://", set_as_current=False)
+    with broker_as_current(broker):
+        assert relay_once(["catalog"]) == {"catalog": 1}
+        ((_, relayed),) = take_messages(broker, QUEUE)
+    assert relayed == late[:2]  # the relay's message carries no claim: the worker claims it
+    assert deliver_publication(*late) == "completed"  # the late message: released, so claimed afresh
+    assert deliver_publication(*relayed) == "not-claimed"
+    (publication,) = Publication.objects.using("catalog").all()
+    assert (publication.status, publication.attempts, handled) == (PublicationStatus.COMPLETED, 2, [(1, "one")])
+
+
+def test_a_later_event_of_the_key_is_written_pending_and_runs_after_the_first(handled: list) -> None:
+    (first, second) = published("first", "second")
+    assert len(first[1]) == 3 and len(second[1]) == 2  # the second waits for the first: no claim
+    assert deliver_publication(*second[1]) == "not-claimed"  # it may not overtake the first
+    broker = Celery("next", broker="memory://", set_as_current=False)
+    with broker_as_current(broker):
+        assert deliver_publication(*first[1]) == "completed"
+        ((_, following),) = take_messages(broker, QUEUE)  # the first's completion sends the second
+    assert deliver_publication(*following) == "completed"
+    assert [note for _, note in handled] == ["first", "second"]
+
+
+def test_a_message_that_cannot_be_sent_gives_its_publication_back_to_the_relay_at_once(handled: list) -> None:
+    dead = Celery("dead", broker="redis://127.0.0.1:1/0", set_as_current=False)
+    dead.conf.broker_connection_timeout = 1
+    with broker_as_current(dead):
+        services.happen(1, note="one")
+    (publication,) = Publication.objects.using("catalog").all()
+    assert (publication.status, publication.claimed_by, publication.attempts) == (PublicationStatus.PENDING, "", 0)
+    assert dispatcher().claim_token() == ""  # the broker is known down: the next ones are written pending
+    services.happen(2, note="two")
+    assert set(Publication.objects.using("catalog").values_list("status", flat=True)) == {PublicationStatus.PENDING}
+    dispatcher().broker_down_until = 0.0  # type: ignore[union-attr]
+    broker = Celery("back", broker="memory://", set_as_current=False)
+    with broker_as_current(broker):
+        assert relay_once(["catalog"]) == {"catalog": 2}
+        messages = take_messages(broker, QUEUE)
+    assert [(task, deliver_publications(*args)) for task, args in messages] == [
+        ("seams.deliver_publications", ["completed"] * 2)  # one batch drain for both
+    ]
+    assert sorted(handled) == [(1, "one"), (2, "two")]
