@@ -97,6 +97,18 @@ def test_only_the_modules_own_handlers_stay_subscribed_and_everything_comes_back
     assert {s.name for s in get_registry().subscribers_for("orders.OrderPlaced")} == before
 
 
+def test_isolation_narrows_the_subscribers_an_earlier_publish_worked_out() -> None:
+    """The outbox caches who subscribes to an event type per registry; isolate_module swaps the
+    registry's subscriber table, and the cache must follow (in a full PostgreSQL run an earlier
+    test's publish of OrderPlaced made the isolated orders test write inventory's publication)."""
+    from contracts.kernel.outbox.backend import _targets
+
+    assert "inventory" in {module for _, module in _targets(OrderPlaced.event_type).rows}
+    with isolate_module("orders"):
+        assert {module for _, module in _targets(OrderPlaced.event_type).rows} <= {"orders"}
+    assert "inventory" in {module for _, module in _targets(OrderPlaced.event_type).rows}
+
+
 class IsolationInTransactionalTests(TransactionTestCase):
     """The marker also works where commits happen: other modules' handlers do not run at all."""
 

@@ -134,13 +134,16 @@ class Targets:
 
 #: ``Targets`` per frozen registry and event type: working them out (bindings, remote subscribers,
 #: installed modules) on every publish costs more than the event's own serialisation. Forgotten
-#: when a setting changes; a registry that is replaced (tests) takes its entries with it.
-_plans: weakref.WeakKeyDictionary[Registry, dict[str, Targets]] = weakref.WeakKeyDictionary()
+#: when a setting changes; a registry that is replaced (tests) takes its entries with it, and so
+#: does a registry whose subscriber table is swapped (``isolate_module`` narrows it to one module's
+#: scope): each entry remembers the table it was worked out from.
+_plans: weakref.WeakKeyDictionary[Registry, tuple[object, dict[str, Targets]]] = weakref.WeakKeyDictionary()
 
 
 def _targets(event_type: str) -> Targets:
     registry = get_registry()
-    plans = _plans.get(registry) if registry.frozen else None
+    entry = _plans.get(registry) if registry.frozen else None
+    plans = entry[1] if entry is not None and entry[0] is registry.subscribers else None
     if plans is not None and event_type in plans:
         return plans[event_type]
     subscribers = subscribers_of(event_type)
@@ -150,7 +153,10 @@ def _targets(event_type: str) -> Targets:
     ]
     targets = Targets(rows=[(s.name, s.module) for s in subscribers], runs=runs)
     if registry.frozen:
-        _plans.setdefault(registry, {})[event_type] = targets
+        if plans is None:
+            plans = {}
+            _plans[registry] = (registry.subscribers, plans)
+        plans[event_type] = targets
     return targets
 
 
