@@ -220,6 +220,14 @@ def _file_exporter(path: str) -> Any:
     return ConsoleSpanExporter(out=open(path, "a", encoding="utf-8"), formatter=line)  # noqa: SIM115 - lives with the process
 
 
+def _after_host_check() -> int:
+    """The position just after the project's Host check in ``MIDDLEWARE`` (0 when it has none)."""
+    from django.conf import settings
+
+    names = list(getattr(settings, "MIDDLEWARE", []))
+    return next((i + 1 for i, name in enumerate(names) if name.rsplit(".", 1)[-1] == "BadHostMiddleware"), 0)
+
+
 def _instrument() -> None:
     """Django's requests, Celery's tasks and httpx's requests get spans of their own (and carry
     the context themselves) when their instrumentation is installed."""
@@ -227,6 +235,9 @@ def _instrument() -> None:
         from opentelemetry.instrumentation.django import DjangoInstrumentor
 
         if not DjangoInstrumentor().is_instrumented_by_opentelemetry:
+            # Its middleware goes right after the one that refuses a forged Host (a JSON 400):
+            # placed first, it reads the Host itself and Django answers an HTML page instead.
+            os.environ.setdefault("OTEL_PYTHON_DJANGO_MIDDLEWARE_POSITION", str(_after_host_check()))
             DjangoInstrumentor().instrument()
     with contextlib.suppress(ImportError):
         from opentelemetry.instrumentation.celery import CeleryInstrumentor
