@@ -33,6 +33,7 @@ from typing import Any
 from django.conf import settings
 from django.core.handlers.base import BaseHandler
 from django.core.handlers.exception import convert_exception_to_response
+from django.core.signals import setting_changed
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve
 
@@ -83,8 +84,35 @@ def _needed_by_remote_modules(installed: list[str]) -> set[str]:
     return {m for m in needed if m in installed and not is_remote(m)}
 
 
-def exposed_modules() -> set[str]:
+#: The last answer of :func:`exposed_modules`, with the registry and subscriber table it was worked
+#: out from: working it out (settings, module configs, bindings, subscribers) on every internal
+#: request cost more than the URL resolution. Forgotten when a setting changes; a registry that is
+#: replaced, or whose subscriber table is swapped (``isolate_module``), is worked out again.
+_exposed: tuple[object, object, frozenset[str]] | None = None
+
+
+def exposed_modules() -> frozenset[str]:
     """The modules whose internal endpoints this process serves now (see the module docstring)."""
+    global _exposed
+    registry = get_registry()
+    cached = _exposed
+    if cached is not None and cached[0] is registry and cached[1] is registry.subscribers:
+        return cached[2]
+    exposed = frozenset(_work_out_exposed())
+    if registry.frozen:
+        _exposed = (registry, registry.subscribers, exposed)
+    return exposed
+
+
+def _forget_exposed(**_: Any) -> None:
+    global _exposed
+    _exposed = None
+
+
+setting_changed.connect(_forget_exposed)
+
+
+def _work_out_exposed() -> set[str]:
     installed = list(settings.SEAMS_MODULES)
     modules = getattr(settings, "SEAMS_INTERNAL", {}).get("MODULES", "auto")
     if modules == "all":

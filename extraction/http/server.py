@@ -37,6 +37,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.params.models import BodyModel
 from ninja.security import HttpBearer
 
 from contracts.kernel import Contract, ContractError, ContractViolation
@@ -154,12 +155,14 @@ def _endpoint(contract: type[Contract], method: str) -> Callable[..., HttpRespon
     }
 
     def endpoint(request: HttpRequest, payload: Any) -> HttpResponse:
-        # django-ninja has checked the body (lax) for the OpenAPI-described shape; check it again
-        # strictly, from the raw JSON, so that "1" is never taken for 1 on either side.
+        # The body is decoded here, once, strictly, from the raw JSON, so that "1" is never taken
+        # for 1 on either side (django-ninja's own, lax, check is switched off: _not_decoded_by_ninja).
         try:
             body = body_class.model_validate_json(request.body or b"{}", strict=True)
         except pydantic.ValidationError as exc:
             errors = exc.errors(include_url=False, include_context=False, include_input=False)
+            if errors[0]["type"] == "json_invalid":  # not JSON at all: a 400, as before any declaration
+                return _violation(f"{contract.__seams_name__}: Cannot parse request body", 400)
             return _violation(f"{name}: the request does not match the declaration: {errors[0]['msg']}", 422, errors=errors)
         arguments = arguments_of(body)
         try:
@@ -199,6 +202,23 @@ def _endpoint(contract: type[Contract], method: str) -> Callable[..., HttpRespon
         return_annotation=HttpResponse,
     )
     return endpoint
+
+
+def _not_decoded_by_ninja(params: type[Any]) -> None:
+    """Switch off django-ninja's decoding of the body of one of the endpoints above.
+
+    The endpoint's signature names the generated body model so that the OpenAPI document
+    describes the request body (ninja's parameter model, which the document is made from,
+    stays); at run time ninja would parse and validate that body (lax) before the endpoint parses
+    and validates it again (strict), the one that decides. A contract call is decoded once: the
+    parameter model resolves to no ``payload`` and the view reads ``request.body`` itself.
+    Authentication still runs before the view, and every exception handler after it. The model
+    is shared by the operation and the copies ninja makes of it when the API is mounted."""
+
+    def resolve(cls: type[Any], request: HttpRequest, api: NinjaAPI, path_params: dict[str, Any]) -> dict[str, Any]:
+        return {"payload": None}
+
+    params.resolve = classmethod(resolve)
 
 
 class InternalApi(NinjaAPI):
@@ -243,6 +263,10 @@ def build_api(contract: type[Contract]) -> NinjaAPI:
             summary=f"{contract.__name__}.{method}{' (query)' if spec.is_query else ''}",
             url_name=method,
         )(_endpoint(contract, method))
+        for operation in api.default_router.path_operations[f"/{method}"].operations:
+            for params in operation.models:
+                if issubclass(params, BodyModel):  # the endpoint takes nothing else, but only the body
+                    _not_decoded_by_ninja(params)
 
     @api.exception_handler(Exception)
     def failed(request: HttpRequest, exc: Exception) -> HttpResponse:

@@ -97,6 +97,17 @@ def test_a_body_that_does_not_match_the_declaration_is_a_violation(fake: FakeCat
     assert fake.traces == []  # the implementation never ran
 
 
+def test_the_body_is_decoded_once_by_the_strict_decoder(fake: FakeCatalog) -> None:
+    # django-ninja's lax check no longer runs first (it answered its own errors, located under
+    # ["body", "payload", ...], without saying what was wrong): the strict one answers, in the
+    # declaration's terms.
+    response = post(GET_PRODUCT, {"sku": 5})
+    error = response.json()["error"]
+    assert response.status_code == 422 and error["code"] == VIOLATION_CODE
+    assert error["message"] == "catalog.Catalog.get_product: the request does not match the declaration: Input should be a valid string"
+    assert [e["loc"] for e in error["details"]["errors"]] == [["sku"]]
+
+
 def test_the_callers_traceparent_is_continued_by_a_server_span(fake: FakeCatalog, spans: object) -> None:
     response = post(GET_PRODUCT, {"sku": "A"}, traceparent=TRACEPARENT)
     assert response.status_code == 200

@@ -10,6 +10,7 @@ from django.test import Client
 from django.test.utils import override_settings
 
 from contracts.kernel import ConfigurationError
+from contracts.kernel.isolation import isolate_module
 from extraction.internal import exposed_modules, internal_from_env
 from tests.support.identity import service_headers
 
@@ -41,6 +42,19 @@ def test_the_monolith_exposes_what_a_module_served_elsewhere_needs() -> None:
         assert exposed_modules() == {"catalog", "inventory", "notifications"}
         assert get().status_code == 200
         assert get("/internal/orders/v1/orders/openapi.json").status_code == 404
+
+
+def test_the_remembered_answer_follows_a_narrowed_subscriber_table() -> None:
+    # exposed_modules() is worked out once, not per request; isolate_module swaps the subscriber
+    # table, and then inventory's and notifications' handlers are no longer this process's to serve.
+    bound = {"orders": {"TRANSPORT": "http", "MODULE": "orders", "URL": "http://orders:8000"}}
+    with internal("auto"), override_settings(SEAMS_BINDINGS=bound):
+        assert exposed_modules() == {"catalog", "inventory", "notifications"}
+        with isolate_module("orders"):
+            assert exposed_modules() == {"catalog"}
+        assert exposed_modules() == {"catalog", "inventory", "notifications"}
+    with internal("auto"):
+        assert exposed_modules() == set()  # a setting changed: worked out again
 
 
 def test_a_process_serving_a_cut_of_the_project_exposes_its_modules() -> None:
