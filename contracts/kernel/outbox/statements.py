@@ -12,6 +12,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from django.db import connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from ..models import OPEN_STATUSES, InboxEntry, OutboxEvent, Publication, PublicationStatus
 
@@ -28,13 +29,13 @@ class PreparedInsert:
         self.sql = f"INSERT INTO {model._meta.db_table} ({columns}) VALUES ({marks})" + (f" RETURNING {pk}" if returning else "")
         self.returning = returning
 
-    def params(self, alias: str, values: tuple[object, ...]) -> list[object]:
-        connection = connections[alias]
+    def params(self, connection: BaseDatabaseWrapper, values: tuple[object, ...]) -> list[object]:
         return [f.get_db_prep_save(v, connection) for f, v in zip(self.fields, values, strict=True)]  # type: ignore[union-attr]
 
     def __call__(self, alias: str, *values: object) -> object:
-        with connections[alias].cursor() as cursor:
-            cursor.execute(self.sql, self.params(alias, values))
+        connection = connections[alias]
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, self.params(connection, values))
             return cursor.fetchone()[0] if self.returning else None
 
 
@@ -99,30 +100,23 @@ def publish_rows(
     if not subscribers:
         return insert_event(alias, *event), {}  # type: ignore[return-value]
     connection = connections[alias]
-    if connection.vendor != "postgresql":
-        position = insert_event(alias, *event)
-        written = insert_publications(
-            alias,
-            position=position,  # type: ignore[arg-type]
-            key=key,
-            event_type=event_type,
-            subscribers=subscribers,
-            now=now,
-            claimed_by=claimed_by,
-            lease_until=lease_until,
-        )
-        return position, written  # type: ignore[return-value]
-    params = insert_event.params(alias, event) + _publication_params(
-        alias, None, key, event_type, subscribers, now, claimed_by, lease_until
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(len(subscribers), bool(claimed_by), with_event=True), params)
+    with connection.cursor() as cursor:  # one cursor for both statements on SQLite
+        if connection.vendor != "postgresql":
+            cursor.execute(insert_event.sql, insert_event.params(connection, event))
+            position = cursor.fetchone()[0]
+            params = _publication_params(connection, position, key, event_type, subscribers, now, claimed_by, lease_until)
+            cursor.execute(_insert_sql(len(subscribers), bool(claimed_by)), params)
+        else:
+            params = insert_event.params(connection, event) + _publication_params(
+                connection, None, key, event_type, subscribers, now, claimed_by, lease_until
+            )
+            cursor.execute(_insert_sql(len(subscribers), bool(claimed_by), with_event=True), params)
         rows = cursor.fetchall()
     return rows[0][3], {sub: (pk, status == PublicationStatus.PROCESSING.value) for pk, sub, status, _ in rows}
 
 
 def _publication_params(
-    alias: str,
+    connection: BaseDatabaseWrapper,
     position: int | None,
     key: str | None,
     event_type: str,
@@ -132,7 +126,7 @@ def _publication_params(
     lease_until: datetime | None,
 ) -> list[object]:
     """``_insert_sql``'s parameters after the event's (``position`` None: read from the event's insert)."""
-    ops = connections[alias].ops
+    ops = connection.ops
     stamp = ops.adapt_datetimefield_value(now)
     params: list[object] = [] if position is None else [position, position]
     params += [key, event_type, stamp, stamp]
@@ -163,8 +157,9 @@ def insert_publications(
     subscriber is still open: that one is written pending, held back, as a claim would leave it.
     Without, every row is pending.
     """
-    params = _publication_params(alias, position, key, event_type, subscribers, now, claimed_by, lease_until)
-    with connections[alias].cursor() as cursor:
+    connection = connections[alias]
+    params = _publication_params(connection, position, key, event_type, subscribers, now, claimed_by, lease_until)
+    with connection.cursor() as cursor:
         cursor.execute(_insert_sql(len(subscribers), bool(claimed_by)), params)
         rows = cursor.fetchall()
     return {subscriber: (pk, status == PublicationStatus.PROCESSING.value) for pk, subscriber, status, _ in rows}
@@ -225,13 +220,14 @@ def insert_inbox_completing(
     On PostgreSQL one statement (the compare-and-set ``UPDATE`` and the inbox ``INSERT`` in a
     ``WITH`` clause: the row is written only if the publication was still ours); on SQLite two."""
     connection = connections[alias]
-    if connection.vendor != "postgresql":
-        insert_inbox(alias, event_id, subscriber, now)
-        return complete_claimed(alias, table, pk, claimed_by, now)
     stamp = connection.ops.adapt_datetimefield_value(now)
-    params = [stamp, pk, claimed_by, *insert_inbox.params(alias, (event_id, subscriber, now))]
-    with connection.cursor() as cursor:
-        cursor.execute(_inbox_completing_sql(table), params)
+    inbox = insert_inbox.params(connection, (event_id, subscriber, now))
+    with connection.cursor() as cursor:  # one cursor for both statements on SQLite
+        if connection.vendor != "postgresql":
+            cursor.execute(insert_inbox.sql, inbox)
+            cursor.execute(_complete_claimed_sql(table), [stamp, pk, claimed_by])
+        else:
+            cursor.execute(_inbox_completing_sql(table), [stamp, pk, claimed_by, *inbox])
         row = cursor.fetchone()
     return None if row is None else bool(row[0])
 
