@@ -35,7 +35,7 @@ from django.core.handlers.base import BaseHandler
 from django.core.handlers.exception import convert_exception_to_response
 from django.core.signals import setting_changed
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, ResolverMatch, resolve, set_urlconf
 
 from contracts.kernel import ConfigurationError
 from contracts.kernel.modules import module_configs
@@ -141,6 +141,15 @@ class _InternalHandler(BaseHandler):
         self._exception_middleware: list[Any] = []
         self._middleware_chain = convert_exception_to_response(self._get_response)
 
+    def resolve_request(self, request: HttpRequest) -> ResolverMatch:
+        """The match :class:`InternalSurfaceMiddleware` made to decide the request is served here
+        (one URL resolution per internal request, not two), under the internal URLconf."""
+        match = request.resolver_match
+        if match is None:
+            return super().resolve_request(request)
+        set_urlconf(request.urlconf)  # as Django does: reverse() in the view uses the internal URLconf
+        return match
+
 
 class InternalSurfaceMiddleware:
     """Route ``/internal/...`` to the internal URLconf when exposed here, else a plain 404.
@@ -169,7 +178,8 @@ class InternalSurfaceMiddleware:
         if module not in exposed_modules():
             return _not_found(request)
         try:
-            resolve(request.path_info, urlconf=URLCONF)
+            # Kept on the request: _InternalHandler.resolve_request answers it instead of resolving again.
+            request.resolver_match = resolve(request.path_info, urlconf=URLCONF)
         except Resolver404:
             return _not_found(request)  # never Django's debug page, which would list the routes
         request.urlconf = URLCONF
