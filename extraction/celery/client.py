@@ -61,7 +61,7 @@ from kombu.utils.uuid import uuid
 from redis.exceptions import TimeoutError as RedisTimeout
 
 from contracts.kernel import ConfigurationError, Contract, Undeliverable
-from contracts.kernel.telemetry.tracing import carrier
+from contracts.kernel.telemetry.tracing import carrier, contained
 from extraction import wire
 from extraction.bindings import forwarding_module, rpc_queue
 from extraction.identity import allowed_publisher, issue
@@ -177,7 +177,8 @@ class CeleryChannel:
         deadline = time.monotonic() + self.timeout
         reply = _Reply(self.app)
         try:
-            result = self.app.send_task(
+            result = contained(
+                self.app.send_task,
                 TASK_NAME,
                 args=[self.contract.__seams_name__, method, payload, trace, time.time() + self.timeout],
                 kwargs={"token": issue(self.caller, self.module), **reply.kwargs},
@@ -280,7 +281,8 @@ def forward_event(
 
     reply = _Reply(app)
     try:
-        result = app.send_task(
+        result = contained(
+            app.send_task,
             RECEIVE_TASK_NAME,
             args=[module, subscriber, dict(envelope)],
             kwargs={"token": issue(publisher, module), **reply.kwargs},

@@ -129,3 +129,17 @@ def test_a_message_that_cannot_be_sent_gives_its_publication_back_to_the_relay_a
         ("seams.deliver_publications", ["completed"] * 2)  # one batch drain for both
     ]
     assert sorted(handled) == [(1, "one"), (2, "two")]
+
+
+def test_a_send_that_fails_leaves_no_span_current(handled: list) -> None:
+    """OpenTelemetry's Celery instrumentation attaches its publish span before the send and detaches
+    it after; a send that raises never detached it, and every later span and log line of the process
+    joined that dead publish's trace (found as five trace tests failing after this file)."""
+    from opentelemetry import trace
+
+    dead = Celery("dead", broker="redis://127.0.0.1:1/0", set_as_current=False)
+    dead.conf.broker_connection_timeout = 1
+    with broker_as_current(dead):
+        services.happen(1, note="one")
+    assert Publication.objects.using("catalog").get().status == PublicationStatus.PENDING  # not sent
+    assert not trace.get_current_span().get_span_context().is_valid

@@ -15,6 +15,7 @@ from django.core.signals import setting_changed
 
 from ..models import Publication
 from ..remote import is_remote
+from ..telemetry.tracing import contained
 from .claiming import WORKER_ID, release_claims
 from .config import outbox_settings
 
@@ -106,7 +107,8 @@ class CeleryDispatcher:
             first = chunk[0] if len(chunk) == 1 else chunk
             args = (alias, first, claimed_by) if held else (alias, first)
             try:
-                current_app.send_task(
+                contained(
+                    current_app.send_task,
                     DELIVER_TASK if len(chunk) == 1 else DRAIN_TASK,
                     args,
                     queue=f"{config.queue_prefix}{queue}",
