@@ -10,6 +10,7 @@ nor the other subscribers.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import dataclasses
 import logging
@@ -88,34 +89,43 @@ def publish(event: Event, *, headers: dict[str, str] | None = None, _caller: str
             f"{type(event).__name__} to 'publishes' in {publisher.manifest_location()}."
         )
     alias = publisher.database_alias
-    if not connections[alias].in_atomic_block:
+    connection = connections[alias]  # looked up once: every lookup goes through asgiref's Local
+    if not connection.in_atomic_block:
         raise UndeclaredDependency(
             f"publish({type(event).__name__}) must run inside the '{publisher.label}' module's transaction, "
             f"so the event is sent only if the work commits: wrap it in "
             f"'with atomic():' (from contracts.kernel) or transaction.atomic(using='{alias}')."
         )
-    attributes = {"seams.event_type": event.event_type, "seams.module": publisher.label}
-    with tracing.span(f"publish {event.event_type}", tracing.SpanKind.PRODUCER, attributes) as span:
-        # The W3C trace context (the publish span's) is stored with the event: every handler run,
-        # however late, continues this trace.
+    if tracing.active():
+        envelope = _publish_traced(event, publisher.label, alias, headers)
+    else:  # no span to open: the same steps without the span's context manager and attributes
         envelope = Envelope(
-            event=event,
-            key=event.event_key(),
-            headers={**tracing.carrier(), "publisher": publisher.label, **(headers or {})},
+            event=event, key=event.event_key(), headers={**tracing.carrier(), "publisher": publisher.label, **(headers or {})}
         )
         event_backend().publish(envelope, using=alias)
-        tracing.mark_outcome(span, "ok", event_id=str(envelope.id))
-    transaction.on_commit(_published_counter(envelope.type).inc, using=alias)  # only what commits counts
+    connection.on_commit(_published_counter(envelope.type))  # only what commits counts
     for recorder in recorders.get():
         recorder.append(envelope)
     return envelope
 
 
+def _publish_traced(event: Event, publisher: str, alias: str, headers: dict[str, str] | None) -> Envelope:
+    """The envelope published inside a ``publish <event type>`` span (tracing on)."""
+    attributes = {"seams.event_type": event.event_type, "seams.module": publisher}
+    with tracing.span(f"publish {event.event_type}", tracing.SpanKind.PRODUCER, attributes) as span:
+        # The W3C trace context (the publish span's) is stored with the event: every handler run,
+        # however late, continues this trace.
+        envelope = Envelope(event=event, key=event.event_key(), headers={**tracing.carrier(), "publisher": publisher, **(headers or {})})
+        event_backend().publish(envelope, using=alias)
+        tracing.mark_outcome(span, "ok", event_id=str(envelope.id))
+    return envelope
+
+
 @lru_cache(maxsize=1024)
-def _published_counter(event_type: str) -> Any:
-    """The labelled child of the published counter, looked up once per type (``labels()`` takes a
-    lock and builds its key on every call)."""
-    return EVENTS_PUBLISHED.labels(event_type)
+def _published_counter(event_type: str) -> Callable[[], None]:
+    """``inc`` of the labelled child of the published counter, looked up once per type (``labels()``
+    takes a lock and builds its key on every call)."""
+    return EVENTS_PUBLISHED.labels(event_type).inc
 
 
 def deliver(envelope: Envelope) -> None:
@@ -139,6 +149,11 @@ def deliver(envelope: Envelope) -> None:
             )
 
 
+#: What ``run_subscriber`` enters instead of ``tracing.attach`` when the envelope carries no trace
+#: context: reusable, and it saves a generator per handler run.
+_NO_CONTEXT = contextlib.nullcontext()
+
+
 def run_subscriber(subscriber: Subscriber, envelope: Envelope, before: Callable[[], object] | None = None) -> Any:
     """Run one handler in a transaction on its module's database, in the envelope's trace (when no
     span is current already: the outbox opens the handler's span).
@@ -153,7 +168,10 @@ def run_subscriber(subscriber: Subscriber, envelope: Envelope, before: Callable[
     if envelope.event.version != subscriber.event.version:
         # The handler declared another version of the event: it gets that one (upcasting.py).
         envelope = dataclasses.replace(envelope, event=convert(envelope.event, subscriber.event))
-    with tracing.attach(envelope.headers), transaction.atomic(using=alias):
+    headers = envelope.headers
+    # The envelope's trace context, when it carries one (``tracing.attach`` would check the same).
+    context = tracing.attach(headers) if headers and "traceparent" in headers else _NO_CONTEXT
+    with context, transaction.atomic(using=alias):
         if before is not None:
             before()
         if subscriber.wants_envelope:

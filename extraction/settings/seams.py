@@ -24,7 +24,8 @@ def seams_defaults(env: Env, *, debug: bool) -> dict[str, Any]:
     * ``SEAMS_VALIDATE_CONTRACTS``: validate DTOs on in-process contract calls (default: DEBUG);
     * ``SEAMS_EVENT_BACKEND``: how events reach subscribers (the durable outbox by default);
     * ``SEAMS_EVENT_DISPATCH`` (inline | celery), ``_MAX_ATTEMPTS``, ``_BACKOFF_BASE``,
-      ``_BACKOFF_MAX``, ``_LEASE``, ``_STALE_AFTER``, ``_COMPLETION``: the outbox (docs/events.md);
+      ``_BACKOFF_MAX``, ``_LEASE``, ``_STALE_AFTER``, ``_COMPLETION``, ``_PREPARED_STATEMENTS``: the
+      outbox (docs/events.md);
     * ``SEAMS_HEALTH_BROKER``: /health/ready checks the Celery broker ``auto`` (when events or a
       binding use Celery), ``always`` or ``never``; ``SEAMS_HEALTH_DETAILS``: its answer carries each
       check's reason (URLs, exception text) — default DEBUG, since anyone reaching the port reads it;
@@ -42,6 +43,7 @@ def seams_defaults(env: Env, *, debug: bool) -> dict[str, Any]:
             "LEASE": env.float("SEAMS_EVENT_LEASE", 60.0),
             "STALE_AFTER": env.float("SEAMS_EVENT_STALE_AFTER", 30.0),
             "COMPLETION": env.str("SEAMS_EVENT_COMPLETION", "keep"),
+            "PREPARED_STATEMENTS": env.bool("SEAMS_EVENT_PREPARED_STATEMENTS", True),
         },
         "SEAMS_TRANSPORTS": dict(TRANSPORTS),
         "SEAMS_HEALTH_BROKER": env.str("SEAMS_HEALTH_BROKER", "auto"),

@@ -27,7 +27,7 @@ from contracts.kernel.models import Publication, PublicationStatus
 from contracts.kernel.outbox import CeleryDispatcher, dispatcher, process_publication, process_publications
 from contracts.kernel.registry import isolated_registry
 from contracts.kernel.tasks import deliver_publication
-from contracts.kernel.testing import deliver_pending
+from contracts.kernel.testing import deliver_pending, write_completions
 from modules.catalog.models import Product
 from modules.notifications.models import SentEmail
 from tests.unit.probe import services
@@ -127,7 +127,7 @@ def test_inline_a_keyed_event_behind_an_open_one_waits_and_follows_it(subscribed
     assert Publication.objects.using("catalog").get(pk=second.pk).status == PublicationStatus.COMPLETED
 
 
-def test_a_worker_runs_one_publication_in_six_statements(subscribed: str) -> None:
+def test_a_worker_runs_one_publication_with_one_durable_commit(subscribed: str) -> None:
     with override_settings(SEAMS_EVENT_BACKEND=OUTBOX, SEAMS_EVENTS={**EVENTS, "DISPATCH": "celery"}):
         broker = Celery("costs", broker="memory://", set_as_current=False)
         broker.conf.task_default_queue = "celery"
@@ -142,14 +142,20 @@ def test_a_worker_runs_one_publication_in_six_statements(subscribed: str) -> Non
     assert [m[0] for m in messages] == ["seams.deliver_publication"] * 2
     # Written claimed by the dispatcher, each message carrying that claim: the worker only reads.
     assert [m[1][2] for m in messages] == [CeleryDispatcher().claim_token()] * 2
-    deliver_publication(*messages[0][1])
-    with count_costs() as working:
-        assert deliver_publication(*messages[1][1]) == "completed"
+    with override_settings(SEAMS_EVENTS={**EVENTS, "DISPATCH": "celery", "COMPLETION_DELAY": 10}):
+        deliver_publication(*messages[0][1])
+        with count_costs() as working:
+            assert deliver_publication(*messages[1][1]) == "completed"
+        with count_costs() as marking:
+            write_completions()
     # worker: one SELECT of the publication and its event (no claim UPDATE, no commit for it),
-    # BEGIN, inbox row, its row, COMMIT, completion UPDATE (colocated: inside the handler's
-    # transaction, one durable commit fewer; on PostgreSQL in the inbox row's statement).
-    expected = (5 if postgresql() else 6, 1) if colocated(subscribed) else (6, 2)
+    # BEGIN, inbox row, its row, COMMIT; the completion UPDATE inside the handler's transaction
+    # when colocated (on PostgreSQL in the inbox row's statement), else its mark waits and one
+    # UPDATE writes the marks of both messages (``COMPLETION_BATCH`` of them at most).
+    expected = (5 if postgresql() else 6, 1) if colocated(subscribed) else (5, 1)
     assert (working.total_queries, working.total_commits) == expected, statements(working)
+    marks = (0, 0) if colocated(subscribed) else (1, 1)
+    assert (marking.total_queries, marking.total_commits) == marks, statements(marking)
 
 
 def test_a_worker_claims_a_publication_sent_without_a_claim_in_six_statements(subscribed: str) -> None:

@@ -9,11 +9,13 @@ the worker side is the real task function.
 from __future__ import annotations
 
 import datetime
+import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
 from celery import Celery
+from django.db import connections
 from django.test import override_settings
 from django.utils import timezone
 
@@ -22,6 +24,7 @@ from contracts.kernel.models import InboxEntry, Publication, PublicationStatus
 from contracts.kernel.outbox import dispatcher, relay_once
 from contracts.kernel.registry import isolated_registry
 from contracts.kernel.tasks import deliver_publication, deliver_publications
+from contracts.kernel.testing import write_completions
 from modules.notifications.models import SentEmail
 from tests.unit.probe import services
 from tests.unit.test_outbox_costs import broker_as_current, take_messages
@@ -64,20 +67,77 @@ def published(*notes: str, probe_id: int = 1) -> list[tuple[str, list[object]]]:
         return take_messages(broker, QUEUE)
 
 
+def other_file() -> bool:
+    """The handler's transaction cannot write the publisher's publication (two SQLite files): the
+    worker's completion mark waits, as the inline fast path's does (``outbox/completions.py``)."""
+    return connections["catalog"].vendor == "sqlite"
+
+
+def status(publication: Publication) -> tuple[str, str]:
+    publication.refresh_from_db()
+    return publication.status, publication.claimed_by
+
+
 def test_a_message_carries_the_claim_and_the_worker_runs_it_without_claiming(handled: list) -> None:
     ((task, args),) = published("one")
     (publication,) = Publication.objects.using("catalog").all()
     assert (publication.status, publication.attempts, publication.claimed_by) == (PublicationStatus.PROCESSING, 1, args[2])
     assert (task, args[:2]) == ("seams.deliver_publication", ["catalog", publication.pk])
-    assert deliver_publication(*args) == "completed"
+    with override_settings(SEAMS_EVENTS={**EVENTS, "COMPLETION_DELAY": 10}):
+        assert deliver_publication(*args) == "completed"
+        if other_file():  # its mark waits under the message's claim, and the relay leaves it alone
+            assert status(publication) == (PublicationStatus.PROCESSING, args[2])
+            assert relay_once(["catalog"]) == {"catalog": 0}
+            write_completions()
     publication.refresh_from_db()
     assert (publication.status, publication.attempts, handled) == (PublicationStatus.COMPLETED, 1, [(1, "one")])
+
+
+def test_a_workers_waiting_mark_is_written_by_the_flusher_thread_under_the_messages_claim(handled: list) -> None:
+    ((_, args),) = published("one")
+    (publication,) = Publication.objects.using("catalog").all()
+    with override_settings(SEAMS_EVENTS={**EVENTS, "COMPLETION_DELAY": 0.2}):
+        assert deliver_publication(*args) == "completed"
+        deadline = time.monotonic() + 30  # 0.2 s, on a quiet machine
+        while status(publication)[0] != PublicationStatus.COMPLETED and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert (publication.status, publication.lease_until, handled) == (PublicationStatus.COMPLETED, None, [(1, "one")])
+
+
+def test_a_worker_that_shuts_down_writes_its_waiting_marks(handled: list) -> None:
+    """A prefork child leaves by ``os._exit`` (no ``atexit``): the shutdown signal writes them."""
+    from celery.signals import worker_process_shutdown
+
+    ((_, args),) = published("one")
+    (publication,) = Publication.objects.using("catalog").all()
+    with override_settings(SEAMS_EVENTS={**EVENTS, "COMPLETION_DELAY": 10}):
+        assert deliver_publication(*args) == "completed"
+        worker_process_shutdown.send(sender=None, pid=0, exitcode=0)
+        assert status(publication)[0] == PublicationStatus.COMPLETED
+
+
+def test_a_message_without_a_claim_finds_the_workers_waiting_marks_written_first(handled: list) -> None:
+    """The second event of a key, written while the first was open, is held back (its message
+    carries no claim). Handled after the first by the same worker, it must not wait for the first
+    one's mark: the worker writes its waiting marks before it claims."""
+    (first, second) = published("first", "second")
+    assert len(second[1]) == 2  # held back: no claim
+    with override_settings(SEAMS_EVENTS={**EVENTS, "COMPLETION_DELAY": 10}):
+        assert deliver_publication(*first[1]) == "completed"
+        assert deliver_publication(*second[1]) == "completed"
+    assert [note for _, note in handled] == ["first", "second"]
+    statuses = list(Publication.objects.using("catalog").order_by("position").values_list("status", flat=True))
+    assert statuses == [PublicationStatus.COMPLETED] * 2
 
 
 def test_the_same_message_delivered_twice_runs_the_handler_once(handled: list) -> None:
     ((_, args),) = published("one")
     assert deliver_publication(*args) == "completed"
-    assert deliver_publication(*args) == "not-claimed"  # no longer held by that claim: the claim path says no
+    # Its mark waiting (another SQLite file), the copy still reads it held: the inbox refuses the
+    # second run. Marked completed, it is no longer held by that claim: the claim path says no.
+    assert deliver_publication(*args) == ("duplicate" if other_file() else "not-claimed")
+    write_completions()
+    assert deliver_publication(*args) == "not-claimed"
     assert handled == [(1, "one")] and InboxEntry.objects.using("notifications").count() == 1
 
 
@@ -105,7 +165,8 @@ def test_a_later_event_of_the_key_is_written_pending_and_runs_after_the_first(ha
     broker = Celery("next", broker="memory://", set_as_current=False)
     with broker_as_current(broker):
         assert deliver_publication(*first[1]) == "completed"
-        ((_, following),) = take_messages(broker, QUEUE)  # the first's completion sends the second
+        write_completions()  # the first's completion (its mark may wait) sends the second
+        ((_, following),) = take_messages(broker, QUEUE)
     assert deliver_publication(*following) == "completed"
     assert [note for _, note in handled] == ["first", "second"]
 

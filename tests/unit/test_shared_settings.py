@@ -69,6 +69,7 @@ def test_every_group_reads_its_variables(tmp_path: Path) -> None:
         {
             "SEAMS_EVENT_MAX_ATTEMPTS": "9",
             "SEAMS_EVENT_DISPATCH": "celery",
+            "SEAMS_EVENT_PREPARED_STATEMENTS": "false",
             "SEAMS_TRUSTED_PROXIES": "2",
             "SEAMS_BEHIND_TLS_PROXY": "on",
             "CELERY_BROKER_URL": "redis://broker.example:6379/3",
@@ -80,6 +81,8 @@ def test_every_group_reads_its_variables(tmp_path: Path) -> None:
     )
     outbox = seams.seams_defaults(env, debug=True)
     assert outbox["SEAMS_EVENTS"]["MAX_ATTEMPTS"] == 9 and outbox["SEAMS_EVENTS"]["DISPATCH"] == "celery"
+    assert outbox["SEAMS_EVENTS"]["PREPARED_STATEMENTS"] is False
+    assert seams.seams_defaults(seams.Env({}), debug=True)["SEAMS_EVENTS"]["PREPARED_STATEMENTS"] is True
     assert outbox["SEAMS_VALIDATE_CONTRACTS"] is True and set(outbox["SEAMS_TRANSPORTS"]) == {"http", "celery"}
     security = seams.public_api_security(env, debug=True, var_dir=tmp_path)
     assert security["NINJA_NUM_PROXIES"] == 2

@@ -25,6 +25,7 @@ from django.db.models import Exists, F, Field, OuterRef, Q
 from django.utils import timezone
 
 from ..models import OPEN_STATUSES, OutboxEvent, Publication, PublicationStatus
+from . import prepared
 from .config import outbox_settings
 
 #: Who holds a claim (written to ``Publication.claimed_by``): this host and process.
@@ -77,7 +78,7 @@ def claim_read(alias: str, pk: int, worker: str = WORKER_ID) -> Publication | No
     now = timezone.now()
     stamp = connection.ops.adapt_datetimefield_value(now)
     lease = connection.ops.adapt_datetimefield_value(now + timedelta(seconds=outbox_settings().lease))
-    with connection.cursor() as cursor:
+    with prepared.cursor(alias) as cursor:
         cursor.execute(statement.sql, [worker, lease, pk, stamp, stamp])
         row = cursor.fetchone()
     return None if row is None else statement.publication(alias, row)
@@ -90,7 +91,7 @@ def read_claimed(alias: str, ids: list[int], claimed_by: str, margin: timedelta)
     connection = connections[alias]
     statement = _claim_read_statement(connection.vendor)
     until = connection.ops.adapt_datetimefield_value(timezone.now() + margin)
-    with connection.cursor() as cursor:
+    with prepared.cursor(alias) as cursor:
         cursor.execute(statement.read_sql(len(ids)), [*ids, claimed_by, until])
         rows = cursor.fetchall()
     return [statement.publication(alias, row) for row in rows]

@@ -20,6 +20,11 @@ back and delivers it again, and the inbox row the handler committed drops that d
 effect still happens once. A later event of the same key, written while the mark waits, is held
 back as behind any open publication and released when the mark is written (``holds_back``).
 
+A Celery worker defers the marks of the publications it got already claimed from the publisher
+(``processing.process_dispatched``) the same way: they wait under the claim their messages carry
+(the publisher's dispatcher's, not this process's), so marks are kept, and written, per database
+and claim.
+
 ``COMPLETION_DELAY = 0`` writes each mark right after its handler, as a separate statement.
 """
 
@@ -41,14 +46,18 @@ from .statements import complete_publications
 log = logging.getLogger("seams.outbox")
 
 
+#: Marks wait per database alias and claim (the ``claimed_by`` their compare-and-set checks).
+_Key = tuple[str, str]
+
+
 class DeferredCompletions:
-    """The marks waiting per database alias, and the thread that writes them when they are due."""
+    """The marks waiting per database alias and claim, and the thread that writes them when they are due."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._due = threading.Condition(self._lock)
-        self._marks: dict[str, list[Publication]] = {}
-        self._since: dict[str, float] = {}  # alias -> monotonic time of its oldest waiting mark
+        self._marks: dict[_Key, list[Publication]] = {}
+        self._since: dict[_Key, float] = {}  # (alias, claim) -> monotonic time of its oldest waiting mark
         self._thread: threading.Thread | None = None
 
     def add(self, alias: str, publications: list[Publication], worker: str) -> None:
@@ -59,15 +68,16 @@ class DeferredCompletions:
         if config.completion_wait <= 0:
             write(alias, publications, worker)
             return
+        key = (alias, worker)
         with self._lock:
             idle = not self._since  # the flusher thread waits for a first mark, with no deadline
-            marks = self._marks.setdefault(alias, [])
+            marks = self._marks.setdefault(key, [])
             if not marks:
-                self._since[alias] = time.monotonic()
+                self._since[key] = time.monotonic()
             marks.extend(publications)
             full = len(marks) >= config.completion_batch
             if full:
-                taken = self._take(alias)
+                taken = self._take(key)
             elif idle:
                 # Wake the thread only to give it its deadline: a mark added while it waits for an
                 # earlier one's changes nothing, and each wake-up would hand it the GIL (about a
@@ -79,16 +89,15 @@ class DeferredCompletions:
 
     def waiting(self, alias: str) -> bool:
         """Do marks wait for ``alias``?"""
-        return bool(self._marks.get(alias))
-
-    def flush(self, alias: str | None = None, worker: str | None = None) -> None:
-        """Write the marks waiting for ``alias`` (default: every alias) now."""
-        from .claiming import WORKER_ID
-
         with self._lock:
-            taken = {a: self._take(a) for a in ([alias] if alias is not None else list(self._marks)) if self._marks.get(a)}
-        for name, publications in taken.items():
-            write(name, publications, worker or WORKER_ID)
+            return any(marks for (name, _), marks in self._marks.items() if name == alias)
+
+    def flush(self, alias: str | None = None) -> None:
+        """Write the marks waiting for ``alias`` (default: every alias) now."""
+        with self._lock:
+            taken = {key: self._take(key) for key in list(self._marks) if alias in (None, key[0]) and self._marks[key]}
+        for (name, worker), publications in taken.items():
+            write(name, publications, worker)
 
     def discard(self) -> None:
         """Forget every waiting mark (their publications are recovered by the relay after their lease)."""
@@ -96,9 +105,9 @@ class DeferredCompletions:
             self._marks.clear()
             self._since.clear()
 
-    def _take(self, alias: str) -> list[Publication]:
-        self._since.pop(alias, None)
-        return self._marks.pop(alias, [])
+    def _take(self, key: _Key) -> list[Publication]:
+        self._since.pop(key, None)
+        return self._marks.pop(key, [])
 
     def _start(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -106,24 +115,22 @@ class DeferredCompletions:
             self._thread.start()
 
     def _run(self) -> None:
-        """The flusher thread: writes each alias's marks ``COMPLETION_DELAY`` after the first."""
-        from .claiming import WORKER_ID
-
+        """The flusher thread: writes each alias's (and claim's) marks ``COMPLETION_DELAY`` after the first."""
         while True:
             with self._lock:
                 while not self._since:
                     self._due.wait()
                 delay = outbox_settings().completion_wait
                 now = time.monotonic()
-                due = [alias for alias, since in self._since.items() if since + delay <= now]
+                due = [key for key, since in self._since.items() if since + delay <= now]
                 if not due:
                     self._due.wait(max(min(self._since.values()) + delay - now, 0.001))
                     continue
-                taken = {alias: self._take(alias) for alias in due}
-            for alias, publications in taken.items():
+                taken = {key: self._take(key) for key in due}
+            for (alias, worker), publications in taken.items():
                 try:
                     connections[alias].close_if_unusable_or_obsolete()
-                    write(alias, publications, WORKER_ID)
+                    write(alias, publications, worker)
                 except Exception:  # the lease runs out and the relay redelivers them; the inbox drops the duplicate
                     log.exception("Could not mark %s publications of %s completed; the relay will see to them.", len(publications), alias)
 

@@ -34,6 +34,10 @@ class OutboxSettings:
     #: ``lease``: a mark is always written long before anyone else may take its publication.
     completion_delay: float = 0.25
     completion_batch: int = 100
+    #: PostgreSQL: the outbox's own statements run prepared, parsed and planned once per connection
+    #: (``prepared``). False behind a pooler that cannot keep them (PgBouncer in transaction mode
+    #: before 1.21, or without ``max_prepared_statements``).
+    prepared_statements: bool = True
 
     @property
     def completion_wait(self) -> float:
@@ -54,6 +58,8 @@ class OutboxSettings:
                 "SEAMS_EVENTS['COMPLETION_DELAY'] must be at least 0 and COMPLETION_BATCH at least 1;"
                 f" got {config.completion_delay!r} and {config.completion_batch!r}"
             )
+        if not isinstance(config.prepared_statements, bool):
+            raise ValueError(f"SEAMS_EVENTS['PREPARED_STATEMENTS'] must be True or False, got {config.prepared_statements!r}")
         if config.completion not in COMPLETION_MODES:
             raise ValueError(f"SEAMS_EVENTS['COMPLETION'] must be keep, delete or archive, got {config.completion!r}")
         return config

@@ -15,6 +15,7 @@ import pydantic
 from django.db import IntegrityError
 from django.utils import timezone
 
+from ..bus import run_subscriber
 from ..errors import Undeliverable
 from ..events import Envelope, Event, declared_events
 from ..modules import get_module
@@ -76,8 +77,6 @@ def handle_once(subscriber: Subscriber, envelope: Envelope, completing: Completi
     together. If this worker no longer holds it, everything rolls back and the outcome is
     "not-claimed".
     """
-    from ..bus import run_subscriber
-
     alias = get_module(subscriber.module).database_alias
 
     def write_inbox() -> None:

@@ -94,9 +94,14 @@ def process_dispatched(alias: str, ids: list[int], claimed_by: str) -> list[str]
     a retry or another worker has it, or it is done — goes through the claim path instead, which
     decides by compare-and-set as for any other message. A second copy of the same message (the
     broker redelivering it) runs nothing twice: the handlers' inbox refuses the second run.
+
+    Completion marks the handlers' transactions could not write wait under ``claimed_by`` and are
+    written together (``completions``), as on the inline fast path: a publication handled here
+    stays held by that claim under a lease that has more than ``LEASE_MARGIN`` left, far longer
+    than ``COMPLETION_DELAY``.
     """
     held = {p.pk: p for p in read_claimed(alias, ids, claimed_by, LEASE_MARGIN)}
-    outcomes = dict(zip(held, _run_read(alias, list(held.values())), strict=True))
+    outcomes = dict(zip(held, _run_read(alias, list(held.values()), defer_as=claimed_by), strict=True))
     rest = [pk for pk in ids if pk not in outcomes]
     if rest:
         outcomes.update(zip(rest, process_publications(alias, rest), strict=True))
@@ -149,8 +154,9 @@ def _wait_behind_earlier(alias: str, pk: int, worker: str) -> Publication | None
     return None if flagged else claim_read(alias, pk, worker)
 
 
-def _run_read(alias: str, publications: list[Publication]) -> list[str]:
-    """Run publications claimed and read from the database; returns their outcomes."""
+def _run_read(alias: str, publications: list[Publication], defer_as: str = "") -> list[str]:
+    """Run publications claimed and read from the database; returns their outcomes. With
+    ``defer_as`` (the claim they are held by) their completion marks may wait (``completions``)."""
     outcomes, done = [], []
     for publication in publications:
         try:
@@ -162,7 +168,10 @@ def _run_read(alias: str, publications: list[Publication]) -> list[str]:
         if outcome in ("completed", "duplicate"):
             done.append(publication)
         outcomes.append(outcome)
-    _finish(alias, done)
+    if defer_as and outbox_settings().completion == "keep":
+        deferred.add(alias, [p for p in done if p.status != PublicationStatus.COMPLETED], defer_as)
+    else:
+        _finish(alias, done)
     return outcomes
 
 

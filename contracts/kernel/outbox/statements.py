@@ -15,6 +15,7 @@ from django.db import connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from ..models import OPEN_STATUSES, InboxEntry, OutboxEvent, Publication, PublicationStatus
+from . import prepared
 
 
 class PreparedInsert:
@@ -34,7 +35,7 @@ class PreparedInsert:
 
     def __call__(self, alias: str, *values: object) -> object:
         connection = connections[alias]
-        with connection.cursor() as cursor:
+        with prepared.cursor(alias) as cursor:
             cursor.execute(self.sql, self.params(connection, values))
             return cursor.fetchone()[0] if self.returning else None
 
@@ -100,7 +101,7 @@ def publish_rows(
     if not subscribers:
         return insert_event(alias, *event), {}  # type: ignore[return-value]
     connection = connections[alias]
-    with connection.cursor() as cursor:  # one cursor for both statements on SQLite
+    with prepared.cursor(alias) as cursor:  # one cursor for both statements on SQLite
         if connection.vendor != "postgresql":
             cursor.execute(insert_event.sql, insert_event.params(connection, event))
             position = cursor.fetchone()[0]
@@ -159,7 +160,7 @@ def insert_publications(
     """
     connection = connections[alias]
     params = _publication_params(connection, position, key, event_type, subscribers, now, claimed_by, lease_until)
-    with connection.cursor() as cursor:
+    with prepared.cursor(alias) as cursor:
         cursor.execute(_insert_sql(len(subscribers), bool(claimed_by)), params)
         rows = cursor.fetchall()
     return {subscriber: (pk, status == PublicationStatus.PROCESSING.value) for pk, subscriber, status, _ in rows}
@@ -179,7 +180,7 @@ def complete_publications(alias: str, ids: list[int], now: datetime, claimed_by:
     """Mark ``ids`` completed in one statement (with ``claimed_by``, only those it still holds);
     returns those a later event of their key waits for."""
     params = [connections[alias].ops.adapt_datetimefield_value(now), *ids] + ([claimed_by] if claimed_by else [])
-    with connections[alias].cursor() as cursor:
+    with prepared.cursor(alias) as cursor:
         cursor.execute(_complete_sql(len(ids), bool(claimed_by)), params)
         return [pk for pk, holds_back in cursor.fetchall() if holds_back]
 
@@ -197,7 +198,7 @@ def complete_claimed(alias: str, table: str, pk: int, claimed_by: str, now: date
     """On ``alias``'s connection (inside the handler's transaction), mark publication ``pk`` of
     ``table`` completed if ``claimed_by`` still holds it. Returns None if it does not (its lease
     ran out and the relay took it back), else whether a later event of its key waits for it."""
-    with connections[alias].cursor() as cursor:
+    with prepared.cursor(alias) as cursor:
         cursor.execute(_complete_claimed_sql(table), [connections[alias].ops.adapt_datetimefield_value(now), pk, claimed_by])
         row = cursor.fetchone()
     return None if row is None else bool(row[0])
@@ -222,7 +223,7 @@ def insert_inbox_completing(
     connection = connections[alias]
     stamp = connection.ops.adapt_datetimefield_value(now)
     inbox = insert_inbox.params(connection, (event_id, subscriber, now))
-    with connection.cursor() as cursor:  # one cursor for both statements on SQLite
+    with prepared.cursor(alias) as cursor:  # one cursor for both statements on SQLite
         if connection.vendor != "postgresql":
             cursor.execute(insert_inbox.sql, inbox)
             cursor.execute(_complete_claimed_sql(table), [stamp, pk, claimed_by])

@@ -43,14 +43,42 @@ def count_outcome(event_type: str, subscriber: str, outcome: str) -> None:
     child.inc()
 
 
-@contextlib.contextmanager
+class _Counted:
+    """``handling`` with nothing to trace: a context manager that only counts the outcome. One per
+    ``(event type, subscriber)``, made once and reused (no generator, no partial per event)."""
+
+    __slots__ = ("done",)
+
+    def __init__(self, event_type: str, subscriber: str) -> None:
+        self.done = functools.partial(count_outcome, event_type, subscriber)
+
+    def __enter__(self) -> Callable[[str], None]:
+        return self.done
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_counted: dict[tuple[str, str], _Counted] = {}
+
+
 def handling(
     headers: Mapping[str, Any] | None, event_type: str, subscriber: str, module: str, event_id: object, attempt: int
-) -> Iterator[Callable[[str], None]]:
+) -> contextlib.AbstractContextManager[Callable[[str], None]]:
     """Around one processed publication; call the yielded ``done(outcome)`` with its outcome."""
-    if not (headers and "traceparent" in headers) and not tracing.active():
-        yield functools.partial(count_outcome, event_type, subscriber)  # nothing to trace or continue
-        return
+    if not (headers and "traceparent" in headers) and not tracing.active():  # nothing to trace or continue
+        counted = _counted.get((event_type, subscriber))
+        if counted is None:
+            counted = _counted[(event_type, subscriber)] = _Counted(event_type, subscriber)
+        return counted
+    return _traced(headers, event_type, subscriber, module, event_id, attempt)
+
+
+@contextlib.contextmanager
+def _traced(
+    headers: Mapping[str, Any] | None, event_type: str, subscriber: str, module: str, event_id: object, attempt: int
+) -> Iterator[Callable[[str], None]]:
+    """``handling`` with a ``handle <event type>`` span continuing the trace stored with the event."""
     attributes = {
         "seams.event_type": event_type,
         "seams.subscriber": subscriber,

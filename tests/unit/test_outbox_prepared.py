@@ -1,0 +1,159 @@
+"""The outbox's own SQL runs prepared on PostgreSQL (``contracts.kernel.outbox.prepared``), and stays
+what it was everywhere else: the same rows, every statement counted and logged by Django.
+
+The hot statements are called directly here, on one alias, with the parameter shapes server-side
+binding has to type on its own: NULL keys, several subscribers (a ``UNION ALL`` of untyped
+``SELECT %s``), claimed and held-back rows (``CASE`` branches), JSON, UUIDs and timestamps.
+``pg_prepared_statements`` shows which ran prepared on the connection, and how often.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import NotSupportedError, ProgrammingError, connections, transaction
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from contracts.kernel.models import OutboxEvent, Publication, PublicationStatus
+from contracts.kernel.outbox import prepared
+from contracts.kernel.outbox.claiming import claim_read, read_claimed
+from contracts.kernel.outbox.statements import complete_publications, insert_inbox_completing, publish_rows
+
+ALIAS = "orders"
+SUBSCRIBERS = [("tests.prepared.one", "notifications"), ("tests.prepared.two", "catalog")]
+
+pytestmark = pytest.mark.django_db(databases=[ALIAS])
+
+
+def postgresql() -> bool:
+    return connections[ALIAS].vendor == "postgresql"
+
+
+@pytest.fixture
+def pg() -> None:
+    if not postgresql():
+        pytest.skip("server-side prepared statements are PostgreSQL's; run with DATABASE_URL=postgres://...")
+
+
+def runs(head: str) -> int:
+    """How many times this connection ran prepared statements whose SQL starts with ``head``."""
+    with connections[ALIAS].cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(generic_plans + custom_plans), 0) FROM pg_prepared_statements WHERE starts_with(statement, %s)",
+            [head],
+        )
+        return int(cursor.fetchone()[0])
+
+
+def publish(key: str | None, claimed_by: str = "") -> tuple[uuid.UUID, int, dict[str, tuple[int, bool]]]:
+    now = timezone.now()
+    event_id = uuid.uuid4()
+    values = (event_id, "tests.Prepared", 1, key, {"n": 1, "text": "é"}, {"traceparent": "00-x"}, ALIAS, now)
+    position, written = publish_rows(
+        ALIAS, values, key=key, event_type="tests.Prepared", subscribers=SUBSCRIBERS, now=now,
+        claimed_by=claimed_by, lease_until=now + timedelta(seconds=60) if claimed_by else None,
+    )  # fmt: skip
+    return event_id, position, written
+
+
+def run(sql: str, params: list[Any] | None = None) -> Any:
+    with prepared.cursor(ALIAS) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
+
+
+def test_the_hot_statements_write_and_read_the_same_rows_and_run_prepared_on_postgresql() -> None:
+    for _ in range(3):  # unclaimed, NULL key: claimed one by one, completed together
+        event_id, position, written = publish(None)
+        assert set(written) == {name for name, _ in SUBSCRIBERS} and not any(claimed for _, claimed in written.values())
+        for pk, _ in written.values():
+            taken = claim_read(ALIAS, pk, "w-1")
+            assert taken is not None and taken.event.event_id == event_id and taken.event.payload == {"n": 1, "text": "é"}
+            assert (taken.position, taken.status, taken.attempts, taken.key) == (position, PublicationStatus.PROCESSING, 1, None)
+        assert complete_publications(ALIAS, [pk for pk, _ in written.values()], timezone.now(), "w-1") == []
+
+    first, _, claimed = publish("k", claimed_by="w-2")  # written claimed...
+    _, _, held = publish("k", claimed_by="w-2")  # ...and the next event of the key held back
+    assert all(is_claimed for _, is_claimed in claimed.values()) and not any(is_claimed for _, is_claimed in held.values())
+    ids = [pk for pk, _ in claimed.values()] + [pk for pk, _ in held.values()]
+    assert sorted(p.pk for p in read_claimed(ALIAS, ids, "w-2", timedelta(seconds=5))) == sorted(pk for pk, _ in claimed.values())
+    pk = claimed[SUBSCRIBERS[0][0]][0]
+    assert insert_inbox_completing(ALIAS, first, SUBSCRIBERS[0][0], timezone.now(), "seams_publication", pk, "w-2") is False
+    assert Publication.objects.using(ALIAS).get(pk=pk).status == PublicationStatus.COMPLETED
+    assert OutboxEvent.objects.using(ALIAS).filter(key="k").count() == 2
+
+    if postgresql():
+        assert runs("WITH e AS (INSERT INTO seams_outbox_event") == 5
+        assert runs("UPDATE seams_publication SET status = 'processing'") == 6  # claim_read
+        assert runs("UPDATE seams_publication SET status = 'completed'") == 3  # complete_publications
+        assert runs("SELECT seams_publication.id") == 1  # read_claimed
+        assert runs("WITH c AS (UPDATE seams_publication") == 1  # insert_inbox_completing
+
+
+def test_prepared_statements_are_counted_and_logged_with_their_values() -> None:
+    seen: list[str] = []
+
+    def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    connection = connections[ALIAS]
+    with CaptureQueriesContext(connection) as captured, connection.execute_wrapper(wrapper):
+        event_id, _, _ = publish("key-logged")
+    assert len(captured.captured_queries) == len(seen) == (1 if postgresql() else 2)
+    logged = captured.captured_queries[-1]["sql"]
+    assert "'key-logged'" in logged and "$1" not in logged and "%s" not in logged
+    if postgresql():
+        assert event_id.hex in captured.captured_queries[0]["sql"]
+        assert connection.connection.prepare_threshold is None  # the ORM's queries are never prepared
+
+
+def test_sqlite_gets_the_connections_own_cursor() -> None:
+    if postgresql():
+        with prepared.cursor(ALIAS) as cursor:
+            assert type(cursor.cursor).__name__ == "_PreparingCursor"
+        return
+    with prepared.cursor(ALIAS) as cursor, connections[ALIAS].cursor() as plain:
+        assert type(cursor.cursor) is type(plain.cursor)
+
+
+@pytest.mark.usefixtures("pg")
+def test_prepared_statements_false_runs_them_client_bound() -> None:
+    publish("on")
+    before = runs("WITH e AS (INSERT INTO seams_outbox_event")
+    assert before == 1
+    with override_settings(SEAMS_EVENTS={"PREPARED_STATEMENTS": False}):
+        publish("off")
+        with prepared.cursor(ALIAS) as cursor:
+            assert type(cursor.cursor) is type(connections[ALIAS].cursor().cursor)
+    assert runs("WITH e AS (INSERT INTO seams_outbox_event") == before
+    assert OutboxEvent.objects.using(ALIAS).filter(key__in=["on", "off"]).count() == 2
+
+
+@pytest.mark.usefixtures("pg")
+def test_a_statement_the_server_no_longer_has_fails_once_then_is_prepared_again() -> None:
+    assert run("SELECT %s::int + 1", [1]) == 2
+    with connections[ALIAS].cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")  # what a pooler handing out another server connection amounts to
+    with pytest.raises(ProgrammingError, match="does not exist"), transaction.atomic(using=ALIAS):
+        run("SELECT %s::int + 1", [1])
+    assert run("SELECT %s::int + 1", [2]) == 3
+    assert runs("SELECT $1::int + 1") == 1
+
+
+@pytest.mark.usefixtures("pg")
+def test_a_statement_whose_result_type_a_migration_changed_fails_once_then_is_prepared_again() -> None:
+    with connections[ALIAS].cursor() as cursor:
+        cursor.execute("CREATE TEMPORARY TABLE prepared_probe (a integer)")
+        cursor.execute("INSERT INTO prepared_probe VALUES (7)")
+    assert run("SELECT a FROM prepared_probe") == 7
+    with connections[ALIAS].cursor() as cursor:
+        cursor.execute("ALTER TABLE prepared_probe ALTER a TYPE text")
+    with pytest.raises(NotSupportedError, match="cached plan must not change result type"), transaction.atomic(using=ALIAS):
+        run("SELECT a FROM prepared_probe")
+    assert run("SELECT a FROM prepared_probe") == "7"
