@@ -93,9 +93,9 @@ def generic_plans_of(action: Callable[[], object]) -> list[dict[str, Any]]:
     with transaction.atomic(using=ALIAS), connection.cursor() as cursor:
         cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
         for sql, params in ran:
-            numbered = iter(range(1, len(params or ()) + 1))
-            cursor.execute("SELECT name FROM pg_prepared_statements WHERE statement = %s",
-                           [re.sub("%s", lambda _: f"${next(numbered)}", sql)])  # fmt: skip
+            pieces = sql.split("%s")  # as psycopg numbers them: $1, $2, ...
+            numbered = pieces[0] + "".join(f"${n}{piece}" for n, piece in enumerate(pieces[1:], start=1))
+            cursor.execute("SELECT name FROM pg_prepared_statements WHERE statement = %s", [numbered])
             row = cursor.fetchone()
             if row is None:
                 continue  # not one of the outbox's prepared statements
