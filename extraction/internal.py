@@ -161,7 +161,11 @@ class InternalSurfaceMiddleware:
     (measured in-process, 8 x 200 calls of ``catalog.get_products``, load 24: 1863 -> 1542 us), and
     an extracted shop serves three internal requests per order. Everything before it still runs:
     the request metrics, ``SecurityMiddleware``, the JSON body check and the tracing middleware
-    that instrumentation puts first."""
+    that instrumentation puts first.
+
+    What ``CommonMiddleware`` (skipped) does for every other answer, it does for an internal one:
+    it gives it its ``Content-Length``. Without one, gunicorn sends the body chunked (a chunk, then
+    the terminating chunk), and the calling side reads it chunk by chunk."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -185,4 +189,7 @@ class InternalSurfaceMiddleware:
         request.urlconf = URLCONF
         # ALLOWED_HOSTS, checked by CommonMiddleware for every other request: a bad Host is still a 400.
         request.get_host()
-        return self.internal._middleware_chain(request)
+        response = self.internal._middleware_chain(request)
+        if not response.streaming and not response.has_header("Content-Length"):
+            response.headers["Content-Length"] = str(len(response.content))
+        return response

@@ -17,7 +17,8 @@ subclass of the contract, so callers cannot tell it from the in-process implemen
 * one ``httpx.Client`` per base URL and process over :class:`~extraction.http.pool.KeepAliveTransport`
   (``http.client`` underneath: a third of the CPU of httpx's own transport per call), a connection
   pool with keep-alive, its sockets with ``TCP_NODELAY`` (a small request is sent at once, not held
-  back by Nagle's algorithm waiting for the server's delayed ACK);
+  back by Nagle's algorithm waiting for the server's delayed ACK); each request goes straight to the
+  client's transport (:mod:`extraction.http.exchange`: no cookie jar, auth flow or redirect loop);
 * each attempt is bounded by the binding's ``TIMEOUT`` (seconds);
 * retries (``RETRIES``, default 2, with a short jittered backoff) only where repeating is safe:
   ``@query`` methods, and commands called with an idempotency key (a parameter named
@@ -41,6 +42,7 @@ backoff, counted against ``MAX_ATTEMPTS``), and safe because the receiver's inbo
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import socket
@@ -60,6 +62,7 @@ from extraction.proxy import client_class
 from extraction.wire import IDEMPOTENCY_PARAMETER, TransportUnavailable, error_from_wire, kind_for_status
 
 from .breaker import DEFAULT_COOLDOWN, DEFAULT_THRESHOLD, CircuitBreaker, breaker_for
+from .exchange import post
 from .pool import KeepAliveTransport
 from .wire import (
     IDEMPOTENCY_HEADER,
@@ -232,6 +235,7 @@ class HttpChannel:
         #: The module in whose name calls are signed ("" for a caller that is not a module: refused).
         self.caller = str(binding.get("CALLER") or "")
         self.timeout = httpx.Timeout(_number(binding, "TIMEOUT", DEFAULT_TIMEOUT))
+        self._timeouts = self.timeout.as_dict()
         self.retries = _number(binding, "RETRIES", DEFAULT_RETRIES, int)
         self.client = client if client is not None else shared_client(url)
         self.breaker = breaker if breaker is not None else breaker_for(
@@ -308,7 +312,7 @@ class HttpChannel:
             # A token is good for one request (the receiver refuses a replayed jti): one per attempt.
             headers["Authorization"] = f"Bearer {issue(self.caller, self.module)}"
             try:
-                response = self.client.post(self._target(method), content=content, headers=headers, timeout=self.timeout)
+                response = post(self.client, self._target(method), content, headers, self._timeouts)
             except httpx.HTTPError as exc:
                 self.breaker.failure()
                 reason = self.last_failure = _describe(exc)
@@ -374,6 +378,11 @@ def _absolute(base: str, path: str) -> httpx.URL:
 OUTCOMES = frozenset({"completed", "duplicate"})
 
 
+def _json_body(value: Any) -> bytes:
+    """``value`` as httpx's ``json=`` encodes it (UTF-8, compact, no NaN)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
 def forward_event(
     *,
     binding: Mapping[str, Any],
@@ -424,12 +433,13 @@ def forward_event(
         when = f"the next probe goes in {wait:.1f} s" if wait else "a probe is checking whether it is back"
         raise unavailable(f"is failing: the circuit breaker is open, so forwards fail fast ({when})", circuit="open")
     try:
-        response = client.post(
+        response = post(
+            client,
             _absolute(url, path),
-            json={"subscriber": subscriber, "envelope": dict(envelope)},
+            _json_body({"subscriber": subscriber, "envelope": dict(envelope)}),
             # the forward span's context (the envelope carries it too), and our identity
-            headers={**carrier(), "Authorization": f"Bearer {issue(publisher, module)}"},
-            timeout=timeout,
+            {"Content-Type": "application/json", **carrier(), "Authorization": f"Bearer {issue(publisher, module)}"},
+            timeout.as_dict(),
         )
     except httpx.HTTPError as exc:
         breaker.failure()

@@ -10,8 +10,8 @@ project's 2-core machine, one POST with a small JSON answer costs the calling th
 with ``http.client``, 740 µs through ``httpx.HTTPTransport`` and 980 µs through ``httpx.Client``
 with it (``KeepAliveTransport`` under ``httpx.Client``: about 500 µs).
 
-Callers keep using ``httpx.Client`` (timeouts, exceptions, ``httpx.MockTransport`` in tests); only
-the wire below it changes. What the pool guarantees, as httpcore's did:
+Callers keep an ``httpx.Client`` (timeouts, exceptions, ``httpx.MockTransport`` in tests) and send
+through its transport (:mod:`extraction.http.exchange`); only the wire below it changes. What the pool guarantees, as httpcore's did:
 
 * keep-alive: one idle connection per finished exchange is kept per origin (at most
   ``max_idle``, for at most ``keepalive_expiry`` seconds), most recently used first;

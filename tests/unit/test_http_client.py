@@ -85,6 +85,19 @@ def test_the_client_is_an_instance_of_the_contract_and_posts_to_the_method_path(
     assert request.headers["content-type"] == "application/json"
 
 
+def test_a_call_goes_straight_to_the_clients_transport_with_its_headers_and_keeps_no_cookie() -> None:
+    """extraction.http.exchange: the client's default headers and the binding's timeouts, but none of
+    httpx.Client.send's machinery (its cookie jar parsed every answer: a fifth of a call's CPU)."""
+    server = Server(httpx.Response(200, json=PRODUCT, headers={"Set-Cookie": "session=1"}))
+    client = httpx.Client(transport=httpx.MockTransport(server), headers={"User-Agent": "seams-http-transport"})
+    catalog = HttpTransport(contract=Catalog, binding={"URL": URL, "TIMEOUT": "2"}, client=client, breaker=CircuitBreaker())
+    assert catalog.get_product("A") == ProductDTO(**PRODUCT)
+    request = server.requests[0]
+    assert request.headers["user-agent"] == "seams-http-transport" and request.headers["host"] == "catalog.test:8000"
+    assert request.extensions["timeout"] == httpx.Timeout(2.0).as_dict()
+    assert not client.cookies
+
+
 def test_a_base_url_with_a_prefix_keeps_it() -> None:
     server = Server(ok(PRODUCT))
     client = httpx.Client(base_url=f"{URL}/shop", transport=httpx.MockTransport(server))

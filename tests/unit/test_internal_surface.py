@@ -139,6 +139,14 @@ def test_an_internal_request_goes_straight_to_its_view_past_the_browser_middlewa
     assert SEEN_AFTER == ["/health/live"]
 
 
+def test_an_internal_answer_carries_its_content_length() -> None:
+    """As CommonMiddleware gives every other answer (gunicorn would otherwise send it chunked), for
+    a view's answer and for a refusal alike."""
+    with internal("all"):
+        for answer in (get(), Client().get(OPENAPI)):
+            assert answer["Content-Length"] == str(len(answer.content)), answer.status_code
+
+
 def test_an_internal_request_with_a_host_outside_allowed_hosts_is_still_a_400() -> None:
     """CommonMiddleware checks ALLOWED_HOSTS for other requests; the lean dispatch checks it itself
     (without the tracing middleware, which happens to check it too when tracing is on)."""
