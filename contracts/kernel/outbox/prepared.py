@@ -57,13 +57,26 @@ __all__ = ["cursor"]
 _ONLY_WHEN_ASKED = 2**31 - 1
 
 
-def cursor(alias: str) -> CursorWrapper:
+#: A statement whose SQL names its rows one placeholder each (``id IN (%s, %s, ...)``) is prepared
+#: only for up to this many: each count is a statement of its own on the server, and a batch's
+#: statement plans once for all its rows anyway. So a connection holds a handful of prepared
+#: statements, far below psycopg's ``prepared_max`` (100), which would otherwise evict and re-prepare.
+MAX_LISTED = 2
+
+
+def cursor(alias: str, listed: int = 1) -> CursorWrapper:
     """A cursor of ``alias``'s connection for the outbox's own SQL: on PostgreSQL (psycopg 3) one
-    that prepares each statement it runs, else ``connection.cursor()``. Use it as a context manager."""
+    that prepares each statement it runs, else ``connection.cursor()``. ``listed``: how many rows
+    the statement names by placeholder (``MAX_LISTED``). Use it as a context manager."""
     connection = connections[alias]
     if connection.vendor == "sqlite":
         return by_name(connection.cursor())  # the markers converted without a regular expression per call
-    if connection.vendor != "postgresql" or ServerBindingCursor is None or not outbox_settings().prepared_statements:
+    if (
+        connection.vendor != "postgresql"
+        or ServerBindingCursor is None
+        or listed > MAX_LISTED
+        or not outbox_settings().prepared_statements
+    ):
         return connection.cursor()
     # What ``connection.cursor()`` does, with our raw cursor in place of ``create_cursor()``'s.
     connection.close_if_health_check_failed()
