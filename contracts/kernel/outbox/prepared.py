@@ -17,10 +17,12 @@ Every statement is still seen by Django: the raw cursor is wrapped by the connec
 ``CaptureQueriesContext`` reads, error translation), and the log shows the statement with its
 parameters merged, as it shows a client-bound one (tests re-run logged SQL under ``EXPLAIN``).
 
-SQLite, psycopg2 and ``SEAMS_EVENTS['PREPARED_STATEMENTS'] = False`` get ``connection.cursor()``
-unchanged (Python's sqlite3 already caches prepared statements per connection). Switch it off
-behind PgBouncer in transaction mode older than 1.21 (or without ``max_prepared_statements``): a
-named statement prepared on one server connection does not exist on the next.
+SQLite gets ``connection.cursor()`` binding by name (``by_name``: Python's sqlite3 already caches
+prepared statements per connection, but Django rewrites each statement's markers on every call);
+psycopg2 and ``SEAMS_EVENTS['PREPARED_STATEMENTS'] = False`` get ``connection.cursor()``
+unchanged. Switch it off behind PgBouncer in transaction mode older than 1.21 (or without
+``max_prepared_statements``): a named statement prepared on one server connection does not exist
+on the next.
 
 A prepared statement that stops matching the schema (a migration changed the type of a column it
 returns: "cached plan must not change result type") or that the server no longer has (a pooler
@@ -36,6 +38,7 @@ from typing import Any
 from django.db import connections
 from django.db.backends.utils import CursorWrapper
 
+from .by_name import by_name
 from .config import outbox_settings
 
 try:  # psycopg 3 and Django's cursor classes for it; absent with psycopg2 or without a PG driver
@@ -66,6 +69,8 @@ def cursor(alias: str, listed: int = 1) -> CursorWrapper:
     that prepares each statement it runs, else ``connection.cursor()``. ``listed``: how many rows
     the statement names by placeholder (``MAX_LISTED``). Use it as a context manager."""
     connection = connections[alias]
+    if connection.vendor == "sqlite":
+        return by_name(connection.cursor())  # the markers converted without a regular expression per call
     if (
         connection.vendor != "postgresql"
         or ServerBindingCursor is None
