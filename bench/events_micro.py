@@ -20,7 +20,8 @@ modules run with are the ones measured):
   (``deliver_publication``, or whatever the dispatcher sends), and, when the kernel has the batch
   drain task ``seams.deliver_publications``, *Seams batch drain*: the batch's events published while
   the dispatcher holds back (its broker backoff), then sent together by one relay pass, as after a
-  broker outage.
+  broker outage. Each variant also reports the worker process's CPU per event over its drains
+  (``/proc``), which other load on the machine distorts less than the wall-clock rate.
 """
 
 from __future__ import annotations
@@ -289,6 +290,7 @@ def measure_drain(variants: Variants, worker: Process, stamps: Path, size: dict[
     rates: dict[str, list[float]] = {name: [] for name in calls}
     tasks: dict[str, set[str]] = {name: set() for name in calls}
     bodies: dict[str, list[float]] = {name: [] for name in calls}  # task_prerun -> task_postrun
+    cpu: dict[str, list[float]] = {name: [] for name in calls}  # the worker's CPU seconds per event
     n = size["drain_batch"]
     for r in range(size["drain_batches"] + 1):  # batch 0 warms the worker up
         for name in list(calls) if r % 2 == 0 else list(calls)[::-1]:
@@ -298,6 +300,7 @@ def measure_drain(variants: Variants, worker: Process, stamps: Path, size: dict[
             try:
                 calls[name](n if r else 10)
             finally:
+                spent = process_cpu(pgid)
                 resumed = time.time()
                 os.killpg(pgid, signal.SIGCONT)
             expected = before + (n if r else 10)
@@ -309,12 +312,16 @@ def measure_drain(variants: Variants, worker: Process, stamps: Path, size: dict[
             time.sleep(0.1)  # the last task's postrun stamp
             new = read_stamps(stamps)[seen:]
             if r:
+                cpu[name].append((process_cpu(pgid) - spent) / n)
                 rates[name].append(n / (max(end for _, _, end in new) - resumed))
                 tasks[name].update(task for task, _, _ in new)
                 bodies[name] += [end - begin for _, begin, end in new]
         clear_mail()
         if r:
-            say(f"  drain batch {r}: " + ", ".join(f"{k} {v[-1]:.0f}/s" for k, v in rates.items()))
+            say(
+                f"  drain batch {r}: "
+                + ", ".join(f"{k} {v[-1]:.0f}/s ({cpu[k][-1] * 1e3:.2f} ms CPU/event)" for k, v in rates.items())
+            )
     deadline = time.monotonic() + 60
     while open_publications():
         if time.monotonic() > deadline:
@@ -327,9 +334,23 @@ def measure_drain(variants: Variants, worker: Process, stamps: Path, size: dict[
             "tasks": sorted(tasks[name]),
             "task_runs": len(bodies[name]),
             "task_p50": percentile(bodies[name], 50),
+            # CPU the worker process spent per event, from its resumption to the drain's end: less
+            # sensitive to other load on the machine than the wall-clock rate.
+            "worker_cpu_per_event": percentile(cpu[name], 50),
         }
         for name in calls
     }
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds the threads of process ``pid`` ran so far: the scheduler's nanosecond count of
+    each thread (Linux ``/proc/<pid>/task/*/schedstat``; 0 where there is none). A thread that
+    ended before the call is not counted: the worker's threads live as long as it does."""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            total += int(stat.read_text().split()[0])
+    return total / 1e9
 
 
 # --- the process ---------------------------------------------------------------------------------

@@ -14,13 +14,24 @@ with ``CONN_HEALTH_CHECKS`` a kept connection is checked before its first use in
 ``CONN_MAX_AGE = 0`` (Django's default) still closes after every task, as before. Connections a
 prefork child inherits are still dropped at fork (Celery's ``worker_process_init`` handling is kept).
 
+One difference from Django's per-request rule: a kept connection's health check (``CONN_HEALTH_CHECKS``,
+on whenever connections are kept: a ``SELECT 1`` round trip before the connection's first use) is
+run at most once per :attr:`KeptConnectionsWorkerFixup.HEALTH_CHECK_INTERVAL` (1 s), not before
+every task. A worker draining a backlog runs hundreds of tasks a second, and each paid a ping per
+database alias it touched (an outbox delivery two: the outbox and the handler's database) for a
+connection it had used a millisecond before. After a pause longer than the interval the first task
+checks again, as Django would; a connection the server dropped within the last second fails that
+task's query instead (the outbox retries it; the error makes the fix-up drop the connection).
+
 Install it instead of the built-in one: ``Celery("app", fixups=["extraction.celery.fixup:fixup"])``.
 """
 
 from __future__ import annotations
 
 import os
+import time
 import warnings
+import weakref
 from typing import Any
 
 from celery import Celery
@@ -33,12 +44,33 @@ __all__ = ["KeptConnectionsFixup", "KeptConnectionsWorkerFixup", "fixup"]
 class KeptConnectionsWorkerFixup(DjangoWorkerFixup):
     """The worker side: connections are kept or dropped between tasks by Django's own rules."""
 
+    #: Seconds between two health checks of one kept connection (see the module's docstring).
+    HEALTH_CHECK_INTERVAL = 1.0
+
+    def __init__(self, app: Celery) -> None:
+        super().__init__(app)
+        # When each kept connection (one wrapper per alias and thread) was last let be checked.
+        self._checked_at: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
     def close_database(self, **kwargs: Any) -> None:
         """Before and after each task (and at worker start): close the connections Django would
-        close at the end of a request; keep the rest."""
+        close at the end of a request; keep the rest, and let a kept one be health-checked again
+        before its next use only once per ``HEALTH_CHECK_INTERVAL``."""
+        now = time.monotonic()
         for connection in self._db.connections.all(initialized_only=True):
             try:
+                # Django's rule resets health_check_done every time; keep what it was unless a
+                # check is due (or the connection had an error: then Django checks it right here).
+                checked_at = self._checked_at.get(connection)
+                due = checked_at is None or now - checked_at >= self.HEALTH_CHECK_INTERVAL or connection.errors_occurred
+                done = connection.health_check_done
                 connection.close_if_unusable_or_obsolete()
+                if connection.connection is None:
+                    self._checked_at.pop(connection, None)  # closed: the next connection starts afresh
+                elif due:
+                    self._checked_at[connection] = now  # checked before its next use, as Django does
+                else:
+                    connection.health_check_done = done
             except self.interface_errors:
                 pass
             except self.DatabaseError as exc:  # as Celery's: a connection already gone is not an error

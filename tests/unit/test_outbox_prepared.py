@@ -80,9 +80,9 @@ def test_the_hot_statements_write_and_read_the_same_rows_and_run_prepared_on_pos
     first, _, claimed = publish("k", claimed_by="w-2")  # written claimed...
     _, _, held = publish("k", claimed_by="w-2")  # ...and the next event of the key held back
     assert all(is_claimed for _, is_claimed in claimed.values()) and not any(is_claimed for _, is_claimed in held.values())
-    ids = [pk for pk, _ in claimed.values()] + [pk for pk, _ in held.values()]
-    assert sorted(p.pk for p in read_claimed(ALIAS, ids, "w-2", timedelta(seconds=5))) == sorted(pk for pk, _ in claimed.values())
     pk = claimed[SUBSCRIBERS[0][0]][0]
+    ids = [pk, held[SUBSCRIBERS[0][0]][0]]  # only the first is held by w-2
+    assert [p.pk for p in read_claimed(ALIAS, ids, "w-2", timedelta(seconds=5))] == [pk]
     assert insert_inbox_completing(ALIAS, first, SUBSCRIBERS[0][0], timezone.now(), "seams_publication", pk, "w-2") is False
     assert Publication.objects.using(ALIAS).get(pk=pk).status == PublicationStatus.COMPLETED
     assert OutboxEvent.objects.using(ALIAS).filter(key="k").count() == 2
@@ -157,3 +157,14 @@ def test_a_statement_whose_result_type_a_migration_changed_fails_once_then_is_pr
     with pytest.raises(NotSupportedError, match="cached plan must not change result type"), transaction.atomic(using=ALIAS):
         run("SELECT a FROM prepared_probe")
     assert run("SELECT a FROM prepared_probe") == "7"
+
+
+@pytest.mark.usefixtures("pg")
+def test_a_statement_naming_many_rows_runs_client_bound() -> None:
+    """Each count of an ``IN (...)`` list would be a prepared statement of its own: batches are not."""
+    ids = [pk for _ in range(2) for pk, _ in publish(None)[2].values()]  # four publications
+    many = prepared.MAX_LISTED + 1
+    assert complete_publications(ALIAS, ids[:1], timezone.now()) == []
+    assert complete_publications(ALIAS, ids[1 : 1 + many], timezone.now()) == []
+    assert runs("UPDATE seams_publication SET status = 'completed'") == 1  # the one-id statement only
+    assert Publication.objects.using(ALIAS).filter(pk__in=ids[: 1 + many], status=PublicationStatus.COMPLETED).count() == 1 + many

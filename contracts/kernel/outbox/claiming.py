@@ -91,7 +91,7 @@ def read_claimed(alias: str, ids: list[int], claimed_by: str, margin: timedelta)
     connection = connections[alias]
     statement = _claim_read_statement(connection.vendor)
     until = connection.ops.adapt_datetimefield_value(timezone.now() + margin)
-    with prepared.cursor(alias) as cursor:
+    with prepared.cursor(alias, listed=len(ids)) as cursor:
         cursor.execute(statement.read_sql(len(ids)), [*ids, claimed_by, until])
         rows = cursor.fetchall()
     return [statement.publication(alias, row) for row in rows]

@@ -17,10 +17,12 @@ Every statement is still seen by Django: the raw cursor is wrapped by the connec
 ``CaptureQueriesContext`` reads, error translation), and the log shows the statement with its
 parameters merged, as it shows a client-bound one (tests re-run logged SQL under ``EXPLAIN``).
 
-SQLite, psycopg2 and ``SEAMS_EVENTS['PREPARED_STATEMENTS'] = False`` get ``connection.cursor()``
-unchanged (Python's sqlite3 already caches prepared statements per connection). Switch it off
-behind PgBouncer in transaction mode older than 1.21 (or without ``max_prepared_statements``): a
-named statement prepared on one server connection does not exist on the next.
+SQLite gets ``connection.cursor()`` binding by name (``by_name``: Python's sqlite3 already caches
+prepared statements per connection, but Django rewrites each statement's markers on every call);
+psycopg2 and ``SEAMS_EVENTS['PREPARED_STATEMENTS'] = False`` get ``connection.cursor()``
+unchanged. Switch it off behind PgBouncer in transaction mode older than 1.21 (or without
+``max_prepared_statements``): a named statement prepared on one server connection does not exist
+on the next.
 
 A prepared statement that stops matching the schema (a migration changed the type of a column it
 returns: "cached plan must not change result type") or that the server no longer has (a pooler
@@ -36,6 +38,7 @@ from typing import Any
 from django.db import connections
 from django.db.backends.utils import CursorWrapper
 
+from .by_name import by_name
 from .config import outbox_settings
 
 try:  # psycopg 3 and Django's cursor classes for it; absent with psycopg2 or without a PG driver
@@ -54,11 +57,26 @@ __all__ = ["cursor"]
 _ONLY_WHEN_ASKED = 2**31 - 1
 
 
-def cursor(alias: str) -> CursorWrapper:
+#: A statement whose SQL names its rows one placeholder each (``id IN (%s, %s, ...)``) is prepared
+#: only for up to this many: each count is a statement of its own on the server, and a batch's
+#: statement plans once for all its rows anyway. So a connection holds a handful of prepared
+#: statements, far below psycopg's ``prepared_max`` (100), which would otherwise evict and re-prepare.
+MAX_LISTED = 2
+
+
+def cursor(alias: str, listed: int = 1) -> CursorWrapper:
     """A cursor of ``alias``'s connection for the outbox's own SQL: on PostgreSQL (psycopg 3) one
-    that prepares each statement it runs, else ``connection.cursor()``. Use it as a context manager."""
+    that prepares each statement it runs, else ``connection.cursor()``. ``listed``: how many rows
+    the statement names by placeholder (``MAX_LISTED``). Use it as a context manager."""
     connection = connections[alias]
-    if connection.vendor != "postgresql" or ServerBindingCursor is None or not outbox_settings().prepared_statements:
+    if connection.vendor == "sqlite":
+        return by_name(connection.cursor())  # the markers converted without a regular expression per call
+    if (
+        connection.vendor != "postgresql"
+        or ServerBindingCursor is None
+        or listed > MAX_LISTED
+        or not outbox_settings().prepared_statements
+    ):
         return connection.cursor()
     # What ``connection.cursor()`` does, with our raw cursor in place of ``create_cursor()``'s.
     connection.close_if_health_check_failed()

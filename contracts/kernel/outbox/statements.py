@@ -180,7 +180,7 @@ def complete_publications(alias: str, ids: list[int], now: datetime, claimed_by:
     """Mark ``ids`` completed in one statement (with ``claimed_by``, only those it still holds);
     returns those a later event of their key waits for."""
     params = [connections[alias].ops.adapt_datetimefield_value(now), *ids] + ([claimed_by] if claimed_by else [])
-    with prepared.cursor(alias) as cursor:
+    with prepared.cursor(alias, listed=len(ids)) as cursor:
         cursor.execute(_complete_sql(len(ids), bool(claimed_by)), params)
         return [pk for pk, holds_back in cursor.fetchall() if holds_back]
 

@@ -10,6 +10,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.db import connections, transaction
@@ -18,6 +19,7 @@ from django.utils import timezone
 
 from contracts.kernel.models import OutboxEvent, Publication, PublicationStatus
 from contracts.kernel.outbox import claim, due_publications, release_expired_leases
+from contracts.kernel.outbox.statements import publish_rows
 
 ALIAS = "orders"
 HANDLER = "tests.eventprobe.handlers.record_order_placed"
@@ -70,6 +72,39 @@ def plans_of(action: Callable[[], object]) -> list[dict[str, Any]]:
             plan = cursor.fetchone()[0]
             plans.append(json.loads(plan)[0] if isinstance(plan, str) else plan[0])
         transaction.set_rollback(True, using=ALIAS)
+    return plans
+
+
+def generic_plans_of(action: Callable[[], object]) -> list[dict[str, Any]]:
+    """The plans PostgreSQL keeps for the prepared statements ``action()`` runs (the outbox's own SQL,
+    ``outbox/prepared.py``): each run once in a rolled-back savepoint, then ``EXPLAIN ANALYZE EXECUTE``d
+    with its values under ``plan_cache_mode = force_generic_plan`` (a plan for any values), rolled back."""
+    connection = connections[ALIAS]
+    ran: list[tuple[str, Any]] = []
+
+    def record(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        ran.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with transaction.atomic(using=ALIAS), connection.execute_wrapper(record):
+        action()
+        transaction.set_rollback(True, using=ALIAS)
+    plans = []
+    with transaction.atomic(using=ALIAS), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        for sql, params in ran:
+            pieces = sql.split("%s")  # as psycopg numbers them: $1, $2, ...
+            numbered = pieces[0] + "".join(f"${n}{piece}" for n, piece in enumerate(pieces[1:], start=1))
+            cursor.execute("SELECT name FROM pg_prepared_statements WHERE statement = %s", [numbered])
+            row = cursor.fetchone()
+            if row is None:
+                continue  # not one of the outbox's prepared statements
+            values = ", ".join(connection.ops.compose_sql("%s", [value]) for value in params)
+            cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE {row[0]}({values})")
+            plan = cursor.fetchone()[0]
+            plans.append(json.loads(plan)[0] if isinstance(plan, str) else plan[0])
+        transaction.set_rollback(True, using=ALIAS)
+    assert plans, "no prepared statement ran"
     return plans
 
 
@@ -126,6 +161,24 @@ def test_claiming_checks_the_key_order_on_the_partial_key_index(backlog: list[in
     assert claimed == [True]  # completed events of the same key do not hold it back
     used = assert_reads_open_rows_only(plans)
     assert {"seams_publication_pkey", "seams_pub_key_open"} <= used, used
+
+
+def test_a_prepared_claim_keeps_a_plan_for_any_values_that_reads_open_rows_only(backlog: list[int]) -> None:
+    claimed: list[bool] = []
+    plans = generic_plans_of(lambda: claimed.append(claim(ALIAS, backlog[0], worker="test")))
+    assert claimed == [True]
+    assert {"seams_publication_pkey", "seams_pub_key_open"} <= assert_reads_open_rows_only(plans)
+
+
+def test_a_prepared_publish_checks_its_key_on_the_partial_key_index_for_any_values(backlog: list[int]) -> None:
+    now = timezone.now()
+    event = (uuid.uuid4(), "orders.OrderPlaced", 1, "0", {"order_id": 0}, {}, "orders", now)
+    written: list[dict[str, tuple[int, bool]]] = []
+    plans = generic_plans_of(lambda: written.append(publish_rows(
+        ALIAS, event, key="0", event_type="orders.OrderPlaced", subscribers=[(HANDLER, "eventprobe")], now=now,
+        claimed_by="test", lease_until=now + datetime.timedelta(seconds=60))[1]))  # fmt: skip
+    assert written == [{HANDLER: (mock.ANY, False)}]  # key "0" has a pending publication: held back
+    assert "seams_pub_key_open" in assert_reads_open_rows_only(plans)
 
 
 def test_the_lease_expiry_scan_reads_open_rows_only(backlog: list[int]) -> None:
