@@ -5,7 +5,7 @@ Run ``python -m bench.outbox_claim [--rows 1000000] [--database-url postgres://.
 and times the relay's and the workers' real code paths in ``contracts.kernel.outbox``:
 
 (a) a live backlog of open publications (default 1,000) and no completed rows, in one module's schema;
-(b) the same backlog plus ``--rows`` completed publications (and their outbox events), in the
+(b) the same backlog plus ``--rows`` completed publications (each holding its event), in the
     schema of ``--module`` (default orders).
 
 Calls alternate between (a) and (b) so that other load on the machine weighs on both alike. It
@@ -111,22 +111,23 @@ class Outbox:
         self.execute(
             f"""
             WITH ev AS (
-                INSERT INTO seams_outbox_event (event_id, type, version, key, payload, headers, publisher, occurred_at)
-                SELECT gen_random_uuid(), (%(types)s::text[])[i %% {n} + 1], 1, {key},
+                SELECT nextval('seams_publication_position_seq') AS position, gen_random_uuid() AS event_id,
+                       (%(types)s::text[])[i %% {n} + 1] AS type, {key} AS key,
                        jsonb_build_object(
                            'order_id', i, 'customer_email', 'c' || i || '@example.com', 'total_cents', 4999,
-                           'lines', jsonb_build_array(jsonb_build_object('sku', 'KB-101', 'quantity', 1))),
-                       '{{}}'::jsonb, 'orders', {when}
+                           'lines', jsonb_build_array(jsonb_build_object('sku', 'KB-101', 'quantity', 1))) AS payload,
+                       {when} AS occurred_at, i
                 FROM generate_series(%(first)s::bigint, %(last)s::bigint - 1) AS i
                 ORDER BY i
-                RETURNING position, type, key, occurred_at, (payload ->> 'order_id')::bigint AS i
             )
             INSERT INTO seams_publication (
-                event_id, position, key, event_type, subscriber, subscriber_module, status, attempts,
+                event_id, position, key, event_type, version, payload, headers, publisher, occurred_at,
+                subscriber, subscriber_module, status, attempts,
                 created_at, next_attempt_at, dispatched_at, claimed_by, lease_until, completed_at,
-                last_error, last_traceback)
-            SELECT ev.position, ev.position, ev.key, ev.type, s.subscriber, s.module, {status}, {attempts},
-                   ev.occurred_at, ev.occurred_at, {dispatched}, '', NULL, {done}, {error}, ''
+                last_error, last_traceback, holds_back)
+            SELECT ev.event_id, ev.position, ev.key, ev.type, 1, ev.payload, '{{}}'::jsonb, 'orders', ev.occurred_at,
+                   s.subscriber, s.module, {status}, {attempts},
+                   ev.occurred_at, ev.occurred_at, {dispatched}, '', NULL, {done}, {error}, '', false
             FROM ev JOIN unnest(%(types)s::text[], %(subs)s::text[], %(mods)s::text[]) AS s(type, subscriber, module)
                 ON s.type = ev.type
             """,
@@ -174,7 +175,7 @@ class Outbox:
         )
 
     def vacuum(self) -> None:
-        for table in ("seams_outbox_event", "seams_publication"):
+        for table in ("seams_publication",):
             self.execute(f"VACUUM (ANALYZE) {table}")
 
     def counts(self) -> dict[str, int]:
@@ -457,7 +458,7 @@ def report(run: Run, info: dict[str, str], took: float) -> str:
         f"* **(a)** schema `{a.alias}`: a live backlog of {a.backlog:,} open publications ({len(a.pending_ids):,} pending, "
         f"{len(a.failed_ids):,} failed; an hour old, never dispatched, each the only open one of its key) "
         "and no completed rows.",
-        f"* **(b)** schema `{b.alias}`: {rows:,} completed publications and their {rows:,} outbox events "
+        f"* **(b)** schema `{b.alias}`: {rows:,} completed publications, each holding its event "
         f"(a month old, over {b.keys:,} keys, about {max(rows // b.keys, 1)} per key), then the same backlog "
         "(its keys among those of the completed rows).",
         "",
@@ -605,11 +606,11 @@ def run(args: argparse.Namespace, name: str) -> int:
     boxes = {"(a)": Outbox(other, subscribers, args.backlog, keys), "(b)": Outbox(args.module, subscribers, args.backlog, keys)}
     for box in boxes.values():
         box.execute("SET synchronous_commit = off")  # no fsync wait in either phase: less noise
-        for table in ("seams_outbox_event", "seams_publication"):
+        for table in ("seams_publication",):
             box.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
 
     b = boxes["(b)"]
-    say(f"(b) inserting {args.rows:,} completed publications and their events into schema {b.alias}")
+    say(f"(b) inserting {args.rows:,} completed publications (each holding its event) into schema {b.alias}")
     t0 = time.perf_counter()
     for first in range(0, args.rows, CHUNK):
         last = min(first + CHUNK, args.rows)

@@ -8,8 +8,8 @@ measurement alternates ``SEAMS_EVENTS['PREPARED_STATEMENTS']`` False and True in
 load on the machine weighs on both alike:
 
 * **statements**, each call timed from the client inside a transaction (its ``BEGIN`` and
-  ``COMMIT``, the same either way, left out): ``publish_rows`` (the event and its publication, one
-  ``WITH e AS (INSERT ...) INSERT ... SELECT``), ``claim_read`` (the claim ``UPDATE ... RETURNING``)
+  ``COMMIT``, the same either way, left out): ``publish_rows`` (the publication holding its event,
+  one ``WITH n AS (SELECT nextval(...)) INSERT ... SELECT``), ``claim_read`` (the claim ``UPDATE ... RETURNING``)
   and ``complete_publications``;
 * **worker side**, the body of a Celery task without Celery: ``process_dispatched`` for a
   publication written claimed (what ``seams.deliver_publication`` runs for the publisher's
@@ -131,8 +131,8 @@ def measure(rounds: int, block: int) -> dict[str, Any]:
                  "reason": "Bench."}, {"publisher": "orders"}, "orders", now)  # fmt: skip
         with transaction.atomic(using="orders"):
             start = time.perf_counter()
-            _, written = publish_rows("orders", event, key=key, event_type=event[1], subscribers=[HANDLER], now=now,
-                                      claimed_by=claimed_by, lease_until=now + timedelta(seconds=60) if claimed_by else None)  # fmt: skip
+            _, written = publish_rows("orders", event, subscribers=[HANDLER], now=now, claimed_by=claimed_by,
+                                      lease_until=now + timedelta(seconds=60) if claimed_by else None)  # fmt: skip
             if timed_part is not None:
                 timed_part.append(time.perf_counter() - start)
         return written[HANDLER[0]][0]

@@ -566,7 +566,7 @@ def measure_events(sizes: Sizes) -> list[EventRun]:
         write_completions()
         rows = Publication.objects.using(alias).exclude(status="completed")
         if event_ids is not None:
-            rows = rows.filter(event__event_id__in=event_ids)
+            rows = rows.filter(event_id__in=event_ids)
         return rows.count()
 
     def wait(event_ids: list[uuid.UUID] | None, timeout: float = 60, poll: float = POLL) -> None:

@@ -4,14 +4,14 @@ These tables live in *every module's own database*: a module's outbox rows are w
 same transaction as its business change, and a subscriber's inbox rows in the same transaction as
 its handler's writes. Always query them with ``.using(alias)``; the router gives them no default.
 
-* ``OutboxEvent`` — one row per published event (the envelope).
-* ``Publication`` — one row per (event, subscriber): the unit of delivery, retry and dead-lettering.
+* ``Publication`` — one row per (event, subscriber), the serialized event in it (as Spring
+  Modulith's ``event_publication``): the unit of delivery, retry and dead-lettering. Publishing is
+  one INSERT, whatever the number of subscribers. An event nobody subscribes to is recorded by one
+  row with subscriber ``NO_SUBSCRIBER``, completed at once (``manage.py events list`` names them).
 * ``InboxEntry`` — in the subscriber's database: "this handler already handled this event".
 """
 
 from __future__ import annotations
-
-import uuid
 
 from django.db import models
 from django.db.models import Q
@@ -28,34 +28,27 @@ class PublicationStatus(models.TextChoices):
 #: Statuses of a publication that still has to run; they also hold back later events of its key.
 OPEN_STATUSES = (PublicationStatus.PENDING, PublicationStatus.PROCESSING, PublicationStatus.FAILED)
 
+#: The subscriber of the row recording an event that has none (never delivered, never listed as a publication).
+NO_SUBSCRIBER = ""
 
-class OutboxEvent(models.Model):
-    position = models.BigAutoField(primary_key=True)
-    event_id = models.UUIDField(unique=True, default=uuid.uuid4)
-    type = models.CharField(max_length=200)
+
+class Publication(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    # --- the event, copied into each of its publications (one INSERT publishes it) ---------------
+    #: The event's sequence number, shared by all its publications: increasing, never reused while
+    #: rows exist (``outbox.statements``: a sequence on PostgreSQL, the first publication's id on
+    #: SQLite). Ordering compares it within one key and subscriber.
+    position = models.BigIntegerField()
+    event_id = models.UUIDField()
+    event_type = models.CharField(max_length=200)
     version = models.PositiveIntegerField(default=1)
     key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001  NULL: no ordering key
     payload = models.JSONField()
     headers = models.JSONField(default=dict)
     publisher = models.CharField(max_length=100)
     occurred_at = models.DateTimeField()
-
-    class Meta:
-        db_table = "seams_outbox_event"
-
-    def __str__(self) -> str:
-        return f"{self.type} {self.event_id}"
-
-
-class Publication(models.Model):
-    id = models.BigAutoField(primary_key=True)
-    #: No index of its own: the unique constraint (event, subscriber) starts with it and serves every
-    #: lookup by event, so each publication written updates one index fewer.
-    event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="publications", db_index=False)
-    #: Copied from the event so claiming and ordering need no join.
-    position = models.BigIntegerField()
-    key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001  NULL: no ordering key
-    event_type = models.CharField(max_length=200)
+    # --- its delivery to one subscriber ----------------------------------------------------------
+    #: ``NO_SUBSCRIBER`` ('') for the one row that records an event nobody subscribes to.
     subscriber = models.CharField(max_length=300)
     subscriber_module = models.CharField(max_length=100)
     status = models.CharField(max_length=20, choices=PublicationStatus.choices, default=PublicationStatus.PENDING)
@@ -75,7 +68,8 @@ class Publication(models.Model):
 
     class Meta:
         db_table = "seams_publication"
-        constraints = [models.UniqueConstraint(fields=["event", "subscriber"], name="seams_publication_once")]
+        #: Also serves every lookup by event id.
+        constraints = [models.UniqueConstraint(fields=["event_id", "subscriber"], name="seams_publication_once")]
         indexes = [
             # Claiming and the relay look only at open rows: a partial index keeps that cost flat
             # however many completed rows are kept.
@@ -134,15 +128,14 @@ class ArchivedPublication(models.Model):
 
     @classmethod
     def archive(cls, alias: str, publication: Publication, completed_at: object) -> ArchivedPublication:
-        event = publication.event
         return cls.objects.using(alias).create(
-            event_id=event.event_id,
-            event_type=event.type,
-            key=event.key,
-            payload=event.payload,
-            headers=event.headers,
+            event_id=publication.event_id,
+            event_type=publication.event_type,
+            key=publication.key,
+            payload=publication.payload,
+            headers=publication.headers,
             subscriber=publication.subscriber,
             attempts=publication.attempts,
-            occurred_at=event.occurred_at,
+            occurred_at=publication.occurred_at,
             completed_at=completed_at,
         )

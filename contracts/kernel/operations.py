@@ -14,7 +14,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from .errors import UnknownName
-from .models import OPEN_STATUSES, ArchivedPublication, OutboxEvent, Publication, PublicationStatus
+from .models import NO_SUBSCRIBER, OPEN_STATUSES, ArchivedPublication, Publication, PublicationStatus
 from .outbox import module_aliases
 
 
@@ -48,14 +48,15 @@ def event_stats(aliases: list[str] | None = None) -> list[ModuleEventStats]:
     deferred.flush()  # this process's handled publications whose completion marks still wait: completed
     result = []
     for alias in aliases or module_aliases():
+        rows = Publication.objects.using(alias)
         counts = dict(
-            Publication.objects.using(alias).values_list("status").annotate(n=Count("id")).values_list("status", "n")
+            rows.exclude(subscriber=NO_SUBSCRIBER).values_list("status").annotate(n=Count("id")).values_list("status", "n")
         )
         archived = ArchivedPublication.objects.using(alias).count()
         result.append(
             ModuleEventStats(
                 module=alias,
-                published=OutboxEvent.objects.using(alias).count(),
+                published=rows.values("event_id").distinct().count(),
                 pending=counts.get(PublicationStatus.PENDING, 0),
                 processing=counts.get(PublicationStatus.PROCESSING, 0),
                 failed=counts.get(PublicationStatus.FAILED, 0),
@@ -78,10 +79,11 @@ def unsubscribed_events(*, module: str | None = None, event_type: str | None = N
     for alias in [module] if module else module_aliases():
         if alias not in module_aliases():
             raise UnknownName(f"Unknown module '{alias}'; modules: {', '.join(module_aliases())}")
-        events = OutboxEvent.objects.using(alias)
+        events = Publication.objects.using(alias)
         if event_type:
-            events = events.filter(type=event_type)
-        for type_, count in events.values_list("type").annotate(n=Count("pk")).values_list("type", "n").order_by("type"):
+            events = events.filter(event_type=event_type)
+        counted = events.values_list("event_type").annotate(n=Count("event_id", distinct=True))
+        for type_, count in counted.values_list("event_type", "n").order_by("event_type"):
             if not subscribers_of(type_):
                 found.append((alias, type_, count))
     return found
@@ -105,7 +107,7 @@ def list_publications(
     for alias in [module] if module else module_aliases():
         if alias not in module_aliases():
             raise UnknownName(f"Unknown module '{alias}'; known: {', '.join(module_aliases())}")
-        query = Publication.objects.using(alias).select_related("event").order_by("-position")
+        query = Publication.objects.using(alias).exclude(subscriber=NO_SUBSCRIBER).order_by("-position", "-id")
         if status:
             query = query.filter(status=status)
         if event_type:
@@ -117,13 +119,13 @@ def list_publications(
 def describe(alias: str, pk: int) -> dict[str, Any]:
     """Everything known about one publication, for ``manage.py events show``."""
     try:
-        p = Publication.objects.using(alias).select_related("event").get(pk=pk)
+        p = Publication.objects.using(alias).exclude(subscriber=NO_SUBSCRIBER).get(pk=pk)
     except Publication.DoesNotExist:
         raise UnknownName(f"No publication {alias}:{pk}") from None
     return {
         "ref": f"{alias}:{p.pk}",
-        "event_id": str(p.event.event_id),
-        "type": f"{p.event_type} v{p.event.version}",
+        "event_id": str(p.event_id),
+        "type": f"{p.event_type} v{p.version}",
         "key": p.key,
         "subscriber": p.subscriber,
         "status": p.status,
@@ -134,8 +136,8 @@ def describe(alias: str, pk: int) -> dict[str, Any]:
         "claimed_by": p.claimed_by,
         "lease_until": p.lease_until,
         "last_error": p.last_error,
-        "payload": p.event.payload,
-        "headers": p.event.headers,
+        "payload": p.payload,
+        "headers": p.headers,
         "traceback": p.last_traceback,
     }
 
@@ -164,7 +166,7 @@ def resubmit(
             if event_type:
                 condition &= Q(event_type=event_type)
             if module:
-                condition &= Q(subscriber_module=module) | Q(event__publisher=module)
+                condition &= Q(subscriber_module=module) | Q(publisher=module)
             targets[alias] = condition
     now = timezone.now()
     for alias, condition in targets.items():
@@ -180,15 +182,15 @@ def resubmit(
 
 
 def purge_completed(older_than: timedelta = timedelta(0), now: datetime | None = None) -> int:
-    """Delete completed publications (and events left with none) completed before ``older_than`` ago."""
+    """Delete completed publications (and the records of events nobody subscribed to) completed before
+    ``older_than`` ago."""
     cutoff = (now or timezone.now()) - older_than
     total = 0
     for alias in module_aliases():
-        total += Publication.objects.using(alias).filter(status=PublicationStatus.COMPLETED, completed_at__lte=cutoff).delete()[1].get(
-            "seams.Publication", 0
-        )
+        completed = Publication.objects.using(alias).filter(status=PublicationStatus.COMPLETED, completed_at__lte=cutoff)
+        total += completed.exclude(subscriber=NO_SUBSCRIBER).delete()[0]
         total += ArchivedPublication.objects.using(alias).filter(completed_at__lte=cutoff).delete()[0]
-        OutboxEvent.objects.using(alias).filter(publications__isnull=True).delete()
+        completed.filter(subscriber=NO_SUBSCRIBER).delete()  # the records of events nobody subscribed to go too
     return total
 
 

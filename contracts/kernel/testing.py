@@ -136,19 +136,21 @@ class Scenario:
 
     def wait_for(self, event_class: type[E], matching: Callable[[E], bool] = lambda _: True) -> E:
         """The first event of this type published since ``stimulate`` that matches; fails on timeout."""
-        from .models import OutboxEvent
+        from .models import Publication
 
         publisher_alias = get_publisher_alias(event_class)
         since = self.started or timezone.now()
         seen: set[int] = set()
         deadline = time.monotonic() + self.timeout
         while True:
-            rows = OutboxEvent.objects.using(publisher_alias).filter(
-                Q(type=event_class.event_type, version=event_class.version, occurred_at__gte=since) & ~Q(position__in=seen)
+            rows = Publication.objects.using(publisher_alias).filter(  # every publication holds its event
+                Q(event_type=event_class.event_type, version=event_class.version, occurred_at__gte=since) & ~Q(position__in=seen)
             )
             for row in rows.order_by("position"):
+                if row.position in seen:  # another publication of the same event
+                    continue
                 seen.add(row.position)
-                event = declared_events[(row.type, row.version)].model_validate(row.payload)
+                event = declared_events[(row.event_type, row.version)].model_validate(row.payload)
                 if matching(event):  # type: ignore[arg-type]
                     return event  # type: ignore[return-value]
             if time.monotonic() > deadline:

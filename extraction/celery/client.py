@@ -9,7 +9,8 @@ so callers cannot tell it from the in-process implementation:
   travel as JSON (:mod:`extraction.wire`); the answer is rebuilt into the declared return type: a
   ``ProductDTO`` comes back as a ``ProductDTO``, a ``Decimal`` as a ``Decimal``;
 * each call is one ``seams.call_contract`` task (:mod:`extraction.celery.tasks`) sent to the
-  binding's ``QUEUE`` of the project's broker; the caller waits for its answer at most ``TIMEOUT``
+  binding's ``QUEUE`` of the project's broker (a standard Celery message, published past
+  ``send_task``'s per-call work when it is answered on a reply key, :mod:`extraction.celery.sending`); the caller waits for its answer at most ``TIMEOUT``
   seconds. With a Redis result backend the worker pushes the answer to a reply key of the call's
   own and the caller takes it with one ``BLPOP`` (:mod:`extraction.celery.replies`: no result
   record, no pub/sub subscription); with another backend, the answer is the task's result, which
@@ -68,7 +69,7 @@ from extraction.identity import allowed_publisher, issue
 from extraction.proxy import client_class
 from extraction.wire import IDEMPOTENCY_PARAMETER, TransportUnavailable
 
-from . import replies
+from . import replies, sending
 from .tasks import RECEIVE_TASK_NAME, TASK_NAME
 
 __all__ = ["DEFAULT_TIMEOUT", "PUBLISH_RETRY_POLICY", "CeleryChannel", "CeleryTransport", "channel_of", "forward_event"]
@@ -113,15 +114,50 @@ class _Reply:
     backend (``AsyncResult.get``)."""
 
     def __init__(self, app: Celery) -> None:
+        self.app = app
         self.client = replies.reply_client(app)
         self.kwargs: dict[str, str] = {}
-        self.options: dict[str, Any] = {}
         if self.client is not None:
-            task_id = uuid()
-            self.key = replies.key_for(task_id)
+            self.task_id = uuid()
+            self.key = replies.key_for(self.task_id)
             self.kwargs = {"reply_to": self.key}
-            # Celery neither subscribes to the task's result nor stores one.
-            self.options = {"task_id": task_id, "ignore_result": True}
+
+    def send(self, name: str, args: list[Any], token: str, *, queue: str, retry: bool, argsrepr: str, expires: float | None = None) -> Any:
+        """Publish the task (in a copy of the context, :func:`~contracts.kernel.telemetry.tracing.contained`).
+
+        With a reply key, Celery neither subscribes to the task's result nor stores one
+        (``ignore_result``), and the message goes out through :func:`.sending.send`, past
+        ``send_task``'s per-call work; without one, through ``send_task``, whose ``AsyncResult``
+        is the answer."""
+        kwargs = {"token": token, **self.kwargs}
+        if self.client is not None:
+            return contained(
+                sending.send,
+                self.app,
+                name,
+                args,
+                kwargs,
+                task_id=self.task_id,
+                queue=queue,
+                retry=retry,
+                retry_policy=PUBLISH_RETRY_POLICY,
+                argsrepr=argsrepr,
+                kwargsrepr=REDACTED,
+                expires=expires,
+            )
+        extra = {} if expires is None else {"expires": expires}
+        return contained(
+            self.app.send_task,
+            name,
+            args=args,
+            kwargs=kwargs,
+            queue=queue,
+            retry=retry,
+            retry_policy=PUBLISH_RETRY_POLICY,
+            argsrepr=argsrepr,
+            kwargsrepr=REDACTED,
+            **extra,
+        )
 
     def answer(self, result: Any, timeout: float) -> Any:
         """The task's answer; raises Celery's ``TimeoutError`` when none came within ``timeout``."""
@@ -177,20 +213,16 @@ class CeleryChannel:
         deadline = time.monotonic() + self.timeout
         reply = _Reply(self.app)
         try:
-            result = contained(
-                self.app.send_task,
+            result = reply.send(
                 TASK_NAME,
-                args=[self.contract.__seams_name__, method, payload, trace, time.time() + self.timeout],
-                kwargs={"token": issue(self.caller, self.module), **reply.kwargs},
-                **reply.options,
+                [self.contract.__seams_name__, method, payload, trace, time.time() + self.timeout],
+                issue(self.caller, self.module),
                 queue=self.queue,
                 retry=safe,
-                retry_policy=PUBLISH_RETRY_POLICY,
                 # What logs, events and monitors show of the message (headers ``argsrepr`` and
                 # ``kwargsrepr``): the call, never the arguments or the service token (Celery would
                 # put a repr of both in the headers, built on every call).
                 argsrepr=f"{self.contract.__seams_name__}.{method}",
-                kwargsrepr=REDACTED,
             )
         except Exception as exc:  # kombu's OperationalError, redis' ConnectionError, OSError...
             broker = maybe_sanitize_url(self.app.conf.broker_url or "")
@@ -281,18 +313,14 @@ def forward_event(
 
     reply = _Reply(app)
     try:
-        result = contained(
-            app.send_task,
+        result = reply.send(
             RECEIVE_TASK_NAME,
-            args=[module, subscriber, dict(envelope)],
-            kwargs={"token": issue(publisher, module), **reply.kwargs},
-            **reply.options,
+            [module, subscriber, dict(envelope)],
+            issue(publisher, module),
             queue=queue,
             expires=timeout,
             retry=True,
-            retry_policy=PUBLISH_RETRY_POLICY,
             argsrepr=f"{subscriber} <- {envelope.get('type')} {envelope.get('id', '?')}",  # no payload, no token
-            kwargsrepr=REDACTED,
         )
     except Exception as exc:
         broker = maybe_sanitize_url(app.conf.broker_url or "")

@@ -1,5 +1,5 @@
-"""The event publication registry in Django's admin: outbox events, publications, inbox entries and
-archived publications, per module database, read-only, with a resubmit action.
+"""The event publication registry in Django's admin: publications (each holding its event), inbox
+entries and archived publications, per module database, read-only, with a resubmit action.
 
 The kernel's tables exist once per module database (``contracts/kernel/models.py``), so each list
 has a *module* filter that picks the database (the first module served here until one is picked; a
@@ -21,11 +21,11 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, QueryDict
 from django.utils.html import format_html
 
-from contracts.kernel.models import ArchivedPublication, InboxEntry, OutboxEvent, Publication
+from contracts.kernel.models import ArchivedPublication, InboxEntry, Publication
 from contracts.kernel.operations import resubmit
 from contracts.kernel.outbox import module_aliases
 
-__all__ = ["ArchivedPublicationAdmin", "InboxEntryAdmin", "OutboxEventAdmin", "PublicationAdmin"]
+__all__ = ["ArchivedPublicationAdmin", "InboxEntryAdmin", "PublicationAdmin"]
 
 
 def selected_alias(request: HttpRequest) -> str | None:
@@ -92,47 +92,26 @@ def _pretty(value: Any) -> str:
     return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True, default=str))
 
 
-@admin.register(OutboxEvent)
-class OutboxEventAdmin(ModuleDatabaseAdmin):
-    list_display = ("position", "type", "version", "key", "publisher", "occurred_at", "event_id")
-    search_fields = ("type", "key", "event_id")
-    fields = ("position", "event_id", "type", "version", "key", "publisher", "occurred_at", "pretty_payload", "pretty_headers")
-    readonly_fields = fields
-
-    @admin.display(description="payload")
-    def pretty_payload(self, obj: OutboxEvent) -> str:
-        return _pretty(obj.payload)
-
-    @admin.display(description="headers")
-    def pretty_headers(self, obj: OutboxEvent) -> str:
-        return _pretty(obj.headers)
-
-
 @admin.register(Publication)
 class PublicationAdmin(ModuleDatabaseAdmin):
     list_display = ("id", "event_type", "subscriber", "status", "attempts", "next_attempt_at", "short_error")
     list_filter = (ModuleFilter, "status", "event_type", "subscriber_module")
     search_fields = ("event_type", "subscriber", "last_error")
-    list_select_related = ("event",)
     actions = ("resubmit_selected",)
     fields = (
-        "id", "event_id", "event_type", "key", "position", "subscriber", "subscriber_module", "status", "attempts",
+        "id", "event_id", "event_type", "version", "key", "position", "publisher", "occurred_at", "subscriber", "subscriber_module", "status", "attempts",
         "created_at", "next_attempt_at", "dispatched_at", "claimed_by", "lease_until", "completed_at",
         "last_error", "last_traceback", "pretty_payload", "pretty_headers",
     )  # fmt: skip
     readonly_fields = fields
 
-    @admin.display(description="event id")
-    def event_id(self, obj: Publication) -> str:
-        return str(obj.event.event_id)
-
     @admin.display(description="payload")
     def pretty_payload(self, obj: Publication) -> str:
-        return _pretty(obj.event.payload)
+        return _pretty(obj.payload)
 
     @admin.display(description="headers")
     def pretty_headers(self, obj: Publication) -> str:
-        return _pretty(obj.event.headers)
+        return _pretty(obj.headers)
 
     @admin.display(description="last error")
     def short_error(self, obj: Publication) -> str:

@@ -14,13 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Max, Min
+from django.db.models import Min
 from django.utils import timezone
 
 from contracts.kernel import UnknownName, module_configs
 from contracts.kernel.contract import declared_contracts
 from contracts.kernel.graph import Edge, module_edges
-from contracts.kernel.models import OPEN_STATUSES, OutboxEvent, Publication, PublicationStatus
+from contracts.kernel.models import OPEN_STATUSES, Publication, PublicationStatus
 from contracts.kernel.operations import event_stats, list_publications, parse_ref
 from contracts.kernel.outbox import module_aliases
 from contracts.kernel.remote import is_remote
@@ -133,8 +133,8 @@ def _oldest_open(alias: str, now: datetime) -> float | None:
 
 
 def module_numbers(calls: dict[str, float] | None = None) -> list[ModuleNumbers]:
-    """Per module: calls (from the registry), events published (the outbox's highest position, which
-    never goes down even when completed rows are deleted), delivered, backlog, failed, dead and
+    """Per module: calls (from the registry), events published (the events the outbox holds; with
+    completion ``delete`` those whose publications are all gone are not counted), delivered, backlog, failed, dead and
     the age of the oldest open publication."""
     calls = call_totals() if calls is None else calls
     served = set(module_aliases())
@@ -146,7 +146,7 @@ def module_numbers(calls: dict[str, float] | None = None) -> list[ModuleNumbers]
         numbers = ModuleNumbers(node.label, alias in served, where=node.where, calls=calls.get(node.label, 0.0))
         if alias in served:
             s = stats[alias]
-            numbers.published = OutboxEvent.objects.using(alias).aggregate(top=Max("position"))["top"] or 0
+            numbers.published = s.published
             numbers.delivered, numbers.backlog, numbers.failed, numbers.dead = s.completed, s.backlog, s.failed, s.dead
             numbers.oldest_open_seconds = _oldest_open(alias, now)
         rows.append(numbers)
@@ -170,11 +170,11 @@ def dead_letters(limit: int = 100) -> list[DeadLetter]:
         DeadLetter(
             ref=f"{alias}:{p.pk}",
             event_type=p.event_type,
-            event_id=str(p.event.event_id),
+            event_id=str(p.event_id),
             subscriber=p.subscriber,
             attempts=p.attempts,
             error=p.last_error,
-            occurred_at=p.event.occurred_at,
+            occurred_at=p.occurred_at,
         )
         for alias, p in list_publications(status=PublicationStatus.DEAD, limit=limit)
     ]

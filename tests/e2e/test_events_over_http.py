@@ -31,8 +31,8 @@ django.setup()
 from contracts.kernel.models import Publication
 from contracts.kernel.outbox import envelope_to_wire
 from contracts.kernel.remote import forward_event
-rows = list(Publication.objects.using("orders").select_related("event").filter(subscriber={CONFIRMATION!r}).order_by("pk"))
-again = {{p.key: forward_event("notifications", p.subscriber, envelope_to_wire(p.event)) for p in rows if p.key in sys.argv[1:]}}
+rows = list(Publication.objects.using("orders").filter(subscriber={CONFIRMATION!r}).order_by("pk"))
+again = {{p.key: forward_event("notifications", p.subscriber, envelope_to_wire(p)) for p in rows if p.key in sys.argv[1:]}}
 print(json.dumps({{"rows": {{p.key: [p.status, p.attempts, p.last_error] for p in rows}}, "again": again}}))
 """
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from celery import Celery
+from celery.signals import before_task_publish
 from django.conf import settings
 from django.test import Client
 from django.test.utils import override_settings
@@ -108,16 +109,22 @@ def test_inventory_is_served_by_the_worker_too(over_celery: served.ServedShop) -
 
 
 class RecordingApp(Celery):
-    """The project's Celery configuration (broker, Redis result backend), recording each message sent."""
+    """The project's Celery configuration (broker, Redis result backend), recording each message
+    published (``before_task_publish``: whether it went through ``send_task`` or straight to
+    ``send_task_message``, extraction.celery.sending) as (task name, kwargs, headers)."""
 
     def __init__(self) -> None:
         super().__init__("recording", set_as_current=False)
         self.config_from_object("django.conf:settings", namespace="CELERY")
         self.sent: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+        before_task_publish.connect(self._record, weak=False)
 
-    def send_task(self, name: str, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
-        self.sent.append((name, dict(kwargs or {}), options))
-        return super().send_task(name, args, kwargs, **options)
+    def _record(self, sender: str, body: Any, headers: dict[str, Any], **_: Any) -> None:
+        self.sent.append((sender, dict(body[1]), dict(headers)))
+
+    def close(self) -> None:
+        before_task_publish.disconnect(self._record)
+        super().close()
 
 
 def test_the_answer_comes_back_on_a_reply_key_of_its_own_and_no_result_is_stored(over_celery: served.ServedShop) -> None:
@@ -128,12 +135,13 @@ def test_the_answer_comes_back_on_a_reply_key_of_its_own_and_no_result_is_stored
     app = RecordingApp()
     catalog = CeleryTransport(contract=Catalog, binding=over_celery.bindings("celery")["catalog"], app=app)
     assert catalog.get_product(keyboard) == ProductDTO(sku=keyboard, name="Mechanical keyboard", price_cents=4999)  # type: ignore[attr-defined]
-    (name, kwargs, options), = app.sent
-    assert name == TASK_NAME and options["ignore_result"] is True
-    assert kwargs["reply_to"] == replies.key_for(options["task_id"])
+    app.close()
+    (name, kwargs, headers), = app.sent
+    assert name == TASK_NAME and headers["ignore_result"] is True and headers["task"] == TASK_NAME
+    assert kwargs["reply_to"] == replies.key_for(headers["id"])
     client = replies.reply_client(app)
     assert client is not None
-    assert client.exists(kwargs["reply_to"], f"celery-task-meta-{options['task_id']}") == 0  # taken, and never stored
+    assert client.exists(kwargs["reply_to"], f"celery-task-meta-{headers['id']}") == 0  # taken, and never stored
 
 
 def test_a_caller_without_a_reply_key_still_gets_the_answer_as_the_task_result(over_celery: served.ServedShop) -> None:

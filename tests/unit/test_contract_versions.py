@@ -287,10 +287,10 @@ def test_a_subscriber_the_publisher_cannot_downcast_to_is_refused_as_undeliverab
 
 
 class Row:
-    """The columns of an outbox row that ``envelope_to_wire`` reads."""
+    """The columns of a publication (which holds its event) that ``envelope_to_wire`` reads."""
 
     def __init__(self, event: Event) -> None:
-        self.event_id, self.type, self.version, self.key = uuid.uuid4(), event.event_type, event.version, None
+        self.event_id, self.event_type, self.version, self.key = uuid.uuid4(), event.event_type, event.version, None
         self.payload, self.headers = event.model_dump(mode="json"), {}
         self.occurred_at = Envelope(event=event).occurred_at
 

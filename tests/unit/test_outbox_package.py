@@ -23,11 +23,10 @@ def test_the_public_names_stay_importable_from_the_package() -> None:
 
 
 def test_the_fast_path_builds_its_rows_in_the_models_field_order() -> None:
-    """``backend`` builds the event and publication objects of the inline fast path positionally
+    """``backend`` builds the publication objects of the inline fast path positionally
     (``from_db``): a field added or moved in the models must be added there too, or every value
     after it would land in the wrong attribute."""
-    from contracts.kernel.models import OutboxEvent, Publication
+    from contracts.kernel.models import Publication
     from contracts.kernel.outbox import backend
 
-    assert backend._EVENT_FIELDS == [f.attname for f in OutboxEvent._meta.concrete_fields]
     assert backend._PUBLICATION_FIELDS == [f.attname for f in Publication._meta.concrete_fields]

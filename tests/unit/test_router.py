@@ -8,7 +8,7 @@ from django.db import models
 from django.test.utils import isolate_apps
 
 from contracts.kernel import ModuleConfig
-from contracts.kernel.models import OutboxEvent
+from contracts.kernel.models import Publication
 from contracts.kernel.router import ModuleRouter
 from modules.catalog.models import Product
 
@@ -20,7 +20,7 @@ def test_a_modules_models_are_read_and_written_in_its_alias() -> None:
     assert router.db_for_write(Product) == "catalog"
 
 
-@pytest.mark.parametrize("model", [User, ContentType, OutboxEvent])
+@pytest.mark.parametrize("model", [User, ContentType, Publication])
 def test_other_models_get_no_opinion(model: type[models.Model]) -> None:
     assert router.db_for_read(model) is None
     assert router.db_for_write(model) is None

@@ -1,7 +1,7 @@
 """The durable event backend: a transactional outbox with a publication registry.
 
-``publish()`` writes the event and one ``Publication`` per subscriber into the publisher's own
-database, in the publisher's transaction (``backend``). After commit a *dispatcher* (``dispatch``)
+``publish()`` writes one ``Publication`` per subscriber, each holding the event, into the
+publisher's own database, in the publisher's transaction, with one INSERT (``backend``). After commit a *dispatcher* (``dispatch``)
 hands each publication to ``process_publication`` (``processing``) — in this process (``inline``)
 or as a Celery task on the subscriber module's queue (``celery``), sent by name. A worker takes a
 publication with a compare-and-set claim (``claiming``), runs the handler with its inbox

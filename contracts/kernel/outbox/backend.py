@@ -1,4 +1,4 @@
-"""Publishing: the event and one publication per subscriber, in the publisher's transaction.
+"""Publishing: one publication per subscriber, the event in each, in the publisher's transaction (one INSERT).
 
 Nothing is sent before the publisher commits: the dispatch is an ``on_commit`` callback, so work
 that rolls back leaves neither rows nor messages.
@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from ..bus import EventBackend
 from ..events import Envelope
-from ..models import OutboxEvent, Publication, PublicationStatus
+from ..models import Publication, PublicationStatus
 from ..registry import Registry, Subscriber, get_registry
 from ..remote import RemoteSubscriber, is_remote, remote_subscribers
 from .claiming import WORKER_ID
@@ -56,8 +56,6 @@ class OutboxEventBackend(EventBackend):
         position, written = publish_rows(
             using,
             values,
-            key=key,
-            event_type=event_type,
             subscribers=targets.rows,
             now=now,
             claimed_by=claimed_by,
@@ -75,7 +73,6 @@ class OutboxEventBackend(EventBackend):
             return
         # The rows as the database now holds them, built the way a read builds them (``from_db``,
         # positional): ``Model(**kwargs)`` costs several times more per event, for the same objects.
-        row = OutboxEvent.from_db(using, _EVENT_FIELDS, (position, *values))
         claimed: list[Claimed] = []
         waiting: list[int] = []
         for name, module, runs in targets.runs:
@@ -86,20 +83,18 @@ class OutboxEventBackend(EventBackend):
             publication = Publication.from_db(
                 using,
                 _PUBLICATION_FIELDS,
-                (pk, row.event_id, position, key, event_type, name, module, PublicationStatus.PROCESSING, 1, now, now, None)
+                (pk, position, *values, name, module, PublicationStatus.PROCESSING, 1, now, now, None)
                 + (WORKER_ID, lease_until, None, "", "", False),
             )
-            publication.event = row
             claimed.append(Claimed(publication, runs, envelope))
         transaction.on_commit(lambda: _after_commit(using, claimed, waiting), using=using)
 
 
-#: The columns ``from_db`` is given, in the order of the values above (the models' field order).
-_EVENT_FIELDS = ["position", "event_id", "type", "version", "key", "payload", "headers", "publisher", "occurred_at"]
+#: The columns ``from_db`` is given, in the order of the values above.
 _PUBLICATION_FIELDS = [
-    "id", "event_id", "position", "key", "event_type", "subscriber", "subscriber_module", "status", "attempts",
-    "created_at", "next_attempt_at", "dispatched_at", "claimed_by", "lease_until", "completed_at", "last_error",
-    "last_traceback", "holds_back",
+    "id", "position", "event_id", "event_type", "version", "key", "payload", "headers", "publisher", "occurred_at",
+    "subscriber", "subscriber_module", "status", "attempts", "created_at", "next_attempt_at", "dispatched_at",
+    "claimed_by", "lease_until", "completed_at", "last_error", "last_traceback", "holds_back",
 ]  # fmt: skip
 
 

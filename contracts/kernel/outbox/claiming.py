@@ -4,8 +4,8 @@ Safe with any number of workers on PostgreSQL and with SQLite's single writer al
 can race for the same row, only one UPDATE matches it.
 
 A worker taking one publication (``claim_read``, the claim path of the Celery drain and the relay)
-claims it and reads what it needs to run it — the publication and its event — in that same
-statement (``UPDATE ... RETURNING``), its SQL built once per database vendor: no ORM query
+claims it and reads what it needs to run it — the publication, which holds its event — in that
+same statement (``UPDATE ... RETURNING``), its SQL built once: no ORM query
 construction, no second round trip for the read. A publication the Celery dispatcher sent already
 claimed (written so by the publisher, its message carrying the claim) is only read
 (``read_claimed``): one SELECT, no write, no commit.
@@ -24,7 +24,7 @@ from django.db import connections
 from django.db.models import Exists, F, Field, OuterRef, Q
 from django.utils import timezone
 
-from ..models import OPEN_STATUSES, OutboxEvent, Publication, PublicationStatus
+from ..models import OPEN_STATUSES, Publication, PublicationStatus
 from . import prepared
 from .config import outbox_settings
 
@@ -71,8 +71,8 @@ def claim(alias: str, pk: int, worker: str = WORKER_ID) -> bool:
 
 
 def claim_read(alias: str, pk: int, worker: str = WORKER_ID) -> Publication | None:
-    """``claim``, returning the claimed publication with its ``event`` loaded (None if not taken):
-    one ``UPDATE ... RETURNING`` that also reads the event row."""
+    """``claim``, returning the claimed publication, its event in it (None if not taken): one
+    ``UPDATE ... RETURNING``."""
     connection = connections[alias]
     statement = _claim_read_statement(connection.vendor)
     now = timezone.now()
@@ -86,7 +86,7 @@ def claim_read(alias: str, pk: int, worker: str = WORKER_ID) -> Publication | No
 
 def read_claimed(alias: str, ids: list[int], claimed_by: str, margin: timedelta) -> list[Publication]:
     """Publications of ``ids`` that ``claimed_by`` still holds with more than ``margin`` of its
-    lease left, with their events, in publication order: one SELECT (the Celery dispatcher's
+    lease left, in publication order: one SELECT (the Celery dispatcher's
     messages for publications written already claimed: no claim UPDATE, no commit)."""
     connection = connections[alias]
     statement = _claim_read_statement(connection.vendor)
@@ -115,18 +115,18 @@ def claim_many(alias: str, ids: list[int], worker: str = WORKER_ID) -> str | Non
 
 
 # --- the claim-and-read statement ----------------------------------------------------------------
-_PUB, _EVENT = Publication._meta.db_table, OutboxEvent._meta.db_table
+_PUB = Publication._meta.db_table
 _OPEN = ", ".join(f"'{status.value}'" for status in OPEN_STATUSES)
 _DUE = ", ".join(f"'{s.value}'" for s in (PublicationStatus.PENDING, PublicationStatus.FAILED))
 
 
 class ClaimRead:
-    """The SQL of ``claim_read`` for one vendor and how to turn its row into model instances,
-    converted from the database exactly as the ORM converts a fetched row (dates, JSON, UUIDs)."""
+    """The SQL of ``claim_read`` and ``read_claimed`` and how to turn their row into a publication,
+    converted from the database exactly as the ORM converts a fetched row (dates, JSON, UUIDs).
+    The publication row holds its event: no join, the same SQL on every vendor."""
 
     def __init__(self, vendor: str) -> None:
         self.publication_fields: list[Field[Any, Any]] = list(Publication._meta.concrete_fields)  # type: ignore[arg-type]
-        self.event_fields: list[Field[Any, Any]] = list(OutboxEvent._meta.concrete_fields)  # type: ignore[arg-type]
         returned = ", ".join(f"{_PUB}.{f.column}" for f in self.publication_fields)
         update = (
             f"UPDATE {_PUB} SET status = '{PublicationStatus.PROCESSING.value}', claimed_by = %s, lease_until = %s,"
@@ -138,59 +138,36 @@ class ClaimRead:
             f" AND ({_PUB}.key IS NULL OR NOT EXISTS (SELECT 1 FROM {_PUB} o WHERE o.subscriber = {_PUB}.subscriber"
             f" AND o.key = {_PUB}.key AND o.position < {_PUB}.position AND o.status IN ({_OPEN})))"
         )
-        self._by_alias: dict[str, tuple[list[_Converters], list[_Converters]]] = {}
-        event_fk = Publication._meta.get_field("event").column  # type: ignore[union-attr]
-        event_pk = OutboxEvent._meta.pk.column  # type: ignore[union-attr]
+        self._by_alias: dict[str, list[_Converters]] = {}
         self._read = (
-            f"SELECT {returned}, " + ", ".join(f"e.{f.column}" for f in self.event_fields)
-            + f" FROM {_PUB} JOIN {_EVENT} e ON e.{event_pk} = {_PUB}.{event_fk} WHERE {_PUB}.id IN ({{marks}})"
+            f"SELECT {returned} FROM {_PUB} WHERE {_PUB}.id IN ({{marks}})"
             f" AND {_PUB}.claimed_by = %s AND {_PUB}.status = '{PublicationStatus.PROCESSING.value}'"
             f" AND {_PUB}.lease_until > %s ORDER BY {_PUB}.position"
         )
-        if vendor == "postgresql":  # the event row joined in: RETURNING may name it
-            self.sql = (
-                f"{update} FROM {_EVENT} e{where} AND e.{event_pk} = {_PUB}.{event_fk}"
-                f" RETURNING {returned}, " + ", ".join(f"e.{f.column}" for f in self.event_fields)
-            )
-        else:  # SQLite's RETURNING names the updated table only: the event's columns as subqueries
-            self.sql = f"{update}{where} RETURNING {returned}, " + ", ".join(
-                f"(SELECT e.{f.column} FROM {_EVENT} e WHERE e.{event_pk} = {_PUB}.{event_fk})" for f in self.event_fields
-            )
+        self.sql = f"{update}{where} RETURNING {returned}"
 
     def read_sql(self, count: int) -> str:
         """The SELECT of ``read_claimed`` for ``count`` ids (the same columns as the claim returns)."""
         return self._read.format(marks=", ".join(["%s"] * count))
 
     def publication(self, alias: str, row: tuple[Any, ...]) -> Publication:
-        split = len(self.publication_fields)
-        publication_converters, event_converters = self._converters(alias)
-        publication = Publication.from_db(alias, self._publication_names, _converted(alias, publication_converters, row[:split]))
-        publication.event = OutboxEvent.from_db(alias, self._event_names, _converted(alias, event_converters, row[split:]))
-        return publication
+        return Publication.from_db(alias, self._publication_names, _converted(alias, self._converters(alias), row))
 
     @cached_property
     def _publication_names(self) -> list[str]:
         return [f.attname for f in self.publication_fields]
 
-    @cached_property
-    def _event_names(self) -> list[str]:
-        return [f.attname for f in self.event_fields]
-
-    def _converters(self, alias: str) -> tuple[list[_Converters], list[_Converters]]:
+    def _converters(self, alias: str) -> list[_Converters]:
         """Per field, the backend's and the field's converters, as the ORM's compiler picks them
         (found once per alias: they depend on the vendor and the field, not on the row)."""
         found = self._by_alias.get(alias)
         if found is None:
             connection = connections[alias]
-
-            def of(fields: list[Field[Any, Any]]) -> list[_Converters]:
-                out = []
-                for field in fields:
-                    column = field.get_col(field.model._meta.db_table)
-                    out.append((column, (*connection.ops.get_db_converters(column), *field.get_db_converters(connection))))
-                return out
-
-            found = self._by_alias[alias] = (of(self.publication_fields), of(self.event_fields))
+            found = []
+            for field in self.publication_fields:
+                column = field.get_col(field.model._meta.db_table)
+                found.append((column, (*connection.ops.get_db_converters(column), *field.get_db_converters(connection))))
+            self._by_alias[alias] = found
         return found
 
 

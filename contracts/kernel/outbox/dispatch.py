@@ -92,7 +92,7 @@ class CeleryDispatcher:
                 pk: self.queue_label(subscriber, publisher)
                 for pk, subscriber, publisher in Publication.objects.using(alias)
                 .filter(pk__in=ids)
-                .values_list("pk", "subscriber_module", "event__publisher")
+                .values_list("pk", "subscriber_module", "publisher")
             }
         config = outbox_settings()
         by_queue: dict[tuple[str, bool], list[int]] = {}

@@ -36,7 +36,7 @@ from django.utils import timezone
 from ..bus import logger
 from ..errors import ServiceUnavailable, Undeliverable
 from ..events import Envelope
-from ..models import OPEN_STATUSES, OutboxEvent, Publication, PublicationStatus
+from ..models import OPEN_STATUSES, Publication, PublicationStatus
 from ..modules import get_module
 from ..registry import Subscriber
 from ..remote import RemoteSubscriber, is_remote
@@ -57,7 +57,7 @@ LEASE_MARGIN = timedelta(seconds=1)
 class Claimed:
     """A publication this process holds the claim on, with what it takes to run it."""
 
-    publication: Publication  # with ``.event`` set (in memory on the fast path)
+    publication: Publication  # its event in it (built in memory on the fast path)
     subscriber: Subscriber | RemoteSubscriber
     envelope: Envelope
 
@@ -127,7 +127,7 @@ def process_publications(alias: str, ids: list[int], worker: str = WORKER_ID) ->
     token = claim_many(alias, ids, worker)
     rows = {}
     if token:
-        query = Publication.objects.using(alias).select_related("event").filter(pk__in=ids, claimed_by=token)
+        query = Publication.objects.using(alias).filter(pk__in=ids, claimed_by=token)
         rows = {p.pk: p for p in query.order_by("position")}
     outcomes = dict(zip(rows, _run_read(alias, list(rows.values())), strict=True))
     for pk in sorted(set(ids) - set(outcomes)):  # held back behind an earlier one of the batch (now done),
@@ -176,19 +176,19 @@ def _run_read(alias: str, publications: list[Publication], defer_as: str = "") -
 
 
 def _materialize(publication: Publication) -> Claimed:
-    row = publication.event
-    event = validated(row.type, row.version, row.payload)
-    envelope = Envelope(event=event, id=row.event_id, occurred_at=row.occurred_at, key=row.key, headers=row.headers)
-    if is_remote(publication.subscriber_module):
-        return Claimed(publication, RemoteSubscriber(row.type, publication.subscriber, publication.subscriber_module), envelope)
-    return Claimed(publication, local_subscriber(row.type, publication.subscriber), envelope)
+    p = publication
+    event = validated(p.event_type, p.version, p.payload)
+    envelope = Envelope(event=event, id=p.event_id, occurred_at=p.occurred_at, key=p.key, headers=p.headers)
+    if is_remote(p.subscriber_module):
+        return Claimed(p, RemoteSubscriber(p.event_type, p.subscriber, p.subscriber_module), envelope)
+    return Claimed(p, local_subscriber(p.event_type, p.subscriber), envelope)
 
 
 # --- one attempt and its outcome -----------------------------------------------------------------
 def _observed(alias: str, publication: Publication, run: Callable[[], str]) -> str:
     """A span continuing the trace that published the event, and the delivered/failed/dead counters."""
-    row = publication.event
-    with handling(row.headers, row.type, publication.subscriber, publication.subscriber_module, row.event_id, publication.attempts) as done:
+    p = publication
+    with handling(p.headers, p.event_type, p.subscriber, p.subscriber_module, p.event_id, p.attempts) as done:
         outcome = run()
         done(outcome)
     return outcome
@@ -212,7 +212,7 @@ def _run(alias: str, item: Claimed) -> str:
     publication = item.publication
     try:
         if isinstance(item.subscriber, RemoteSubscriber):
-            return forward(item.subscriber, publication.event)
+            return forward(item.subscriber, publication)
         table = None
         if outbox_settings().completion == "keep":
             table = reachable_table(alias, get_module(item.subscriber.module).database_alias)
@@ -259,7 +259,6 @@ def _complete(alias: str, publication: Publication) -> None:
 
             ArchivedPublication.archive(alias, publication, now)
         Publication.objects.using(alias).filter(pk=publication.pk).delete()
-        OutboxEvent.objects.using(alias).filter(pk=publication.event_id, publications__isnull=True).delete()
 
 
 def backoff_seconds(attempt: int, config: OutboxSettings | None = None) -> float:
@@ -278,7 +277,7 @@ def _failed(alias: str, publication: Publication, exc: Exception) -> str:
     logger.error(
         "Handler %s failed for event %s (%s), attempt %s/%s: %s; the publisher and other handlers are unaffected.",
         publication.subscriber,
-        publication.event.event_id,
+        publication.event_id,
         publication.event_type,
         attempts,
         config.max_attempts,
@@ -307,7 +306,7 @@ def _failed(alias: str, publication: Publication, exc: Exception) -> str:
 
 def _log_extra(publication: Publication) -> dict[str, str]:
     return {
-        "event_id": str(publication.event.event_id),
+        "event_id": str(publication.event_id),
         "event_type": publication.event_type,
         "handler": publication.subscriber,
     }

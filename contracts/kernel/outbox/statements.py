@@ -14,7 +14,7 @@ from functools import lru_cache
 from django.db import connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from ..models import OPEN_STATUSES, InboxEntry, OutboxEvent, Publication, PublicationStatus
+from ..models import NO_SUBSCRIBER, OPEN_STATUSES, InboxEntry, Publication, PublicationStatus
 from . import prepared
 
 
@@ -40,39 +40,60 @@ class PreparedInsert:
             return cursor.fetchone()[0] if self.returning else None
 
 
-#: The event row (returns its position); the inbox row of one handled event.
-insert_event = PreparedInsert(
-    OutboxEvent, ("event_id", "type", "version", "key", "payload", "headers", "publisher", "occurred_at"), returning=True
-)
+#: The inbox row of one handled event.
 insert_inbox = PreparedInsert(InboxEntry, ("event_id", "subscriber", "handled_at"))
 
 _OPEN = ", ".join(f"'{status.value}'" for status in OPEN_STATUSES)
 _TABLE = Publication._meta.db_table
 
-
+#: The event's columns, written into each of its publications (prepared by their fields, once per event).
+EVENT_FIELDS = ("event_id", "event_type", "version", "key", "payload", "headers", "publisher", "occurred_at")
+_EVENT_PREP = PreparedInsert(Publication, EVENT_FIELDS)
 _COLUMNS = (
-    "event_id, position, key, event_type, subscriber, subscriber_module, status, attempts, created_at,"
-    " next_attempt_at, dispatched_at, claimed_by, lease_until, completed_at, last_error, last_traceback, holds_back"
+    "position, " + ", ".join(f.column for f in _EVENT_PREP.fields) + ", subscriber, subscriber_module, status, attempts,"  # type: ignore[union-attr]
+    " created_at, next_attempt_at, dispatched_at, claimed_by, lease_until, completed_at, last_error, last_traceback, holds_back"
 )
+_EVENT_MARKS = ", ".join(["%s"] * len(EVENT_FIELDS))
+
+#: PostgreSQL: the positions' own sequence (migration 0004), one number per event.
+POSITION_SEQUENCE = "seams_publication_position_seq"
+
+
+def _position(vendor: str) -> tuple[str, str, str]:
+    """How the single INSERT numbers its event: (``WITH`` clause, ``FROM`` item, the expression).
+
+    Every publication of one event gets the same position, increasing from event to event and never
+    reused while rows exist. PostgreSQL: one ``nextval`` of ``POSITION_SEQUENCE`` in a ``WITH``
+    clause (evaluated once per statement). SQLite: the id its first publication gets, read from the
+    table's ``AUTOINCREMENT`` counter (``sqlite_sequence``, which never goes down, also when rows are
+    deleted) by an uncorrelated scalar subquery, evaluated once before any row is inserted; the
+    write lock (``BEGIN IMMEDIATE``) is held, so nobody else can take that id meanwhile."""
+    if vendor == "postgresql":
+        return f"WITH n AS (SELECT nextval('{POSITION_SEQUENCE}') AS position) ", "n, ", "n.position"
+    return "", "", f"(SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = '{_TABLE}'), 0) + 1)"
 
 
 @lru_cache(maxsize=128)
-def _insert_sql(subscribers: int, claimed: bool, with_event: bool = False) -> str:
-    """The publications' ``INSERT ... SELECT``; ``with_event`` (PostgreSQL) puts the event's own
-    ``INSERT ... RETURNING position`` in a ``WITH`` clause of the same statement, so publishing
-    is one statement, not two."""
+def _insert_sql(vendor: str, subscribers: int, claimed: bool) -> str:
+    """The publications' ``INSERT ... SELECT``: one row per subscriber (``subscribers`` 0: the one
+    completed row that records an event nobody subscribes to), the event's columns in each, bound once."""
+    head, source, position = _position(vendor)
+    event = f"{position}, {_EVENT_MARKS}"
+    if not subscribers:
+        return (
+            f"{head}INSERT INTO {_TABLE} ({_COLUMNS}) SELECT {event}, '{NO_SUBSCRIBER}', '',"
+            f" '{PublicationStatus.COMPLETED.value}', 0, %s, %s, NULL, '', NULL, %s, '', '', %s FROM {source}(SELECT 1) v"
+            " RETURNING id, subscriber, status, position"
+        )
     rows = " UNION ALL ".join(["SELECT %s AS subscriber, %s AS module"] * subscribers)
-    position = "e.position" if with_event else "%s"
-    head = f"WITH e AS ({insert_event.sql}) " if with_event else ""
-    source = "e, " if with_event else ""
     if not claimed:
         return (
-            f"{head}INSERT INTO {_TABLE} ({_COLUMNS}) SELECT {position}, {position}, %s, %s, v.subscriber, v.module,"
+            f"{head}INSERT INTO {_TABLE} ({_COLUMNS}) SELECT {event}, v.subscriber, v.module,"
             f" '{PublicationStatus.PENDING.value}', 0, %s, %s, NULL, '', NULL, NULL, '', '', %s"
             f" FROM {source}({rows}) v RETURNING id, subscriber, status, position"
         )
     return (
-        f"{head}INSERT INTO {_TABLE} ({_COLUMNS}) SELECT {position}, {position}, %s, %s, s.subscriber, s.module,"
+        f"{head}INSERT INTO {_TABLE} ({_COLUMNS}) SELECT {event}, s.subscriber, s.module,"
         f" CASE WHEN s.held THEN '{PublicationStatus.PENDING.value}' ELSE '{PublicationStatus.PROCESSING.value}' END,"
         " CASE WHEN s.held THEN 0 ELSE 1 END, %s, %s, NULL,"
         " CASE WHEN s.held THEN '' ELSE %s END, CASE WHEN s.held THEN NULL ELSE %s END, NULL, '', '', %s"
@@ -86,84 +107,35 @@ def publish_rows(
     alias: str,
     event: tuple[object, ...],
     *,
-    key: str | None,
-    event_type: str,
     subscribers: list[tuple[str, str]],
     now: datetime,
     claimed_by: str = "",
     lease_until: datetime | None = None,
 ) -> tuple[int, dict[str, tuple[int, bool]]]:
-    """The event row (``event``: the values of ``insert_event``'s fields) and its publications;
-    returns the event's position and ``insert_publications``' answer.
-
-    On PostgreSQL that is one statement (the event's insert in a ``WITH`` clause); on SQLite,
-    which has no data-modifying ``WITH``, the event's insert and then the publications'."""
-    if not subscribers:
-        return insert_event(alias, *event), {}  # type: ignore[return-value]
-    connection = connections[alias]
-    with prepared.cursor(alias) as cursor:  # one cursor for both statements on SQLite
-        if connection.vendor != "postgresql":
-            cursor.execute(insert_event.sql, insert_event.params(connection, event))
-            position = cursor.fetchone()[0]
-            params = _publication_params(connection, position, key, event_type, subscribers, now, claimed_by, lease_until)
-            cursor.execute(_insert_sql(len(subscribers), bool(claimed_by)), params)
-        else:
-            params = insert_event.params(connection, event) + _publication_params(
-                connection, None, key, event_type, subscribers, now, claimed_by, lease_until
-            )
-            cursor.execute(_insert_sql(len(subscribers), bool(claimed_by), with_event=True), params)
-        rows = cursor.fetchall()
-    return rows[0][3], {sub: (pk, status == PublicationStatus.PROCESSING.value) for pk, sub, status, _ in rows}
-
-
-def _publication_params(
-    connection: BaseDatabaseWrapper,
-    position: int | None,
-    key: str | None,
-    event_type: str,
-    subscribers: list[tuple[str, str]],
-    now: datetime,
-    claimed_by: str,
-    lease_until: datetime | None,
-) -> list[object]:
-    """``_insert_sql``'s parameters after the event's (``position`` None: read from the event's insert)."""
-    ops = connection.ops
-    stamp = ops.adapt_datetimefield_value(now)
-    params: list[object] = [] if position is None else [position, position]
-    params += [key, event_type, stamp, stamp]
-    if claimed_by:
-        params += [claimed_by, ops.adapt_datetimefield_value(lease_until), False, key]
-    else:
-        params += [False]
-    for subscriber, module in subscribers:
-        params += [subscriber, module]
-    return params
-
-
-def insert_publications(
-    alias: str,
-    *,
-    position: int,
-    key: str | None,
-    event_type: str,
-    subscribers: list[tuple[str, str]],
-    now: datetime,
-    claimed_by: str = "",
-    lease_until: datetime | None = None,
-) -> dict[str, tuple[int, bool]]:
-    """One publication per (subscriber, module) in one statement; returns ``{subscriber: (id, claimed)}``.
+    """Publish one event: one statement writes a publication per (subscriber, module), the event's
+    columns (``event``: the values of ``EVENT_FIELDS``) in each. Returns the event's position and
+    ``{subscriber: (id, claimed)}``.
 
     With ``claimed_by`` (and ``lease_until``) each row is written already claimed by that worker
     (processing, attempt 1, leased), unless an earlier publication of the same key for the same
     subscriber is still open: that one is written pending, held back, as a claim would leave it.
-    Without, every row is pending.
-    """
+    Without, every row is pending. With no subscriber, the one completed ``NO_SUBSCRIBER`` row."""
     connection = connections[alias]
-    params = _publication_params(connection, position, key, event_type, subscribers, now, claimed_by, lease_until)
+    ops = connection.ops
+    stamp = ops.adapt_datetimefield_value(now)
+    params = _EVENT_PREP.params(connection, event) + [stamp, stamp]
+    if not subscribers:
+        params += [stamp, False]
+    elif claimed_by:
+        params += [claimed_by, ops.adapt_datetimefield_value(lease_until), False, event[3]]
+    else:
+        params += [False]
+    for subscriber, module in subscribers:
+        params += [subscriber, module]
     with prepared.cursor(alias) as cursor:
-        cursor.execute(_insert_sql(len(subscribers), bool(claimed_by)), params)
+        cursor.execute(_insert_sql(connection.vendor, len(subscribers), bool(claimed_by) and bool(subscribers)), params)
         rows = cursor.fetchall()
-    return {subscriber: (pk, status == PublicationStatus.PROCESSING.value) for pk, subscriber, status, _ in rows}
+    return rows[0][3], {sub: (pk, status == PublicationStatus.PROCESSING.value) for pk, sub, status, _ in rows}
 
 
 @lru_cache(maxsize=128)

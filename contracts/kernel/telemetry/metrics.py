@@ -169,7 +169,7 @@ def outbox_backlog() -> list[tuple[str, int, float]]:
         try:
             found = (
                 Publication.objects.using(config.database_alias)
-                .filter(status__in=OPEN_STATUSES, event__publisher=config.label)
+                .filter(status__in=OPEN_STATUSES, publisher=config.label)
                 .aggregate(open=Count("pk"), oldest=Min("created_at"))
             )
         except Exception as exc:  # one unreadable database must not blank the whole scrape

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 def dead_probe_letter(shop: Client, email: str = "once@example.com") -> Publication:
     order = place_order(shop, email, ("KB-101", 1)).json()
-    letter = Publication.objects.using("orders").get(subscriber_module="eventprobe", event__payload__order_id=order["id"])
+    letter = Publication.objects.using("orders").get(subscriber_module="eventprobe", payload__order_id=order["id"])
     assert letter.status == PublicationStatus.DEAD
     return letter
 

@@ -17,9 +17,9 @@ from django.db import connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from contracts.kernel.models import OutboxEvent, Publication, PublicationStatus
+from contracts.kernel.models import Publication, PublicationStatus
 from contracts.kernel.outbox import claim, due_publications, release_expired_leases
-from contracts.kernel.outbox.statements import publish_rows
+from contracts.kernel.outbox.statements import POSITION_SEQUENCE, publish_rows
 
 ALIAS = "orders"
 HANDLER = "tests.eventprobe.handlers.record_order_placed"
@@ -38,20 +38,18 @@ def backlog() -> list[int]:
     hour_ago = timezone.now() - datetime.timedelta(hours=1)
     specs = [(str(i % KEYS), PublicationStatus.COMPLETED, month_ago) for i in range(COMPLETED)]
     specs += [(str(i * (KEYS // PENDING)), PublicationStatus.PENDING, hour_ago) for i in range(PENDING)]
-    events = OutboxEvent.objects.using(ALIAS).bulk_create(
-        OutboxEvent(event_id=uuid.uuid4(), type="orders.OrderPlaced", key=key, publisher="orders", occurred_at=when,
-                    payload={"order_id": n, "customer_email": "a@example.com", "lines": [], "total_cents": 0})
-        for n, (key, _, when) in enumerate(specs)
-    )
+    with connections[ALIAS].cursor() as cursor:  # positions as the kernel takes them (migration 0004's sequence)
+        cursor.execute(f"SELECT nextval('{POSITION_SEQUENCE}') FROM generate_series(1, %s)", [len(specs)])
+        positions = [row[0] for row in cursor.fetchall()]
     publications = Publication.objects.using(ALIAS).bulk_create(
-        Publication(event=event, position=event.position, key=key, event_type=event.type, subscriber=HANDLER,
-                    subscriber_module="eventprobe", status=status, attempts=int(status == PublicationStatus.COMPLETED),
-                    created_at=when, next_attempt_at=when,
+        Publication(event_id=uuid.uuid4(), position=position, key=key, event_type="orders.OrderPlaced", publisher="orders",
+                    occurred_at=when, payload={"order_id": n, "customer_email": "a@example.com", "lines": [], "total_cents": 0},
+                    subscriber=HANDLER, subscriber_module="eventprobe", status=status,
+                    attempts=int(status == PublicationStatus.COMPLETED), created_at=when, next_attempt_at=when,
                     completed_at=when if status == PublicationStatus.COMPLETED else None)
-        for event, (key, status, when) in zip(events, specs, strict=True)
+        for n, (position, (key, status, when)) in enumerate(zip(positions, specs, strict=True))
     )
     with connections[ALIAS].cursor() as cursor:
-        cursor.execute("ANALYZE seams_outbox_event")
         cursor.execute("ANALYZE seams_publication")
     return [p.pk for p in publications if p.status == PublicationStatus.PENDING]
 
@@ -175,7 +173,7 @@ def test_a_prepared_publish_checks_its_key_on_the_partial_key_index_for_any_valu
     event = (uuid.uuid4(), "orders.OrderPlaced", 1, "0", {"order_id": 0}, {}, "orders", now)
     written: list[dict[str, tuple[int, bool]]] = []
     plans = generic_plans_of(lambda: written.append(publish_rows(
-        ALIAS, event, key="0", event_type="orders.OrderPlaced", subscribers=[(HANDLER, "eventprobe")], now=now,
+        ALIAS, event, subscribers=[(HANDLER, "eventprobe")], now=now,
         claimed_by="test", lease_until=now + datetime.timedelta(seconds=60))[1]))  # fmt: skip
     assert written == [{HANDLER: (mock.ANY, False)}]  # key "0" has a pending publication: held back
     assert "seams_pub_key_open" in assert_reads_open_rows_only(plans)

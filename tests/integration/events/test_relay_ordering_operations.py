@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 import io
-import uuid
 
 import pytest
 from django.core.management import call_command
@@ -13,12 +12,13 @@ from django.core.management.base import CommandError
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from contracts.kernel.models import ArchivedPublication, OutboxEvent, Publication, PublicationStatus
+from contracts.kernel.models import ArchivedPublication, Publication, PublicationStatus
 from contracts.kernel.operations import event_stats
 from contracts.kernel.outbox import claim, due_publications, process_publication, relay_once
 from modules.inventory.models import Reservation
 from tests.integration.events.conftest import FAST
 from tests.integration.shop import place_order
+from tests.support.outbox_rows import raw_publication
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -28,13 +28,9 @@ HANDLER = "tests.eventprobe.handlers.record_order_placed"
 def placed(order_id: int, key: str | None, minutes_ago: float = 0) -> Publication:
     """An OrderPlaced publication for the probe, as if dispatch never happened."""
     when = timezone.now() - datetime.timedelta(minutes=minutes_ago)
-    event = OutboxEvent.objects.using("orders").create(
-        event_id=uuid.uuid4(), type="orders.OrderPlaced", version=1, key=key, publisher="orders", occurred_at=when,
-        payload={"order_id": order_id, "customer_email": "a@example.com", "lines": [], "total_cents": 0}, headers={},
-    )
-    return Publication.objects.using("orders").create(
-        event=event, position=event.position, key=key, event_type=event.type, subscriber=HANDLER,
-        subscriber_module="eventprobe", created_at=when, next_attempt_at=when,
+    return raw_publication(
+        "orders", "orders.OrderPlaced", {"order_id": order_id, "customer_email": "a@example.com", "lines": [], "total_cents": 0},
+        HANDLER, "eventprobe", key=key, when=when,
     )
 
 
@@ -105,7 +101,6 @@ def test_completion_modes(shop: Client, mode: str) -> None:
     with override_settings(SEAMS_EVENTS={**FAST, "COMPLETION": mode}):
         place_order(shop, "ada@example.com", ("KB-101", 1))
     assert Publication.objects.using("orders").count() == 0
-    assert OutboxEvent.objects.using("orders").count() == 0
     archived = ArchivedPublication.objects.using("orders").count()
     assert archived == (3 if mode == "archive" else 0)  # OrderPlaced x2 subscribers, OrderConfirmed x1
     assert Reservation.objects.count() == 1
@@ -135,7 +130,7 @@ def test_events_command_operates_a_live_backlog(shop: Client) -> None:
     assert "ProbeFailure: doomed attempt 3" in shown and f'"order_id": {doomed}' in shown and "Traceback" in shown
 
     assert "resubmitted 1" in run("resubmit", "--type", "orders.OrderPlaced", "--dead-only")
-    pub = Publication.objects.using("orders").get(subscriber_module="eventprobe", event__payload__order_id=doomed)
+    pub = Publication.objects.using("orders").get(subscriber_module="eventprobe", payload__order_id=doomed)
     assert (pub.status, pub.attempts) == (PublicationStatus.FAILED, 1)  # ran again at once, failed again
     assert "resubmitted 1" in run("resubmit", ref)
     assert "resubmitted 0" in run("resubmit", "--module", "catalog")
@@ -161,10 +156,7 @@ def test_events_without_a_subcommand_shows_stats_with_events_and_publications_to
 
 
 def test_an_event_nobody_subscribes_to_is_listed_though_it_has_no_publication(shop: Client) -> None:
-    OutboxEvent.objects.using("orders").create(
-        event_id=uuid.uuid4(), type="orders.OrderShipped", version=1, key="1", publisher="orders",
-        occurred_at=timezone.now(), payload={"order_id": 1}, headers={},
-    )
+    raw_publication("orders", "orders.OrderShipped", {"order_id": 1}, None, key="1")
     listing = run("list")
     assert "orders: 1 x orders.OrderShipped stored with no publication: no module subscribes to it" in listing
     assert "OrderShipped" in run("list", "--type", "orders.OrderShipped")

@@ -54,7 +54,7 @@ def test_a_bound_subscriber_is_forwarded_and_handled_once(shop: Client, notifica
 
     # The sender timed out and forwards again: the receiver's inbox stops a second email.
     publication = confirmation_of(r.json()["id"])
-    assert receive_event(CONFIRMATION, envelope_to_wire(publication.event)) == "duplicate"
+    assert receive_event(CONFIRMATION, envelope_to_wire(publication)) == "duplicate"
     assert SentEmail.objects.filter(recipient="ada@example.com").count() == 1
 
 
@@ -87,7 +87,7 @@ def test_receive_event_refuses_malformed_and_drifted_envelopes(shop: Client) -> 
     from contracts.kernel import Undeliverable
 
     r = place_order(shop, "di@example.com", ("KB-101", 1))
-    wire = envelope_to_wire(confirmation_of(r.json()["id"]).event)
+    wire = envelope_to_wire(confirmation_of(r.json()["id"]))
     with pytest.raises(Undeliverable, match="malformed envelope"):
         receive_event(CONFIRMATION, {k: v for k, v in wire.items() if k != "id"})
     with pytest.raises(Undeliverable, match="schema drift"):

@@ -4,24 +4,24 @@ and never hold up anyone else; undeliverable publications go dead at once with a
 from __future__ import annotations
 
 import datetime
-import uuid
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
-from contracts.kernel.models import OutboxEvent, Publication, PublicationStatus
+from contracts.kernel.models import Publication, PublicationStatus
 from contracts.kernel.outbox import OutboxSettings, backoff_seconds, process_publication
 from contracts.kernel.testing import deliver_pending
 from tests.eventprobe.models import HandledEvent
 from tests.integration.shop import place_order, stock_of
+from tests.support.outbox_rows import raw_publication
 from tests.support.tokens import customer
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
 def probe_publication(order_id: int) -> Publication:
-    return Publication.objects.using("orders").get(subscriber_module="eventprobe", event__payload__order_id=order_id)
+    return Publication.objects.using("orders").get(subscriber_module="eventprobe", payload__order_id=order_id)
 
 
 def test_a_handler_that_fails_twice_then_succeeds_ends_completed(shop: Client) -> None:
@@ -51,14 +51,7 @@ def test_a_handler_that_always_fails_ends_dead_and_others_are_unaffected(shop: C
 
 
 def _raw_event(type_: str, payload: dict[str, object], subscriber: str, module: str, key: str | None = None) -> Publication:
-    now = timezone.now()
-    event = OutboxEvent.objects.using("orders").create(
-        event_id=uuid.uuid4(), type=type_, version=1, key=key, payload=payload, headers={}, publisher="orders", occurred_at=now
-    )
-    return Publication.objects.using("orders").create(
-        event=event, position=event.position, key=key, event_type=type_, subscriber=subscriber,
-        subscriber_module=module, created_at=now, next_attempt_at=now,
-    )
+    return raw_publication("orders", type_, payload, subscriber, module, key=key)
 
 
 def test_schema_drift_goes_dead_with_a_reason_and_blocks_nothing(shop: Client) -> None:

@@ -1,0 +1,98 @@
+"""Sending one message of the Celery transport (a contract call, a forwarded event) answered on a
+reply key: Celery's own task message, through Celery's own ``send_task_message``, without the
+per-call work of ``Celery.send_task`` that such a message never needs.
+
+``send_task`` looks the task up in the local registry for its execution options, routes the
+options (``task_routes``, the default queue), converts ``expires``, builds an ``AsyncResult`` and
+adds it to the current task's trail, and declares the queue on every publish (kombu's
+``maybe_declare`` copies and binds the queue, its exchange and bindings before it finds the
+declaration in its cache). A call answered on a reply key (:mod:`.replies`) is sent with
+``ignore_result``, to a queue named by its binding, and nobody reads its ``AsyncResult``.
+
+:func:`send` builds the message with ``app.amqp.create_task_message`` (task protocol 2: the same
+headers, properties and body ``send_task`` builds, ``root_id`` and ``parent_id`` from the task
+being run, if any) and publishes it with ``app.amqp.send_task_message``, which sends the
+``before_task_publish`` / ``after_task_publish`` signals (the tracing instrumentation's) and
+applies the retry policy: a standard Celery message any worker understands. The queue's route
+is worked out once per app and queue (``app.amqp.router.route``, as ``send_task`` does, with the
+binding's queue given explicitly) and the queue is declared with the first message this process
+sends to it, as ``send_task`` would.
+
+Calls whose answer is Celery's result (a result backend that is not Redis) still go through
+``send_task``: they need its ``AsyncResult`` (``extraction.celery.client``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from celery import Celery
+
+__all__ = ["send"]
+
+_lock = threading.Lock()
+
+
+def _route(app: Celery, name: str, queue: str) -> list[Any]:
+    """``[the routed options for queue, whether this process has yet to declare it]``."""
+    routes: dict[tuple[str, str], list[Any]] = app.__dict__.setdefault("_seams_send_routes", {})
+    entry = routes.get((name, queue))
+    if entry is None:
+        task = app._tasks.get(name)
+        with _lock:
+            entry = routes.setdefault((name, queue), [app.amqp.router.route({"queue": queue}, name, None, None, task), True])
+    return entry
+
+
+def send(
+    app: Celery,
+    name: str,
+    args: list[Any],
+    kwargs: Mapping[str, Any],
+    *,
+    task_id: str,
+    queue: str,
+    retry: bool,
+    retry_policy: Mapping[str, Any],
+    argsrepr: str,
+    kwargsrepr: str,
+    expires: float | None = None,
+) -> None:
+    """Publish task ``name`` with ``ignore_result`` to ``queue`` (see the module docstring)."""
+    route = _route(app, name, queue)
+    options, declare = route
+    root_id = parent_id = None
+    parent = app.current_worker_task
+    if parent:
+        root_id = parent.request.root_id or parent.request.id
+        parent_id = parent.request.id
+    amqp = app.amqp
+    message = amqp.create_task_message(
+        task_id,
+        name,
+        args,
+        dict(kwargs),
+        expires=expires,
+        reply_to=app.thread_oid,
+        create_sent_event=app.conf.task_send_sent_event,
+        root_id=root_id,
+        parent_id=parent_id,
+        ignore_result=True,
+        argsrepr=argsrepr,
+        kwargsrepr=kwargsrepr,
+    )
+    extra: dict[str, Any] = {} if expires is None else {"expiration": max(expires, 0)}
+    with app.producer_or_acquire(None) as producer, producer.connection._reraise_as_library_errors():
+        amqp.send_task_message(
+            producer,
+            name,
+            message,
+            **options,
+            retry=retry,
+            retry_policy=dict(retry_policy),
+            declare=None if declare else (),
+            **extra,
+        )
+    route[1] = False  # declared with a message that went out
