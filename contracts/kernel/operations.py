@@ -151,7 +151,9 @@ def resubmit(
     """
     from .outbox import dispatcher
 
-    statuses = [PublicationStatus.DEAD] if dead_only else [PublicationStatus.DEAD, PublicationStatus.FAILED]
+    # Equalities, not ``IN``: the dead rows are then read through seams_pub_finished (on SQLite too)
+    # and, on PostgreSQL, the failed ones through an open partial index.
+    statuses = Q(status=PublicationStatus.DEAD) if dead_only else Q(status=PublicationStatus.DEAD) | Q(status=PublicationStatus.FAILED)
     total = 0
     targets: dict[str, Q] = {}
     if refs:
@@ -170,7 +172,7 @@ def resubmit(
             targets[alias] = condition
     now = timezone.now()
     for alias, condition in targets.items():
-        rows = Publication.objects.using(alias).filter(condition, status__in=statuses)
+        rows = Publication.objects.using(alias).filter(condition, statuses)
         ids = list(rows.values_list("pk", flat=True))
         Publication.objects.using(alias).filter(pk__in=ids).update(
             status=PublicationStatus.PENDING, attempts=0, next_attempt_at=now, dispatched_at=now, lease_until=None

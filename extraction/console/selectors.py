@@ -20,7 +20,7 @@ from django.utils import timezone
 from contracts.kernel import UnknownName, module_configs
 from contracts.kernel.contract import declared_contracts
 from contracts.kernel.graph import Edge, module_edges
-from contracts.kernel.models import OPEN_STATUSES, Publication, PublicationStatus
+from contracts.kernel.models import Publication, PublicationStatus, open_rows
 from contracts.kernel.operations import event_stats, list_publications, parse_ref
 from contracts.kernel.outbox import module_aliases
 from contracts.kernel.remote import is_remote
@@ -128,7 +128,7 @@ class ModuleNumbers:
 
 
 def _oldest_open(alias: str, now: datetime) -> float | None:
-    oldest = Publication.objects.using(alias).filter(status__in=OPEN_STATUSES).aggregate(at=Min("created_at"))["at"]
+    oldest = Publication.objects.using(alias).filter(open_rows()).aggregate(at=Min("created_at"))["at"]
     return max((now - oldest).total_seconds(), 0.0) if oldest else None
 
 

@@ -13,7 +13,7 @@ from django.db import connections, transaction
 from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F, Q
 from django.utils import timezone
 
-from ..models import Publication, PublicationStatus
+from ..models import Publication, PublicationStatus, open_rows
 from ..modules import module_configs
 from ..remote import is_remote
 from ..telemetry.events import relaying
@@ -36,7 +36,7 @@ def release_expired_leases(alias: str) -> int:
     """The staleness monitor: claims whose worker died go back to pending."""
     return (
         Publication.objects.using(alias)
-        .filter(status=PublicationStatus.PROCESSING, lease_until__lt=timezone.now())
+        .filter(open_rows(), status=PublicationStatus.PROCESSING, lease_until__lt=timezone.now())
         .update(
             status=PublicationStatus.PENDING,
             claimed_by="",
@@ -71,6 +71,7 @@ def due_publications(alias: str, limit: int) -> list[int]:
     rows = (
         Publication.objects.using(alias)
         .alias(redispatch_at=ExpressionWrapper(F("dispatched_at") + waited, output_field=DateTimeField()))
+        .filter(open_rows())  # the open rows only, on SQLite too (through seams_pub_due)
         .filter(
             Q(status=PublicationStatus.PENDING, next_attempt_at__lte=stale) & (never_sent | resend)
             | Q(status=PublicationStatus.FAILED, next_attempt_at__lte=now)

@@ -152,7 +152,7 @@ def outbox_backlog() -> list[tuple[str, int, float]]:
     from django.db.models import Count, Min
     from django.utils import timezone
 
-    from ..models import OPEN_STATUSES, Publication
+    from ..models import Publication, open_rows
     from ..modules import module_configs
     from ..outbox.completions import deferred
     from ..remote import is_remote
@@ -169,7 +169,7 @@ def outbox_backlog() -> list[tuple[str, int, float]]:
         try:
             found = (
                 Publication.objects.using(config.database_alias)
-                .filter(status__in=OPEN_STATUSES, publisher=config.label)
+                .filter(open_rows(), publisher=config.label)
                 .aggregate(open=Count("pk"), oldest=Min("created_at"))
             )
         except Exception as exc:  # one unreadable database must not blank the whole scrape

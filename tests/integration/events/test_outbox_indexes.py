@@ -1,6 +1,8 @@
 """The relay's and the workers' queries use the partial indexes of open publications, so completed
-rows kept in the table (``COMPLETION = 'keep'``) do not slow them. PostgreSQL only: the plans are
-PostgreSQL's. ``bench/outbox_claim.py`` measures the same with a million completed rows."""
+rows kept in the table (``COMPLETION = 'keep'``) do not slow them; purging and dead letters use the
+index of finished rows only (``seams_pub_finished``), which publishing never writes. PostgreSQL only:
+the plans are PostgreSQL's (``test_outbox_indexes_sqlite.py`` checks SQLite's).
+``bench/outbox_claim.py`` measures the same with a million completed rows."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from django.db import connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from contracts.kernel import operations
 from contracts.kernel.models import Publication, PublicationStatus
 from contracts.kernel.outbox import claim, due_publications, release_expired_leases
 from contracts.kernel.outbox.statements import POSITION_SEQUENCE, publish_rows
@@ -61,7 +64,7 @@ def plans_of(action: Callable[[], object]) -> list[dict[str, Any]]:
     with transaction.atomic(using=ALIAS), CaptureQueriesContext(connection) as captured:
         action()
         transaction.set_rollback(True, using=ALIAS)
-    statements = [q["sql"] for q in captured.captured_queries if re.match(r"\s*(SELECT|UPDATE)", q["sql"])]
+    statements = [q["sql"] for q in captured.captured_queries if re.match(r"\s*(SELECT|UPDATE|DELETE)", q["sql"])]
     assert statements, "captured no query"
     plans = []
     with transaction.atomic(using=ALIAS), connection.cursor() as cursor:
@@ -142,6 +145,35 @@ def test_the_open_publication_indexes_are_partial(backlog: list[int]) -> None:
     for name in ("seams_pub_due", "seams_pub_key_open"):
         assert name in indexes, f"{name} is missing: {sorted(indexes)}"
         assert "WHERE" in indexes[name] and "completed" not in indexes[name], indexes[name]
+    assert "seams_pub_status" not in indexes, "an index over every row's status is back: each publish writes it"
+    condition = indexes["seams_pub_finished"].split(" WHERE ", 1)[1]
+    assert "'completed'" in condition and "'dead'" in condition, condition
+    assert not any(f"'{s}'" in condition for s in ("pending", "processing", "failed")), condition
+
+
+@pytest.mark.django_db(databases="__all__")  # purge and resubmit go over every module's outbox
+def test_purging_old_completed_rows_reads_the_finished_index(backlog: list[int]) -> None:
+    """The completed rows older than the cutoff are found through seams_pub_finished, not a table scan
+    (here none is old enough: a purge that deletes most rows may rightly scan)."""
+    purged: list[int] = []
+    plans = plans_of(lambda: purged.append(operations.purge_completed(datetime.timedelta(days=60))))
+    assert purged == [0]
+    publication_scans = [n for n in scans(plans) if n.get("Relation Name") == "seams_publication"]
+    assert publication_scans and all(n.get("Index Name") == "seams_pub_finished" for n in publication_scans), json.dumps(plans, indent=1)
+
+
+@pytest.mark.django_db(databases="__all__")  # purge and resubmit go over every module's outbox
+def test_dead_letters_are_read_through_the_finished_index(backlog: list[int]) -> None:
+    Publication.objects.using(ALIAS).filter(pk__in=backlog[:3]).update(status=PublicationStatus.DEAD)
+    with connections[ALIAS].cursor() as cursor:
+        cursor.execute("ANALYZE seams_publication")
+    listed: list[int] = []
+    plans = plans_of(lambda: listed.append(len(operations.list_publications(status=PublicationStatus.DEAD, module=ALIAS))))
+    # resubmit's first statement finds the dead rows (the next put them back and dispatch them)
+    plans += plans_of(lambda: listed.append(operations.resubmit(module="orders", dead_only=True)))[:1]
+    assert listed == [3, 3]
+    reads = [n for n in scans(plans) if n.get("Relation Name") == "seams_publication" and n.get("Index Name") != "seams_publication_pkey"]
+    assert reads and all(n.get("Index Name") == "seams_pub_finished" for n in reads), json.dumps(plans, indent=1)
 
 
 def test_the_relay_scan_reads_open_rows_through_a_partial_index(backlog: list[int]) -> None:
