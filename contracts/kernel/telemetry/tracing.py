@@ -30,6 +30,8 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
+from . import publishing
+
 __all__ = [
     "SpanKind",
     "Status",
@@ -73,9 +75,9 @@ def contained(call: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     second signal, and its span would stay current in this thread: every later span, log line and
     carrier of the process would belong to that dead publish's trace. Every ``send_task`` runs
     through this. The trace context is the same inside (the copy starts from it), so the message
-    carries the caller's trace as before. (When the garbage collector later closes the abandoned
-    span's generator, OpenTelemetry logs "Failed to detach context": noise, nothing leaks.)"""
-    return contextvars.copy_context().run(call, *args, **kwargs)
+    carries the caller's trace as before. When the call raises, the publish spans it opened are
+    ended there as errors, in the copy where they were entered (:func:`.publishing.sending`)."""
+    return contextvars.copy_context().run(publishing.sending, call, *args, **kwargs)
 
 
 def carrier() -> dict[str, str]:
@@ -260,6 +262,7 @@ def _instrument() -> None:
 
         if not CeleryInstrumentor().is_instrumented_by_opentelemetry:
             CeleryInstrumentor().instrument()
+        publishing.install()  # a failed send's span ends as an error; an unregistered task's covers its publish
     with contextlib.suppress(ImportError):
         from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
