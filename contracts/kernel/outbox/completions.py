@@ -11,7 +11,13 @@ database:
 * ``COMPLETION_DELAY`` seconds after the first of them, by a flusher thread of this process;
 * before a publication this process wrote held back behind one of them is dispatched (ordering:
   the later event of a key then goes at once, not after the delay); by ``relay_once`` in this
-  process; by ``testing.deliver_pending``; and at exit.
+  process; by ``testing.deliver_pending``; and at exit (of the interpreter, and of a Celery worker
+  process).
+
+A flush of every alias also waits for the write the flusher thread has in flight (up to
+``EXIT_WAIT`` seconds): at exit that thread is a daemon, and the marks it took would otherwise die
+with it, leaving their publications ``processing`` until their lease runs out, for example when
+three gunicorn workers stop at once and their last writes queue for one SQLite file's lock.
 
 Why a waiting mark is safe: until it is written the publication stays ``processing``, claimed by
 this process under its lease (``LEASE``, 60 s by default, far longer than the delay), and nobody
@@ -35,6 +41,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 
 from django.db import connections
 from django.utils import timezone
@@ -45,6 +52,10 @@ from .statements import complete_publications
 
 log = logging.getLogger("seams.outbox")
 
+#: How long a flush of every alias waits for the flusher thread's write in flight. Beyond it the
+#: marks are the relay's, after their lease; SQLite's busy timeout (20 s) is the usual bound.
+EXIT_WAIT = 30.0
+
 
 #: Marks wait per database alias and claim (the ``claimed_by`` their compare-and-set checks).
 _Key = tuple[str, str]
@@ -53,11 +64,14 @@ _Key = tuple[str, str]
 class DeferredCompletions:
     """The marks waiting per database alias and claim, and the thread that writes them when they are due."""
 
-    def __init__(self) -> None:
+    def __init__(self, writer: Callable[[str, list[Publication], str], None] | None = None) -> None:
+        self._writer = writer or write
         self._lock = threading.Lock()
         self._due = threading.Condition(self._lock)
+        self._written = threading.Condition(self._lock)  # notified when the flusher thread's write ends
         self._marks: dict[_Key, list[Publication]] = {}
         self._since: dict[_Key, float] = {}  # (alias, claim) -> monotonic time of its oldest waiting mark
+        self._in_flight = 0  # writes the flusher thread has taken marks for and not finished
         self._thread: threading.Thread | None = None
 
     def add(self, alias: str, publications: list[Publication], worker: str) -> None:
@@ -66,7 +80,7 @@ class DeferredCompletions:
             return
         config = outbox_settings()
         if config.completion_wait <= 0:
-            write(alias, publications, worker)
+            self._writer(alias, publications, worker)
             return
         key = (alias, worker)
         with self._lock:
@@ -85,19 +99,27 @@ class DeferredCompletions:
                 self._start()
                 self._due.notify()
         if full:
-            write(alias, taken, worker)
+            self._writer(alias, taken, worker)
 
     def waiting(self, alias: str) -> bool:
         """Do marks wait for ``alias``?"""
         with self._lock:
             return any(marks for (name, _), marks in self._marks.items() if name == alias)
 
-    def flush(self, alias: str | None = None) -> None:
-        """Write the marks waiting for ``alias`` (default: every alias) now."""
+    def flush(self, alias: str | None = None, timeout: float = EXIT_WAIT) -> None:
+        """Write the marks waiting for ``alias`` (default: every alias) now.
+
+        A flush of every alias returns once the flusher thread's write in flight, if any, has
+        ended too (or after ``timeout`` seconds): when it returns, every mark this process had is
+        written, which exit and the counting commands rely on."""
         with self._lock:
             taken = {key: self._take(key) for key in list(self._marks) if alias in (None, key[0]) and self._marks[key]}
         for (name, worker), publications in taken.items():
-            write(name, publications, worker)
+            self._writer(name, publications, worker)
+        if alias is None:
+            with self._lock:
+                if not self._written.wait_for(lambda: not self._in_flight, timeout):
+                    log.warning("The completion marks being written were not written within %s s; the relay will see to them.", timeout)
 
     def discard(self) -> None:
         """Forget every waiting mark (their publications are recovered by the relay after their lease)."""
@@ -127,18 +149,25 @@ class DeferredCompletions:
                     self._due.wait(max(min(self._since.values()) + delay - now, 0.001))
                     continue
                 taken = {key: self._take(key) for key in due}
-            for (alias, worker), publications in taken.items():
-                try:
-                    connections[alias].close_if_unusable_or_obsolete()
-                    write(alias, publications, worker)
-                except Exception:  # the lease runs out and the relay redelivers them; the inbox drops the duplicate
-                    log.exception("Could not mark %s publications of %s completed; the relay will see to them.", len(publications), alias)
+                self._in_flight += 1
+            try:
+                for (alias, worker), publications in taken.items():
+                    try:
+                        connections[alias].close_if_unusable_or_obsolete()
+                        self._writer(alias, publications, worker)
+                    except Exception:  # the lease runs out and the relay redelivers them; the inbox drops the duplicate
+                        log.exception("Could not mark %s publications of %s completed; the relay will see to them.", len(publications), alias)
+            finally:
+                with self._lock:
+                    self._in_flight -= 1
+                    self._written.notify_all()
 
     def _forget(self) -> None:
         """In a forked child: the parent's marks are the parent's to write, and its thread is gone."""
         self._lock = threading.Lock()
         self._due = threading.Condition(self._lock)
-        self._marks, self._since, self._thread = {}, {}, None
+        self._written = threading.Condition(self._lock)
+        self._marks, self._since, self._thread, self._in_flight = {}, {}, None, 0
 
 
 def write(alias: str, publications: list[Publication], worker: str) -> None:

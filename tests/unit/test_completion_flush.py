@@ -1,0 +1,84 @@
+"""A flush of every alias (at exit, at a Celery worker's shutdown, before counting) returns only once
+every mark this process had is written, the flusher thread's write in flight included.
+
+The bug it pins: three gunicorn workers stopped at once; each one's flusher thread had taken its
+last marks and was waiting for the orders SQLite file's lock when the interpreter exited; the exit
+flush found nothing left to write, the daemon thread died, and ten publications stayed
+``processing`` until their lease ran out (tests/e2e/test_embedded_concurrency.py, CI of stop 13).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from django.test import override_settings
+
+from contracts.kernel.models import Publication
+from contracts.kernel.outbox.completions import DeferredCompletions
+
+EVENTS = {"COMPLETION_DELAY": 0.01}
+
+
+class SlowWrites:
+    """A writer whose writes block until released, recording what it wrote."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.written: list[tuple[str, list[int], str]] = []
+
+    def __call__(self, alias: str, publications: list[Publication], worker: str) -> None:
+        self.started.set()
+        assert self.release.wait(10)
+        self.written.append((alias, [p.pk for p in publications], worker))
+
+
+def test_a_full_flush_waits_for_the_flusher_threads_write_in_flight() -> None:
+    writer = SlowWrites()
+    marks = DeferredCompletions(writer=writer)
+    with override_settings(SEAMS_EVENTS=EVENTS):
+        marks.add("orders", [Publication(pk=1), Publication(pk=2)], "worker-a")
+        assert writer.started.wait(10)  # the thread took both marks and is writing them
+        threading.Timer(0.3, writer.release.set).start()
+        marks.flush()
+    assert writer.written == [("orders", [1, 2], "worker-a")]
+
+
+def test_a_full_flush_writes_what_waits_and_what_is_in_flight() -> None:
+    writer = SlowWrites()
+    marks = DeferredCompletions(writer=writer)
+    with override_settings(SEAMS_EVENTS=EVENTS):
+        marks.add("orders", [Publication(pk=1)], "worker-a")
+        assert writer.started.wait(10)
+    with override_settings(SEAMS_EVENTS={"COMPLETION_DELAY": 60}):
+        marks.add("inventory", [Publication(pk=7)], "worker-a")  # waits: the thread is busy, its delay is long
+        writer.release.set()
+        marks.flush()
+    assert sorted(writer.written) == [("inventory", [7], "worker-a"), ("orders", [1], "worker-a")]
+
+
+def test_a_full_flush_gives_up_on_a_stuck_write_after_its_timeout() -> None:
+    writer = SlowWrites()
+    marks = DeferredCompletions(writer=writer)
+    with override_settings(SEAMS_EVENTS=EVENTS):
+        marks.add("orders", [Publication(pk=1)], "worker-a")
+        assert writer.started.wait(10)
+        began = time.monotonic()
+        marks.flush(timeout=0.2)  # the lease and the relay take over beyond it
+        assert time.monotonic() - began < 5
+    writer.release.set()
+
+
+def test_a_flush_of_one_alias_does_not_wait_for_the_thread() -> None:
+    """Before dispatching a held-back publication only what waits must be written: the thread's own
+    write dispatches what its marks held back when it ends."""
+    writer = SlowWrites()
+    marks = DeferredCompletions(writer=writer)
+    with override_settings(SEAMS_EVENTS=EVENTS):
+        marks.add("orders", [Publication(pk=1)], "worker-a")
+        assert writer.started.wait(10)
+        began = time.monotonic()
+        marks.flush("orders")
+        assert time.monotonic() - began < 5 and writer.written == []
+    writer.release.set()
