@@ -33,6 +33,22 @@ four per message published, fetched and acknowledged (``tests/integration/test_r
 counts them). The client holds no connection of its own (it borrows one from the pool
 per command, as before), so :class:`Channel` keeps one per pool and builds a new one only when kombu
 has replaced the pool (after a reconnect).
+
+**Answered tasks are held in memory until acknowledged** (:class:`QoS`). kombu emulates AMQP's
+acknowledgements on Redis with an unacked index: every message a worker takes is written to a
+hash and a sorted set (``HSET`` + ``ZADD`` in a ``MULTI``, one round trip) and deleted from both
+when it is acknowledged (``ZREM`` + ``HDEL``, another), so that a message whose worker died
+unacknowledged is put back on its queue after the visibility timeout (an hour by default). For
+the transport's own answered tasks (:data:`.names.ANSWERED_TASKS`: a contract call, a forwarded
+event) that index buys nothing: each is acknowledged when it starts (not ``acks_late``), its
+caller waits at most its ``TIMEOUT`` (seconds), and a call put back an hour later is dropped
+unrun by its deadline, a forwarded event by its ``expires`` (its outbox has forwarded it again
+long before). They are kept in the channel's in-memory state only: prefetch limits count them
+as before, a worker that stops (warm shutdown, a lost connection) pushes the ones it had not
+started back on their queue as kombu does (``restore_unacked``), a ``reject(requeue=True)``
+requeues them, and only a worker killed outright loses them, whose callers time out as they did
+(``TransportUnavailable``). Every other task (``seams.deliver_publication``, the relay, the
+project's own) keeps kombu's index.
 """
 
 from __future__ import annotations
@@ -40,7 +56,10 @@ from __future__ import annotations
 from typing import Any
 
 from kombu.transport import redis as kombu_redis
+from kombu.transport import virtual
 from redis.exceptions import ConnectionError as RedisConnectionError
+
+from .names import ANSWERED_TASKS
 
 #: The value of ``CELERY_BROKER_TRANSPORT`` that selects this transport.
 TRANSPORT = "extraction.celery.redis_transport:Transport"
@@ -51,7 +70,61 @@ def broker_transport(broker_url: str) -> str | None:
     return TRANSPORT if broker_url.split("://", 1)[0].lower() in {"redis", "rediss"} else None
 
 
+class QoS(kombu_redis.QoS):
+    """kombu's Redis QoS, except that answered tasks are never written to the unacked index (see
+    the module's docstring): they are kept in :attr:`_delivered`, as every message is, and nowhere else."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Delivery tags of the answered tasks taken and not yet acknowledged (acks come from pool threads).
+        self._held: set[str] = set()
+
+    def append(self, message: Any, delivery_tag: str) -> None:
+        if (message.headers or {}).get("task") in ANSWERED_TASKS:
+            self._held.add(delivery_tag)
+            virtual.QoS.append(self, message, delivery_tag)  # in memory only: no HSET + ZADD
+        else:
+            super().append(message, delivery_tag)
+
+    def ack(self, delivery_tag: str) -> None:
+        if delivery_tag in self._held:
+            self._held.discard(delivery_tag)
+            virtual.QoS.ack(self, delivery_tag)  # no ZREM + HDEL: it was never indexed
+        else:
+            super().ack(delivery_tag)
+
+    def reject(self, delivery_tag: str, requeue: bool = False) -> None:
+        if delivery_tag in self._held:
+            if requeue:
+                self._push_back([self._delivered[delivery_tag]], leftmost=True)
+            self._held.discard(delivery_tag)
+            virtual.QoS.ack(self, delivery_tag)  # as kombu's reject: forgotten either way
+        else:
+            super().reject(delivery_tag, requeue=requeue)
+
+    def restore_unacked(self, client: Any = None) -> None:
+        """Put back the answered tasks this channel holds and has not acknowledged (from memory,
+        in one pipeline), then the others from the unacked index (kombu's own restore)."""
+        held = [(tag, message) for tag, message in list(self._delivered.items()) if tag in self._held and tag not in self._dirty]
+        if held:
+            self._push_back([message for _, message in held], client=client)
+            for tag, _ in held:
+                self._delivered.pop(tag, None)
+                self._held.discard(tag)
+        super().restore_unacked(client)
+
+    def _push_back(self, messages: list[Any], *, leftmost: bool = False, client: Any = None) -> None:
+        with self.channel.conn_or_acquire(client) as redis:
+            pipe = redis.pipeline()
+            for message in messages:
+                info = message.delivery_info
+                self.channel._do_restore_message(message._raw, info["exchange"], info["routing_key"], pipe, leftmost)
+            pipe.execute()
+
+
 class Channel(kombu_redis.Channel):
+    QoS = QoS
+
     #: (pool, client): the synchronous client built for ``pool`` (kombu drops the pool on reconnect).
     _pool_client: tuple[Any, Any] | None = None
 
@@ -74,4 +147,4 @@ class Transport(kombu_redis.Transport):
     Channel = Channel
 
 
-__all__ = ["TRANSPORT", "Channel", "Transport", "broker_transport"]
+__all__ = ["TRANSPORT", "Channel", "QoS", "Transport", "broker_transport"]

@@ -60,15 +60,14 @@ from extraction.incidents import record
 from extraction.wire import TransportUnavailable, handler_failed_to_wire, internal_error_to_wire
 
 from . import replies
+from .names import RECEIVE_TASK_NAME, TASK_NAME
 
 __all__ = ["RECEIVE_TASK_NAME", "TASK_NAME", "call_contract", "receive_forwarded_event", "serve_call"]
 
 logger = logging.getLogger("seams.celery")
 
-#: The name callers send; workers must have imported this module to know it.
-TASK_NAME = "seams.call_contract"
-#: The task that receives an event forwarded to a handler of a module served by this worker.
-RECEIVE_TASK_NAME = "seams.receive_event"
+# TASK_NAME: the name callers send; workers must have imported this module to know it.
+# RECEIVE_TASK_NAME: the task that receives an event forwarded to a handler served by this worker.
 #: How long a reply waits for its caller when the message carries no deadline (seconds).
 DEFAULT_REPLY_TTL = 60.0
 

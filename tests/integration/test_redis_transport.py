@@ -1,6 +1,8 @@
 """``extraction.celery.redis_transport`` against the real Redis broker: publishing and acknowledging
 reuse one ``redis.Redis`` client per connection pool (kombu built one per operation), and a pool
-kombu replaced after a reconnect gets a client of its own.
+kombu replaced after a reconnect gets a client of its own; the transport's answered tasks (a
+contract call, a forwarded event) are held unacknowledged in memory, never in kombu's unacked
+index, and still go back on their queue when the channel closes or rejects them.
 
 The queue has a per-test name and is deleted afterwards (the broker is shared with other runs).
 """
@@ -54,9 +56,22 @@ def connection() -> Iterator[Connection]:
         yield conn
 
 
+def publish(connection: Connection, queue: Queue, body: dict[str, Any], task: str | None = None) -> None:
+    headers = {} if task is None else {"task": task, "id": str(uuid.uuid4())}
+    connection.Producer(connection.default_channel).publish(
+        body, routing_key=queue.routing_key, declare=[queue], serializer="json", headers=headers
+    )
+
+
+def indexed(channel: Any, tag: str) -> bool:
+    """Whether kombu's unacked index (hash and sorted set) holds the message ``tag``."""
+    client = channel.client
+    return bool(client.hexists(channel.unacked_key, tag)) or client.zscore(channel.unacked_index_key, tag) is not None
+
+
 def publish_and_take(connection: Connection, queue: Queue, body: dict[str, Any]) -> dict[str, Any]:
     channel = connection.default_channel
-    connection.Producer(channel).publish(body, routing_key=queue.routing_key, declare=[queue], serializer="json")
+    publish(connection, queue, body)
     message = queue(channel).get(no_ack=False)
     assert message is not None, "the message did not arrive"
     message.ack()  # through the unacked index: QoS.append at get, removal at ack
@@ -79,3 +94,57 @@ def test_a_replaced_pool_gets_a_client_of_its_own(connection: Connection, queue:
     second = channel._create_client()
     assert second is not first and second.connection_pool is channel.pool
     assert publish_and_take(connection, queue, {"after": "reconnect"}) == {"after": "reconnect"}
+
+
+@pytest.mark.parametrize("task", ["seams.call_contract", "seams.receive_event"])
+def test_an_answered_task_is_held_in_memory_not_in_the_unacked_index(connection: Connection, queue: Queue, task: str) -> None:
+    channel = connection.default_channel
+    publish(connection, queue, {"call": 1}, task=task)
+    message = queue(channel).get(no_ack=False)
+    assert message is not None and message.payload == {"call": 1}
+    tag = message.delivery_tag
+    assert not indexed(channel, tag)  # before: HSET + ZADD at take, ZREM + HDEL at ack (two round trips)
+    assert tag in channel.qos._delivered  # still counted against the prefetch limit
+    message.ack()
+    channel.qos._flush()
+    assert tag not in channel.qos._delivered
+    assert queue(channel).get(no_ack=False) is None  # acknowledged: gone for good
+
+
+def test_any_other_task_keeps_kombus_unacked_index(connection: Connection, queue: Queue) -> None:
+    channel = connection.default_channel
+    publish(connection, queue, {"publication": 1}, task="seams.deliver_publication")
+    message = queue(channel).get(no_ack=False)
+    assert message is not None
+    assert indexed(channel, message.delivery_tag)  # restored after the visibility timeout if the worker dies
+    message.ack()
+    assert not indexed(channel, message.delivery_tag)
+
+
+def test_an_answered_task_not_yet_acknowledged_goes_back_when_the_channel_closes(queue: Queue) -> None:
+    with Connection(settings.CELERY_BROKER_URL, transport=CountingTransport) as first:
+        publish(first, queue, {"call": "held"}, task="seams.call_contract")
+        publish(first, queue, {"publication": "held"}, task="seams.deliver_publication")
+        channel = first.default_channel
+        held = [queue(channel).get(no_ack=False) for _ in range(2)]
+        assert all(m is not None for m in held)
+    # closed without acknowledging (a warm shutdown, a lost connection): both are back on the queue
+    with Connection(settings.CELERY_BROKER_URL, transport=CountingTransport) as second:
+        channel = second.default_channel
+        back = [queue(channel).get(no_ack=True) for _ in range(2)]
+        assert sorted(str(m.payload) for m in back if m is not None) == sorted(str(m.payload) for m in held if m is not None)
+        assert all(m is not None and m.headers.get("redelivered") for m in back)
+
+
+def test_a_rejected_answered_task_is_requeued_or_dropped_as_asked(connection: Connection, queue: Queue) -> None:
+    channel = connection.default_channel
+    publish(connection, queue, {"call": "again"}, task="seams.call_contract")
+    message = queue(channel).get(no_ack=False)
+    assert message is not None
+    message.reject(requeue=True)
+    again = queue(channel).get(no_ack=False)
+    assert again is not None and again.payload == {"call": "again"}
+    again.reject(requeue=False)
+    assert queue(channel).get(no_ack=False) is None
+    channel.qos._flush()
+    assert not channel.qos._delivered and not channel.qos._held
