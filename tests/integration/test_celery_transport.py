@@ -262,3 +262,34 @@ def test_readiness_names_the_worker_that_consumes_each_bound_queue(over_celery: 
     queue = over_celery.bindings("celery")["catalog"]["QUEUE"]
     assert body["checks"][f"workers:{queue}"]["ok"] is True
     assert body["checks"][f"workers:{queue}"]["workers"]
+
+
+class _Catalog(Catalog):
+    """Answers every SKU, without a database: the test is about what the task returns."""
+
+    def get_product(self, sku: str) -> ProductDTO:
+        return ProductDTO(sku=sku, name=f"Product {sku}", price_cents=4999)
+
+    def get_products(self, skus: list[str]) -> list[ProductDTO]:
+        return [self.get_product(s) for s in skus]
+
+
+def test_an_answer_pushed_to_its_reply_key_is_not_also_the_task_result() -> None:
+    """Celery reprs every task's return value for its success log (logged or not); an answer the
+    caller takes from its reply key has no other reader, so the task returns nothing."""
+    from celery import current_app
+
+    from contracts.kernel.testing import override_contract
+    from extraction.celery import call_contract
+
+    key = replies.key_for(f"test-{uuid.uuid4().hex}")
+    with override_contract(Catalog, _Catalog()):
+        returned = call_contract("catalog.Catalog", "get_products", {"skus": ["KB-101"]}, None, time.time() + 30,
+                                 token=issue("orders", "catalog"), reply_to=key)
+        assert returned is None
+        client = replies.reply_client(current_app)
+        assert client is not None
+        assert replies.wait(client, key, 5) == (True, {"ok": [{"sku": "KB-101", "name": "Product KB-101", "price_cents": 4999}]})
+        # without a reply key (an older caller) the answer is still the task's result
+        assert call_contract("catalog.Catalog", "get_products", {"skus": ["KB-101"]}, None, time.time() + 30,
+                             token=issue("orders", "catalog")) == {"ok": [{"sku": "KB-101", "name": "Product KB-101", "price_cents": 4999}]}
