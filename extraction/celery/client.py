@@ -130,34 +130,18 @@ class _Reply:
         ``send_task``'s per-call work; without one, through ``send_task``, whose ``AsyncResult``
         is the answer."""
         kwargs = {"token": token, **self.kwargs}
+        options: dict[str, Any] = {
+            "queue": queue,
+            "retry": retry,
+            "retry_policy": PUBLISH_RETRY_POLICY,
+            "argsrepr": argsrepr,
+            "kwargsrepr": REDACTED,
+        }
+        if expires is not None:  # a call carries its deadline in its arguments instead (no date handling)
+            options["expires"] = expires
         if self.client is not None:
-            return contained(
-                sending.send,
-                self.app,
-                name,
-                args,
-                kwargs,
-                task_id=self.task_id,
-                queue=queue,
-                retry=retry,
-                retry_policy=PUBLISH_RETRY_POLICY,
-                argsrepr=argsrepr,
-                kwargsrepr=REDACTED,
-                expires=expires,
-            )
-        extra = {} if expires is None else {"expires": expires}
-        return contained(
-            self.app.send_task,
-            name,
-            args=args,
-            kwargs=kwargs,
-            queue=queue,
-            retry=retry,
-            retry_policy=PUBLISH_RETRY_POLICY,
-            argsrepr=argsrepr,
-            kwargsrepr=REDACTED,
-            **extra,
-        )
+            return contained(sending.send, self.app, name, args, kwargs, task_id=self.task_id, **options)
+        return contained(self.app.send_task, name, args=args, kwargs=kwargs, **options)
 
     def answer(self, result: Any, timeout: float) -> Any:
         """The task's answer; raises Celery's ``TimeoutError`` when none came within ``timeout``."""
