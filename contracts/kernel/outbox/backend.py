@@ -53,6 +53,7 @@ class OutboxEventBackend(EventBackend):
         inline = isinstance(sender, InlineDispatcher)
         claimed_by = WORKER_ID if inline else sender.claim_token()  # type: ignore[union-attr]
         lease_until = now + timedelta(seconds=outbox_settings().lease)
+        deferred.ride(using)  # waiting completion marks of this database, if a batch waits: no commit of their own
         position, written = publish_rows(
             using,
             values,
