@@ -192,7 +192,7 @@ class DeferredCompletions:
         ended too (or after ``timeout`` seconds): when it returns, every mark this process had is
         written, which exit and the counting commands rely on."""
         with self._lock:
-            taken = self._take_riding(lambda key, since: alias in (None, key[0]))
+            taken = self._take_riding(alias)
             for key in list(self._marks):
                 if alias in (None, key[0]) and self._marks[key]:
                     taken.append((key, self._take(key)))
@@ -210,9 +210,10 @@ class DeferredCompletions:
             self._since.clear()
             self._riding.clear()
 
-    def _take_riding(self, which: Callable[[_Key, float], bool]) -> list[tuple[_Key, list[Publication]]]:
-        """Take the riding marks ``which`` picks: their transaction did not commit (yet)."""
-        rides = [ride for ride, (key, _, since) in self._riding.items() if which(key, since)]
+    def _take_riding(self, alias: str | None = None, until: float = float("inf")) -> list[tuple[_Key, list[Publication]]]:
+        """Take the riding marks of ``alias`` (default: every alias) that rode at ``until`` or
+        before: their transaction did not commit (yet)."""
+        rides = [ride for ride, (key, _, since) in self._riding.items() if alias in (None, key[0]) and since <= until]
         return [self._riding.pop(ride)[:2] for ride in rides]
 
     def _take(self, key: _Key) -> list[Publication]:
@@ -233,7 +234,7 @@ class DeferredCompletions:
                 delay = 0.0 if self._urgent else outbox_settings().completion_wait
                 self._urgent = False
                 now = time.monotonic()
-                taken = self._take_riding(lambda key, since: since + delay <= now)
+                taken = self._take_riding(until=now - delay)
                 taken += [(key, self._take(key)) for key, since in list(self._since.items()) if since + delay <= now]
                 if not taken:
                     oldest = min([*self._since.values(), *(since for _, _, since in self._riding.values())])
