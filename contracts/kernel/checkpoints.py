@@ -46,6 +46,7 @@ class _File:
     seen: tuple[int, int] = (0, 0)  # the -wal file's (mtime_ns, size) at the last checkpoint
     checkpoints: int = 0  # passes that copied frames (read by tests)
     connection: sqlite3.Connection | None = field(default=None, repr=False)
+    inode: int = 0  # of the file ``connection`` opened: a file deleted and made again gets a new connection
 
 
 class Checkpointer:
@@ -81,14 +82,19 @@ class Checkpointer:
         for file in files:
             try:
                 stat = os.stat(file.path + "-wal")
+                inode = os.stat(file.path).st_ino
             except FileNotFoundError:
                 continue
             seen = (stat.st_mtime_ns, stat.st_size)
             if seen == file.seen:
                 continue
             try:
+                if file.connection is not None and file.inode != inode:
+                    file.connection.close()
+                    file.connection = None
                 if file.connection is None:
                     file.connection = sqlite3.connect(file.path, timeout=1.0, check_same_thread=False, isolation_level=None)
+                    file.inode = inode
                 busy, frames, copied = file.connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             except sqlite3.Error as exc:  # another checkpoint runs, or the file went: the next pass tries again
                 log.debug("No checkpoint of %s this time: %s", file.path, exc)
