@@ -75,6 +75,10 @@ EXIT_WAIT = 30.0
 #: flusher thread write them at once instead of after the delay.
 BACKLOG = 4
 
+#: How many times in a row the flusher thread tries a write that fails before leaving the marks to
+#: the relay.
+RETRIES = 3
+
 
 #: Marks wait per database alias and claim (the ``claimed_by`` their compare-and-set checks).
 _Key = tuple[str, str]
@@ -97,6 +101,7 @@ class DeferredCompletions:
         self._riding: dict[int, tuple[_Key, list[Publication], float]] = {}
         self._rides = 0
         self._urgent = False  # BACKLOG reached: the flusher thread writes without waiting for the delay
+        self._failures: dict[_Key, int] = {}  # the flusher thread's failed writes in a row, per key
 
     def add(self, alias: str, publications: list[Publication], worker: str) -> None:
         """Mark ``publications`` (claimed by ``worker`` and handled) completed, now or soon."""
@@ -231,10 +236,11 @@ class DeferredCompletions:
             with self._lock:
                 while not self._since and not self._riding:
                     self._due.wait()
-                delay = 0.0 if self._urgent else outbox_settings().completion_wait
+                wait = outbox_settings().completion_wait
+                delay = 0.0 if self._urgent else wait
                 self._urgent = False
                 now = time.monotonic()
-                taken = self._take_riding(until=now - delay)
+                taken = self._take_riding(until=now - wait)  # never sooner: their transaction may still be open
                 taken += [(key, self._take(key)) for key, since in list(self._since.items()) if since + delay <= now]
                 if not taken:
                     oldest = min([*self._since.values(), *(since for _, _, since in self._riding.values())])
@@ -246,12 +252,30 @@ class DeferredCompletions:
                     try:
                         connections[alias].close_if_unusable_or_obsolete()
                         self._writer(alias, publications, worker)
-                    except Exception:  # the lease runs out and the relay redelivers them; the inbox drops the duplicate
-                        log.exception("Could not mark %s publications of %s completed; the relay will see to them.", len(publications), alias)
+                        self._failures.pop((alias, worker), None)
+                    except Exception:
+                        self._failed(alias, worker, publications)
             finally:
                 with self._lock:
                     self._in_flight -= 1
                     self._written.notify_all()
+
+    def _failed(self, alias: str, worker: str, publications: list[Publication]) -> None:
+        """A write of the flusher thread failed (the file busy beyond its timeout, a connection
+        lost): the marks wait again, written a delay later, up to ``RETRIES`` times in a row; then
+        they are the relay's (after their lease it redelivers them; the inbox drops the duplicate)."""
+        key = (alias, worker)
+        with self._lock:
+            failures = self._failures[key] = self._failures.get(key, 0) + 1
+            if failures <= RETRIES:
+                marks = self._marks.setdefault(key, [])
+                self._since.setdefault(key, time.monotonic())
+                marks.extend(publications)
+        if failures <= RETRIES:
+            log.warning("Could not mark %s publications of %s completed (attempt %s); trying again.", len(publications), alias, failures, exc_info=True)
+        else:
+            self._failures.pop(key, None)
+            log.exception("Could not mark %s publications of %s completed; the relay will see to them.", len(publications), alias)
 
     def _forget(self) -> None:
         """In a forked child: the parent's marks are the parent's to write, and its thread is gone."""
@@ -259,7 +283,7 @@ class DeferredCompletions:
         self._due = threading.Condition(self._lock)
         self._written = threading.Condition(self._lock)
         self._marks, self._since, self._thread, self._in_flight = {}, {}, None, 0
-        self._riding, self._urgent = {}, False
+        self._riding, self._urgent, self._failures = {}, False, {}
 
 
 def write(alias: str, publications: list[Publication], worker: str) -> None:
