@@ -152,11 +152,12 @@ def test_a_worker_runs_one_publication_with_one_durable_commit(subscribed: str) 
             assert deliver_publication(*messages[1][1]) == "completed"
         with count_costs() as marking:
             write_completions()
-    # worker: one SELECT of the publication, its event in it (no claim UPDATE, no commit for it),
-    # BEGIN, inbox row, its row, COMMIT; the completion UPDATE inside the handler's transaction
-    # when colocated (on PostgreSQL in the inbox row's statement), else its mark waits and one
-    # UPDATE writes the marks of both messages (``COMPLETION_BATCH`` of them at most).
-    expected = (5 if postgresql() else 6, 1) if colocated(subscribed) else (5, 1)
+    # worker, colocated (``outbox/colocated.py``): BEGIN, the completion UPDATE that reads the
+    # publication, its event in it (RETURNING) and, on PostgreSQL in the same statement, its inbox
+    # row; its row, COMMIT: no read before the transaction, no claim UPDATE, one durable commit.
+    # Not colocated: one SELECT of the publication, BEGIN, inbox row, its row, COMMIT; its mark
+    # waits and one UPDATE writes the marks of both messages (``COMPLETION_BATCH`` of them at most).
+    expected = (4 if postgresql() else 5, 1) if colocated(subscribed) else (5, 1)
     assert (working.total_queries, working.total_commits) == expected, statements(working)
     marks = (0, 0) if colocated(subscribed) else (1, 1)
     assert (marking.total_queries, marking.total_commits) == marks, statements(marking)
