@@ -23,6 +23,16 @@ class KernelConfig(AppConfig):
         module_of.cache_clear()
         get_registry().freeze()
         self._start_telemetry()
+        self._checkpoint_in_background()
+
+    @staticmethod
+    def _checkpoint_in_background() -> None:
+        """The modules' SQLite files are checkpointed by a thread, not by commits (checkpoints.py)."""
+        from django.db.backends.signals import connection_created
+
+        from .checkpoints import on_connection_created
+
+        connection_created.connect(on_connection_created, dispatch_uid="seams-checkpoints")
 
     @staticmethod
     def _start_telemetry() -> None:

@@ -174,9 +174,18 @@ def run_subscriber(subscriber: Subscriber, envelope: Envelope, before: Callable[
     with context, transaction.atomic(using=alias):
         if before is not None:
             before()
-        if subscriber.wants_envelope:
-            return subscriber.handler(envelope.event, envelope)
-        return subscriber.handler(envelope.event)
+        return call_handler(subscriber, envelope)
+
+
+def call_handler(subscriber: Subscriber, envelope: Envelope) -> Any:
+    """Call the handler itself, in whatever transaction and trace the caller set up: with the
+    version of the event it declared (converted by the declared converters), and the envelope if
+    it asks for it."""
+    if envelope.event.version != subscriber.event.version:
+        envelope = dataclasses.replace(envelope, event=convert(envelope.event, subscriber.event))
+    if subscriber.wants_envelope:
+        return subscriber.handler(envelope.event, envelope)
+    return subscriber.handler(envelope.event)
 
 
 def atomic(module: str | None = None, *, savepoint: bool = True) -> transaction.Atomic:

@@ -13,6 +13,8 @@ from typing import Any
 
 import dj_database_url
 
+from . import checkpoints
+
 #: ``PRAGMA synchronous`` levels accepted for the SQLite files (see :func:`sqlite_options`).
 SQLITE_SYNCHRONOUS = ("NORMAL", "FULL")
 
@@ -31,6 +33,9 @@ def sqlite_options(*, synchronous: str = "NORMAL", timeout: float = 20.0) -> dic
       WAL mode that never corrupts the file, but a power loss or OS crash (not a process crash)
       can lose the last commits. ``FULL`` syncs every commit: nothing committed is ever lost, at
       the price of one fsync per commit.
+    * ``wal_autocheckpoint``: raised to ``checkpoints.AUTOCHECKPOINT`` pages, because each process's
+      ``seams-checkpoints`` thread checkpoints the WAL in the background (``checkpoints``): a commit
+      then checkpoints only as a fallback, instead of one commit in a few hundred paying for it.
     """
     level = synchronous.strip().upper()
     if level not in SQLITE_SYNCHRONOUS:
@@ -38,7 +43,7 @@ def sqlite_options(*, synchronous: str = "NORMAL", timeout: float = 20.0) -> dic
     if timeout <= 0:
         raise ValueError(f"SQLite timeout must be a positive number of seconds, got {timeout!r}")
     return {
-        "init_command": f"PRAGMA journal_mode=WAL;PRAGMA synchronous={level}",
+        "init_command": f"PRAGMA journal_mode=WAL;PRAGMA synchronous={level};{checkpoints.MARKER}",
         "transaction_mode": "IMMEDIATE",
         "timeout": timeout,
     }

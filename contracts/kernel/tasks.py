@@ -21,13 +21,18 @@ from celery import shared_task
 from celery.signals import worker_process_shutdown, worker_shutdown
 
 from .outbox import process_dispatched, process_publication, process_publications, relay_once
+from .outbox.colocated import deliver_dispatched
 from .outbox.completions import deferred
 
 
 @shared_task(name="seams.deliver_publication", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def deliver_publication(alias: str, pk: int, claimed_by: str | None = None) -> str:
+def deliver_publication(alias: str, pk: int, claimed_by: str | None = None, module: str | None = None) -> str:
     """One publication. ``claimed_by``: the publisher wrote it already claimed so (the message of its
-    commit), and the worker only reads it; without (the relay, a retry), it is claimed here."""
+    commit), and the worker only reads it; without (the relay, a retry), it is claimed here.
+    ``module``: whose handler it is for, so that the handler's transaction can read and complete it
+    (``outbox/colocated.py``); a message without it (sent by an older publisher) is read first."""
+    if claimed_by and module:
+        return deliver_dispatched(alias, pk, str(claimed_by), str(module))
     if claimed_by:
         return process_dispatched(alias, [pk], str(claimed_by))[0]
     _marks_first(alias)

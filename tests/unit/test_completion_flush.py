@@ -82,3 +82,30 @@ def test_a_flush_of_one_alias_does_not_wait_for_the_thread() -> None:
         marks.flush("orders")
         assert time.monotonic() - began < 5 and writer.written == []
     writer.release.set()
+
+
+class FailsOnce:
+    """A writer whose first write fails (the file busy beyond its timeout), then writes."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.written: list[list[int]] = []
+        self.done = threading.Event()
+
+    def __call__(self, alias: str, publications: list[Publication], worker: str) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("database table is locked")
+        self.written.append([p.pk for p in publications])
+        self.done.set()
+
+
+def test_a_failed_write_of_the_flusher_thread_is_tried_again() -> None:
+    """The marks are not dropped after one failed write (they would leave their publications
+    processing until their lease): they wait again and the next write takes them."""
+    writer = FailsOnce()
+    marks = DeferredCompletions(writer=writer)
+    with override_settings(SEAMS_EVENTS=EVENTS):
+        marks.add("orders", [Publication(pk=1), Publication(pk=2)], "worker-a")
+        assert writer.done.wait(10)
+    assert writer.written == [[1, 2]] and writer.calls == 2

@@ -8,7 +8,7 @@ from django.db import connections
 from contracts.kernel.databases import ensure_schemas, module_databases, schema_of, sqlite_options
 
 WAL_NORMAL = {
-    "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL",
+    "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA wal_autocheckpoint=8000",
     "transaction_mode": "IMMEDIATE",
     "timeout": 20.0,
 }
@@ -42,7 +42,7 @@ def test_sqlite_full_synchronous_and_timeout_are_configurable(tmp_path: Path) ->
         ["orders"], database_url=None, sqlite_dir=tmp_path, sqlite_synchronous="full", sqlite_timeout=5
     )
     assert databases["orders"]["OPTIONS"] == {
-        "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=FULL",
+        "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=FULL;PRAGMA wal_autocheckpoint=8000",
         "transaction_mode": "IMMEDIATE",
         "timeout": 5,
     }
@@ -71,6 +71,7 @@ def test_a_sqlite_connection_gets_wal_the_pragma_and_immediate_transactions(
             assert cursor.execute("PRAGMA journal_mode").fetchone() == ("wal",)
             assert cursor.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
             assert cursor.execute("PRAGMA busy_timeout").fetchone() == (20000,)
+            assert cursor.execute("PRAGMA wal_autocheckpoint").fetchone() == (8000,)  # the thread checkpoints
         assert wrapper.transaction_mode == "IMMEDIATE"
     finally:
         wrapper.close()

@@ -97,20 +97,24 @@ def test_inline_one_event_costs_eight_or_nine_statements_and_two_commits(subscri
 
 
 @pytest.mark.parametrize("subscribed", ["notifications"], indirect=True)
-def test_completion_marks_the_handler_cannot_write_are_written_ten_at_a_time(subscribed: str) -> None:
+def test_completion_marks_the_handler_cannot_write_ride_ten_at_a_time_on_the_next_publish(subscribed: str) -> None:
+    """Ten waiting marks are written by the next publish's own transaction, before its INSERT: one
+    statement for the ten, no commit of their own (``completions.DeferredCompletions.ride``)."""
     batched = {**EVENTS, "COMPLETION_BATCH": 10, "COMPLETION_DELAY": 10}  # the delay does not come into it
     with override_settings(SEAMS_EVENT_BACKEND=OUTBOX, SEAMS_EVENTS=batched):
         publish(1)
         deliver_pending()
         with count_costs() as costs:
-            for probe_id in range(2, 12):
+            for probe_id in range(2, 13):
                 publish(probe_id)
     completions = [sql for sql in costs.statements["catalog"] if sql.startswith("UPDATE")]
     if postgresql():  # module schemas of one database: each handler's transaction writes its mark
-        assert completions == [] and (costs.total_queries, costs.total_commits) == (10 * 8, 10 * 2), statements(costs)
-    else:  # two SQLite files: ten events of 8 statements and 2 commits, the tenth writes the ten marks
+        assert completions == [] and (costs.total_queries, costs.total_commits) == (11 * 8, 11 * 2), statements(costs)
+    else:  # two SQLite files: eleven events of 8 statements and 2 commits; the eleventh's transaction writes the ten marks
         assert len(completions) == 1 and completions[0].count(",") >= 9 + 3, statements(costs)
-        assert (costs.total_queries, costs.total_commits) == (10 * 8 + 1, 10 * 2 + 1), statements(costs)
+        assert costs.statements["catalog"].index(completions[0]) == 10 * 4 + 1, statements(costs)  # after its BEGIN
+        assert (costs.total_queries, costs.total_commits) == (11 * 8 + 1, 11 * 2), statements(costs)
+    deliver_pending()
     assert set(Publication.objects.using("catalog").values_list("status", flat=True)) == {PublicationStatus.COMPLETED}
 
 
@@ -148,11 +152,12 @@ def test_a_worker_runs_one_publication_with_one_durable_commit(subscribed: str) 
             assert deliver_publication(*messages[1][1]) == "completed"
         with count_costs() as marking:
             write_completions()
-    # worker: one SELECT of the publication, its event in it (no claim UPDATE, no commit for it),
-    # BEGIN, inbox row, its row, COMMIT; the completion UPDATE inside the handler's transaction
-    # when colocated (on PostgreSQL in the inbox row's statement), else its mark waits and one
-    # UPDATE writes the marks of both messages (``COMPLETION_BATCH`` of them at most).
-    expected = (5 if postgresql() else 6, 1) if colocated(subscribed) else (5, 1)
+    # worker, colocated (``outbox/colocated.py``): BEGIN, the completion UPDATE that reads the
+    # publication, its event in it (RETURNING) and, on PostgreSQL in the same statement, its inbox
+    # row; its row, COMMIT: no read before the transaction, no claim UPDATE, one durable commit.
+    # Not colocated: one SELECT of the publication, BEGIN, inbox row, its row, COMMIT; its mark
+    # waits and one UPDATE writes the marks of both messages (``COMPLETION_BATCH`` of them at most).
+    expected = (4 if postgresql() else 5, 1) if colocated(subscribed) else (5, 1)
     assert (working.total_queries, working.total_commits) == expected, statements(working)
     marks = (0, 0) if colocated(subscribed) else (1, 1)
     assert (marking.total_queries, marking.total_commits) == marks, statements(marking)

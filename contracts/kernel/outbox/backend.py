@@ -53,6 +53,7 @@ class OutboxEventBackend(EventBackend):
         inline = isinstance(sender, InlineDispatcher)
         claimed_by = WORKER_ID if inline else sender.claim_token()  # type: ignore[union-attr]
         lease_until = now + timedelta(seconds=outbox_settings().lease)
+        deferred.ride(using)  # waiting completion marks of this database, if a batch waits: no commit of their own
         position, written = publish_rows(
             using,
             values,
@@ -67,8 +68,10 @@ class OutboxEventBackend(EventBackend):
             ids = [written[name][0] for name, _ in targets.rows]
             held = frozenset(pk for pk, is_claimed in written.values() if is_claimed)
             queues = {written[name][0]: CeleryDispatcher.queue_label(module, publisher) for name, module in targets.rows}
+            modules = {written[name][0]: module for name, module in targets.rows}
             transaction.on_commit(
-                lambda: sender.dispatch(using, ids, queues=queues, claimed=held, claimed_by=claimed_by), using=using
+                lambda: sender.dispatch(using, ids, queues=queues, claimed=held, claimed_by=claimed_by, modules=modules),
+                using=using,
             )
             return
         # The rows as the database now holds them, built the way a read builds them (``from_db``,

@@ -7,8 +7,12 @@ fast path (``processing.deliver_claimed``) therefore leaves those marks here, an
 together, one compare-and-set ``UPDATE ... WHERE id IN (...) AND claimed_by = <this process>`` per
 database:
 
-* as soon as ``COMPLETION_BATCH`` marks wait for one database (by the thread that adds the last);
-* ``COMPLETION_DELAY`` seconds after the first of them, by a flusher thread of this process;
+* in the next write transaction this process opens on that database once ``COMPLETION_BATCH``
+  marks wait for it, or the oldest has waited half of ``COMPLETION_DELAY`` (``ride``: the next
+  publish's transaction writes them before its own INSERT,
+  so they cost a statement and no commit of their own, and take no lock of their own);
+* ``COMPLETION_DELAY`` seconds after the first of them, by a flusher thread of this process,
+  when no transaction came (or ``BACKLOG`` batches wait: then at once, still by that thread);
 * before a publication this process wrote held back behind one of them is dispatched (ordering:
   the later event of a key then goes at once, not after the delay); by ``relay_once`` in this
   process; by ``testing.deliver_pending``; and at exit (of the interpreter, and of a Celery worker
@@ -31,6 +35,16 @@ A Celery worker defers the marks of the publications it got already claimed from
 (the publisher's dispatcher's, not this process's), so marks are kept, and written, per database
 and claim.
 
+Why no request thread writes a full batch in a transaction of its own any more: that write (about
+2 ms per 100 marks on a busy machine) landed on one event in a hundred, a good part of SQLite's
+p99, and handing it to the flusher thread at once only moves the cost: the next request then waits
+for that thread's write lock, and SQLite's busy handler sleeps at least a millisecond each time it
+loses it. Riding on the next transaction takes no lock that transaction does not already hold and
+saves the commit. A ride that rolls back loses nothing: the marks stay in ``_riding`` until that
+transaction's commit callback drops them, and a rolled-back transaction's callback never runs, so
+the flusher writes them after their delay. A ride whose transaction is still open when they come
+due is written again by the flusher too, a compare-and-set that then finds nothing to do.
+
 ``COMPLETION_DELAY = 0`` writes each mark right after its handler, as a separate statement.
 """
 
@@ -42,6 +56,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 
 from django.db import connections
 from django.utils import timezone
@@ -55,6 +70,14 @@ log = logging.getLogger("seams.outbox")
 #: How long a flush of every alias waits for the flusher thread's write in flight. Beyond it the
 #: marks are the relay's, after their lease; SQLite's busy timeout (20 s) is the usual bound.
 EXIT_WAIT = 30.0
+
+#: So many batches of marks waiting for one database (no transaction came to take them) make the
+#: flusher thread write them at once instead of after the delay.
+BACKLOG = 4
+
+#: How many times in a row the flusher thread tries a write that fails before leaving the marks to
+#: the relay.
+RETRIES = 3
 
 
 #: Marks wait per database alias and claim (the ``claimed_by`` their compare-and-set checks).
@@ -73,6 +96,12 @@ class DeferredCompletions:
         self._since: dict[_Key, float] = {}  # (alias, claim) -> monotonic time of its oldest waiting mark
         self._in_flight = 0  # writes the flusher thread has taken marks for and not finished
         self._thread: threading.Thread | None = None
+        # Marks written in a transaction that has not committed yet (``ride``): ride id -> (key,
+        # marks, time of the ride), dropped by its commit callback, else written a delay after the ride.
+        self._riding: dict[int, tuple[_Key, list[Publication], float]] = {}
+        self._rides = 0
+        self._urgent = False  # BACKLOG reached: the flusher thread writes without waiting for the delay
+        self._failures: dict[_Key, int] = {}  # the flusher thread's failed writes in a row, per key
 
     def add(self, alias: str, publications: list[Publication], worker: str) -> None:
         """Mark ``publications`` (claimed by ``worker`` and handled) completed, now or soon."""
@@ -89,22 +118,77 @@ class DeferredCompletions:
             if not marks:
                 self._since[key] = time.monotonic()
             marks.extend(publications)
-            full = len(marks) >= config.completion_batch
-            if full:
-                taken = self._take(key)
+            if len(marks) >= BACKLOG * config.completion_batch and not self._urgent:
+                self._urgent = True  # no transaction came for them: the thread writes them now
+                self._start()
+                self._due.notify()
             elif idle:
                 # Wake the thread only to give it its deadline: a mark added while it waits for an
                 # earlier one's changes nothing, and each wake-up would hand it the GIL (about a
                 # millisecond of this thread's time on a busy machine).
                 self._start()
                 self._due.notify()
-        if full:
-            self._writer(alias, taken, worker)
+
+    def ride(self, alias: str) -> None:
+        """In a write transaction on ``alias`` (the publisher's, before its INSERT): if at least
+        ``COMPLETION_BATCH`` marks wait for ``alias``, or the oldest of them has waited half of
+        ``COMPLETION_DELAY``, write them here, one compare-and-set UPDATE
+        per claim, committed (or rolled back) with the transaction. Once it commits, the next event
+        of each key one of them held back is dispatched; until then they are kept (``_riding``), and
+        the flusher thread writes them when due if the transaction never commits."""
+        from django.db import transaction
+
+        config = outbox_settings()
+        with self._lock:
+            keys = [key for key, marks in self._marks.items() if key[0] == alias and marks]
+            if not keys:
+                return
+            # A batch, or marks half their delay old (a slow or busy process fills no batch within
+            # the delay): taken here rather than by the flusher thread, whose write would then
+            # compete with this process's next transactions for the lock.
+            now = time.monotonic()
+            ripe = min(self._since.get(key, now) for key in keys) + config.completion_wait / 2 <= now
+            if not ripe and sum(len(self._marks[key]) for key in keys) < config.completion_batch:
+                return
+            rides = {}  # a ride that never commits is written a delay after it
+            for key in keys:
+                self._rides += 1
+                rides[self._rides] = (key, self._take(key), now)
+            self._riding.update(rides)
+            self._start()
+            self._due.notify()  # its deadline, in case the transaction rolls back
+        held: list[Publication] = []
+        try:
+            now = timezone.now()
+            for (_, worker), publications, _ in rides.values():
+                waiting = set(complete_publications(alias, [p.pk for p in publications], now, claimed_by=worker))
+                held += [p for p in publications if p.pk in waiting]
+        except Exception:  # the transaction is broken: the marks stay for the flusher thread
+            with self._lock:
+                self._urgent = True
+                self._start()
+                self._due.notify()
+            raise
+        transaction.on_commit(partial(self._rode, alias, list(rides), held), using=alias)
+
+    def _rode(self, alias: str, rides: list[int], held: list[Publication]) -> None:
+        """A ride's transaction committed: its marks are written; what they held back can go."""
+        from .processing import _dispatch_next_of_key  # processing uses this module
+
+        with self._lock:
+            for ride in rides:
+                self._riding.pop(ride, None)
+        # Also when the flusher thread took them meanwhile: its compare-and-set finds them done
+        # and dispatches nothing.
+        for publication in held:
+            _dispatch_next_of_key(alias, publication)
 
     def waiting(self, alias: str) -> bool:
         """Do marks wait for ``alias``?"""
         with self._lock:
-            return any(marks for (name, _), marks in self._marks.items() if name == alias)
+            return any(marks for (name, _), marks in self._marks.items() if name == alias) or any(
+                key[0] == alias for key, _, _ in self._riding.values()
+            )
 
     def flush(self, alias: str | None = None, timeout: float = EXIT_WAIT) -> None:
         """Write the marks waiting for ``alias`` (default: every alias) now.
@@ -113,8 +197,11 @@ class DeferredCompletions:
         ended too (or after ``timeout`` seconds): when it returns, every mark this process had is
         written, which exit and the counting commands rely on."""
         with self._lock:
-            taken = {key: self._take(key) for key in list(self._marks) if alias in (None, key[0]) and self._marks[key]}
-        for (name, worker), publications in taken.items():
+            taken = self._take_riding(alias)
+            for key in list(self._marks):
+                if alias in (None, key[0]) and self._marks[key]:
+                    taken.append((key, self._take(key)))
+        for (name, worker), publications in taken:
             self._writer(name, publications, worker)
         if alias is None:
             with self._lock:
@@ -126,6 +213,13 @@ class DeferredCompletions:
         with self._lock:
             self._marks.clear()
             self._since.clear()
+            self._riding.clear()
+
+    def _take_riding(self, alias: str | None = None, until: float = float("inf")) -> list[tuple[_Key, list[Publication]]]:
+        """Take the riding marks of ``alias`` (default: every alias) that rode at ``until`` or
+        before: their transaction did not commit (yet)."""
+        rides = [ride for ride, (key, _, since) in self._riding.items() if alias in (None, key[0]) and since <= until]
+        return [self._riding.pop(ride)[:2] for ride in rides]
 
     def _take(self, key: _Key) -> list[Publication]:
         self._since.pop(key, None)
@@ -140,27 +234,48 @@ class DeferredCompletions:
         """The flusher thread: writes each alias's (and claim's) marks ``COMPLETION_DELAY`` after the first."""
         while True:
             with self._lock:
-                while not self._since:
+                while not self._since and not self._riding:
                     self._due.wait()
-                delay = outbox_settings().completion_wait
+                wait = outbox_settings().completion_wait
+                delay = 0.0 if self._urgent else wait
+                self._urgent = False
                 now = time.monotonic()
-                due = [key for key, since in self._since.items() if since + delay <= now]
-                if not due:
-                    self._due.wait(max(min(self._since.values()) + delay - now, 0.001))
+                taken = self._take_riding(until=now - wait)  # never sooner: their transaction may still be open
+                taken += [(key, self._take(key)) for key, since in list(self._since.items()) if since + delay <= now]
+                if not taken:
+                    oldest = min([*self._since.values(), *(since for _, _, since in self._riding.values())])
+                    self._due.wait(max(oldest + delay - now, 0.001))
                     continue
-                taken = {key: self._take(key) for key in due}
                 self._in_flight += 1
             try:
-                for (alias, worker), publications in taken.items():
+                for (alias, worker), publications in taken:
                     try:
                         connections[alias].close_if_unusable_or_obsolete()
                         self._writer(alias, publications, worker)
-                    except Exception:  # the lease runs out and the relay redelivers them; the inbox drops the duplicate
-                        log.exception("Could not mark %s publications of %s completed; the relay will see to them.", len(publications), alias)
+                        self._failures.pop((alias, worker), None)
+                    except Exception:
+                        self._failed(alias, worker, publications)
             finally:
                 with self._lock:
                     self._in_flight -= 1
                     self._written.notify_all()
+
+    def _failed(self, alias: str, worker: str, publications: list[Publication]) -> None:
+        """A write of the flusher thread failed (the file busy beyond its timeout, a connection
+        lost): the marks wait again, written a delay later, up to ``RETRIES`` times in a row; then
+        they are the relay's (after their lease it redelivers them; the inbox drops the duplicate)."""
+        key = (alias, worker)
+        with self._lock:
+            failures = self._failures[key] = self._failures.get(key, 0) + 1
+            if failures <= RETRIES:
+                marks = self._marks.setdefault(key, [])
+                self._since.setdefault(key, time.monotonic())
+                marks.extend(publications)
+        if failures <= RETRIES:
+            log.warning("Could not mark %s publications of %s completed (attempt %s); trying again.", len(publications), alias, failures, exc_info=True)
+        else:
+            self._failures.pop(key, None)
+            log.exception("Could not mark %s publications of %s completed; the relay will see to them.", len(publications), alias)
 
     def _forget(self) -> None:
         """In a forked child: the parent's marks are the parent's to write, and its thread is gone."""
@@ -168,6 +283,7 @@ class DeferredCompletions:
         self._due = threading.Condition(self._lock)
         self._written = threading.Condition(self._lock)
         self._marks, self._since, self._thread, self._in_flight = {}, {}, None, 0
+        self._riding, self._urgent, self._failures = {}, False, {}
 
 
 def write(alias: str, publications: list[Publication], worker: str) -> None:

@@ -76,11 +76,14 @@ class CeleryDispatcher:
         queues: dict[int, str] | None = None,
         claimed: frozenset[int] = frozenset(),
         claimed_by: str = "",
+        modules: dict[int, str] | None = None,
     ) -> None:
         """Send ``ids``; ``queues`` (publication id -> module label) saves reading them when the
         caller knows (the publisher does). ``claimed``: those of ``ids`` written already claimed by
-        ``claimed_by`` (``claim_token``); their messages carry the claim. If a message cannot be
-        sent, its claimed publications are given back to the relay at once (``release_claims``)."""
+        ``claimed_by`` (``claim_token``); their messages carry the claim, and a lone one's also its
+        subscriber's module from ``modules`` (publication id -> module label), so the worker can
+        read it in the handler's transaction (``colocated``). If a message cannot be sent, its
+        claimed publications are given back to the relay at once (``release_claims``)."""
         from celery import current_app
 
         if time.monotonic() < self.broker_down_until or not ids:
@@ -105,7 +108,9 @@ class CeleryDispatcher:
         ]
         for n, (queue, held, chunk) in enumerate(chunks):
             first = chunk[0] if len(chunk) == 1 else chunk
-            args = (alias, first, claimed_by) if held else (alias, first)
+            args: tuple[object, ...] = (alias, first, claimed_by) if held else (alias, first)
+            if held and len(chunk) == 1 and modules and first in modules:
+                args = (alias, first, claimed_by, modules[first])
             try:
                 contained(
                     current_app.send_task,

@@ -1,0 +1,158 @@
+"""Which SQLite pages, in which b-trees, one event writes: hand-written vs Seams (inline dispatch).
+
+In WAL mode a commit appends every page it dirtied (4 KiB each) to the WAL, so the pages per event
+are the database's share of an event's cost. This runs the two variants of ``bench/events_micro.py``
+(the same settings, throwaway SQLite files), each alone over ``--events`` events with automatic
+checkpoints off, then reads each module's WAL: its frames, and the b-tree of each frame's page
+(``dbstat``). The completion marks the outbox batches are written at the end and counted.
+
+    python -m bench.sqlite_pages [--events 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import struct
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+
+def wal_pages(path: Path) -> list[int]:
+    """The page number of each frame in the WAL file ``path`` (its 32-byte header, then frames of a
+    24-byte header and one page)."""
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    if len(data) < 32:
+        return []
+    page_size = struct.unpack(">I", data[8:12])[0]
+    out = []
+    offset = 32
+    while offset + 24 + page_size <= len(data):
+        out.append(struct.unpack(">I", data[offset : offset + 4])[0])
+        offset += 24 + page_size
+    return out
+
+
+def setup(tmp: Path) -> None:
+    from bench.security import api_env
+    from extraction.identity.keys import generate_private_pem
+
+    for key in [k for k in os.environ if k.startswith(("SEAMS_", "CELERY_"))]:
+        del os.environ[key]
+    os.environ.pop("DATABASE_URL", None)
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "DEBUG": "0",
+            "SEAMS_IDENTITY_KEY": generate_private_pem(),
+            "SEAMS_VALIDATE_CONTRACTS": "0",
+            "SEAMS_VAR_DIR": str(tmp / "var"),
+            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+            "SEAMS_LOG_LEVEL": "WARNING",
+            "SEAMS_EVENT_DISPATCH": "inline",
+            **api_env(),
+        }
+    )
+    import django
+
+    django.setup()
+    from contracts.kernel.databases import migrate_all
+
+    migrate_all(verbosity=0)
+
+
+def measure(call: Any, events: int, aliases: list[str]) -> dict[str, Any]:
+    from django.db import connections
+
+    from contracts.kernel.testing import write_completions
+
+    write_completions()
+    for alias in aliases:
+        with connections[alias].cursor() as cursor:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    for _ in range(events):
+        call()
+    write_completions()
+    out: dict[str, Any] = {}
+    for alias in aliases:
+        connection = connections[alias]
+        pages = wal_pages(Path(str(connection.settings_dict["NAME"]) + "-wal"))
+        if not pages:
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pageno, name FROM dbstat")
+            owner = dict(cursor.fetchall())
+        by_tree = Counter(owner.get(p, "(free/other)") for p in pages)
+        out[alias] = {"frames": len(pages) / events, "trees": {k: v / events for k, v in by_tree.most_common()}}
+    for alias in aliases:
+        with connections[alias].cursor() as cursor:
+            cursor.execute("PRAGMA wal_autocheckpoint=1000")
+    return out
+
+
+def timed(variants: Any, batches: int) -> None:
+    """p50 per event of each variant over ``batches`` interleaved batches of 50, and their ratio."""
+    import statistics
+    import time
+
+    from contracts.kernel.testing import write_completions
+
+    perf = time.perf_counter
+    samples: dict[str, list[float]] = {"hand-written": [], "seams": []}
+    calls = {"hand-written": variants.hand_written, "seams": variants.seams}
+    for r in range(batches):
+        for name in list(calls) if r % 2 == 0 else list(calls)[::-1]:
+            call = calls[name]
+            for _ in range(50):
+                t = perf()
+                call()
+                samples[name].append(perf() - t)
+        write_completions()
+    p50 = {k: statistics.median(v) for k, v in samples.items()}
+    print(
+        f"p50 hand-written {p50['hand-written'] * 1e6:.0f} us, seams {p50['seams'] * 1e6:.0f} us,"
+        f" ratio {p50['seams'] / p50['hand-written']:.2f}x ({batches} batches of 50 each, interleaved)"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.sqlite_pages", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=200)
+    parser.add_argument("--time", type=int, default=0, help="also time N interleaved batches of 50 events (p50 ratio)")
+    args = parser.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="seams-sqlite-pages-"))
+    try:
+        setup(tmp)
+        from django.db import connections
+
+        from bench.events_micro import Variants
+
+        variants = Variants()
+        aliases = [a for a in connections if connections[a].vendor == "sqlite"]
+        for call in (variants.hand_written, variants.seams):  # warm-up: tables past their first pages
+            for _ in range(300):
+                call()
+        for name, call in (("hand-written", variants.hand_written), ("seams", variants.seams)):
+            result = measure(call, args.events, aliases)
+            total = sum(r["frames"] for r in result.values())
+            print(f"{name}: {total:.2f} WAL frames (pages) per event")
+            for alias, r in result.items():
+                trees = ", ".join(f"{k} {v:.2f}" for k, v in r["trees"].items())
+                print(f"  {alias}: {r['frames']:.2f}  [{trees}]")
+        if args.time:
+            timed(variants, args.time)
+        connections.close_all()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

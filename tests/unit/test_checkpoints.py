@@ -1,0 +1,81 @@
+"""WAL checkpoints of the modules' SQLite files run in a background thread (contracts/kernel/checkpoints.py).
+
+Pinned: a module's file (``databases.sqlite_options``) is watched as soon as a connection to it
+opens, its commits no longer checkpoint at SQLite's default 1000 pages, and the thread's pass
+copies the WAL back into the file; a file configured otherwise is left to SQLite.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from django.db.backends.sqlite3.base import DatabaseWrapper
+
+from contracts.kernel.checkpoints import Checkpointer, checkpointer, on_connection_created
+from contracts.kernel.databases import module_databases
+from tests.unit.test_databases import _django_defaults
+
+
+def _wrapper(tmp_path: Path, **options: object) -> DatabaseWrapper:
+    settings_dict = module_databases(["orders"], database_url=None, sqlite_dir=tmp_path)["orders"]
+    settings_dict["OPTIONS"].update(options)
+    return DatabaseWrapper({**_django_defaults(), **settings_dict}, alias="orders_probe")
+
+
+def _write(db: sqlite3.Connection, rows: int) -> None:
+    """Commits that dirty pages in WAL mode, with no checkpoint of their own (the connection stays
+    open: the last one to close a file checkpoints it and removes its WAL)."""
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA wal_autocheckpoint=0")
+    db.execute("CREATE TABLE IF NOT EXISTS t (x TEXT)")
+    for i in range(rows):
+        db.execute("INSERT INTO t VALUES (?)", (str(i) * 500,))
+
+
+def test_a_pass_checkpoints_each_changed_wal_once(tmp_path: Path) -> None:
+    path = tmp_path / "m.sqlite3"
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        _write(db, 50)
+        watcher = Checkpointer(interval=3600)  # its thread never gets to it: passes are run here
+        watcher.watch(str(path))
+        [(name, frames, copied)] = watcher.run_once()
+        assert name == str(path) and frames > 0 and copied == frames
+        assert watcher.run_once() == []  # nothing written since
+        _write(db, 5)
+        assert [copied > 0 for _, _, copied in watcher.run_once()] == [True]
+    finally:
+        db.close()
+
+
+def test_a_module_file_is_watched_once_a_connection_opens(tmp_path: Path, django_db_blocker: pytest.FixtureRequest) -> None:
+    wrapper = _wrapper(tmp_path)
+    try:
+        with django_db_blocker.unblock():
+            wrapper.ensure_connection()
+            on_connection_created(sender=type(wrapper), connection=wrapper)  # as the kernel's signal receiver does
+            with wrapper.cursor() as cursor:
+                cursor.execute("CREATE TABLE t (x TEXT)")
+                for i in range(100):
+                    cursor.execute("INSERT INTO t VALUES (%s)", [str(i) * 500])
+        path = str(Path(wrapper.settings_dict["NAME"]).resolve())
+        deadline = time.monotonic() + 30  # the thread's pass comes within INTERVAL; a busy machine may delay it
+        while checkpointer.checkpoints(path) == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert checkpointer.checkpoints(path) > 0
+    finally:
+        wrapper.close()
+
+
+def test_a_file_configured_otherwise_is_left_to_sqlite(tmp_path: Path, django_db_blocker: pytest.FixtureRequest) -> None:
+    wrapper = _wrapper(tmp_path, init_command="PRAGMA journal_mode=WAL")
+    try:
+        with django_db_blocker.unblock():
+            wrapper.ensure_connection()
+            on_connection_created(sender=type(wrapper), connection=wrapper)
+        assert str(Path(wrapper.settings_dict["NAME"]).resolve()) not in checkpointer._files
+    finally:
+        wrapper.close()
