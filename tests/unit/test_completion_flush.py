@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 from django.test import override_settings
 
 from contracts.kernel.models import Publication
@@ -109,3 +110,38 @@ def test_a_failed_write_of_the_flusher_thread_is_tried_again() -> None:
         marks.add("orders", [Publication(pk=1), Publication(pk=2)], "worker-a")
         assert writer.done.wait(10)
     assert writer.written == [[1, 2]] and writer.calls == 2
+
+
+class ConnectingWrites(SlowWrites):
+    """Writes that use the flusher thread's own connection to ``alias``, as the real ones do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release.set()
+        self.wrappers: list[object] = []
+
+    def __call__(self, alias: str, publications: list[Publication], worker: str) -> None:
+        from django.db import connections
+
+        connections[alias].ensure_connection()
+        self.wrappers.append(connections[alias])
+        super().__call__(alias, publications, worker)
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_the_flusher_thread_holds_no_connection_once_nothing_waits() -> None:
+    """A thread that kept its connection for the life of the process held a PostgreSQL session that
+    nothing closes: the test database could not be dropped ("accessed by 1 other session")."""
+    from django.db import connections
+
+    if connections["orders"].vendor == "sqlite":
+        pytest.skip("SQLite's test databases are in memory, where Django ignores close(); run with DATABASE_URL=postgres://...")
+    writer = ConnectingWrites()
+    marks = DeferredCompletions(writer=writer)
+    with override_settings(SEAMS_EVENTS=EVENTS):
+        marks.add("orders", [Publication(pk=1)], "worker-a")
+        assert writer.started.wait(10)  # written by the thread, after the delay
+        marks.flush()
+    (wrapper,) = writer.wrappers
+    assert wrapper is not connections["orders"]  # the thread's own
+    assert wrapper.connection is None

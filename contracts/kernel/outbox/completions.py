@@ -259,6 +259,11 @@ class DeferredCompletions:
                 with self._lock:
                     self._in_flight -= 1
                     self._written.notify_all()
+                    idle = not self._since and not self._riding
+                if idle:
+                    # Nothing waits: this thread's connections close until marks come again, so an idle
+                    # process holds none open for it (a PostgreSQL test database could not be dropped).
+                    connections.close_all()
 
     def _failed(self, alias: str, worker: str, publications: list[Publication]) -> None:
         """A write of the flusher thread failed (the file busy beyond its timeout, a connection
