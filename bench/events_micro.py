@@ -41,6 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.environment import bench_environment, enter
 from bench.transports import (
     BIN,
     Process,
@@ -52,7 +53,6 @@ from bench.transports import (
     say,
     with_database,
 )
-from extraction.identity.keys import generate_private_pem
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/11"
 
@@ -373,38 +373,18 @@ def sqlite_settings() -> str:
 
 def run(args: argparse.Namespace, tmp: Path, db_name: str, processes: list[Process]) -> dict[str, Any]:
     size = sizes(args.quick)
-    base = {
-        "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
-        "PYTHONUNBUFFERED": "1",
-        "DEBUG": "0",
-        "SEAMS_IDENTITY_KEY": generate_private_pem(),  # DEBUG off needs a service key: a throwaway one
-        "SEAMS_VALIDATE_CONTRACTS": "0",
-        "SEAMS_VAR_DIR": str(tmp / "var"),
-        "CELERY_BROKER_URL": args.redis_url,
-        "CELERY_RESULT_BACKEND": args.redis_url,
-        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-        "SEAMS_LOG_LEVEL": "WARNING",
-    }
+    base = bench_environment(
+        tmp / "var",
+        PYTHONPATH=str(Path(__file__).resolve().parent.parent),
+        PYTHONUNBUFFERED="1",
+        CELERY_BROKER_URL=args.redis_url,
+        CELERY_RESULT_BACKEND=args.redis_url,
+    )
     if db_name:
         base["DATABASE_URL"] = with_database(args.database_url, db_name)
-    from bench.security import api_env
-
-    base.update(api_env())  # SECRET_KEY and token keys, as DEBUG off requires
-    for key in [k for k in os.environ if k.startswith(("SEAMS_", "CELERY_"))]:
-        del os.environ[key]
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.update(base)
-    os.environ["SEAMS_EVENT_DISPATCH"] = "inline"
-
-    import django
-
-    django.setup()
+    enter(base, SEAMS_EVENT_DISPATCH="inline")  # the workers this process starts get base's own dispatch
     from django.db import connections
 
-    from contracts.kernel.databases import migrate_all
-
-    migrate_all(verbosity=0)
     if db_name:
         with connections["default"].cursor() as cursor:
             cursor.execute("SHOW server_version")

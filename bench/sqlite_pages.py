@@ -12,7 +12,6 @@ checkpoints off, then reads each module's WAL: its frames, and the b-tree of eac
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import struct
 import sys
@@ -40,31 +39,9 @@ def wal_pages(path: Path) -> list[int]:
 
 
 def setup(tmp: Path) -> None:
-    from bench.security import api_env
-    from extraction.identity.keys import generate_private_pem
+    from bench.environment import bench_environment, enter
 
-    for key in [k for k in os.environ if k.startswith(("SEAMS_", "CELERY_"))]:
-        del os.environ[key]
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "bench.settings",
-            "DEBUG": "0",
-            "SEAMS_IDENTITY_KEY": generate_private_pem(),
-            "SEAMS_VALIDATE_CONTRACTS": "0",
-            "SEAMS_VAR_DIR": str(tmp / "var"),
-            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-            "SEAMS_LOG_LEVEL": "WARNING",
-            "SEAMS_EVENT_DISPATCH": "inline",
-            **api_env(),
-        }
-    )
-    import django
-
-    django.setup()
-    from contracts.kernel.databases import migrate_all
-
-    migrate_all(verbosity=0)
+    enter(bench_environment(tmp / "var", SEAMS_EVENT_DISPATCH="inline"))
 
 
 def measure(call: Any, events: int, aliases: list[str]) -> dict[str, Any]:

@@ -33,30 +33,9 @@ BATCH = 50
 
 
 def setup(tmp: Path) -> None:
-    from bench.security import api_env
-    from extraction.identity.keys import generate_private_pem
+    from bench.environment import bench_environment, enter
 
-    base = {
-        "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "DEBUG": "0",
-        "SEAMS_IDENTITY_KEY": generate_private_pem(),
-        "SEAMS_VALIDATE_CONTRACTS": "0",
-        "SEAMS_VAR_DIR": str(tmp / "var"),
-        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-        "SEAMS_LOG_LEVEL": "WARNING",
-        **api_env(),
-    }
-    for key in [k for k in os.environ if k.startswith(("SEAMS_", "CELERY_"))]:
-        del os.environ[key]
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.update(base)
-    os.environ["SEAMS_EVENT_DISPATCH"] = "inline"
-    import django
-
-    django.setup()
-    from contracts.kernel.databases import migrate_all
-
-    migrate_all(verbosity=0)
+    enter(bench_environment(tmp / "var"), SEAMS_EVENT_DISPATCH="inline")
 
 
 class Switches:

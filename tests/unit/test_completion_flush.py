@@ -35,23 +35,26 @@ class SlowWrites:
         self.written.append((alias, [p.pk for p in publications], worker))
 
 
-def test_a_full_flush_waits_for_the_flusher_threads_write_in_flight() -> None:
-    writer = SlowWrites()
+def writing(writer: SlowWrites, *ids: int) -> DeferredCompletions:
+    """Marks whose flusher thread has taken ``ids`` (orders' publications) and is writing them."""
     marks = DeferredCompletions(writer=writer)
     with override_settings(SEAMS_EVENTS=EVENTS):
-        marks.add("orders", [Publication(pk=1), Publication(pk=2)], "worker-a")
-        assert writer.started.wait(10)  # the thread took both marks and is writing them
-        threading.Timer(0.3, writer.release.set).start()
-        marks.flush()
+        marks.add("orders", [Publication(pk=i) for i in ids], "worker-a")
+        assert writer.started.wait(10)
+    return marks
+
+
+def test_a_full_flush_waits_for_the_flusher_threads_write_in_flight() -> None:
+    writer = SlowWrites()
+    marks = writing(writer, 1, 2)
+    threading.Timer(0.3, writer.release.set).start()
+    marks.flush()
     assert writer.written == [("orders", [1, 2], "worker-a")]
 
 
 def test_a_full_flush_writes_what_waits_and_what_is_in_flight() -> None:
     writer = SlowWrites()
-    marks = DeferredCompletions(writer=writer)
-    with override_settings(SEAMS_EVENTS=EVENTS):
-        marks.add("orders", [Publication(pk=1)], "worker-a")
-        assert writer.started.wait(10)
+    marks = writing(writer, 1)
     with override_settings(SEAMS_EVENTS={"COMPLETION_DELAY": 60}):
         marks.add("inventory", [Publication(pk=7)], "worker-a")  # waits: the thread is busy, its delay is long
         writer.release.set()
@@ -61,13 +64,10 @@ def test_a_full_flush_writes_what_waits_and_what_is_in_flight() -> None:
 
 def test_a_full_flush_gives_up_on_a_stuck_write_after_its_timeout() -> None:
     writer = SlowWrites()
-    marks = DeferredCompletions(writer=writer)
-    with override_settings(SEAMS_EVENTS=EVENTS):
-        marks.add("orders", [Publication(pk=1)], "worker-a")
-        assert writer.started.wait(10)
-        began = time.monotonic()
-        marks.flush(timeout=0.2)  # the lease and the relay take over beyond it
-        assert time.monotonic() - began < 5
+    marks = writing(writer, 1)
+    began = time.monotonic()
+    marks.flush(timeout=0.2)  # the lease and the relay take over beyond it
+    assert time.monotonic() - began < 5
     writer.release.set()
 
 
@@ -75,13 +75,10 @@ def test_a_flush_of_one_alias_does_not_wait_for_the_thread() -> None:
     """Before dispatching a held-back publication only what waits must be written: the thread's own
     write dispatches what its marks held back when it ends."""
     writer = SlowWrites()
-    marks = DeferredCompletions(writer=writer)
-    with override_settings(SEAMS_EVENTS=EVENTS):
-        marks.add("orders", [Publication(pk=1)], "worker-a")
-        assert writer.started.wait(10)
-        began = time.monotonic()
-        marks.flush("orders")
-        assert time.monotonic() - began < 5 and writer.written == []
+    marks = writing(writer, 1)
+    began = time.monotonic()
+    marks.flush("orders")
+    assert time.monotonic() - began < 5 and writer.written == []
     writer.release.set()
 
 
