@@ -296,6 +296,7 @@ def measure_drain(variants: Variants, worker: Process, stamps: Path, size: dict[
         for name in list(calls) if r % 2 == 0 else list(calls)[::-1]:
             before = sent_emails()
             seen = len(read_stamps(stamps))
+            settled(worker)  # never stop the worker while it holds a database's write lock
             os.killpg(pgid, signal.SIGSTOP)
             try:
                 calls[name](n if r else 10)
@@ -310,6 +311,7 @@ def measure_drain(variants: Variants, worker: Process, stamps: Path, size: dict[
                     raise SystemExit(f"drain of {name} stalled at {sent_emails() - before}:\n{worker.tail()}")
                 time.sleep(0.05)
             time.sleep(0.1)  # the last task's postrun stamp
+            settled(worker)  # the marks the worker writes later are part of its CPU per event
             new = read_stamps(stamps)[seen:]
             if r:
                 cpu[name].append((process_cpu(pgid) - spent) / n)
@@ -322,11 +324,7 @@ def measure_drain(variants: Variants, worker: Process, stamps: Path, size: dict[
                 f"  drain batch {r}: "
                 + ", ".join(f"{k} {v[-1]:.0f}/s ({cpu[k][-1] * 1e3:.2f} ms CPU/event)" for k, v in rates.items())
             )
-    deadline = time.monotonic() + 60
-    while open_publications():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{open_publications()} publications still open after the drain")
-        time.sleep(0.1)
+    settled(worker)
     return {
         name: {
             "per_second": percentile(rates[name], 50),
@@ -340,6 +338,20 @@ def measure_drain(variants: Variants, worker: Process, stamps: Path, size: dict[
         }
         for name in calls
     }
+
+
+def settled(worker: Process, timeout: float = 60) -> None:
+    """Wait until the worker has written every completion mark it keeps (no publication open).
+
+    Why before each SIGSTOP: the worker writes its marks from a thread of its own, a delay after
+    its handlers ran. Stopped in the middle of that write, it would keep the publisher's SQLite
+    write lock, and the next batch's publishing would wait out its busy timeout ("database is
+    locked"). Waiting here also puts that write inside the CPU the drain is charged with."""
+    deadline = time.monotonic() + timeout
+    while open_publications():
+        if not worker.running or time.monotonic() > deadline:
+            raise SystemExit(f"{open_publications()} publications still open after the drain:\n{worker.tail()}")
+        time.sleep(0.02)
 
 
 def process_cpu(pid: int) -> float:
