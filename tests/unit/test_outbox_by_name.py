@@ -68,7 +68,7 @@ def test_the_sqlite_cursor_is_given_a_mapping_and_every_statement_is_still_seen(
     event_id = uuid.uuid4()
     with CaptureQueriesContext(connection) as captured, connection.execute_wrapper(wrapper):
         insert_inbox(ALIAS, event_id, "tests.by_name", timezone.now())
-    assert names == [["p0", "p1", "p2"]]
+    assert names == [["p0", "p1", "p2", "p3"]]  # the key (migration 0007), event id, subscriber, handled at
     assert len(seen) == len(captured.captured_queries) == 1
     logged = captured.captured_queries[0]["sql"]
     assert logged.startswith("INSERT INTO seams_inbox") and f"'{event_id.hex}'" in logged and "'tests.by_name'" in logged
