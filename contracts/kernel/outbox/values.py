@@ -22,7 +22,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -38,13 +37,17 @@ _INTEGERS = (models.IntegerField, models.PositiveIntegerField, models.BigInteger
 def datetime_value(value: Any, connection: BaseDatabaseWrapper) -> Any:
     """``connection.ops.adapt_datetimefield_value(value)`` (what a ``DateTimeField`` writes): on
     SQLite an aware datetime is written as its naive text in the connection's time zone
-    (``str(timezone.make_naive(value, connection.timezone))``), on PostgreSQL as itself."""
+    (``str(timezone.make_naive(value, connection.timezone))``), on PostgreSQL as itself. The
+    connection's ``timezone`` is None unless ``USE_TZ`` (Django forgets it when that setting
+    changes): without time zones SQLite's own adaptation refuses an aware datetime."""
     if type(value) is datetime.datetime and value.utcoffset() is not None:
         vendor = connection.vendor
         if vendor == "postgresql":
             return value
-        if vendor == "sqlite" and settings.USE_TZ:
-            return str(value.astimezone(connection.timezone).replace(tzinfo=None))
+        if vendor == "sqlite":
+            zone = connection.timezone
+            if zone is not None:
+                return str(value.astimezone(zone).replace(tzinfo=None))
     return connection.ops.adapt_datetimefield_value(value)
 
 
