@@ -16,7 +16,7 @@ from django.test import override_settings
 from django.utils import timezone
 from django.utils.functional import lazystr
 
-from contracts.kernel.models import InboxEntry, Publication
+from contracts.kernel.models import InboxEntry, Publication, inbox_key
 from contracts.kernel.outbox import values
 from contracts.kernel.outbox.statements import EVENT_FIELDS, insert_inbox
 
@@ -38,13 +38,14 @@ CASES: dict[str, list[Any]] = {
     "publisher": ["orders"],
     "occurred_at": [AWARE, ELSEWHERE, timezone.now(), None],
     "subscriber": ["notifications.email_order_cancellation"],
+    "event_subscriber": ["0190f1e23c4d7e5f8a9b0c1d2e3f4a5b:notifications.email_order_cancellation"],
     "handled_at": [AWARE, ELSEWHERE, None],
 }
 
 
 def fields() -> list[Any]:
     found = [Publication._meta.get_field(name) for name in EVENT_FIELDS]
-    return found + [InboxEntry._meta.get_field(name) for name in ("subscriber", "handled_at")]
+    return found + [InboxEntry._meta.get_field(name) for name in ("event_subscriber", "subscriber", "handled_at")]
 
 
 @pytest.mark.parametrize("field", fields(), ids=lambda f: f"{f.model.__name__}.{f.name}")
@@ -82,7 +83,8 @@ def test_without_time_zones_a_naive_datetime_is_the_backends_and_an_aware_one_is
 def test_the_inbox_insert_sends_what_the_fields_would() -> None:
     connection = connections[ALIAS]
     event_id = uuid.uuid4()
-    expected = [f.get_db_prep_save(v, connection) for f, v in zip(insert_inbox.fields, (event_id, "s", AWARE), strict=True)]
+    row = (inbox_key(event_id, "s"), event_id, "s", AWARE)  # the key first (migration 0007)
+    expected = [f.get_db_prep_save(v, connection) for f, v in zip(insert_inbox.fields, row, strict=True)]
     assert insert_inbox.params(connection, (event_id, "s", AWARE)) == expected
 
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 from django.db import connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from ..models import NO_SUBSCRIBER, OPEN_STATUSES, InboxEntry, Publication, PublicationStatus
+from ..models import NO_SUBSCRIBER, OPEN_STATUSES, InboxEntry, Publication, PublicationStatus, inbox_key
 from . import prepared
 from .values import datetime_value, preparer
 
@@ -42,8 +42,21 @@ class PreparedInsert:
             return cursor.fetchone()[0] if self.returning else None
 
 
+class PreparedInboxInsert(PreparedInsert):
+    """The inbox row of one handled event, given (event id, subscriber, handled at): its primary
+    key (``inbox_key`` of the first two, migration 0007) is worked out here, so every writer sends
+    the same three values as before the key existed."""
+
+    def __init__(self) -> None:
+        super().__init__(InboxEntry, ("event_subscriber", "event_id", "subscriber", "handled_at"))
+
+    def params(self, connection: BaseDatabaseWrapper, values: tuple[object, ...]) -> list[object]:
+        event_id, subscriber, handled_at = values
+        return super().params(connection, (inbox_key(event_id, str(subscriber)), event_id, subscriber, handled_at))
+
+
 #: The inbox row of one handled event.
-insert_inbox = PreparedInsert(InboxEntry, ("event_id", "subscriber", "handled_at"))
+insert_inbox = PreparedInboxInsert()
 
 _OPEN = ", ".join(f"'{status.value}'" for status in OPEN_STATUSES)
 _TABLE = Publication._meta.db_table
@@ -249,8 +262,8 @@ def complete_claimed(alias: str, table: str, pk: int, claimed_by: str, now: date
 
 @lru_cache(maxsize=64)
 def _inbox_completing_sql(table: str) -> str:
-    inbox = insert_inbox.sql.split(" VALUES ")[0]  # INSERT INTO seams_inbox (event_id, subscriber, handled_at)
-    return f"WITH c AS ({_complete_claimed_sql(table)}), i AS ({inbox} SELECT %s, %s, %s FROM c RETURNING 1) SELECT c.holds_back FROM c, i"
+    inbox = insert_inbox.sql.split(" VALUES ")[0]  # INSERT INTO seams_inbox (event_subscriber, event_id, subscriber, handled_at)
+    return f"WITH c AS ({_complete_claimed_sql(table)}), i AS ({inbox} SELECT %s, %s, %s, %s FROM c RETURNING 1) SELECT c.holds_back FROM c, i"
 
 
 def insert_inbox_completing(

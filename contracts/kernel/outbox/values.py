@@ -2,7 +2,7 @@
 
 Why: a field prepares a value through ``get_db_prep_save`` -> ``get_db_prep_value`` ->
 ``get_prep_value`` -> ``to_python`` and the backend's ``adapt_*``, each step re-checking what the
-value might be (a lazy string, an expression, a naive datetime...). For the eleven values one event
+value might be (a lazy string, an expression, a naive datetime...). For the twelve values one event
 writes (its publication's event columns, its inbox row) that generic path was ~900 Python
 bytecodes per event, about a sixth of what the outbox adds to a hand-written event's Python.
 
