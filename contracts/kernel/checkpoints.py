@@ -8,8 +8,9 @@ handler happened to commit then, about one commit in a hundred for an event's tr
 share of the per-event p99 (see docs/events.md, "SQLite settings").
 
 Here that work moves to a thread (``seams-checkpoints``) that wakes every ``INTERVAL`` seconds and,
-for each SQLite file this process wrote to since its last pass (the ``-wal`` file changed), runs a
-``PASSIVE`` checkpoint on a connection of its own. ``PASSIVE`` never waits for readers or writers
+for each SQLite file whose WAL holds frames not yet copied back, runs a ``PASSIVE`` checkpoint on a
+connection of its own once at least ``MIN_FRAMES`` of them wait, or the WAL went quiet since the
+last pass, or ``MAX_PASSES`` passes held it back. ``PASSIVE`` never waits for readers or writers
 and never takes the write lock: requests keep committing meanwhile, and while the thread copies
 pages SQLite releases the GIL. ``wal_autocheckpoint`` is raised to ``AUTOCHECKPOINT`` pages
 (``databases.sqlite_options``), so the commit path checkpoints only as a fallback: in a process
@@ -17,7 +18,28 @@ that runs no thread (it never opened a connection with these settings), or if th
 behind. The cost of the fallback is a WAL file that may grow to that many pages before a commit
 checkpoints it.
 
-Nothing about durability changes: a checkpoint only copies what the WAL already holds.
+Why not at every pass the WAL changed (as until 2026-12): each checkpoint that copies the whole WAL
+makes the next writer start the WAL over, and that writer (a request's ``COMMIT``) syncs the new WAL
+header (SQLite does, with ``synchronous=NORMAL`` too); each pass that copies syncs the WAL, and the
+database file too when it copied everything; and a page written many times between two
+checkpoints is copied once, so fewer, larger checkpoints copy less. Counted on the inline event
+bench (``fdatasync`` calls, one process): at ~80 events a second the request thread synced 104-129
+times per 800 events (a restart after nearly every pass), now 6-8; flat out (6000 events, three
+runs) it syncs 10-13 times either way (fewer restarts, more commit-path fallbacks), the thread
+57-85 -> 15-16.
+Why a quiet WAL and ``MAX_PASSES`` still checkpoint: with ``synchronous=NORMAL`` the WAL is synced
+only at checkpoints, so their spacing is how many commits a power loss can take (docs/events.md
+promises about the last second): ``MAX_PASSES`` passes of ``INTERVAL``, at most.
+What the thread does *not* cause: SQLite busy waits. ``PASSIVE`` takes no write lock, and on that
+bench no ``BEGIN IMMEDIATE`` of the request slept in SQLite's busy handler (zero ``usleep`` calls
+in 18 000 events); its slow ones wait, CPU idle, for the GIL and the two shared cores.
+
+The frames waiting are read from the ``-shm`` file's wal-index header (``mxFrame`` less
+``nBackfill``, https://sqlite.org/walformat.html), without a lock: a torn read only changes when
+the next checkpoint comes, and an unreadable header means "checkpoint if the WAL changed".
+
+A checkpoint only copies what the WAL already holds; what its spacing changes is how long commits
+stay unsynced with ``synchronous=NORMAL`` (at most ``MAX_PASSES`` passes, about a second).
 """
 
 from __future__ import annotations
@@ -25,6 +47,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import struct
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +59,12 @@ log = logging.getLogger("seams.sqlite")
 AUTOCHECKPOINT = 8000
 #: How often (seconds) the thread looks for WAL files that changed.
 INTERVAL = 0.1
+#: Frames (pages) waiting in a WAL that make a pass checkpoint it while it is still being written:
+#: a quarter of the fallback, 8 MiB.
+MIN_FRAMES = 2000
+#: Passes that may hold back the checkpoint of a WAL with frames waiting (``INTERVAL`` each: about
+#: a second of commits unsynced, at most, before a power loss could take them).
+MAX_PASSES = 10
 #: The init command's marker of a file whose checkpoints are this thread's.
 MARKER = f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT}"
 
@@ -43,8 +72,9 @@ MARKER = f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT}"
 @dataclass
 class _File:
     path: str
-    seen: tuple[int, int] = (0, 0)  # the -wal file's (mtime_ns, size) at the last checkpoint
+    seen: tuple[int, int] = (0, 0)  # the -wal file's (mtime_ns, size) at the last pass
     checkpoints: int = 0  # passes that copied frames (read by tests)
+    held: int = 0  # passes in a row that left frames waiting in the WAL
     connection: sqlite3.Connection | None = field(default=None, repr=False)
     inode: int = 0  # of the file ``connection`` opened: a file deleted and made again gets a new connection
 
@@ -52,8 +82,10 @@ class _File:
 class Checkpointer:
     """The files to checkpoint and the thread that does it."""
 
-    def __init__(self, interval: float = INTERVAL) -> None:
+    def __init__(self, interval: float = INTERVAL, min_frames: int = MIN_FRAMES, max_passes: int = MAX_PASSES) -> None:
         self.interval = interval
+        self.min_frames = min_frames
+        self.max_passes = max_passes
         self._lock = threading.Lock()
         self._files: dict[str, _File] = {}
         self._thread: threading.Thread | None = None
@@ -74,8 +106,10 @@ class Checkpointer:
             return file.checkpoints if file else 0
 
     def run_once(self) -> list[tuple[str, int, int]]:
-        """One pass: a PASSIVE checkpoint of each watched file whose WAL changed since the last
-        one; returns (path, frames in the WAL, frames checkpointed) of each checkpointed file."""
+        """One pass: a PASSIVE checkpoint of each watched file whose WAL holds ``min_frames``
+        frames not yet copied back, or holds some and did not change since the last pass, or held
+        some through ``max_passes`` passes; returns
+        (path, frames in the WAL, frames checkpointed) of each checkpointed file."""
         with self._lock:
             files = list(self._files.values())
         done = []
@@ -86,8 +120,18 @@ class Checkpointer:
             except FileNotFoundError:
                 continue
             seen = (stat.st_mtime_ns, stat.st_size)
-            if seen == file.seen:
+            quiet, file.seen = seen == file.seen, seen
+            waiting = waiting_frames(file.path)
+            if waiting is None:  # no readable header: as if every frame waited since the WAL changed
+                if quiet:
+                    continue
+            elif waiting <= 0:
+                file.held = 0
                 continue
+            elif waiting < self.min_frames and not quiet and file.held + 1 < self.max_passes:
+                file.held += 1
+                continue
+            file.held = 0
             try:
                 if file.connection is not None and file.inode != inode:
                     file.connection.close()
@@ -99,7 +143,6 @@ class Checkpointer:
             except sqlite3.Error as exc:  # another checkpoint runs, or the file went: the next pass tries again
                 log.debug("No checkpoint of %s this time: %s", file.path, exc)
                 continue
-            file.seen = seen
             if copied > 0:
                 file.checkpoints += 1
             done.append((file.path, frames, copied))
@@ -116,6 +159,23 @@ class Checkpointer:
         """In a forked child: the thread is gone; the parent's connections are not this process's."""
         self._lock = threading.Lock()
         self._files, self._thread, self._stop = {}, None, threading.Event()
+
+
+def waiting_frames(path: str) -> int | None:
+    """Frames of ``path``'s WAL not yet copied back into it, read from the wal-index header in its
+    ``-shm`` file (native byte order: ``mxFrame`` at byte 16 of each of the header's two copies,
+    ``nBackfill`` at byte 96); None when the file is missing or its two copies differ (a writer
+    was updating it)."""
+    try:
+        with open(path + "-shm", "rb") as shm:
+            head = shm.read(100)
+    except OSError:
+        return None
+    if len(head) < 100 or head[:48] != head[48:96] or not head[12]:
+        return None
+    (max_frame,) = struct.unpack_from("=I", head, 16)
+    (backfilled,) = struct.unpack_from("=I", head, 96)
+    return int(max_frame) - int(backfilled)
 
 
 #: This process's checkpointer.

@@ -2,7 +2,9 @@
 
 Pinned: a module's file (``databases.sqlite_options``) is watched as soon as a connection to it
 opens, its commits no longer checkpoint at SQLite's default 1000 pages, and the thread's pass
-copies the WAL back into the file; a file configured otherwise is left to SQLite.
+copies the WAL back into the file; a file configured otherwise is left to SQLite. A WAL still
+being written is checkpointed only once ``min_frames`` frames wait in it (each checkpoint that
+copies the whole WAL costs the next writer a sync of the WAL header), a quiet one at once.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.db.backends.sqlite3.base import DatabaseWrapper
 
-from contracts.kernel.checkpoints import Checkpointer, checkpointer, on_connection_created
+from contracts.kernel.checkpoints import MIN_FRAMES, Checkpointer, checkpointer, on_connection_created, waiting_frames
 from contracts.kernel.databases import module_databases
 from tests.unit.test_databases import _django_defaults
 
@@ -40,7 +42,7 @@ def test_a_pass_checkpoints_each_changed_wal_once(tmp_path: Path) -> None:
     db = sqlite3.connect(path, isolation_level=None)
     try:
         _write(db, 50)
-        watcher = Checkpointer(interval=3600)  # its thread never gets to it: passes are run here
+        watcher = Checkpointer(interval=3600, min_frames=0)  # its thread never gets to it: passes are run here
         watcher.watch(str(path))
         [(name, frames, copied)] = watcher.run_once()
         assert name == str(path) and frames > 0 and copied == frames
@@ -49,6 +51,67 @@ def test_a_pass_checkpoints_each_changed_wal_once(tmp_path: Path) -> None:
         assert [copied > 0 for _, _, copied in watcher.run_once()] == [True]
     finally:
         db.close()
+
+
+def test_the_frames_waiting_are_read_from_the_wal_index(tmp_path: Path) -> None:
+    path = tmp_path / "m.sqlite3"
+    assert waiting_frames(str(path)) is None  # no file yet
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        _write(db, 50)
+        waiting = waiting_frames(str(path))
+        busy, frames, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        assert waiting == frames == copied > 0
+        assert waiting_frames(str(path)) == 0
+        _write(db, 5)
+        assert 0 < (waiting_frames(str(path)) or 0) < waiting
+    finally:
+        db.close()
+
+
+def test_a_wal_still_written_waits_for_min_frames_and_a_quiet_one_is_checkpointed(tmp_path: Path) -> None:
+    path = tmp_path / "m.sqlite3"
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        _write(db, 20)
+        watcher = Checkpointer(interval=3600, min_frames=200)
+        watcher.watch(str(path))
+        assert watcher.run_once() == []  # written since the last pass, fewer than 200 frames wait
+        _write(db, 20)
+        assert watcher.run_once() == [] and 0 < (waiting_frames(str(path)) or 0) < 200
+        [(_, frames, copied)] = watcher.run_once()  # nothing written since: quiet, checkpointed
+        assert copied == frames and waiting_frames(str(path)) == 0 and watcher.checkpoints(str(path)) == 1
+        assert watcher.run_once() == []  # quiet, nothing waits
+        _write(db, 20)
+        assert watcher.run_once() == []
+        _write(db, 200)  # past min_frames: checkpointed although still written
+        [(_, frames, copied)] = watcher.run_once()
+        assert copied == frames >= 200 and watcher.checkpoints(str(path)) == 2
+    finally:
+        db.close()
+
+
+def test_a_wal_always_written_is_checkpointed_after_max_passes(tmp_path: Path) -> None:
+    """A WAL is synced only at checkpoints (``synchronous=NORMAL``): under writes too few to reach
+    ``min_frames``, ``max_passes`` passes bound how long commits wait unsynced."""
+    path = tmp_path / "m.sqlite3"
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        watcher = Checkpointer(interval=3600, min_frames=10_000, max_passes=3)
+        watcher.watch(str(path))
+        done = []
+        for _ in range(7):
+            _write(db, 2)
+            done.append(len(watcher.run_once()))
+        assert done == [0, 0, 1, 0, 0, 1, 0]
+    finally:
+        db.close()
+
+
+def test_the_default_threshold_is_a_quarter_of_the_commit_paths_fallback() -> None:
+    from contracts.kernel.checkpoints import AUTOCHECKPOINT
+
+    assert Checkpointer().min_frames == MIN_FRAMES == AUTOCHECKPOINT // 4
 
 
 def test_a_module_file_is_watched_once_a_connection_opens(tmp_path: Path, django_db_blocker: pytest.FixtureRequest) -> None:
