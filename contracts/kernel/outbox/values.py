@@ -18,6 +18,7 @@ hand.
 from __future__ import annotations
 
 import datetime
+import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -25,13 +26,40 @@ from typing import Any
 from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-__all__ = ["Preparer", "datetime_value", "preparer"]
+__all__ = ["JsonText", "Preparer", "datetime_value", "preparer"]
 
 #: ``preparer(value, connection)``: the value as ``field.get_db_prep_save(value, connection)`` answers it.
 Preparer = Callable[[Any, BaseDatabaseWrapper], Any]
 
 _STRINGS = (models.CharField, models.TextField)
 _INTEGERS = (models.IntegerField, models.PositiveIntegerField, models.BigIntegerField, models.SmallIntegerField)
+
+
+class JsonText:
+    """A JSON value serialised already: what its ``JSONField``'s preparer sends, as the text the
+    field's ``json.dumps`` would have made of the value (``backend.publish`` has pydantic-core write
+    the event's payload straight to JSON in Rust, instead of ``model_dump(mode="json")`` then
+    ``json.dumps``: ~220 Python bytecodes an event). The text may differ from ``json.dumps``'s in
+    separators only: what the field reads back is the same value, keys in the same order."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _jsonb(text: str) -> Any:
+    """The text as the psycopg ``Jsonb`` that Django's ``adapt_json_value`` makes of a value, the
+    text sent as it is (imported on first use: with SQLite alone psycopg may not be installed)."""
+    global _Jsonb
+    if _Jsonb is None:
+        from django.db.backends.postgresql.psycopg_any import Jsonb
+
+        _Jsonb = Jsonb
+    return _Jsonb(text, dumps=str)
+
+
+_Jsonb: Any = None
 
 
 def datetime_value(value: Any, connection: BaseDatabaseWrapper) -> Any:
@@ -84,6 +112,13 @@ def preparer(field: models.Field[Any, Any]) -> Preparer:
         encoder = field.encoder  # type: ignore[attr-defined]
 
         def json_value(value: Any, connection: BaseDatabaseWrapper) -> Any:
+            if type(value) is JsonText:
+                vendor = connection.vendor
+                if vendor == "sqlite":  # a JSONField is text on SQLite: adapt_json_value sends json.dumps's text
+                    return value.text
+                if vendor == "postgresql":
+                    return _jsonb(value.text)
+                value = json.loads(value.text)
             if type(value) is dict or type(value) is list:
                 return connection.ops.adapt_json_value(value, encoder)
             return slow(value, connection)
