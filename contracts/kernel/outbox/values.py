@@ -68,7 +68,9 @@ def datetime_value(value: Any, connection: BaseDatabaseWrapper) -> Any:
     (``str(timezone.make_naive(value, connection.timezone))``), on PostgreSQL as itself. The
     connection's ``timezone`` is None unless ``USE_TZ`` (Django forgets it when that setting
     changes): without time zones SQLite's own adaptation refuses an aware datetime."""
-    if type(value) is datetime.datetime and value.utcoffset() is not None:
+    if type(value) is _DATETIME and value.tzinfo is _UTC and connection.vendor == "sqlite" and connection.timezone is _UTC:
+        return str(value)[:-6]  # the usual case (timezone.now() in UTC): its text less its "+00:00", nothing to convert
+    if type(value) is _DATETIME and value.utcoffset() is not None:
         vendor = connection.vendor
         if vendor == "postgresql":
             return value
@@ -79,6 +81,9 @@ def datetime_value(value: Any, connection: BaseDatabaseWrapper) -> Any:
             if zone is not None:
                 return str(value.astimezone(zone).replace(tzinfo=None))
     return connection.ops.adapt_datetimefield_value(value)
+
+
+_DATETIME, _UTC = datetime.datetime, datetime.UTC
 
 
 def preparer(field: models.Field[Any, Any]) -> Preparer:
@@ -127,7 +132,7 @@ def preparer(field: models.Field[Any, Any]) -> Preparer:
     if kind is models.DateTimeField:
 
         def moment(value: Any, connection: BaseDatabaseWrapper) -> Any:
-            if type(value) is datetime.datetime and value.utcoffset() is not None:
+            if type(value) is _DATETIME and (value.tzinfo is _UTC or value.utcoffset() is not None):
                 return datetime_value(value, connection)
             return slow(value, connection)
 
