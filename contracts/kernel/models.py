@@ -82,8 +82,11 @@ class Publication(models.Model):
 
     class Meta:
         db_table = "seams_publication"
-        #: Also serves every lookup by event id.
-        constraints = [models.UniqueConstraint(fields=["event_id", "subscriber"], name="seams_publication_once")]
+        # No index on ``event_id`` (``seams_publication_once`` until migration 0006): no reader of the
+        # kernel looks a publication up by its event id, and the only writer, ``publish``, takes a
+        # new id per event and one row per distinct subscriber; a second delivery of one event to
+        # one subscriber is refused by the inbox (``seams_inbox_once``) whatever this table holds.
+        # It cost each event 1.4-1.6 WAL pages on SQLite (``docs/events.md``, pages per event).
         indexes = [
             # Claiming and the relay look only at open rows: a partial index keeps that cost flat
             # however many completed rows are kept.
