@@ -64,10 +64,18 @@ def _comparable(value: Any) -> Any:
     return ("jsonb", obj, getattr(value, "dumps", None)) if obj is not None or type(value).__name__ == "Jsonb" else value
 
 
-def test_a_datetime_is_written_in_the_connections_time_zone_as_the_backend_writes_it() -> None:
+@pytest.mark.parametrize("zone", [None, "Asia/Kolkata"], ids=["UTC", "another zone"])
+def test_a_datetime_is_written_in_the_connections_time_zone_as_the_backend_writes_it(zone: str | None) -> None:
     connection = connections[ALIAS]
-    for value in (AWARE, ELSEWHERE, timezone.now()):
-        assert values.datetime_value(value, connection) == connection.ops.adapt_datetimefield_value(value)
+    saved = connection.settings_dict["TIME_ZONE"]
+    connection.settings_dict["TIME_ZONE"] = zone
+    connection.__dict__.pop("timezone", None)
+    try:
+        for value in (AWARE, ELSEWHERE, AWARE.replace(microsecond=0), timezone.now()):
+            assert values.datetime_value(value, connection) == connection.ops.adapt_datetimefield_value(value)
+    finally:
+        connection.settings_dict["TIME_ZONE"] = saved
+        connection.__dict__.pop("timezone", None)
 
 
 @override_settings(USE_TZ=False)

@@ -37,6 +37,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
 from . import sqlite_markers
@@ -65,11 +66,12 @@ _ONLY_WHEN_ASKED = 2**31 - 1
 MAX_LISTED = 2
 
 
-def cursor(alias: str, listed: int = 1) -> CursorWrapper:
-    """A cursor of ``alias``'s connection for the outbox's own SQL: on PostgreSQL (psycopg 3) one
-    that prepares each statement it runs, else ``connection.cursor()``. ``listed``: how many rows
-    the statement names by placeholder (``MAX_LISTED``). Use it as a context manager."""
-    connection = connections[alias]
+def cursor(alias: str | BaseDatabaseWrapper, listed: int = 1) -> CursorWrapper:
+    """A cursor of ``alias``'s connection (or of the connection given: a caller that holds it saves
+    a lookup through ``connections``' thread-local storage) for the outbox's own SQL: on PostgreSQL
+    (psycopg 3) one that prepares each statement it runs, else ``connection.cursor()``. ``listed``:
+    how many rows the statement names by placeholder (``MAX_LISTED``). Use it as a context manager."""
+    connection = connections[alias] if isinstance(alias, str) else alias
     if connection.vendor == "sqlite":
         return sqlite_markers.cursor(connection)  # each statement's markers converted once, not per call
     if (

@@ -37,7 +37,7 @@ class PreparedInsert:
 
     def __call__(self, alias: str, *values: object) -> object:
         connection = connections[alias]
-        with prepared.cursor(alias) as cursor:
+        with prepared.cursor(connection) as cursor:
             cursor.execute(self.sql, self.params(connection, values))
             return cursor.fetchone()[0] if self.returning else None
 
@@ -172,7 +172,7 @@ def _publish_one_sqlite(
         params.update(subscriber=subscriber, module=module)
         if claimed_by:
             params.update(key=event[3], claimed_by=claimed_by, lease_until=datetime_value(lease_until, connection))
-    with prepared.cursor(alias) as cursor:
+    with prepared.cursor(connection) as cursor:
         cursor.execute(_values_sql(bool(subscribers), bool(claimed_by) and bool(subscribers)), params)
         return cursor.fetchall()
 
@@ -217,7 +217,7 @@ def _publish_select(
         params += [False]
     for subscriber, module in subscribers:
         params += [subscriber, module]
-    with prepared.cursor(alias) as cursor:
+    with prepared.cursor(connection) as cursor:
         cursor.execute(_insert_sql(connection.vendor, len(subscribers), bool(claimed_by) and bool(subscribers)), params)
         return cursor.fetchall()
 
@@ -279,7 +279,7 @@ def insert_inbox_completing(
     connection = connections[alias]
     stamp = datetime_value(now, connection)
     inbox = insert_inbox.params(connection, (event_id, subscriber, now))
-    with prepared.cursor(alias) as cursor:  # one cursor for both statements on SQLite
+    with prepared.cursor(connection) as cursor:  # one cursor for both statements on SQLite
         if connection.vendor != "postgresql":
             cursor.execute(insert_inbox.sql, inbox)
             cursor.execute(_complete_claimed_sql(table), [stamp, pk, claimed_by])
