@@ -36,7 +36,8 @@ in 18 000 events); its slow ones wait, CPU idle, for the GIL and the two shared 
 
 The frames waiting are read from the ``-shm`` file's wal-index header (``mxFrame`` less
 ``nBackfill``, https://sqlite.org/walformat.html), without a lock: a torn read only changes when
-the next checkpoint comes, and an unreadable header means "checkpoint if the WAL changed".
+the next checkpoint comes, and an unreadable header means "checkpoint if the WAL changed". The
+``-shm`` descriptor is never closed (``waiting_frames``: closing it would drop SQLite's locks).
 
 A checkpoint only copies what the WAL already holds; what its spacing changes is how long commits
 stay unsynced with ``synchronous=NORMAL`` (at most ``MAX_PASSES`` passes, about a second).
@@ -77,6 +78,8 @@ class _File:
     held: int = 0  # passes in a row that left frames waiting in the WAL
     connection: sqlite3.Connection | None = field(default=None, repr=False)
     inode: int = 0  # of the file ``connection`` opened: a file deleted and made again gets a new connection
+    shm: int = -1  # a descriptor of the -shm file, never closed (see ``waiting_frames``)
+    shm_inode: int = 0
 
 
 class Checkpointer:
@@ -121,7 +124,7 @@ class Checkpointer:
                 continue
             seen = (stat.st_mtime_ns, stat.st_size)
             quiet, file.seen = seen == file.seen, seen
-            waiting = waiting_frames(file.path)
+            waiting = waiting_frames(file)
             if waiting is None:  # no readable header: as if every frame waited since the WAL changed
                 if quiet:
                     continue
@@ -161,14 +164,23 @@ class Checkpointer:
         self._files, self._thread, self._stop = {}, None, threading.Event()
 
 
-def waiting_frames(path: str) -> int | None:
-    """Frames of ``path``'s WAL not yet copied back into it, read from the wal-index header in its
+def waiting_frames(file: _File) -> int | None:
+    """Frames of ``file``'s WAL not yet copied back into it, read from the wal-index header in its
     ``-shm`` file (native byte order: ``mxFrame`` at byte 16 of each of the header's two copies,
-    ``nBackfill`` at byte 96); None when the file is missing or its two copies differ (a writer
-    was updating it)."""
+    ``nBackfill`` at byte 96); None when there is no such file or its two copies differ (a writer
+    was updating it).
+
+    The descriptor is opened once per ``-shm`` file and never closed: closing any descriptor of a
+    file drops every POSIX lock the *process* holds on it, SQLite's on the ``-shm`` included; another
+    process then takes this one's mapping for stale and truncates the file under it (SIGBUS, seen
+    in tests/e2e/test_embedded_concurrency.py). One descriptor leaks when a ``-shm`` file is made
+    anew (the last connection to a database removes it), rare while this thread keeps its own
+    connection open."""
     try:
-        with open(path + "-shm", "rb") as shm:
-            head = shm.read(100)
+        inode = os.stat(file.path + "-shm").st_ino
+        if inode != file.shm_inode or file.shm < 0:
+            file.shm, file.shm_inode = os.open(file.path + "-shm", os.O_RDONLY), inode
+        head = os.pread(file.shm, 100, 0)
     except OSError:
         return None
     if len(head) < 100 or head[:48] != head[48:96] or not head[12]:

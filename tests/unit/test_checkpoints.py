@@ -9,6 +9,7 @@ copies the whole WAL costs the next writer a sync of the WAL header), a quiet on
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 from django.db.backends.sqlite3.base import DatabaseWrapper
 
-from contracts.kernel.checkpoints import MIN_FRAMES, Checkpointer, checkpointer, on_connection_created, waiting_frames
+from contracts.kernel.checkpoints import MIN_FRAMES, Checkpointer, _File, checkpointer, on_connection_created, waiting_frames
 from contracts.kernel.databases import module_databases
 from tests.unit.test_databases import _django_defaults
 
@@ -53,18 +54,54 @@ def test_a_pass_checkpoints_each_changed_wal_once(tmp_path: Path) -> None:
         db.close()
 
 
+def _waiting(path: Path) -> int | None:
+    return waiting_frames(_File(str(path)))
+
+
 def test_the_frames_waiting_are_read_from_the_wal_index(tmp_path: Path) -> None:
     path = tmp_path / "m.sqlite3"
-    assert waiting_frames(str(path)) is None  # no file yet
+    assert _waiting(path) is None  # no file yet
     db = sqlite3.connect(path, isolation_level=None)
     try:
         _write(db, 50)
-        waiting = waiting_frames(str(path))
+        waiting = _waiting(path)
         busy, frames, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         assert waiting == frames == copied > 0
-        assert waiting_frames(str(path)) == 0
+        assert _waiting(path) == 0
         _write(db, 5)
-        assert 0 < (waiting_frames(str(path)) or 0) < waiting
+        assert 0 < (_waiting(path) or 0) < waiting
+    finally:
+        db.close()
+
+
+def _shm_locks(path: Path) -> int:
+    """POSIX locks this process holds on ``path``'s -shm file (Linux's /proc/locks: ``... POSIX
+    ADVISORY READ|WRITE pid major:minor:inode start end``)."""
+    inode = (path.parent / (path.name + "-shm")).stat().st_ino
+    held = 0
+    for line in Path("/proc/locks").read_text().split("\n"):
+        fields = line.split()
+        if len(fields) >= 6 and fields[1] == "POSIX" and fields[4] == str(os.getpid()) and fields[5].endswith(f":{inode}"):
+            held += 1
+    return held
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="counts the process's locks through Linux's /proc/locks")
+def test_a_pass_keeps_the_locks_sqlite_holds_on_the_shm_file(tmp_path: Path) -> None:
+    """Closing a descriptor of the -shm file would drop SQLite's locks on it (POSIX locks are the
+    process's): another process would then truncate the file under this one's mapping (SIGBUS)."""
+    path = tmp_path / "m.sqlite3"
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        _write(db, 20)
+        held = _shm_locks(path)
+        assert held > 0  # SQLite's own, on the wal-index
+        watcher = Checkpointer(interval=3600, min_frames=10)
+        watcher.watch(str(path))
+        for _ in range(3):
+            watcher.run_once()
+            _write(db, 5)
+        assert _shm_locks(path) == held
     finally:
         db.close()
 
@@ -78,9 +115,9 @@ def test_a_wal_still_written_waits_for_min_frames_and_a_quiet_one_is_checkpointe
         watcher.watch(str(path))
         assert watcher.run_once() == []  # written since the last pass, fewer than 200 frames wait
         _write(db, 20)
-        assert watcher.run_once() == [] and 0 < (waiting_frames(str(path)) or 0) < 200
+        assert watcher.run_once() == [] and 0 < (_waiting(path) or 0) < 200
         [(_, frames, copied)] = watcher.run_once()  # nothing written since: quiet, checkpointed
-        assert copied == frames and waiting_frames(str(path)) == 0 and watcher.checkpoints(str(path)) == 1
+        assert copied == frames and _waiting(path) == 0 and watcher.checkpoints(str(path)) == 1
         assert watcher.run_once() == []  # quiet, nothing waits
         _write(db, 20)
         assert watcher.run_once() == []
