@@ -17,7 +17,14 @@ from pathlib import Path
 import pytest
 from django.db.backends.sqlite3.base import DatabaseWrapper
 
-from contracts.kernel.checkpoints import MIN_FRAMES, Checkpointer, _File, checkpointer, on_connection_created, waiting_frames
+from contracts.kernel.checkpoints import (
+    MIN_FRAMES,
+    Checkpointer,
+    _File,
+    checkpointer,
+    on_connection_created,
+    waiting_frames,
+)
 from contracts.kernel.databases import module_databases
 from tests.unit.test_databases import _django_defaults
 
