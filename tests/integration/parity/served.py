@@ -28,7 +28,7 @@ from contracts.catalog import Catalog, ProductNotFound
 from extraction.wire import TransportUnavailable
 from tests.support.identity import TEST_CALLERS
 from tests.support.processes import BIN, free_port, manage, project_env, throwaway_database
-from tests.support.stack import Process
+from tests.support.stack import Process, stop_all
 from tests.support.tokens import customer, staff
 
 #: The modules whose contracts the parity suite calls remotely.
@@ -171,9 +171,7 @@ class ServedShop:
         return self._base_url
 
     def stop(self) -> None:
-        for process in (self._worker, self._web):
-            if process is not None:
-                process.stop(timeout=15)  # SIGTERM, then SIGKILL
+        stop_all([p for p in (self._worker, self._web) if p is not None], timeout=15)  # SIGTERM, then SIGKILL
         if self._http is not None:
             self._http.close()
         forget_queues(self.broker_url, list(self.queues.values()), worker=f"rpc-{self.token}")
