@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from extraction.identity import key_id, public_text
 from extraction.identity.keys import generate_private_pem, load_private_key
-from tests.support.processes import BIN, ROOT, gunicorn, manage, project_env, throwaway_database
+from tests.support.processes import BIN, ROOT, gunicorn, migrated_database, project_env
 
 pytestmark = pytest.mark.e2e
 
@@ -93,9 +93,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     peers.write_text(json.dumps({"monolith": {"modules": STAYING, "keys": [public_text(monolith_key())]}}))
     broker = "redis://127.0.0.1:6379/13"
     queue = f"seams.identity-e2e.{uuid.uuid4().hex[:6]}"
-    with throwaway_database(tmp) as db_env:
+    with migrated_database(tmp) as db_env:
         base_env = {**db_env, "DEBUG": "false", "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
-        manage(["migrate_modules"], project_env(base_env))
         env = project_env({
             **base_env,
             "SEAMS_MODULES": "catalog,notifications",

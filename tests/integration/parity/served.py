@@ -27,7 +27,7 @@ from django.test import Client
 from contracts.catalog import Catalog, ProductNotFound
 from extraction.wire import TransportUnavailable
 from tests.support.identity import TEST_CALLERS
-from tests.support.processes import BIN, free_port, manage, project_env, throwaway_database
+from tests.support.processes import BIN, free_port, migrated_database, project_env
 from tests.support.stack import Process, stop_all
 from tests.support.tokens import customer, staff
 
@@ -103,7 +103,7 @@ class ServedShop:
     # --- life cycle ---------------------------------------------------------------------------
     def prepare(self) -> None:
         """A migrated database and the environment of the processes using it."""
-        db_env = self._resources.enter_context(throwaway_database(self.root))
+        db_env = self._resources.enter_context(migrated_database(self.root))
         env = project_env(
             {
                 **db_env,
@@ -118,7 +118,6 @@ class ServedShop:
         )
         # The served processes serve their modules in-process (a binding here would loop).
         self.env = {k: v for k, v in env.items() if not k.startswith("SEAMS_BIND_")}
-        manage(["migrate_modules"], self.env)
 
     def start(self) -> None:
         """Start the worker and gunicorn side by side, then wait until both answer."""
