@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.processes import ROOT, gunicorn, manage, migrated_database, project_env
+from tests.support.processes import ROOT, gunicorn, manage, project_env, throwaway_database
 from tests.support.tokens import customer
 
 pytestmark = pytest.mark.e2e
@@ -43,7 +43,7 @@ def chromium() -> tuple[str, str]:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    with migrated_database(tmp_path) as db_env:
+    with throwaway_database(tmp_path) as db_env:
         env = project_env(
             {
                 **db_env,
@@ -52,6 +52,7 @@ def server(tmp_path: Path) -> Iterator[str]:
                 "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
             }
         )
+        manage(["migrate_modules"], env)
         manage(["seed_shop"], env)
         manage(["createsuperuser", "--noinput", "--username", "operator", "--email", "operator@example.com"], env)
         # One worker: the probe counts attempts in its process, so the resubmit must land where the

@@ -93,7 +93,8 @@ def migrated_database(tmp_path: Path) -> Iterator[dict[str, str]]:
     it, copied from a template that this pytest process migrated once (SQLite: its files;
     PostgreSQL: ``CREATE DATABASE ... TEMPLATE``). Each migration of a fresh database costs a
     Django start and every module's migrations (about 2 s); the copy a fraction of that. For a test
-    whose subject is not the migrations themselves."""
+    whose subject is not the migrations themselves, run with the project's settings (a server on
+``tests.settings`` has the ``eventprobe`` module's tables too: migrate that one itself)."""
     template = _template_env()
     url = os.environ.get("DATABASE_URL")
     env = {"SEAMS_VAR_DIR": str(tmp_path / "var")}
