@@ -6,7 +6,7 @@ are the database's share of an event's cost. This runs the two variants of ``ben
 checkpoints off, then reads each module's WAL: its frames, and the b-tree of each frame's page
 (``dbstat``). The completion marks the outbox batches are written at the end and counted.
 
-    python -m bench.sqlite_pages [--events 200]
+    python -m bench.sqlite_pages [--events 200] [--time 20] [--statements 20]
 """
 
 from __future__ import annotations
@@ -99,10 +99,75 @@ def timed(variants: Any, batches: int) -> None:
     )
 
 
+def statements(variants: Any, batches: int) -> None:
+    """Where each variant's SQLite time goes: per statement shape and per ``COMMIT``, µs per event,
+    over ``batches`` interleaved batches of 50 events. The rest of an event's time is Python.
+
+    A frame written costs at its ``COMMIT``; a statement's own cost (b-tree searches and inserts,
+    the checks, ``RETURNING``) at its ``execute``. Statements are timed by a Django
+    ``execute_wrapper`` (Django's cursor wrapper and the driver's binding included), commits by
+    wrapping the connection's ``_commit`` for this run only."""
+    import time
+    from collections import defaultdict
+    from contextlib import ExitStack
+
+    from django.db import connections
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    from contracts.kernel.testing import write_completions
+
+    perf = time.perf_counter
+    spent: dict[str, dict[tuple[str, str], float]] = {"hand-written": defaultdict(float), "seams": defaultdict(float)}
+    current: list[dict[tuple[str, str], float]] = []
+
+    def timed_statement(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        t = perf()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            if current:  # not write_completions' own, between batches
+                current[0][(context["connection"].alias, " ".join(sql.split())[:60])] += perf() - t
+
+    original = BaseDatabaseWrapper._commit
+
+    def timed_commit(self: BaseDatabaseWrapper) -> Any:
+        t = perf()
+        try:
+            return original(self)
+        finally:
+            if current:
+                current[0][(self.alias, "COMMIT")] += perf() - t
+
+    calls = {"hand-written": variants.hand_written, "seams": variants.seams}
+    aliases = [a for a in connections if connections[a].vendor == "sqlite"]
+    BaseDatabaseWrapper._commit = timed_commit  # type: ignore[method-assign]
+    try:
+        with ExitStack() as stack:
+            for alias in aliases:
+                stack.enter_context(connections[alias].execute_wrapper(timed_statement))
+            for r in range(batches):
+                for name in list(calls) if r % 2 == 0 else list(calls)[::-1]:
+                    current[:] = [spent[name]]
+                    for _ in range(50):
+                        calls[name]()
+                    current.clear()
+                write_completions()  # untimed: its share is in the seams rows only when a publish rides it
+    finally:
+        BaseDatabaseWrapper._commit = original  # type: ignore[method-assign]
+    events = batches * 50
+    for name, rows in spent.items():
+        print(f"{name}: {sum(rows.values()) / events * 1e6:.0f} us of SQLite per event")
+        for (alias, sql), seconds in sorted(rows.items(), key=lambda item: -item[1]):
+            print(f"  {seconds / events * 1e6:6.1f} us  {alias}: {sql}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.sqlite_pages", description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--time", type=int, default=0, help="also time N interleaved batches of 50 events (p50 ratio)")
+    parser.add_argument(
+        "--statements", type=int, default=0, help="also time each statement and commit over N interleaved batches of 50"
+    )
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="seams-sqlite-pages-"))
     try:
@@ -125,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {alias}: {r['frames']:.2f}  [{trees}]")
         if args.time:
             timed(variants, args.time)
+        if args.statements:
+            statements(variants, args.statements)
         connections.close_all()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

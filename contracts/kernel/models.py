@@ -13,6 +13,9 @@ its handler's writes. Always query them with ``.using(alias)``; the router gives
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from django.db import models
 from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
@@ -82,8 +85,11 @@ class Publication(models.Model):
 
     class Meta:
         db_table = "seams_publication"
-        #: Also serves every lookup by event id.
-        constraints = [models.UniqueConstraint(fields=["event_id", "subscriber"], name="seams_publication_once")]
+        # No index on ``event_id`` (``seams_publication_once`` until migration 0006): no reader of the
+        # kernel looks a publication up by its event id, and the only writer, ``publish``, takes a
+        # new id per event and one row per distinct subscriber; a second delivery of one event to
+        # one subscriber is refused by the inbox (its primary key) whatever this table holds.
+        # It cost each event 1.4-1.6 WAL pages on SQLite (``docs/events.md``, pages per event).
         indexes = [
             # Claiming and the relay look only at open rows: a partial index keeps that cost flat
             # however many completed rows are kept.
@@ -115,18 +121,43 @@ class Publication(models.Model):
         return f"{self.event_type} -> {self.subscriber} ({self.status})"
 
 
+def inbox_key(event_id: object, subscriber: str) -> str:
+    """An inbox row's primary key: the event id's 32 hex digits, ``:``, the subscriber (fixed-width
+    id first, so two different pairs never make the same key)."""
+    hex_id = event_id.hex if isinstance(event_id, uuid.UUID) else uuid.UUID(str(event_id)).hex
+    return f"{hex_id}:{subscriber}"
+
+
 class InboxEntry(models.Model):
-    id = models.BigAutoField(primary_key=True)
+    """One handled (event, subscriber): its primary key refuses the second.
+
+    One b-tree per row since migration 0007: the primary key *is* (event id, subscriber), as
+    ``inbox_key`` spells it (one column, because Django's admin refuses a composite primary key, and
+    the console lists the inbox there), and on SQLite the table is ``WITHOUT ROWID``, so the row
+    lives in its key's b-tree. Before, a rowid table plus a unique index on (event_id, subscriber):
+    two b-trees written per handled event (2.6 WAL pages on SQLite, ``docs/events.md``). The event
+    id and subscriber stay columns of their own for readers (the admin, ``filter(event_id=...)``).
+    A migration that made Django rebuild this table on SQLite would drop ``WITHOUT ROWID`` (it
+    rebuilds from the model): ``test_inbox_one_btree.py`` fails then."""
+
+    event_subscriber = models.CharField(max_length=333, primary_key=True)
     event_id = models.UUIDField()
     subscriber = models.CharField(max_length=300)
     handled_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         db_table = "seams_inbox"
-        constraints = [models.UniqueConstraint(fields=["event_id", "subscriber"], name="seams_inbox_once")]
 
     def __str__(self) -> str:
         return f"{self.subscriber} handled {self.event_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """An entry made through the ORM (``objects.create(event_id=..., subscriber=...)``) gets its
+        key from its two columns, as the kernel's own ``INSERT`` gives it: without, its key would be
+        '' and it would refuse nothing."""
+        if not self.event_subscriber:
+            self.event_subscriber = inbox_key(self.event_id, self.subscriber)
+        super().save(*args, **kwargs)
 
 
 class ArchivedPublication(models.Model):

@@ -130,9 +130,10 @@ class PublicationAdmin(ModuleDatabaseAdmin):
 
 @admin.register(InboxEntry)
 class InboxEntryAdmin(ModuleDatabaseAdmin):
-    list_display = ("id", "event_id", "subscriber", "handled_at")
+    list_display = ("event_id", "subscriber", "handled_at")  # the primary key is the two (migration 0007)
     search_fields = ("event_id", "subscriber")
-    readonly_fields = ("id", "event_id", "subscriber", "handled_at")
+    readonly_fields = ("event_id", "subscriber", "handled_at")
+    ordering = ("-handled_at",)
 
 
 @admin.register(ArchivedPublication)

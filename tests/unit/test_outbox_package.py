@@ -30,3 +30,37 @@ def test_the_fast_path_builds_its_rows_in_the_models_field_order() -> None:
     from contracts.kernel.outbox import backend
 
     assert backend._PUBLICATION_FIELDS == [f.attname for f in Publication._meta.concrete_fields]
+
+
+def test_the_fast_path_builds_the_instance_a_read_builds() -> None:
+    """``backend._held`` sets the attributes itself rather than through ``Model.__init__``: the
+    object must be what ``from_db`` gives for the same row, and while a ``post_init`` receiver
+    listens it must be ``from_db``'s, so the receiver sees it."""
+    import datetime
+    import uuid
+
+    from django.db.models.signals import post_init
+
+    from contracts.kernel.models import Publication
+    from contracts.kernel.outbox import backend
+
+    now = datetime.datetime.now(datetime.UTC)
+    row = (7, 3, uuid.uuid4(), "orders.OrderPlaced", 1, "42", {"a": 1}, {"publisher": "orders"}, "orders", now)
+    row += ("notifications.h", "notifications", "processing", 1, now, now, None, "w", now, None, "", "", False)
+    held, read = backend._held("orders", row), Publication.from_db("orders", backend._PUBLICATION_FIELDS, row)
+    assert type(held) is Publication
+    assert {k: v for k, v in vars(held).items() if k != "_state"} == {k: v for k, v in vars(read).items() if k != "_state"}
+    assert (held._state.adding, held._state.db, held.pk) == (read._state.adding, read._state.db, read.pk) == (False, "orders", 7)
+    assert held._state.fields_cache == {}
+
+    seen: list[object] = []
+
+    def receiver(sender: object, instance: object, **_: object) -> None:
+        seen.append(instance)
+
+    post_init.connect(receiver, sender=Publication)
+    try:
+        listened = backend._held("orders", row)
+    finally:
+        post_init.disconnect(receiver, sender=Publication)
+    assert len(seen) == 1 and seen[0] is listened

@@ -114,12 +114,15 @@ def test_prepared_statements_are_counted_and_logged_with_their_values() -> None:
 
 
 def test_sqlite_gets_the_connections_own_cursor() -> None:
+    """On SQLite: Django's own wrapper, around Django's SQLite cursor whose markers are converted
+    once per statement (``sqlite_markers``)."""
     if postgresql():
         with prepared.cursor(ALIAS) as cursor:
             assert type(cursor.cursor).__name__ == "_PreparingCursor"
         return
     with prepared.cursor(ALIAS) as cursor, connections[ALIAS].cursor() as plain:
-        assert type(cursor.cursor) is type(plain.cursor)
+        assert type(cursor) is type(plain)
+        assert isinstance(cursor.cursor, type(plain.cursor)) and type(cursor.cursor).__name__ == "_Converted"
 
 
 @pytest.mark.usefixtures("pg")

@@ -178,5 +178,6 @@ def _complete_read_sql(table: str, one_statement: bool) -> str:
     )
     if not one_statement:
         return update
-    inbox = insert_inbox.sql.split(" VALUES ")[0]  # INSERT INTO seams_inbox (event_id, subscriber, handled_at)
-    return f"WITH c AS ({update}), i AS ({inbox} SELECT c.event_id, c.subscriber, %s FROM c RETURNING 1) SELECT c.* FROM c, i"
+    inbox = insert_inbox.sql.split(" VALUES ")[0]  # INSERT INTO seams_inbox (event_subscriber, event_id, subscriber, handled_at)
+    key = "replace(c.event_id::text, '-', '') || ':' || c.subscriber"  # models.inbox_key, in PostgreSQL's SQL
+    return f"WITH c AS ({update}), i AS ({inbox} SELECT {key}, c.event_id, c.subscriber, %s FROM c RETURNING 1) SELECT c.* FROM c, i"

@@ -17,8 +17,9 @@ Every statement is still seen by Django: the raw cursor is wrapped by the connec
 ``CaptureQueriesContext`` reads, error translation), and the log shows the statement with its
 parameters merged, as it shows a client-bound one (tests re-run logged SQL under ``EXPLAIN``).
 
-SQLite gets ``connection.cursor()`` binding by name (``by_name``: Python's sqlite3 already caches
-prepared statements per connection, but Django rewrites each statement's markers on every call);
+SQLite gets ``connection.cursor()``'s wrapper around a raw cursor that converts each statement's
+markers once (``sqlite_markers``: Python's sqlite3 already caches prepared statements per
+connection, but Django rewrites each statement's markers on every call);
 psycopg2 and ``SEAMS_EVENTS['PREPARED_STATEMENTS'] = False`` get ``connection.cursor()``
 unchanged. Switch it off behind PgBouncer in transaction mode older than 1.21 (or without
 ``max_prepared_statements``): a named statement prepared on one server connection does not exist
@@ -36,9 +37,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
-from .by_name import by_name
+from . import sqlite_markers
 from .config import outbox_settings
 
 try:  # psycopg 3 and Django's cursor classes for it; absent with psycopg2 or without a PG driver
@@ -64,13 +66,14 @@ _ONLY_WHEN_ASKED = 2**31 - 1
 MAX_LISTED = 2
 
 
-def cursor(alias: str, listed: int = 1) -> CursorWrapper:
-    """A cursor of ``alias``'s connection for the outbox's own SQL: on PostgreSQL (psycopg 3) one
-    that prepares each statement it runs, else ``connection.cursor()``. ``listed``: how many rows
-    the statement names by placeholder (``MAX_LISTED``). Use it as a context manager."""
-    connection = connections[alias]
+def cursor(alias: str | BaseDatabaseWrapper, listed: int = 1) -> CursorWrapper:
+    """A cursor of ``alias``'s connection (or of the connection given: a caller that holds it saves
+    a lookup through ``connections``' thread-local storage) for the outbox's own SQL: on PostgreSQL
+    (psycopg 3) one that prepares each statement it runs, else ``connection.cursor()``. ``listed``:
+    how many rows the statement names by placeholder (``MAX_LISTED``). Use it as a context manager."""
+    connection = connections[alias] if isinstance(alias, str) else alias
     if connection.vendor == "sqlite":
-        return by_name(connection.cursor())  # the markers converted without a regular expression per call
+        return sqlite_markers.cursor(connection)  # each statement's markers converted once, not per call
     if (
         connection.vendor != "postgresql"
         or ServerBindingCursor is None

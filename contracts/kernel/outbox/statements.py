@@ -14,8 +14,9 @@ from functools import lru_cache
 from django.db import connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from ..models import NO_SUBSCRIBER, OPEN_STATUSES, InboxEntry, Publication, PublicationStatus
+from ..models import NO_SUBSCRIBER, OPEN_STATUSES, InboxEntry, Publication, PublicationStatus, inbox_key
 from . import prepared
+from .values import datetime_value, preparer
 
 
 class PreparedInsert:
@@ -24,6 +25,7 @@ class PreparedInsert:
 
     def __init__(self, model: type[models.Model], fields: tuple[str, ...], returning: bool = False) -> None:
         self.fields = [model._meta.get_field(name) for name in fields]
+        self.preparers = [preparer(f) for f in self.fields]  # type: ignore[arg-type]
         columns = ", ".join(f.column for f in self.fields)  # type: ignore[union-attr]
         marks = ", ".join(["%s"] * len(self.fields))
         pk = model._meta.pk.column  # type: ignore[union-attr]
@@ -31,17 +33,30 @@ class PreparedInsert:
         self.returning = returning
 
     def params(self, connection: BaseDatabaseWrapper, values: tuple[object, ...]) -> list[object]:
-        return [f.get_db_prep_save(v, connection) for f, v in zip(self.fields, values, strict=True)]  # type: ignore[union-attr]
+        return [prepare(v, connection) for prepare, v in zip(self.preparers, values, strict=True)]  # as get_db_prep_save, shorter
 
     def __call__(self, alias: str, *values: object) -> object:
         connection = connections[alias]
-        with prepared.cursor(alias) as cursor:
+        with prepared.cursor(connection) as cursor:
             cursor.execute(self.sql, self.params(connection, values))
             return cursor.fetchone()[0] if self.returning else None
 
 
+class PreparedInboxInsert(PreparedInsert):
+    """The inbox row of one handled event, given (event id, subscriber, handled at): its primary
+    key (``inbox_key`` of the first two, migration 0007) is worked out here, so every writer sends
+    the same three values as before the key existed."""
+
+    def __init__(self) -> None:
+        super().__init__(InboxEntry, ("event_subscriber", "event_id", "subscriber", "handled_at"))
+
+    def params(self, connection: BaseDatabaseWrapper, values: tuple[object, ...]) -> list[object]:
+        event_id, subscriber, handled_at = values
+        return super().params(connection, (inbox_key(event_id, str(subscriber)), event_id, subscriber, handled_at))
+
+
 #: The inbox row of one handled event.
-insert_inbox = PreparedInsert(InboxEntry, ("event_id", "subscriber", "handled_at"))
+insert_inbox = PreparedInboxInsert()
 
 _OPEN = ", ".join(f"'{status.value}'" for status in OPEN_STATUSES)
 _TABLE = Publication._meta.db_table
@@ -150,15 +165,14 @@ def _publish_one_sqlite(
 ) -> list[tuple[int, str, str, int]]:
     """``publish_rows`` on SQLite for no subscriber or one: ``_values_sql``'s one row."""
     connection = connections[alias]
-    ops = connection.ops
     params: dict[str, object] = dict(zip(EVENT_FIELDS, _EVENT_PREP.params(connection, event), strict=True))
-    params.update(now=ops.adapt_datetimefield_value(now), no=False)
+    params.update(now=datetime_value(now, connection), no=False)
     if subscribers:
         (subscriber, module), = subscribers
         params.update(subscriber=subscriber, module=module)
         if claimed_by:
-            params.update(key=event[3], claimed_by=claimed_by, lease_until=ops.adapt_datetimefield_value(lease_until))
-    with prepared.cursor(alias) as cursor:
+            params.update(key=event[3], claimed_by=claimed_by, lease_until=datetime_value(lease_until, connection))
+    with prepared.cursor(connection) as cursor:
         cursor.execute(_values_sql(bool(subscribers), bool(claimed_by) and bool(subscribers)), params)
         return cursor.fetchall()
 
@@ -193,18 +207,17 @@ def _publish_select(
 ) -> list[tuple[int, str, str, int]]:
     """``publish_rows`` as ``_insert_sql``'s one ``INSERT ... SELECT`` (PostgreSQL; SQLite for several subscribers)."""
     connection = connections[alias]
-    ops = connection.ops
-    stamp = ops.adapt_datetimefield_value(now)
+    stamp = datetime_value(now, connection)
     params = _EVENT_PREP.params(connection, event) + [stamp, stamp]
     if not subscribers:
         params += [stamp, False]
     elif claimed_by:
-        params += [claimed_by, ops.adapt_datetimefield_value(lease_until), False, event[3]]
+        params += [claimed_by, datetime_value(lease_until, connection), False, event[3]]
     else:
         params += [False]
     for subscriber, module in subscribers:
         params += [subscriber, module]
-    with prepared.cursor(alias) as cursor:
+    with prepared.cursor(connection) as cursor:
         cursor.execute(_insert_sql(connection.vendor, len(subscribers), bool(claimed_by) and bool(subscribers)), params)
         return cursor.fetchall()
 
@@ -222,7 +235,7 @@ def _complete_sql(count: int, compare: bool = False) -> str:
 def complete_publications(alias: str, ids: list[int], now: datetime, claimed_by: str = "") -> list[int]:
     """Mark ``ids`` completed in one statement (with ``claimed_by``, only those it still holds);
     returns those a later event of their key waits for."""
-    params = [connections[alias].ops.adapt_datetimefield_value(now), *ids] + ([claimed_by] if claimed_by else [])
+    params = [datetime_value(now, connections[alias]), *ids] + ([claimed_by] if claimed_by else [])
     with prepared.cursor(alias, listed=len(ids)) as cursor:
         cursor.execute(_complete_sql(len(ids), bool(claimed_by)), params)
         return [pk for pk, holds_back in cursor.fetchall() if holds_back]
@@ -242,15 +255,15 @@ def complete_claimed(alias: str, table: str, pk: int, claimed_by: str, now: date
     ``table`` completed if ``claimed_by`` still holds it. Returns None if it does not (its lease
     ran out and the relay took it back), else whether a later event of its key waits for it."""
     with prepared.cursor(alias) as cursor:
-        cursor.execute(_complete_claimed_sql(table), [connections[alias].ops.adapt_datetimefield_value(now), pk, claimed_by])
+        cursor.execute(_complete_claimed_sql(table), [datetime_value(now, connections[alias]), pk, claimed_by])
         row = cursor.fetchone()
     return None if row is None else bool(row[0])
 
 
 @lru_cache(maxsize=64)
 def _inbox_completing_sql(table: str) -> str:
-    inbox = insert_inbox.sql.split(" VALUES ")[0]  # INSERT INTO seams_inbox (event_id, subscriber, handled_at)
-    return f"WITH c AS ({_complete_claimed_sql(table)}), i AS ({inbox} SELECT %s, %s, %s FROM c RETURNING 1) SELECT c.holds_back FROM c, i"
+    inbox = insert_inbox.sql.split(" VALUES ")[0]  # INSERT INTO seams_inbox (event_subscriber, event_id, subscriber, handled_at)
+    return f"WITH c AS ({_complete_claimed_sql(table)}), i AS ({inbox} SELECT %s, %s, %s, %s FROM c RETURNING 1) SELECT c.holds_back FROM c, i"
 
 
 def insert_inbox_completing(
@@ -264,9 +277,9 @@ def insert_inbox_completing(
     On PostgreSQL one statement (the compare-and-set ``UPDATE`` and the inbox ``INSERT`` in a
     ``WITH`` clause: the row is written only if the publication was still ours); on SQLite two."""
     connection = connections[alias]
-    stamp = connection.ops.adapt_datetimefield_value(now)
+    stamp = datetime_value(now, connection)
     inbox = insert_inbox.params(connection, (event_id, subscriber, now))
-    with prepared.cursor(alias) as cursor:  # one cursor for both statements on SQLite
+    with prepared.cursor(connection) as cursor:  # one cursor for both statements on SQLite
         if connection.vendor != "postgresql":
             cursor.execute(insert_inbox.sql, inbox)
             cursor.execute(_complete_claimed_sql(table), [stamp, pk, claimed_by])

@@ -14,7 +14,6 @@ context current (so the handler's logs and the events it publishes continue the 
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -45,15 +44,23 @@ def count_outcome(event_type: str, subscriber: str, outcome: str) -> None:
 
 class _Counted:
     """``handling`` with nothing to trace: a context manager that only counts the outcome. One per
-    ``(event type, subscriber)``, made once and reused (no generator, no partial per event)."""
+    ``(event type, subscriber)``, made once and reused (no generator, no partial per event), with
+    the delivered counter's labelled child bound once: a delivery moves it without a lookup."""
 
-    __slots__ = ("done",)
+    __slots__ = ("delivered", "event_type", "subscriber")
 
     def __init__(self, event_type: str, subscriber: str) -> None:
-        self.done = functools.partial(count_outcome, event_type, subscriber)
+        self.event_type, self.subscriber = event_type, subscriber
+        self.delivered = EVENTS_DELIVERED.labels(event_type, subscriber).inc
 
     def __enter__(self) -> Callable[[str], None]:
         return self.done
+
+    def done(self, outcome: str) -> None:
+        if outcome == "completed" or outcome == "duplicate":
+            self.delivered()
+        else:
+            count_outcome(self.event_type, self.subscriber, outcome)
 
     def __exit__(self, *exc: object) -> None:
         return None

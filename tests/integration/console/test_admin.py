@@ -87,3 +87,21 @@ def test_the_resubmit_action_leaves_completed_publications_alone(admin_client: C
     assert "Resubmitted 0 publications; 1 left alone" in response.content.decode()
     done.refresh_from_db()
     assert done.status == PublicationStatus.COMPLETED
+
+
+def test_an_inbox_entry_is_listed_and_shown_by_its_event_and_subscriber(admin_client: Client, shop: Client) -> None:
+    """The inbox's primary key is (event id, subscriber) as one column (migration 0007): the list
+    links each entry by it and its page opens, read-only."""
+    from django.contrib.admin.utils import quote
+
+    from contracts.kernel.models import InboxEntry
+
+    place_order(shop, "inbox@example.com", ("KB-101", 1))
+    entry = InboxEntry.objects.using("notifications").order_by("-handled_at").first()
+    assert entry is not None and entry.pk == f"{entry.event_id.hex}:{entry.subscriber}"
+    listed = admin_client.get("/admin/seams/inboxentry/", {"module": "notifications"}).content.decode()
+    link = f"/admin/seams/inboxentry/{quote(entry.pk)}/change/"
+    assert link in listed and entry.subscriber in listed
+    page = admin_client.get(link, {"_changelist_filters": "module=notifications"})
+    assert page.status_code == 200
+    assert str(entry.event_id) in page.content.decode() and 'name="_save"' not in page.content.decode()

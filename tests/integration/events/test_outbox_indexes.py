@@ -146,6 +146,9 @@ def test_the_open_publication_indexes_are_partial(backlog: list[int]) -> None:
         assert name in indexes, f"{name} is missing: {sorted(indexes)}"
         assert "WHERE" in indexes[name] and "completed" not in indexes[name], indexes[name]
     assert "seams_pub_status" not in indexes, "an index over every row's status is back: each publish writes it"
+    assert not any("event_id" in sql for sql in indexes.values()), (
+        "an index on the event id is back (seams_publication_once until 0006): each publish writes it, nothing reads it"
+    )
     condition = indexes["seams_pub_finished"].split(" WHERE ", 1)[1]
     assert "'completed'" in condition and "'dead'" in condition, condition
     assert not any(f"'{s}'" in condition for s in ("pending", "processing", "failed")), condition

@@ -90,6 +90,9 @@ def test_the_status_index_holds_finished_rows_only(history: None) -> None:
         cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'seams_publication'")
         indexes = dict(cursor.fetchall())
     assert "seams_pub_status" not in indexes, "an index over every row's status is back: each publish writes it"
+    assert "sqlite_autoindex_seams_publication_1" not in indexes and not any("event_id" in (sql or "") for sql in indexes.values()), (
+        "an index on the event id is back (seams_publication_once until 0006): each publish writes it, nothing reads it"
+    )
     condition = indexes["seams_pub_finished"].split(" WHERE ", 1)[1]
     assert "'completed'" in condition and "'dead'" in condition, condition
     assert not any(f"'{s}'" in condition for s in ("pending", "processing", "failed")), condition

@@ -1,0 +1,23 @@
+"""Running the kernel's migrations back and forth on one module's database, for migration tests.
+
+``latest`` is the graph's leaf for the ``seams`` app, not a migration named in the test: a test
+that put the database back to "its" migration would leave it without every later one, and the
+tests after it (same session, same test database) would run on an old schema.
+"""
+
+from __future__ import annotations
+
+from django.db import connections
+from django.db.migrations.executor import MigrationExecutor
+
+
+def migrate(alias: str, target: tuple[str, str]) -> MigrationExecutor:
+    """Migrate ``alias``'s ``seams`` tables to ``target``; a fresh executor (the graph as applied now)."""
+    MigrationExecutor(connections[alias]).migrate([target])
+    return MigrationExecutor(connections[alias])
+
+
+def latest(alias: str) -> tuple[str, str]:
+    """The last migration of the kernel's app."""
+    (leaf,) = [node for node in MigrationExecutor(connections[alias]).loader.graph.leaf_nodes() if node[0] == "seams"]
+    return leaf
