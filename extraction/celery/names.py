@@ -9,7 +9,7 @@ outbox forwards again later.
 
 from __future__ import annotations
 
-__all__ = ["ANSWERED_TASKS", "RECEIVE_TASK_NAME", "TASK_NAME"]
+__all__ = ["ANSWERED_TASKS", "HELD_IN_MEMORY", "OUTBOX_TASKS", "RECEIVE_TASK_NAME", "TASK_NAME"]
 
 #: The task of a contract call (``extraction.celery.tasks.call_contract``).
 TASK_NAME = "seams.call_contract"
@@ -17,3 +17,12 @@ TASK_NAME = "seams.call_contract"
 RECEIVE_TASK_NAME = "seams.receive_event"
 #: The tasks somebody waits on, for a few seconds at most.
 ANSWERED_TASKS = frozenset({TASK_NAME, RECEIVE_TASK_NAME})
+#: The outbox's own tasks (``contracts.kernel.tasks``; their names are the dispatcher's,
+#: ``outbox.dispatch.DELIVER_TASK`` and ``DRAIN_TASK``, and the beat schedule's ``seams.relay``).
+#: Redelivering one of their messages is the outbox relay's job, not the broker's: a publication
+#: whose message was lost is still open in the outbox, and the relay sends it again after its lease
+#: (``LEASE``, a minute) or ``STALE_AFTER``, where kombu's unacked index would restore it after its
+#: visibility timeout (an hour), a copy that the claim and the inbox would then drop.
+OUTBOX_TASKS = frozenset({"seams.deliver_publication", "seams.deliver_publications", "seams.relay"})
+#: The tasks the Redis transport keeps out of kombu's unacked index (``redis_transport.QoS``).
+HELD_IN_MEMORY = ANSWERED_TASKS | OUTBOX_TASKS

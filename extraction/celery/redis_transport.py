@@ -34,21 +34,28 @@ counts them). The client holds no connection of its own (it borrows one from the
 per command, as before), so :class:`Channel` keeps one per pool and builds a new one only when kombu
 has replaced the pool (after a reconnect).
 
-**Answered tasks are held in memory until acknowledged** (:class:`QoS`). kombu emulates AMQP's
-acknowledgements on Redis with an unacked index: every message a worker takes is written to a
-hash and a sorted set (``HSET`` + ``ZADD`` in a ``MULTI``, one round trip) and deleted from both
-when it is acknowledged (``ZREM`` + ``HDEL``, another), so that a message whose worker died
-unacknowledged is put back on its queue after the visibility timeout (an hour by default). For
-the transport's own answered tasks (:data:`.names.ANSWERED_TASKS`: a contract call, a forwarded
-event) that index buys nothing: each is acknowledged when it starts (not ``acks_late``), its
-caller waits at most its ``TIMEOUT`` (seconds), and a call put back an hour later is dropped
-unrun by its deadline, a forwarded event by its ``expires`` (its outbox has forwarded it again
-long before). They are kept in the channel's in-memory state only: prefetch limits count them
-as before, a worker that stops (warm shutdown, a lost connection) pushes the ones it had not
-started back on their queue as kombu does (``restore_unacked``), a ``reject(requeue=True)``
-requeues them, and only a worker killed outright loses them, whose callers time out as they did
-(``TransportUnavailable``). Every other task (``seams.deliver_publication``, the relay, the
-project's own) keeps kombu's index.
+**Answered and outbox tasks are held in memory until acknowledged** (:class:`QoS`). kombu
+emulates AMQP's acknowledgements on Redis with an unacked index: every message a worker takes is
+written to a hash and a sorted set (``HSET`` + ``ZADD`` in a ``MULTI``, one round trip) and
+deleted from both when it is acknowledged (``ZREM`` + ``HDEL``, another), so that a message whose
+worker died unacknowledged is put back on its queue after the visibility timeout (an hour by
+default). For the transport's own answered tasks (:data:`.names.ANSWERED_TASKS`: a contract call,
+a forwarded event) that index buys nothing: each is acknowledged when it starts (not
+``acks_late``), its caller waits at most its ``TIMEOUT`` (seconds), and a call put back an hour
+later is dropped unrun by its deadline, a forwarded event by its ``expires`` (its outbox has
+forwarded it again long before). Nor for the outbox's own tasks (:data:`.names.OUTBOX_TASKS`:
+``seams.deliver_publication``, the batch drain, the relay): what redelivers a publication whose
+message was lost is the outbox itself — the publication stays open, and the relay sends it again
+once its lease ran out (a minute by default) or it is ``STALE_AFTER`` old — long before kombu
+would restore the message, whose copy the claim (compare-and-set) and the inbox would drop anyway.
+For them the index was two Redis round trips per event that no guarantee rested on (about 0.6 ms
+of a drained event's wall time on a loaded two-core machine, py-spy on ``bench.events_micro``'s
+worker). Held tasks are kept in the channel's in-memory state only: prefetch limits count them as
+before, a worker that stops (warm shutdown, a lost connection) pushes the ones it had not started
+back on their queue as kombu does (``restore_unacked``), a ``reject(requeue=True)`` requeues them,
+and only a worker killed outright loses them: callers time out as they did
+(``TransportUnavailable``), publications wait for the relay (``tests/e2e/test_event_faults.py``
+kills workers so). Every other task (the project's own) keeps kombu's index.
 """
 
 from __future__ import annotations
@@ -59,7 +66,7 @@ from kombu.transport import redis as kombu_redis
 from kombu.transport import virtual
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from .names import ANSWERED_TASKS
+from .names import HELD_IN_MEMORY
 
 #: The value of ``CELERY_BROKER_TRANSPORT`` that selects this transport.
 TRANSPORT = "extraction.celery.redis_transport:Transport"
@@ -71,16 +78,17 @@ def broker_transport(broker_url: str) -> str | None:
 
 
 class QoS(kombu_redis.QoS):
-    """kombu's Redis QoS, except that answered tasks are never written to the unacked index (see
-    the module's docstring): they are kept in :attr:`_delivered`, as every message is, and nowhere else."""
+    """kombu's Redis QoS, except that answered and outbox tasks are never written to the unacked
+    index (see the module's docstring): they are kept in :attr:`_delivered`, as every message is,
+    and nowhere else."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        #: Delivery tags of the answered tasks taken and not yet acknowledged (acks come from pool threads).
+        #: Delivery tags of the held tasks taken and not yet acknowledged (acks come from pool threads).
         self._held: set[str] = set()
 
     def append(self, message: Any, delivery_tag: str) -> None:
-        if (message.headers or {}).get("task") in ANSWERED_TASKS:
+        if (message.headers or {}).get("task") in HELD_IN_MEMORY:
             self._held.add(delivery_tag)
             virtual.QoS.append(self, message, delivery_tag)  # in memory only: no HSET + ZADD
         else:
@@ -103,7 +111,7 @@ class QoS(kombu_redis.QoS):
             super().reject(delivery_tag, requeue=requeue)
 
     def restore_unacked(self, client: Any = None) -> None:
-        """Put back the answered tasks this channel holds and has not acknowledged (from memory,
+        """Put back the held tasks this channel holds and has not acknowledged (from memory,
         in one pipeline), then the others from the unacked index (kombu's own restore)."""
         held = [(tag, message) for tag, message in list(self._delivered.items()) if tag in self._held and tag not in self._dirty]
         if held:

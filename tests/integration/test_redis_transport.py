@@ -1,8 +1,9 @@
 """``extraction.celery.redis_transport`` against the real Redis broker: publishing and acknowledging
 reuse one ``redis.Redis`` client per connection pool (kombu built one per operation), and a pool
 kombu replaced after a reconnect gets a client of its own; the transport's answered tasks (a
-contract call, a forwarded event) are held unacknowledged in memory, never in kombu's unacked
-index, and still go back on their queue when the channel closes or rejects them.
+contract call, a forwarded event) and the outbox's own tasks (a publication's delivery, the batch
+drain, the relay: the outbox redelivers those) are held unacknowledged in memory, never in kombu's
+unacked index, and still go back on their queue when the channel closes or rejects them.
 
 The queue has a per-test name and is deleted afterwards (the broker is shared with other runs).
 """
@@ -96,8 +97,11 @@ def test_a_replaced_pool_gets_a_client_of_its_own(connection: Connection, queue:
     assert publish_and_take(connection, queue, {"after": "reconnect"}) == {"after": "reconnect"}
 
 
-@pytest.mark.parametrize("task", ["seams.call_contract", "seams.receive_event"])
-def test_an_answered_task_is_held_in_memory_not_in_the_unacked_index(connection: Connection, queue: Queue, task: str) -> None:
+HELD = ["seams.call_contract", "seams.receive_event", "seams.deliver_publication", "seams.deliver_publications", "seams.relay"]
+
+
+@pytest.mark.parametrize("task", HELD)
+def test_an_answered_or_outbox_task_is_held_in_memory_not_in_the_unacked_index(connection: Connection, queue: Queue, task: str) -> None:
     channel = connection.default_channel
     publish(connection, queue, {"call": 1}, task=task)
     message = queue(channel).get(no_ack=False)
@@ -113,7 +117,7 @@ def test_an_answered_task_is_held_in_memory_not_in_the_unacked_index(connection:
 
 def test_any_other_task_keeps_kombus_unacked_index(connection: Connection, queue: Queue) -> None:
     channel = connection.default_channel
-    publish(connection, queue, {"publication": 1}, task="seams.deliver_publication")
+    publish(connection, queue, {"order": 1}, task="shop.send_invoice")
     message = queue(channel).get(no_ack=False)
     assert message is not None
     assert indexed(channel, message.delivery_tag)  # restored after the visibility timeout if the worker dies
@@ -121,17 +125,18 @@ def test_any_other_task_keeps_kombus_unacked_index(connection: Connection, queue
     assert not indexed(channel, message.delivery_tag)
 
 
-def test_an_answered_task_not_yet_acknowledged_goes_back_when_the_channel_closes(queue: Queue) -> None:
+def test_a_held_task_not_yet_acknowledged_goes_back_when_the_channel_closes(queue: Queue) -> None:
     with Connection(settings.CELERY_BROKER_URL, transport=CountingTransport) as first:
         publish(first, queue, {"call": "held"}, task="seams.call_contract")
         publish(first, queue, {"publication": "held"}, task="seams.deliver_publication")
+        publish(first, queue, {"order": "indexed"}, task="shop.send_invoice")
         channel = first.default_channel
-        held = [queue(channel).get(no_ack=False) for _ in range(2)]
+        held = [queue(channel).get(no_ack=False) for _ in range(3)]
         assert all(m is not None for m in held)
-    # closed without acknowledging (a warm shutdown, a lost connection): both are back on the queue
+    # closed without acknowledging (a warm shutdown, a lost connection): all are back on the queue
     with Connection(settings.CELERY_BROKER_URL, transport=CountingTransport) as second:
         channel = second.default_channel
-        back = [queue(channel).get(no_ack=True) for _ in range(2)]
+        back = [queue(channel).get(no_ack=True) for _ in range(3)]
         assert sorted(str(m.payload) for m in back if m is not None) == sorted(str(m.payload) for m in held if m is not None)
         assert all(m is not None and m.headers.get("redelivered") for m in back)
 

@@ -20,6 +20,7 @@ pending at once; while the broker is known to be down they are written pending, 
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -28,9 +29,11 @@ from django.db import transaction
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
+from pydantic_core import from_json as _from_json
+from pydantic_core import to_json as _to_json
 
 from ..bus import EventBackend
-from ..events import Envelope
+from ..events import Envelope, Event
 from ..models import Publication, PublicationStatus
 from ..registry import Registry, Subscriber, get_registry
 from ..remote import RemoteSubscriber, is_remote, remote_subscribers
@@ -40,6 +43,7 @@ from .config import outbox_settings
 from .dispatch import CeleryDispatcher, InlineDispatcher, dispatcher
 from .processing import Claimed, deliver_claimed
 from .statements import publish_rows
+from .values import JsonText
 
 
 class OutboxEventBackend(EventBackend):
@@ -49,8 +53,10 @@ class OutboxEventBackend(EventBackend):
         targets = _targets(envelope.type)
         now = timezone.now()
         event_type, key, publisher = envelope.type, envelope.key, envelope.publisher
-        payload = envelope.event.model_dump(mode="json")
-        values = (envelope.id, event_type, envelope.version, key, payload, envelope.headers, publisher, envelope.occurred_at)
+        payload, text = _payload(envelope.event)
+        headers = envelope.headers
+        event = (envelope.id, event_type, envelope.version, key, text, JsonText(_to_json(headers, ensure_ascii=True).decode()), publisher)
+        values = (*event, envelope.occurred_at)
         sender = dispatcher()
         inline = isinstance(sender, InlineDispatcher)
         claimed_by = WORKER_ID if inline else sender.claim_token()  # type: ignore[union-attr]
@@ -86,7 +92,8 @@ class OutboxEventBackend(EventBackend):
                 continue
             publication = _held(
                 using,
-                (pk, position, *values, name, module, PublicationStatus.PROCESSING, 1, now, now, None)
+                (pk, position, *event[:4], payload(), headers, publisher, envelope.occurred_at, name, module)
+                + (PublicationStatus.PROCESSING, 1, now, now, None)
                 + (WORKER_ID, lease_until, None, "", "", False),
             )
             claimed.append(Claimed(publication, runs, envelope))
@@ -120,6 +127,24 @@ def _held(alias: str, values: tuple[object, ...]) -> Publication:
 
 
 _new = object.__new__
+
+
+def _payload(event: Event) -> tuple[Callable[[], object], object]:
+    """The event's payload as JSON text for the INSERT, and how to get the value the field reads
+    back from it (for the publications ``_held`` builds: parsed only when one is built).
+
+    The text is pydantic-core's ``to_json`` (in Rust): what ``model_dump(mode="json")`` answers,
+    serialised, with ``json.dumps``'s ASCII escapes; only the separators differ, and what Django's
+    JSONField reads back is the same value, keys in the same order. One case differs:
+    pydantic-core writes a non-finite float as ``null`` where ``json.dumps`` writes ``NaN``, which
+    both databases refuse (SQLite's JSON_VALID check, PostgreSQL's jsonb). So a text with a
+    ``null`` in it takes the old way (``model_dump``, which the field's preparer hands to
+    ``json.dumps``), exactly as before."""
+    data = event.__pydantic_serializer__.to_json(event, ensure_ascii=True)
+    if b"null" in data:
+        value = event.model_dump(mode="json")
+        return lambda: value, value
+    return lambda: _from_json(data), JsonText(data.decode())
 
 
 def _after_commit(alias: str, claimed: list[Claimed], waiting: list[int]) -> None:

@@ -17,11 +17,11 @@ import os
 import socket
 import uuid
 from datetime import timedelta
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Any
 
 from django.db import connections
-from django.db.models import Exists, F, Field, OuterRef, Q
+from django.db.models import DEFERRED, Exists, F, Field, OuterRef, Q
 from django.utils import timezone
 
 from ..models import OPEN_STATUSES, Publication, PublicationStatus
@@ -81,7 +81,7 @@ def claim_read(alias: str, pk: int, worker: str = WORKER_ID) -> Publication | No
     with prepared.cursor(alias) as cursor:
         cursor.execute(statement.sql, [worker, lease, pk, stamp, stamp])
         row = cursor.fetchone()
-    return None if row is None else statement.publication(alias, row)
+    return None if row is None else statement.publication(alias, row, worker)
 
 
 def read_claimed(alias: str, ids: list[int], claimed_by: str, margin: timedelta) -> list[Publication]:
@@ -94,7 +94,7 @@ def read_claimed(alias: str, ids: list[int], claimed_by: str, margin: timedelta)
     with prepared.cursor(alias, listed=len(ids)) as cursor:
         cursor.execute(statement.read_sql(len(ids)), [*ids, claimed_by, until])
         rows = cursor.fetchall()
-    return [statement.publication(alias, row) for row in rows]
+    return [statement.publication(alias, row, claimed_by) for row in rows]
 
 
 def release_claims(alias: str, ids: list[int], claimed_by: str) -> int:
@@ -120,13 +120,39 @@ _OPEN = ", ".join(f"'{status.value}'" for status in OPEN_STATUSES)
 _DUE = ", ".join(f"'{s.value}'" for s in (PublicationStatus.PENDING, PublicationStatus.FAILED))
 
 
+#: The columns a worker reads of a publication it runs: the event (the handler's envelope, a
+#: forward's wire form), the span's attributes, and what recording the outcome needs (the attempt
+#: for the retry, the key, position and ``holds_back`` for ordering). Its lifecycle's timestamps,
+#: last error and publisher are not read: they are only written, and converting them (five
+#: timestamps, two texts) was most of what turning the row into a model cost.
+READ_FIELDS = (
+    "id",
+    "position",
+    "key",
+    "event_type",
+    "subscriber",
+    "subscriber_module",
+    "attempts",
+    "holds_back",
+    "event_id",
+    "version",
+    "payload",
+    "headers",
+    "occurred_at",
+)
+
+
 class ClaimRead:
     """The SQL of ``claim_read`` and ``read_claimed`` and how to turn their row into a publication,
     converted from the database exactly as the ORM converts a fetched row (dates, JSON, UUIDs).
-    The publication row holds its event: no join, the same SQL on every vendor."""
+    The publication row holds its event: no join, the same SQL on every vendor. Only
+    ``READ_FIELDS`` are returned; the statement itself says the row's claim and status, and any
+    other field is deferred (read from the database if something asks for it, as the ORM's
+    ``only()`` does)."""
 
     def __init__(self, vendor: str) -> None:
-        self.publication_fields: list[Field[Any, Any]] = list(Publication._meta.concrete_fields)  # type: ignore[arg-type]
+        fields = {f.attname: f for f in Publication._meta.concrete_fields}
+        self.publication_fields: list[Field[Any, Any]] = [fields[name] for name in READ_FIELDS]  # type: ignore[misc]
         returned = ", ".join(f"{_PUB}.{f.column}" for f in self.publication_fields)
         update = (
             f"UPDATE {_PUB} SET status = '{PublicationStatus.PROCESSING.value}', claimed_by = %s, lease_until = %s,"
@@ -145,17 +171,32 @@ class ClaimRead:
             f" AND {_PUB}.lease_until > %s ORDER BY {_PUB}.position"
         )
         self.sql = f"{update}{where} RETURNING {returned}"
+        # Where each of the model's fields comes from: a returned column, the claim, the status
+        # (the last two), or nowhere (deferred).
+        given = {name: i for i, name in enumerate([*READ_FIELDS, "claimed_by", "status"])}
+        self._all_names = [f.attname for f in Publication._meta.concrete_fields]
+        self._places = [given.get(name, -1) for name in self._all_names]
 
     def read_sql(self, count: int) -> str:
         """The SELECT of ``read_claimed`` for ``count`` ids (the same columns as the claim returns)."""
         return self._read.format(marks=", ".join(["%s"] * count))
 
-    def publication(self, alias: str, row: tuple[Any, ...]) -> Publication:
-        return Publication.from_db(alias, self._publication_names, _converted(alias, self._converters(alias), row))
+    def publication(
+        self, alias: str, row: tuple[Any, ...], claimed_by: str, status: str = PublicationStatus.PROCESSING
+    ) -> Publication:
+        """The publication of a returned ``row``, held by ``claimed_by`` in ``status`` (what the
+        statement that returned it made or required it to be)."""
+        values = [*_converted(alias, self._converters(alias), row), claimed_by, status]
+        return Publication.from_db(alias, self._all_names, [DEFERRED if i < 0 else values[i] for i in self._places])
 
-    @cached_property
-    def _publication_names(self) -> list[str]:
-        return [f.attname for f in self.publication_fields]
+    def value(self, name: str, row: tuple[Any, ...], alias: str) -> Any:
+        """One converted column of a returned ``row`` (``name`` of ``READ_FIELDS``)."""
+        i = READ_FIELDS.index(name)
+        (column, functions) = self._converters(alias)[i]
+        value = row[i]
+        for convert in functions:
+            value = convert(value, column, connections[alias])
+        return value
 
     def _converters(self, alias: str) -> list[_Converters]:
         """Per field, the backend's and the field's converters, as the ORM's compiler picks them

@@ -112,7 +112,7 @@ class _Run:
             raise _Elsewhere from None
         if row is None:
             raise _Elsewhere
-        publication = _claim_read_statement(connections[self.alias].vendor).publication(self.alias, row)
+        publication = _claim_read_statement(connections[self.alias].vendor).publication(self.alias, row, claimed_by)
         if publication.subscriber_module != self.module:
             raise _Elsewhere
         try:
@@ -160,11 +160,10 @@ def complete_read(alias: str, table: str, pk: int, claimed_by: str) -> tuple[Any
         row = cursor.fetchone()
         if row is None:
             return None
-        columns = _claim_read_statement(connection.vendor).publication_fields
-        names = [f.attname for f in columns]
-        values = dict(zip(names, row, strict=True))
-        event_id = columns[names.index("event_id")].to_python(values["event_id"])
-        cursor.execute(insert_inbox.sql, insert_inbox.params(connection, (event_id, values["subscriber"], now)))
+        statement = _claim_read_statement(connection.vendor)
+        event_id = statement.value("event_id", row, alias)
+        subscriber = statement.value("subscriber", row, alias)
+        cursor.execute(insert_inbox.sql, insert_inbox.params(connection, (event_id, subscriber, now)))
         return row  # type: ignore[no-any-return]
 
 

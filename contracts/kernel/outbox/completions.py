@@ -102,6 +102,9 @@ class DeferredCompletions:
         self._rides = 0
         self._urgent = False  # BACKLOG reached: the flusher thread writes without waiting for the delay
         self._failures: dict[_Key, int] = {}  # the flusher thread's failed writes in a row, per key
+        # Per alias, (marks waiting, monotonic time of the oldest): what ``ride`` asks first, without
+        # the lock. Replaced whole under the lock whenever marks come or go (``_tally_of``).
+        self._tally: dict[str, tuple[int, float]] = {}
 
     def add(self, alias: str, publications: list[Publication], worker: str) -> None:
         """Mark ``publications`` (claimed by ``worker`` and handled) completed, now or soon."""
@@ -118,6 +121,8 @@ class DeferredCompletions:
             if not marks:
                 self._since[key] = time.monotonic()
             marks.extend(publications)
+            tally = self._tally.get(alias)  # its oldest is older than any mark added since
+            self._tally[alias] = (len(marks), self._since[key]) if tally is None else (tally[0] + len(publications), tally[1])
             if len(marks) >= BACKLOG * config.completion_batch and not self._urgent:
                 self._urgent = True  # no transaction came for them: the thread writes them now
                 self._start()
@@ -138,7 +143,16 @@ class DeferredCompletions:
         the flusher thread writes them when due if the transaction never commits."""
         from django.db import transaction
 
+        # First, without the lock (every publish asks, and the flusher thread may hold it): is
+        # anything due for ``alias``? The tally is replaced whole under the lock, so what is read
+        # here is one state it had; if that is stale, the worst is a ride skipped, and the marks
+        # then ride on the next transaction or are written by the flusher thread after their delay.
+        tally = self._tally.get(alias)
+        if tally is None:
+            return
         config = outbox_settings()
+        if tally[0] < config.completion_batch and tally[1] + config.completion_wait / 2 > time.monotonic():
+            return
         with self._lock:
             keys = [key for key, marks in self._marks.items() if key[0] == alias and marks]
             if not keys:
@@ -214,6 +228,7 @@ class DeferredCompletions:
             self._marks.clear()
             self._since.clear()
             self._riding.clear()
+            self._tally.clear()
 
     def _take_riding(self, alias: str | None = None, until: float = float("inf")) -> list[tuple[_Key, list[Publication]]]:
         """Take the riding marks of ``alias`` (default: every alias) that rode at ``until`` or
@@ -223,7 +238,17 @@ class DeferredCompletions:
 
     def _take(self, key: _Key) -> list[Publication]:
         self._since.pop(key, None)
-        return self._marks.pop(key, [])
+        taken = self._marks.pop(key, [])
+        self._tally_of(key[0])
+        return taken
+
+    def _tally_of(self, alias: str) -> None:
+        """Work ``alias``'s tally out again from the marks (under the lock; when marks are taken or put back)."""
+        keys = [key for key, marks in self._marks.items() if key[0] == alias and marks]
+        if keys:
+            self._tally[alias] = (sum(len(self._marks[key]) for key in keys), min(self._since.get(key, 0.0) for key in keys))
+        else:
+            self._tally.pop(alias, None)
 
     def _start(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -276,6 +301,7 @@ class DeferredCompletions:
                 marks = self._marks.setdefault(key, [])
                 self._since.setdefault(key, time.monotonic())
                 marks.extend(publications)
+                self._tally_of(alias)
         if failures <= RETRIES:
             log.warning("Could not mark %s publications of %s completed (attempt %s); trying again.", len(publications), alias, failures, exc_info=True)
         else:
@@ -288,7 +314,7 @@ class DeferredCompletions:
         self._due = threading.Condition(self._lock)
         self._written = threading.Condition(self._lock)
         self._marks, self._since, self._thread, self._in_flight = {}, {}, None, 0
-        self._riding, self._urgent, self._failures = {}, False, {}
+        self._riding, self._urgent, self._failures, self._tally = {}, False, {}, {}
 
 
 def write(alias: str, publications: list[Publication], worker: str) -> None:
