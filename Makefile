@@ -43,9 +43,13 @@ check: install
 
 # PYTEST_ARGS narrows the run, e.g. PYTEST_ARGS='-m "not own_stack"' skips the tests that always
 # build their own PostgreSQL database and Redis (fault tests, extracted services): CI runs them once.
+# PYTEST_WORKERS: pytest-xdist workers, one test file each at a time, the files that start real
+# processes first (tests/support/xdist_plan.py); most of the time is spent waiting on those
+# processes, so two workers on two cores take about half the wall time. 0 runs in one process.
 PYTEST_ARGS ?=
+PYTEST_WORKERS ?= 2
 test: lint check browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The operator console's browser test drives Debian's chromium through chromium-driver (Selenium,
 # no browser download): installed here when absent (needs root or sudo-less apt, as in CI).

@@ -3,7 +3,9 @@
 Django's test runner treats aliases that share a test database (our PostgreSQL aliases: one
 database, one schema each) as one database and migrates only the first of them, and it never
 creates schemas. ``django_db_setup`` therefore creates the test databases as usual, then creates
-each module's schema and migrates every alias.
+each module's schema and migrates every alias. It asks for ``django_db_modify_db_settings`` first,
+as pytest-django's own does: under pytest-xdist that gives each worker test databases of its own
+(``test_seams_gw0``...; ``tests/support/xdist_plan.py``).
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from django.test.utils import setup_databases, teardown_databases
 from contracts.kernel.databases import migrate_all
 
 #: Seams' own fixtures for users' tests: published_events, deliver_events, scenario, fake_contract.
-pytest_plugins = ["contracts.kernel.pytest_plugin"]
+#: How ``make test`` shares the suite between pytest-xdist workers: tests.support.xdist_plan.
+pytest_plugins = ["contracts.kernel.pytest_plugin", "tests.support.xdist_plan"]
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_test_environment: None, django_db_blocker: pytest.FixtureRequest) -> object:
+def django_db_setup(
+    django_test_environment: None, django_db_modify_db_settings: None, django_db_blocker: pytest.FixtureRequest
+) -> object:
     with django_db_blocker.unblock():
         config = setup_databases(
             verbosity=0, interactive=False, keepdb=False, aliases=set(connections), serialized_aliases=set()

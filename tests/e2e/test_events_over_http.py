@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.support import processes
-from tests.support.processes import ROOT, free_port, gunicorn, manage, project_env, throwaway_database
+from tests.support.processes import ROOT, free_port, gunicorn, manage, migrated_database, project_env
 from tests.support.tokens import customer, staff
 
 pytestmark = pytest.mark.e2e
@@ -61,9 +61,8 @@ def test_an_order_confirmation_is_emailed_once_by_the_notifications_service(
         finally:
             running.__exit__(None, None, None)
 
-    with throwaway_database(tmp_path) as db_env:
+    with migrated_database(tmp_path) as db_env:
         base_env = {**db_env, "DEBUG": "false", "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
-        manage(["migrate_modules"], project_env(base_env))
         service_env = project_env({**base_env, "SEAMS_MODULES": "notifications"})
         monolith_env = project_env({**base_env, "SEAMS_BIND_NOTIFICATIONS": f"http://127.0.0.1:{port}"})
 

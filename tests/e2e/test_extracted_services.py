@@ -36,7 +36,7 @@ from tests.support.services import (
     web_command,
     worker_command,
 )
-from tests.support.stack import PrivateRedis, Process, postgres_database
+from tests.support.stack import PrivateRedis, Process, postgres_database, stop_all
 from tests.support.tokens import customer, staff
 
 pytestmark = [pytest.mark.e2e, pytest.mark.own_stack]
@@ -96,8 +96,7 @@ def running(processes: list[Process]) -> Iterator[None]:
     try:
         yield
     finally:
-        for process in reversed(processes):
-            process.stop()
+        stop_all(processes)
 
 
 # --- the flow, through the monolith's public API -----------------------------------------------------
@@ -259,8 +258,7 @@ def test_the_order_flow_runs_with_the_module_extracted_then_reinlined(
                 assert log.count(text) >= times, f"the service's {which} log lacks {text!r} x{times}:\n{log[-3000:]}"
 
         # The service stops: the monolith, still bound to it, cannot answer the module's paths.
-        svc_web.stop()
-        svc_worker.stop()
+        stop_all([svc_web, svc_worker])
         down = httpx.get(f"{monolith_url}{PUBLIC_PATH[label]}", timeout=60)
         assert down.status_code == 503, down.text
         assert down.headers.get("Retry-After")

@@ -11,16 +11,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import ROOT, gunicorn, manage, project_env, throwaway_database
+from tests.support.processes import ROOT, gunicorn, migrated_database, project_env
 from tests.support.tokens import customer, staff
 
 pytestmark = pytest.mark.e2e
 
 
 def test_the_monolith_forwards_an_extracted_modules_paths(tmp_path: Path) -> None:
-    with throwaway_database(tmp_path) as db_env:
+    with migrated_database(tmp_path) as db_env:
         base_env = {**db_env, "DEBUG": "false", "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
-        manage(["migrate_modules"], project_env(base_env))
         service_env = project_env({**base_env, "SEAMS_MODULES": "catalog"})
         with gunicorn(service_env, log=tmp_path / "catalog.log") as service:
             monolith_env = project_env({**base_env, "SEAMS_BIND_CATALOG": service})

@@ -42,7 +42,7 @@ from tests.support.services import (
     web_command,
     worker_command,
 )
-from tests.support.stack import PrivateRedis, Process, postgres_database
+from tests.support.stack import PrivateRedis, Process, postgres_database, stop_all
 from tests.support.tokens import customer, staff
 from tests.support.tracing import TRACE_ID, TRACEPARENT, in_trace, wait_for_spans
 
@@ -77,8 +77,7 @@ def running(processes: list[Process]) -> Iterator[None]:
             process.start()
         yield
     finally:
-        for process in reversed(processes):
-            process.stop()
+        stop_all(processes)
 
 
 def scrape(base: str) -> dict:

@@ -8,16 +8,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import gunicorn, manage, project_env, throwaway_database
+from tests.support.processes import gunicorn, manage, migrated_database, project_env
 from tests.support.tokens import customer, staff
 
 pytestmark = pytest.mark.e2e
 
 
 def test_order_flow_over_http(tmp_path: Path) -> None:
-    with throwaway_database(tmp_path) as db_env:
+    with migrated_database(tmp_path) as db_env:
         env = project_env({**db_env, "DEBUG": "false", "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"})
-        manage(["migrate_modules"], env)
         seeded = manage(["seed_shop", "--if-empty"], env)
         assert "product" in seeded.stdout.lower()
         with gunicorn(env, log=tmp_path / "gunicorn.log") as base, httpx.Client(base_url=base, timeout=30) as http:

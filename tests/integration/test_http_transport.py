@@ -19,7 +19,7 @@ from extraction.http import TransportUnavailable
 from extraction.http.breaker import OPEN, reset_breakers
 from extraction.http.client import channel_of
 from tests.support.identity import TEST_CALLERS, service_headers
-from tests.support.processes import free_port, gunicorn, manage, project_env, throwaway_database
+from tests.support.processes import free_port, gunicorn, migrated_database, project_env
 from tests.support.tokens import customer, staff
 from tests.support.tracing import TRACE_ID, in_trace, read_spans, wait_for_spans
 
@@ -32,10 +32,9 @@ ORDERS = "modules.orders.services"  # a caller that declares Catalog in its mani
 def server_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A migrated project database and the environment of a server process using it."""
     tmp = tmp_path_factory.mktemp("http-transport")
-    with throwaway_database(tmp) as db_env:
+    with migrated_database(tmp) as db_env:
         env = project_env({**db_env, "DEBUG": "false", "SEAMS_TRACE_FILE": str(tmp / "spans.jsonl"),
                            "SEAMS_INTERNAL": "all"})  # the test process calls in
-        manage(["migrate_modules"], env)
         yield env
 
 

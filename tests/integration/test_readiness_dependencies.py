@@ -17,7 +17,7 @@ from tests.support.processes import free_port, gunicorn, project_env
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
 #: A Redis database of the console tests' own: no worker of anyone else's listens on it.
-BROKER = "redis://127.0.0.1:6379/13"
+BROKER = "redis://127.0.0.1:6379/3"
 
 
 def http_binding(url: str) -> dict[str, dict[str, str]]:

@@ -55,17 +55,33 @@ class Process:
             self.kills += 1
 
     def stop(self, timeout: float = 20) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        """SIGTERM the process group; SIGKILL it if it has not exited within ``timeout``."""
+        stop_all([self], timeout)
+
+    def terminate(self) -> None:
+        """SIGTERM the process group (``stop_all`` waits)."""
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
 
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:]) if self.log.exists() else ""
+
+
+def stop_all(processes: list[Process], timeout: float = 20) -> None:
+    """Stop several processes at once: SIGTERM to each, then wait for each (SIGKILL after
+    ``timeout``). Their graceful shutdowns (gunicorn's, Celery's warm one) overlap instead of
+    adding up, which is most of a multi-process test's teardown."""
+    running = [p for p in processes if p.proc is not None and p.proc.poll() is None]
+    for process in running:
+        process.terminate()
+    deadline = time.monotonic() + timeout
+    for process in running:
+        assert process.proc is not None
+        try:
+            process.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 class PrivateRedis:
@@ -163,8 +179,7 @@ class Stack:
         return self.add(name, [sys.executable, "manage.py", "relay_events", "--interval", str(interval)])
 
     def stop(self) -> None:
-        for process in self.processes:
-            process.stop()
+        stop_all(self.processes)
 
     def query(self, sql: str) -> list[tuple[object, ...]]:
         with psycopg.connect(self.database_url, autocommit=True) as conn:

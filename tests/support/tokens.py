@@ -8,6 +8,7 @@ in ``os.environ`` so that the in-process API and every subprocess (``project_env
 
 from __future__ import annotations
 
+import os
 import secrets
 import tempfile
 from pathlib import Path
@@ -18,9 +19,14 @@ ISSUER = "seams-tests"
 AUDIENCE = "seams-api-tests"
 STAFF_SCOPE = "shop:staff"
 CUSTOMER_SCOPE = "shop:customer"
-KEYS_DIR = Path(tempfile.mkdtemp(prefix="seams-test-keys-"))
+#: Made by the first process of the run that imports this module (pytest, or pytest-xdist's
+#: controller) and inherited by the rest through the environment: the xdist workers inherit the
+#: controller's ``api_env()`` (tests/settings.py only sets what is unset), so they must sign with
+#: the same keys and SECRET_KEY.
+KEYS_DIR = Path(os.environ.get("PYTEST_SEAMS_KEYS_DIR") or tempfile.mkdtemp(prefix="seams-test-keys-"))
 _, JWKS_FILE = ensure_dev_keys(KEYS_DIR)
-SECRET_KEY = secrets.token_urlsafe(50)
+SECRET_KEY = os.environ.get("PYTEST_SEAMS_SECRET_KEY") or secrets.token_urlsafe(50)
+os.environ["PYTEST_SEAMS_KEYS_DIR"], os.environ["PYTEST_SEAMS_SECRET_KEY"] = str(KEYS_DIR), SECRET_KEY
 
 
 def api_env() -> dict[str, str]:

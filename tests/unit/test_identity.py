@@ -311,7 +311,7 @@ def replay_settings(location: str) -> override_settings:
 def test_with_redis_a_token_replayed_to_another_worker_is_refused() -> None:
     from extraction.identity import replay
 
-    with replay_settings("redis://127.0.0.1:6379/14"):
+    with replay_settings("redis://127.0.0.1:6379/4"):
         token = issue("orders", "catalog")
         assert verify(token, "catalog").module == "orders"
         replay.reset()  # another worker process: nothing of this one's record

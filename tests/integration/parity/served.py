@@ -27,8 +27,8 @@ from django.test import Client
 from contracts.catalog import Catalog, ProductNotFound
 from extraction.wire import TransportUnavailable
 from tests.support.identity import TEST_CALLERS
-from tests.support.processes import BIN, free_port, manage, project_env, throwaway_database
-from tests.support.stack import Process
+from tests.support.processes import BIN, free_port, migrated_database, project_env
+from tests.support.stack import Process, stop_all
 from tests.support.tokens import customer, staff
 
 #: The modules whose contracts the parity suite calls remotely.
@@ -103,7 +103,7 @@ class ServedShop:
     # --- life cycle ---------------------------------------------------------------------------
     def prepare(self) -> None:
         """A migrated database and the environment of the processes using it."""
-        db_env = self._resources.enter_context(throwaway_database(self.root))
+        db_env = self._resources.enter_context(migrated_database(self.root))
         env = project_env(
             {
                 **db_env,
@@ -118,7 +118,6 @@ class ServedShop:
         )
         # The served processes serve their modules in-process (a binding here would loop).
         self.env = {k: v for k, v in env.items() if not k.startswith("SEAMS_BIND_")}
-        manage(["migrate_modules"], self.env)
 
     def start(self) -> None:
         """Start the worker and gunicorn side by side, then wait until both answer."""
@@ -171,9 +170,7 @@ class ServedShop:
         return self._base_url
 
     def stop(self) -> None:
-        for process in (self._worker, self._web):
-            if process is not None:
-                process.stop(timeout=15)  # SIGTERM, then SIGKILL
+        stop_all([p for p in (self._worker, self._web) if p is not None], timeout=15)  # SIGTERM, then SIGKILL
         if self._http is not None:
             self._http.close()
         forget_queues(self.broker_url, list(self.queues.values()), worker=f"rpc-{self.token}")
