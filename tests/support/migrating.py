@@ -7,6 +7,9 @@ tests after it (same session, same test database) would run on an old schema.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 
@@ -21,3 +24,14 @@ def latest(alias: str) -> tuple[str, str]:
     """The last migration of the kernel's app."""
     (leaf,) = [node for node in MigrationExecutor(connections[alias]).loader.graph.leaf_nodes() if node[0] == "seams"]
     return leaf
+
+
+@contextmanager
+def at_migration(alias: str, target: tuple[str, str]) -> Iterator[MigrationExecutor]:
+    """``alias``'s ``seams`` tables at ``target`` for the block (the executor of that state), put
+    back to the latest migration afterwards, whatever happens."""
+    executor = migrate(alias, target)
+    try:
+        yield executor
+    finally:
+        migrate(alias, latest(alias))

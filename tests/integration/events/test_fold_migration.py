@@ -20,7 +20,7 @@ from django.utils import timezone
 from contracts.kernel.models import NO_SUBSCRIBER, Publication
 from contracts.kernel.operations import unsubscribed_events
 from contracts.kernel.outbox.statements import publish_rows
-from tests.support.migrating import latest
+from tests.support.migrating import at_migration
 
 ALIAS = "orders"
 BEFORE, AFTER = ("seams", "0003_publication_event_no_extra_index"), ("seams", "0004_fold_event_into_publication")
@@ -39,11 +39,8 @@ def migrate(target: tuple[str, str]) -> MigrationExecutor:
 def before() -> Iterator[MigrationExecutor]:
     """The module's database at 0003; put back to the latest migration afterwards (not 0004: every
     later one too), whatever happens."""
-    executor = migrate(BEFORE)
-    try:
+    with at_migration(ALIAS, BEFORE) as executor:
         yield executor
-    finally:
-        migrate(latest(ALIAS))
 
 
 def old_outbox(executor: MigrationExecutor) -> dict[str, object]:

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from contracts.kernel.models import InboxEntry
 from contracts.kernel.outbox.statements import insert_inbox
-from tests.support.migrating import latest, migrate
+from tests.support.migrating import at_migration, migrate
 
 ALIAS = "notifications"
 BEFORE, AFTER = ("seams", "0006_publication_no_event_index"), ("seams", "0007_inbox_one_btree")
@@ -69,12 +69,9 @@ def test_the_inbox_is_one_b_tree_and_refuses_a_second_delivery() -> None:
 
 @pytest.fixture
 def before() -> Iterator[None]:
-    """The module's database at 0006; put back to the latest migration afterwards, whatever happens."""
-    migrate(ALIAS, BEFORE)
-    try:
+    """The module's database at 0006 for the test."""
+    with at_migration(ALIAS, BEFORE):
         yield
-    finally:
-        migrate(ALIAS, latest(ALIAS))
 
 
 def old_inbox() -> list[tuple[uuid.UUID, str]]:

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from contracts.kernel.models import Publication
 from contracts.kernel.outbox.statements import publish_rows
-from tests.support.migrating import latest, migrate
+from tests.support.migrating import at_migration, migrate
 
 ALIAS = "orders"
 BEFORE, AFTER = ("seams", "0005_publication_finished_index"), ("seams", "0006_publication_no_event_index")
@@ -27,12 +27,9 @@ pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 @pytest.fixture
 def before() -> Iterator[None]:
-    """The module's database at 0005; put back to the latest migration afterwards, whatever happens."""
-    migrate(ALIAS, BEFORE)
-    try:
+    """The module's database at 0005 for the test."""
+    with at_migration(ALIAS, BEFORE):
         yield
-    finally:
-        migrate(ALIAS, latest(ALIAS))
 
 
 def publication_indexes() -> set[str]:
