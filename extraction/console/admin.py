@@ -87,6 +87,19 @@ class ModuleDatabaseAdmin(admin.ModelAdmin):
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return bool(request.user.is_active and request.user.is_staff)
 
+    # A NUL character in a row's id or a search term: no row can match it, and PostgreSQL refuses
+    # it in a text parameter (DataError, a 500) where SQLite just finds nothing. The inbox's
+    # primary key is text since migration 0007, so its change page takes any string.
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        if "\x00" in object_id:
+            return None  # the admin answers "does not exist", as for any unknown id
+        return super().get_object(request, object_id, from_field)
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        if "\x00" in search_term:
+            return queryset.none(), False
+        return super().get_search_results(request, queryset, search_term)
+
 
 def _pretty(value: Any) -> str:
     return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True, default=str))
