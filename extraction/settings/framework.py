@@ -41,6 +41,7 @@ def middleware(*, gateway: bool, admin: bool) -> list[str]:
     """``MIDDLEWARE`` in the order the guarantees need (metrics first, the API's guards before sessions)."""
     return [
         "contracts.kernel.telemetry.middleware.MetricsMiddleware",  # first: it counts the gateway's answers too
+        "extraction.paths.WsgiPathMiddleware",  # PATH_INFO in WSGI's form for tracing: /api/☃ is a 404, not a 500
         "extraction.hosts.BadHostMiddleware",  # a Host outside ALLOWED_HOSTS: JSON 400, not Django's HTML page
         "django.middleware.security.SecurityMiddleware",
         "extraction.publicapi.middleware.JsonOnlyMiddleware",  # /api/ bodies: application/json or 415/413
