@@ -6,6 +6,7 @@ with ``DATABASE_URL``), for the values the outbox writes and for those it hands 
 from __future__ import annotations
 
 import datetime
+import json
 import uuid
 import zoneinfo
 from typing import Any
@@ -99,3 +100,39 @@ def test_the_inbox_insert_sends_what_the_fields_would() -> None:
 def test_a_field_the_outbox_does_not_know_keeps_its_own_path() -> None:
     field = Publication._meta.get_field("holds_back")  # a BooleanField: no short way
     assert values.preparer(field) == field.get_db_prep_save
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        (uuid.uuid4(), "orders.OrderPlaced", 1, "42", values.JsonText('{"order_id":42}'), values.JsonText("{}"), "orders", AWARE),
+        (uuid.uuid4(), "orders.OrderPlaced", 2, None, values.JsonText("[]"), values.JsonText('{"a":1}'), "orders", timezone.now()),
+        (uuid.uuid4(), "orders.OrderPlaced", 1, "7", values.JsonText("{}"), values.JsonText("{}"), "orders", AWARE.replace(microsecond=0)),
+        # Not the usual types: through the preparers.
+        (uuid.uuid4(), lazystr("orders.Lazy"), 1, lazystr("7"), {"a": 1}, {}, "orders", ELSEWHERE),
+        ("0190f1e2-3c4d-7e5f-8a9b-0c1d2e3f4a5b", "orders.X", True, "7", values.JsonText("{}"), {}, "orders", AWARE),
+    ],
+)
+def test_sqlite_event_and_inbox_values_in_one_step_are_the_fields_own(event: tuple[Any, ...]) -> None:
+    """``statements._event_params_sqlite`` and the inbox row's ``params`` on SQLite answer, for
+    the types the backend gives and for any other, what each field's ``get_db_prep_save`` answers."""
+    from contracts.kernel.outbox.statements import _event_params_sqlite
+
+    connection = connections[ALIAS]
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's one-step values")
+    expected = {}
+    for name, value in zip(EVENT_FIELDS, event, strict=True):
+        if type(value) is values.JsonText:
+            value = json.loads(value.text)
+        expected[name] = Publication._meta.get_field(name).get_db_prep_save(value, connection)
+    got = _event_params_sqlite(connection, event)
+    for name in ("payload", "headers"):  # the same JSON value (JsonText's separators may differ)
+        assert json.loads(got.pop(name)) == json.loads(expected.pop(name))
+    assert got == expected
+    event_id, handled_at = event[0], event[7]
+    fields = [InboxEntry._meta.get_field(name) for name in ("event_subscriber", "event_id", "subscriber", "handled_at")]
+    row = (inbox_key(event_id, "x.y"), event_id, "x.y", handled_at)
+    assert insert_inbox.params(connection, (event_id, "x.y", handled_at)) == [
+        field.get_db_prep_save(value, connection) for field, value in zip(fields, row, strict=True)
+    ]
