@@ -60,7 +60,7 @@ class PreparedInboxInsert(PreparedInsert):
             and handled_at.tzinfo is UTC and connection.vendor == "sqlite" and connection.timezone is UTC
         ):  # fmt: skip
             hex_id = event_id.hex  # what the preparers answer for these types, in one step (SQLite, UTC)
-            return [f"{hex_id}:{subscriber}", hex_id, subscriber, str(handled_at)[:-6]]
+            return [f"{hex_id}:{subscriber}", hex_id, subscriber, handled_at.isoformat(" ")[:-6]]
         return super().params(connection, (inbox_key(event_id, str(subscriber)), event_id, subscriber, handled_at))
 
 
@@ -153,7 +153,7 @@ def _event_params_sqlite(connection: BaseDatabaseWrapper, event: tuple[object, .
     ):  # fmt: skip
         return {
             "event_id": event_id.hex, "event_type": event_type, "version": version, "key": key, "payload": payload.text,
-            "headers": headers.text, "publisher": publisher, "occurred_at": str(occurred_at)[:-6],
+            "headers": headers.text, "publisher": publisher, "occurred_at": occurred_at.isoformat(" ")[:-6],
         }  # fmt: skip
     return dict(zip(EVENT_FIELDS, _EVENT_PREP.params(connection, event), strict=True))
 

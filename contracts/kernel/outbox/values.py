@@ -65,11 +65,14 @@ _Jsonb: Any = None
 def datetime_value(value: Any, connection: BaseDatabaseWrapper) -> Any:
     """``connection.ops.adapt_datetimefield_value(value)`` (what a ``DateTimeField`` writes): on
     SQLite an aware datetime is written as its naive text in the connection's time zone
-    (``str(timezone.make_naive(value, connection.timezone))``), on PostgreSQL as itself. The
+    (``str(timezone.make_naive(value, connection.timezone))``, which is its ``isoformat(" ")``), on
+    PostgreSQL as itself. The
     connection's ``timezone`` is None unless ``USE_TZ`` (Django forgets it when that setting
     changes): without time zones SQLite's own adaptation refuses an aware datetime."""
     if type(value) is _DATETIME and value.tzinfo is _UTC and connection.vendor == "sqlite" and connection.timezone is _UTC:
-        return str(value)[:-6]  # the usual case (timezone.now() in UTC): its text less its "+00:00", nothing to convert
+        # The usual case (timezone.now() in UTC): its text less its "+00:00", nothing to convert.
+        # isoformat(" ") is what str() answers (the datetime's __str__ calls it by name: half as fast).
+        return value.isoformat(" ")[:-6]
     if type(value) is _DATETIME and value.utcoffset() is not None:
         vendor = connection.vendor
         if vendor == "postgresql":
@@ -77,7 +80,7 @@ def datetime_value(value: Any, connection: BaseDatabaseWrapper) -> Any:
         if vendor == "sqlite":
             zone = connection.timezone
             if zone is datetime.UTC:  # the text of the UTC time less its "+00:00": replace() costs more than the rest
-                return str(value.astimezone(zone))[:-6]
+                return value.astimezone(zone).isoformat(" ")[:-6]
             if zone is not None:
                 return str(value.astimezone(zone).replace(tzinfo=None))
     return connection.ops.adapt_datetimefield_value(value)
