@@ -51,7 +51,8 @@ class _Converted(SQLiteCursorWrapper):
     def execute(self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> Any:
         if params is None:  # as Django: a statement without parameters is not converted
             return Database.Cursor.execute(self, query)
-        if isinstance(params, Mapping):
+        kind = type(params)  # a dict or a list, the outbox's own: no isinstance of the ABC (~0.4 µs each)
+        if kind is dict or (kind is not list and kind is not tuple and isinstance(params, Mapping)):
             return Database.Cursor.execute(self, named(query), params)
         return Database.Cursor.execute(self, qmark(query), params)
 
