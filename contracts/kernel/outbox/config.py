@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -39,7 +39,7 @@ class OutboxSettings:
     #: before 1.21, or without ``max_prepared_statements``).
     prepared_statements: bool = True
 
-    @property
+    @cached_property  # read on every publish and handled event: worked out once per settings
     def completion_wait(self) -> float:
         """How long a completion mark may wait: ``completion_delay``, at most a quarter of ``lease``."""
         return min(self.completion_delay, self.lease / 4)
