@@ -10,7 +10,6 @@ nor the other subscribers.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import dataclasses
 import logging
@@ -148,11 +147,6 @@ def deliver(envelope: Envelope) -> None:
             )
 
 
-#: What ``run_subscriber`` enters instead of ``tracing.attach`` when the envelope carries no trace
-#: context: reusable, and it saves a generator per handler run.
-_NO_CONTEXT = contextlib.nullcontext()
-
-
 def run_subscriber(
     subscriber: Subscriber, envelope: Envelope, before: Callable[[], object] | None = None, alias: str | None = None
 ) -> Any:
@@ -172,12 +166,18 @@ def run_subscriber(
         # The handler declared another version of the event: it gets that one (upcasting.py).
         envelope = dataclasses.replace(envelope, event=convert(envelope.event, subscriber.event))
     headers = envelope.headers
-    # The envelope's trace context, when it carries one (``tracing.attach`` would check the same).
-    context = tracing.attach(headers) if headers and "traceparent" in headers else _NO_CONTEXT
-    with context, transaction.atomic(using=alias):
+    if headers and "traceparent" in headers:  # the envelope's trace context (``tracing.attach`` checks the same)
+        with tracing.attach(headers), transaction.atomic(using=alias):
+            if before is not None:
+                before()
+            return call_handler(subscriber, envelope)
+    with transaction.atomic(using=alias):  # no context to attach: no context manager for it
         if before is not None:
             before()
-        return call_handler(subscriber, envelope)
+        # ``call_handler``, inline: the version is the handler's already
+        if subscriber.wants_envelope:
+            return subscriber.handler(envelope.event, envelope)
+        return subscriber.handler(envelope.event)
 
 
 def call_handler(subscriber: Subscriber, envelope: Envelope) -> Any:

@@ -28,7 +28,6 @@ from django.core.signals import setting_changed
 from django.db import transaction
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
-from django.utils import timezone
 from pydantic_core import from_json as _from_json
 from pydantic_core import to_json as _to_json
 
@@ -40,6 +39,7 @@ from ..remote import RemoteSubscriber, is_remote, remote_subscribers
 from ..telemetry.events import published_counter
 from .claiming import WORKER_ID
 from .completions import deferred
+from .config import now as _now
 from .config import outbox_settings
 from .dispatch import CeleryDispatcher, InlineDispatcher, dispatcher
 from .processing import Claimed, deliver_claimed
@@ -58,7 +58,7 @@ class OutboxEventBackend(EventBackend):
     def publish(self, envelope: Envelope, using: str) -> None:
         targets = _targets(envelope.type)
         count = published_counter(envelope.type)
-        now = timezone.now()
+        now = _now()
         event_type, key, publisher = envelope.type, envelope.key, envelope.publisher
         payload, text = _payload(envelope.event)
         headers = envelope.headers

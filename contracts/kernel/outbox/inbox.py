@@ -13,7 +13,6 @@ from datetime import datetime
 
 import pydantic
 from django.db import IntegrityError
-from django.utils import timezone
 
 from ..bus import run_subscriber
 from ..errors import Undeliverable
@@ -22,6 +21,7 @@ from ..modules import get_module
 from ..registry import Subscriber, get_registry
 from ..telemetry import tracing
 from ..upcasting import payload_for, unknown_version
+from .config import now as _now
 from .statements import insert_inbox, insert_inbox_completing
 
 
@@ -83,10 +83,10 @@ def handle_once(subscriber: Subscriber, envelope: Envelope, completing: Completi
     def write_inbox() -> None:
         try:
             if completing is None:
-                insert_inbox(alias, envelope.id, subscriber.name, timezone.now())
+                insert_inbox(alias, envelope.id, subscriber.name, _now())
                 return
             c = completing
-            holds_back = insert_inbox_completing(alias, envelope.id, subscriber.name, timezone.now(), c.table, c.pk, c.claimed_by)
+            holds_back = insert_inbox_completing(alias, envelope.id, subscriber.name, _now(), c.table, c.pk, c.claimed_by)
         except IntegrityError:
             raise _Duplicate from None
         if holds_back is None:

@@ -25,9 +25,9 @@ from __future__ import annotations
 import random
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from typing import NamedTuple
 
 from django.db import transaction
 from django.db.models import Subquery
@@ -40,7 +40,7 @@ from ..models import OPEN_STATUSES, Publication, PublicationStatus
 from ..modules import get_module
 from ..registry import Subscriber
 from ..remote import RemoteSubscriber, is_remote
-from ..telemetry.events import handling, record_error
+from ..telemetry.events import handling, record_error, untraced
 from .claiming import WORKER_ID, claim_many, claim_read, read_claimed
 from .completions import deferred
 from .config import OutboxSettings, outbox_settings
@@ -53,9 +53,9 @@ from .statements import complete_publications, reachable_table
 LEASE_MARGIN = timedelta(seconds=1)
 
 
-@dataclass(frozen=True)
-class Claimed:
-    """A publication this process holds the claim on, with what it takes to run it."""
+class Claimed(NamedTuple):
+    """A publication this process holds the claim on, with what it takes to run it (a named tuple:
+    built on every inline event, at a third of a frozen dataclass's bytecodes)."""
 
     publication: Publication  # its event in it (built in memory on the fast path)
     subscriber: Subscriber | RemoteSubscriber
@@ -197,8 +197,14 @@ def _observed(alias: str, publication: Publication, run: Callable[[], str]) -> s
 
 
 def _attempt(alias: str, item: Claimed) -> str:
-    """``_observed(alias, item.publication, lambda: _run(alias, item))``, without the lambda."""
+    """``_observed(alias, item.publication, lambda: _run(alias, item))``, without the lambda; with
+    nothing to trace, without the context manager either (``untraced``: only the count)."""
     p = item.publication
+    count = untraced(p.headers, p.event_type, p.subscriber)
+    if count is not None:
+        outcome = _run(alias, item)
+        count(outcome)
+        return outcome
     with handling(p.headers, p.event_type, p.subscriber, p.subscriber_module, p.event_id, p.attempts) as done:
         outcome = _run(alias, item)
         done(outcome)

@@ -22,7 +22,9 @@ from typing import Any
 from . import tracing
 from .metrics import EVENTS_DEAD, EVENTS_DELIVERED, EVENTS_FAILED, EVENTS_PUBLISHED
 
-__all__ = ["count_outcome", "flush_tallies", "forwarding", "handling", "published_counter", "record_error", "relaying"]
+__all__ = [
+    "count_outcome", "flush_tallies", "forwarding", "handling", "published_counter", "record_error", "relaying", "untraced",
+]
 
 
 class Tally:
@@ -137,6 +139,18 @@ def handling(
             counted = _counted[(event_type, subscriber)] = _Counted(event_type, subscriber)
         return counted
     return _traced(headers, event_type, subscriber, module, event_id, attempt)
+
+
+def untraced(headers: Mapping[str, Any] | None, event_type: str, subscriber: str) -> Callable[[str], None] | None:
+    """``done`` of :func:`handling` when it would open no span (nothing to trace or continue), to
+    call with the outcome without entering a context manager; None when it would (then use
+    :func:`handling`)."""
+    if (headers and "traceparent" in headers) or tracing.active():
+        return None
+    counted = _counted.get((event_type, subscriber))
+    if counted is None:
+        counted = _counted[(event_type, subscriber)] = _Counted(event_type, subscriber)
+    return counted.done
 
 
 @contextlib.contextmanager
