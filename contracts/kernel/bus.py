@@ -103,9 +103,7 @@ def publish(event: Event, *, headers: dict[str, str] | None = None, _caller: str
     if tracing.active():
         envelope = _publish_traced(event, publisher.label, alias, headers, backend)
     else:  # no span to open: the same steps without the span's context manager and attributes
-        envelope = Envelope(
-            event=event, key=event.event_key(), headers={**tracing.carrier(), "publisher": publisher.label, **(headers or {})}
-        )
+        envelope = Envelope.fresh(event, event.event_key(), {**tracing.carrier(), "publisher": publisher.label, **(headers or {})})
         backend.publish(envelope, using=alias)
     if not backend.counts_published:
         connection.on_commit(published_counter(envelope.type))  # only what commits counts
