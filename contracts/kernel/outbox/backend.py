@@ -23,6 +23,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from django.core.signals import setting_changed
 from django.db import transaction
@@ -106,7 +107,7 @@ class OutboxEventBackend(EventBackend):
                 + (WORKER_ID, lease_until, None, "", "", False),
             )
             claimed.append(Claimed(publication, runs, envelope))
-        transaction.on_commit(lambda: _after_commit(using, claimed, waiting, count), using=using)
+        transaction.on_commit(partial(_after_commit, using, claimed, waiting, count), using=using)
 
 
 #: The columns ``_held`` is given, in the order of the values above: the model's concrete fields'
@@ -153,7 +154,7 @@ def _payload(event: Event) -> tuple[Callable[[], object], object]:
     if b"null" in data:
         value = event.model_dump(mode="json")
         return lambda: value, value
-    return lambda: _from_json(data), JsonText(data.decode())
+    return partial(_from_json, data), JsonText(data.decode())
 
 
 def _after_commit(alias: str, claimed: list[Claimed], waiting: list[int], count: Callable[[], None]) -> None:
