@@ -18,7 +18,8 @@ from django.test import override_settings
 from contracts.kernel.models import Publication
 from contracts.kernel.outbox.completions import IDLE_POLLS, DeferredCompletions
 
-EVENTS = {"COMPLETION_DELAY": 0.05, "COMPLETION_BATCH": 100}
+#: Long enough that the polls after a write (IDLE_POLLS of them, 4 s) outlast a busy machine's pauses.
+EVENTS = {"COMPLETION_DELAY": 0.5, "COMPLETION_BATCH": 100}
 
 
 class CountingCondition(threading.Condition):
@@ -89,7 +90,8 @@ def test_a_mark_after_a_waiting_deadline_wakes_nothing() -> None:
     marks, due, writes = completions()
     marks.add("orders", mark(1), "w")
     until(lambda: 0 < marks._wakes_at < float("inf"))  # it waits for mark 1's deadline, 10 s away
-    taken = marks._take(("orders", "w"))  # as a ride takes them (its transaction then commits)
+    with marks._lock:
+        taken = marks._take(("orders", "w"))  # as a ride takes them (its transaction then commits)
     assert [p.pk for p in taken] == [1]
     notified = due.notified
     marks.add("orders", mark(2), "w")  # due after that deadline: no wake-up needed
