@@ -14,7 +14,6 @@ framework (settings modules load before Django and django-ninja are configured).
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -69,12 +68,11 @@ def secret_key_from_env(env: Mapping[str, str], *, debug: bool, var_dir: Path) -
             "`python -c 'import secrets; print(secrets.token_urlsafe(50))'` (docs/security.md)."
         )
     path = var_dir / "dev-keys" / "django-secret-key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_urlsafe(50))
-    return path.read_text().strip()
+    if path.exists():
+        return path.read_text().strip()
+    from contracts.kernel.public.devkeys import create_once  # several processes may be first at once
+
+    return create_once(path, secrets.token_urlsafe(50).encode()).decode().strip()
 
 
 def _rate(env: Mapping[str, str], name: str, default: str) -> str | None:

@@ -32,6 +32,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 
 from contracts.kernel import ConfigurationError
+from contracts.kernel.public.devkeys import create_once
 
 from . import replay
 from .keys import Peer, Trust, generate_private_pem, key_id, load_private_key, parse_peers, public_text, read_file
@@ -134,12 +135,9 @@ class _Keyring:
         """DEBUG without a configured key: a key of our own in DEV_DIR, published for the others."""
         directory = Path(self.config["DEV_DIR"])
         pem_path = directory / f"{self.name}.pem"
-        if not pem_path.exists():
-            directory.mkdir(parents=True, exist_ok=True)
-            fd = os.open(pem_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(generate_private_pem())
-            logger.warning("Created a development service key %s (DEBUG without SEAMS_IDENTITY_KEY).", pem_path)
+        if not pem_path.exists():  # created whole and once, whichever of several processes is first
+            create_once(pem_path, generate_private_pem().encode())
+            logger.warning("Using a development service key %s (DEBUG without SEAMS_IDENTITY_KEY).", pem_path)
         key = load_private_key(pem_path.read_text(), str(pem_path))
         entry = {"modules": sorted(settings.SEAMS_MODULES), "keys": [public_text(key)]}
         published = directory / f"{self.name}.json"

@@ -135,8 +135,15 @@ def test_sigkilled_workers_and_relays_lose_nothing_and_repeat_nothing(deploy: ca
     killer.start()
     try:
         ids = place_orders(base, 2000)
-        # Keep the chaos going a little into the drain, then let the survivors finish.
-        time.sleep(5)
+        # Keep the chaos going into the drain, until it has killed something after the last order and
+        # the kills asserted below have happened, then let the survivors finish. A fixed 5 s here made
+        # the count depend on the machine's speed: the seeded schedule kills the relay first at about
+        # 22 s, so placing the 2,000 orders in under ~14 s (> ~150 orders/s) failed the kill assertion.
+        placed_at_kill = worker.kills + relay.kills
+        deadline = time.monotonic() + 120
+        while worker.kills < 3 or relay.kills < 1 or worker.kills + relay.kills == placed_at_kill:
+            assert time.monotonic() < deadline and killer.is_alive(), (worker.kills, relay.kills)
+            time.sleep(0.2)
     finally:
         done.set()
         killer.join()

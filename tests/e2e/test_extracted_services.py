@@ -253,7 +253,13 @@ def test_the_order_flow_runs_with_the_module_extracted_then_reinlined(
         extracted = run_order_flow(monolith_url, f"{tag}x")
 
         for which, expected in EVIDENCE[(label, transport)].items():
-            log = (svc_web if which == "web" else svc_worker).log.read_text(errors="replace")
+            # Waited for, not read once: gunicorn writes a request's access line after it has sent
+            # the response, and Celery its "succeeded" line after the task's effects are visible.
+            source = svc_web if which == "web" else svc_worker
+            with contextlib.suppress(AssertionError):
+                eventually(f"the service's {which} log", lambda s=source, e=expected: all(
+                    s.log.read_text(errors="replace").count(text) >= times for text, times in e.items()))
+            log = source.log.read_text(errors="replace")
             for text, times in expected.items():
                 assert log.count(text) >= times, f"the service's {which} log lacks {text!r} x{times}:\n{log[-3000:]}"
 

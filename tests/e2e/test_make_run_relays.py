@@ -35,6 +35,10 @@ PATIENCE = 120.0
 EVENTS = {"SEAMS_EVENT_BACKOFF_BASE": "0.2", "SEAMS_EVENT_BACKOFF_MAX": "1", "SEAMS_EVENT_MAX_ATTEMPTS": "1000"}
 
 
+#: The flaky subscriber's publication: (status, attempts).
+PROBE_PUBLICATION = "SELECT status, attempts FROM seams_publication WHERE subscriber_module = 'eventprobe'"
+
+
 def rows(path: Path, sql: str) -> list[tuple[object, ...]]:
     if not path.exists():
         return []
@@ -87,11 +91,14 @@ def test_a_failing_subscriber_completes_under_make_run_alone(tmp_path: Path) -> 
             server,
         )
         assert handled == [("flaky-ada@example.com",)]
-        publication = rows(
-            var / "orders.sqlite3",
-            "SELECT status, attempts FROM seams_publication WHERE subscriber_module = 'eventprobe'",
+        # The side effect commits on eventprobe's database, the completion mark after it on orders'
+        # (another SQLite file): the publication is still "processing" in between.
+        publication = eventually(
+            "the publication no longer open",
+            lambda: [r for r in rows(var / "orders.sqlite3", PROBE_PUBLICATION) if r[0] not in ("pending", "processing", "failed")],
+            server,
         )
-        assert publication == [("completed", 3)]  # two failures, retried by the relay thread
+        assert rows(var / "orders.sqlite3", PROBE_PUBLICATION) == publication == [("completed", 3)]  # two failures, retried by the relay thread
     assert "relay_events" not in server.tail(200)
 
 

@@ -31,7 +31,7 @@ import pytest
 
 from tests.support.identity import extracted_identity, service_headers
 from tests.support.metrics import delta, parse
-from tests.support.processes import free_port
+from tests.support.processes import appended_lines, free_port
 from tests.support.services import (
     DirProcess,
     extract,
@@ -100,7 +100,7 @@ def wait_for_lines(log: Path, wanted: Callable[[dict], bool], within: float = 30
 def json_lines(log: Path) -> list[dict]:
     """The JSON objects among a process's output lines (gunicorn's access log lines are not)."""
     found = []
-    for line in log.read_text(errors="replace").splitlines():
+    for line in appended_lines(log):  # a line still being written is read next time
         if line.startswith("{"):
             found.append(json.loads(line))  # every line that looks like JSON must be JSON
     return found

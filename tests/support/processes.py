@@ -28,6 +28,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def appended_lines(path: Path) -> list[str]:
+    """The complete lines of a file another process is appending to (its log, its spans), without
+    the newlines: a read can end inside a line that one ``write()`` is still putting there (the
+    kernel grows the file page by page), and that part is left for the next read."""
+    if not path.exists():
+        return []
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return text[: text.rfind("\n") + 1].splitlines()
+
+
 @contextlib.contextmanager
 def throwaway_database(tmp_path: Path) -> Iterator[dict[str, str]]:
     """Environment for a fresh, empty project database: SQLite files in tmp_path by default, or a

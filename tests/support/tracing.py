@@ -11,6 +11,8 @@ from typing import Any
 
 from contracts.kernel.telemetry import tracing
 
+from .processes import appended_lines
+
 #: A caller's trace (W3C trace context, sampled).
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
@@ -39,10 +41,8 @@ def read_spans(path: Path) -> list[dict[str, Any]]:
     """The spans a process exported to ``SEAMS_TRACE_FILE`` (one JSON object per line), as
     ``{"name", "kind", "trace_id", "span_id", "parent_id", "attributes", "status", "service"}`` with
     ids in lower-case hex without ``0x`` (``parent_id`` None for a root)."""
-    if not path.exists():
-        return []
     found = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in appended_lines(path):  # a span still being written is read next time
         if not line.strip():
             continue
         raw = json.loads(line)

@@ -35,26 +35,44 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+def create_once(path: Path, content: bytes, mode: int = 0o600) -> bytes:
+    """Create ``path`` with ``content`` unless it exists; return what it holds. Several processes
+    may do this at once on first use (gunicorn's workers importing the settings together): the file
+    is written whole under a temporary name and linked into place, which fails if another process
+    got there first, so ``path`` never exists half-written and every process reads the same bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(content)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process's, complete: read below
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path.read_bytes()
+
+
 def ensure_dev_keys(directory: Path | str) -> tuple[Path, Path]:
     """(private key, JWKS document) in ``directory``, generated the first time."""
     directory = Path(directory)
     private, public = directory / PRIVATE_KEY_NAME, directory / JWKS_NAME
     if private.exists() and public.exists():
         return private, public
-    directory.mkdir(parents=True, exist_ok=True)
-    key = Ed25519PrivateKey.generate()
+    generated = Ed25519PrivateKey.generate()
+    pem = generated.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    # The private key is created once (create_once); the JWKS is derived from whichever key won and
+    # replaced whole, so every process writes the same document and a reader sees a matching pair.
+    key = serialization.load_pem_private_key(create_once(private, pem), password=None)
     raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     kid = hashlib.sha256(raw).hexdigest()[:16]
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    # Written under temporary names and renamed, so a concurrent reader sees both files or neither.
-    tmp_private, tmp_public = private.with_suffix(f".{os.getpid()}.tmp"), public.with_suffix(f".{os.getpid()}.tmp")
-    fd = os.open(tmp_private, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(pem)
     jwk = {"kty": "OKP", "crv": "Ed25519", "x": _b64(raw), "kid": kid, "alg": "EdDSA", "use": "sig"}
-    tmp_public.write_text(json.dumps({"keys": [jwk]}, indent=2) + "\n")
-    os.replace(tmp_private, private)
-    os.replace(tmp_public, public)
+    if not public.exists():
+        temporary = public.with_name(f".{public.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        temporary.write_text(json.dumps({"keys": [jwk]}, indent=2) + "\n")
+        os.replace(temporary, public)
     return private, public
 
 
