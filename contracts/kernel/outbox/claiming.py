@@ -24,7 +24,7 @@ from django.db import connections
 from django.db.models import DEFERRED, Exists, F, Field, OuterRef, Q
 from django.utils import timezone
 
-from ..models import OPEN_STATUSES, Publication, PublicationStatus
+from ..models import OPEN_STATUSES, Publication, PublicationStatus, open_condition
 from . import prepared
 from .config import outbox_settings
 
@@ -116,7 +116,7 @@ def claim_many(alias: str, ids: list[int], worker: str = WORKER_ID) -> str | Non
 
 # --- the claim-and-read statement ----------------------------------------------------------------
 _PUB = Publication._meta.db_table
-_OPEN = ", ".join(f"'{status.value}'" for status in OPEN_STATUSES)
+_O_OPEN = open_condition("o.status")  # as the open indexes' condition: SQLite reads seams_pub_key_open
 _DUE = ", ".join(f"'{s.value}'" for s in (PublicationStatus.PENDING, PublicationStatus.FAILED))
 
 
@@ -162,7 +162,7 @@ class ClaimRead:
             f" WHERE {_PUB}.id = %s AND (({_PUB}.status IN ({_DUE}) AND {_PUB}.next_attempt_at <= %s)"
             f" OR ({_PUB}.status = '{PublicationStatus.PROCESSING.value}' AND {_PUB}.lease_until < %s))"
             f" AND ({_PUB}.key IS NULL OR NOT EXISTS (SELECT 1 FROM {_PUB} o WHERE o.subscriber = {_PUB}.subscriber"
-            f" AND o.key = {_PUB}.key AND o.position < {_PUB}.position AND o.status IN ({_OPEN})))"
+            f" AND o.key = {_PUB}.key AND o.position < {_PUB}.position AND {_O_OPEN}))"
         )
         self._by_alias: dict[str, list[_Converters]] = {}
         self._read = (

@@ -14,7 +14,7 @@ from functools import lru_cache
 from django.db import connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from ..models import NO_SUBSCRIBER, OPEN_STATUSES, InboxEntry, Publication, PublicationStatus, inbox_key
+from ..models import NO_SUBSCRIBER, InboxEntry, Publication, PublicationStatus, inbox_key, open_condition
 from . import prepared
 from .values import datetime_value, preparer
 
@@ -58,7 +58,9 @@ class PreparedInboxInsert(PreparedInsert):
 #: The inbox row of one handled event.
 insert_inbox = PreparedInboxInsert()
 
-_OPEN = ", ".join(f"'{status.value}'" for status in OPEN_STATUSES)
+#: An earlier publication ``o`` is open: the open indexes' condition (``open_condition``), so that
+#: SQLite reads ``seams_pub_key_open`` and skips the test (the index holds only rows that pass it).
+_O_OPEN = open_condition("o.status")
 _TABLE = Publication._meta.db_table
 
 #: The event's columns, written into each of its publications (prepared by their fields, once per event).
@@ -113,7 +115,7 @@ def _insert_sql(vendor: str, subscribers: int, claimed: bool) -> str:
         " CASE WHEN s.held THEN 0 ELSE 1 END, %s, %s, NULL,"
         " CASE WHEN s.held THEN '' ELSE %s END, CASE WHEN s.held THEN NULL ELSE %s END, NULL, '', '', %s"
         f" FROM {source}(SELECT v.subscriber, v.module, EXISTS (SELECT 1 FROM {_TABLE} o WHERE o.subscriber = v.subscriber"
-        f" AND o.key = %s AND o.status IN ({_OPEN})) AS held FROM ({rows}) v) s"
+        f" AND o.key = %s AND {_O_OPEN}) AS held FROM ({rows}) v) s"
         " RETURNING id, subscriber, status, position"
     )
 
@@ -121,7 +123,7 @@ def _insert_sql(vendor: str, subscribers: int, claimed: bool) -> str:
 #: SQLite, one row: the open-publication-of-this-key check, its values named (subscriber, key), so
 #: that each of its four uses below binds the same two values once.
 _HELD = (
-    f"EXISTS (SELECT 1 FROM {_TABLE} o WHERE o.subscriber = %(subscriber)s AND o.key = %(key)s AND o.status IN ({_OPEN}))"
+    f"EXISTS (SELECT 1 FROM {_TABLE} o WHERE o.subscriber = %(subscriber)s AND o.key = %(key)s AND {_O_OPEN})"
 )
 _EVENT_NAMES = ", ".join(f"%({name})s" for name in EVENT_FIELDS)
 
