@@ -10,7 +10,6 @@ nor the other subscribers.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import dataclasses
 import logging
@@ -29,8 +28,7 @@ from .events import Envelope, Event
 from .modules import get_module, module_of
 from .registry import Subscriber, get_registry
 from .telemetry import tracing
-from .telemetry.events import handling
-from .telemetry.metrics import EVENTS_PUBLISHED
+from .telemetry.events import handling, published_counter
 from .upcasting import convert
 
 logger = logging.getLogger("seams.events")
@@ -41,6 +39,11 @@ recorders: contextvars.ContextVar[tuple[list[Envelope], ...]] = contextvars.Cont
 
 class EventBackend:
     """How published envelopes reach subscribers. Subclass and name it in SEAMS_EVENT_BACKEND."""
+
+    #: True when ``publish`` itself counts the publication once it commits (calling
+    #: ``telemetry.events.published_counter(envelope.type)()`` from a commit callback it registers
+    #: anyway); otherwise ``publish()`` registers a callback of its own for the count.
+    counts_published = False
 
     def publish(self, envelope: Envelope, using: str) -> None:
         raise NotImplementedError
@@ -96,36 +99,29 @@ def publish(event: Event, *, headers: dict[str, str] | None = None, _caller: str
             f"so the event is sent only if the work commits: wrap it in "
             f"'with atomic():' (from contracts.kernel) or transaction.atomic(using='{alias}')."
         )
+    backend = event_backend()
     if tracing.active():
-        envelope = _publish_traced(event, publisher.label, alias, headers)
+        envelope = _publish_traced(event, publisher.label, alias, headers, backend)
     else:  # no span to open: the same steps without the span's context manager and attributes
-        envelope = Envelope(
-            event=event, key=event.event_key(), headers={**tracing.carrier(), "publisher": publisher.label, **(headers or {})}
-        )
-        event_backend().publish(envelope, using=alias)
-    connection.on_commit(_published_counter(envelope.type))  # only what commits counts
+        envelope = Envelope.fresh(event, event.event_key(), {**tracing.carrier(), "publisher": publisher.label, **(headers or {})})
+        backend.publish(envelope, using=alias)
+    if not backend.counts_published:
+        connection.on_commit(published_counter(envelope.type))  # only what commits counts
     for recorder in recorders.get():
         recorder.append(envelope)
     return envelope
 
 
-def _publish_traced(event: Event, publisher: str, alias: str, headers: dict[str, str] | None) -> Envelope:
+def _publish_traced(event: Event, publisher: str, alias: str, headers: dict[str, str] | None, backend: EventBackend) -> Envelope:
     """The envelope published inside a ``publish <event type>`` span (tracing on)."""
     attributes = {"seams.event_type": event.event_type, "seams.module": publisher}
     with tracing.span(f"publish {event.event_type}", tracing.SpanKind.PRODUCER, attributes) as span:
         # The W3C trace context (the publish span's) is stored with the event: every handler run,
         # however late, continues this trace.
         envelope = Envelope(event=event, key=event.event_key(), headers={**tracing.carrier(), "publisher": publisher, **(headers or {})})
-        event_backend().publish(envelope, using=alias)
+        backend.publish(envelope, using=alias)
         tracing.mark_outcome(span, "ok", event_id=str(envelope.id))
     return envelope
-
-
-@lru_cache(maxsize=1024)
-def _published_counter(event_type: str) -> Callable[[], None]:
-    """``inc`` of the labelled child of the published counter, looked up once per type (``labels()``
-    takes a lock and builds its key on every call)."""
-    return EVENTS_PUBLISHED.labels(event_type).inc
 
 
 def deliver(envelope: Envelope) -> None:
@@ -149,12 +145,9 @@ def deliver(envelope: Envelope) -> None:
             )
 
 
-#: What ``run_subscriber`` enters instead of ``tracing.attach`` when the envelope carries no trace
-#: context: reusable, and it saves a generator per handler run.
-_NO_CONTEXT = contextlib.nullcontext()
-
-
-def run_subscriber(subscriber: Subscriber, envelope: Envelope, before: Callable[[], object] | None = None) -> Any:
+def run_subscriber(
+    subscriber: Subscriber, envelope: Envelope, before: Callable[[], object] | None = None, alias: str | None = None
+) -> Any:
     """Run one handler in a transaction on its module's database, in the envelope's trace (when no
     span is current already: the outbox opens the handler's span).
 
@@ -163,18 +156,26 @@ def run_subscriber(subscriber: Subscriber, envelope: Envelope, before: Callable[
 
     ``before`` runs first in the same transaction (the outbox writes the inbox row there, so that
     a duplicate is refused before the handler runs and the row commits or rolls back with it).
+    ``alias``: the subscriber module's database alias, when the caller has it already.
     """
-    alias = get_module(subscriber.module).database_alias
+    if alias is None:
+        alias = get_module(subscriber.module).database_alias
     if envelope.event.version != subscriber.event.version:
         # The handler declared another version of the event: it gets that one (upcasting.py).
         envelope = dataclasses.replace(envelope, event=convert(envelope.event, subscriber.event))
     headers = envelope.headers
-    # The envelope's trace context, when it carries one (``tracing.attach`` would check the same).
-    context = tracing.attach(headers) if headers and "traceparent" in headers else _NO_CONTEXT
-    with context, transaction.atomic(using=alias):
+    if headers and "traceparent" in headers:  # the envelope's trace context (``tracing.attach`` checks the same)
+        with tracing.attach(headers), transaction.atomic(using=alias):
+            if before is not None:
+                before()
+            return call_handler(subscriber, envelope)
+    with transaction.atomic(using=alias):  # no context to attach: no context manager for it
         if before is not None:
             before()
-        return call_handler(subscriber, envelope)
+        # ``call_handler``, inline: the version is the handler's already
+        if subscriber.wants_envelope:
+            return subscriber.handler(envelope.event, envelope)
+        return subscriber.handler(envelope.event)
 
 
 def call_handler(subscriber: Subscriber, envelope: Envelope) -> Any:

@@ -64,6 +64,10 @@ def utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
+_new = object.__new__
+_uuid4 = uuid.uuid4
+
+
 @dataclass(frozen=True)
 class Envelope:
     """An event on its way: identity, type, version, ordering key, payload and headers."""
@@ -73,6 +77,16 @@ class Envelope:
     occurred_at: datetime.datetime = field(default_factory=utcnow)
     key: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def fresh(cls, event: Event, key: str | None, headers: dict[str, str]) -> Envelope:
+        """``Envelope(event=event, key=key, headers=headers)``: a new id, occurred now. Built without
+        the frozen dataclass's ``__init__`` (an ``object.__setattr__`` call per field and a check per
+        default factory: ~60 Python bytecodes, on every publish), its fields set in one
+        ``dict.update``: the same instance, as frozen."""
+        envelope = _new(cls)
+        envelope.__dict__.update(event=event, id=_uuid4(), occurred_at=utcnow(), key=key, headers=headers)
+        return envelope
 
     @property
     def type(self) -> str:

@@ -38,6 +38,7 @@ class DirProcess(Process):
         self.cwd = cwd
 
     def start(self) -> DirProcess:
+        self.log_offset = self.log.stat().st_size if self.log.exists() else 0
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
                 self.command, cwd=self.cwd, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -119,9 +120,10 @@ def wait_for(url: str, process: Process, timeout: float = 90) -> None:
 
 
 def wait_for_worker(process: Process, timeout: float = 90) -> None:
-    """Wait until a Celery worker says it is ready (its log line ``celery@... ready.``)."""
+    """Wait until a Celery worker says it is ready (its log line ``celery@... ready.``) in this
+    start's output: the log is appended to, so an earlier run's line would already be there."""
     deadline = time.monotonic() + timeout
-    while " ready." not in (process.log.read_text(errors="replace") if process.log.exists() else ""):
+    while " ready." not in process.output():
         if not process.running:
             raise AssertionError(f"{process.name} exited:\n{process.tail()}")
         if time.monotonic() > deadline:

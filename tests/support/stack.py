@@ -34,8 +34,11 @@ class Process:
         self.log = log_dir / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.kills = 0
+        #: Where this start's output begins in ``log`` (appended to across restarts).
+        self.log_offset = 0
 
     def start(self) -> Process:
+        self.log_offset = self.log.stat().st_size if self.log.exists() else 0
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
                 self.command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -64,6 +67,14 @@ class Process:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
 
+    def output(self) -> str:
+        """What this start of the process has written so far (not its earlier runs')."""
+        if not self.log.exists():
+            return ""
+        with open(self.log, "rb") as log:
+            log.seek(self.log_offset)
+            return log.read().decode(errors="replace")
+
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:]) if self.log.exists() else ""
 
@@ -90,22 +101,32 @@ class PrivateRedis:
     def __init__(self, log_dir: Path) -> None:
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
-        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-        command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        self.process = Process("redis", command, dict(os.environ), log_dir)
+        self.process = Process("redis", [], dict(os.environ), log_dir)
 
     def start(self) -> None:
+        """Start redis-server on ``port`` (again, after ``stop``) and wait until it answers. The
+        server that answers must be this one (its pid): a port picked free can be taken before
+        redis-server binds it, and then the ping reached someone else's server."""
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.process.command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         self.process.start()
         client = redis.Redis(port=self.port)
         deadline = time.monotonic() + 20
         while True:
+            if not self.process.running:
+                raise AssertionError(f"redis-server on port {self.port} exited (port taken?):\n{self.process.tail()}")
             try:
-                client.ping()
-                return
+                answered = int(client.info("server")["process_id"])
             except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"redis-server did not start:\n{self.process.tail()}") from None
-                time.sleep(0.1)
+                answered = None
+            if answered is not None:
+                assert self.process.proc is not None
+                if answered == self.process.proc.pid:
+                    client.close()
+                    return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"redis-server did not start (port {self.port} answered by pid {answered}):\n{self.process.tail()}")
+            time.sleep(0.1)
 
     def stop(self) -> None:
         self.process.kill()

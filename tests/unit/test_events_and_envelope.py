@@ -108,6 +108,24 @@ def test_the_envelope_carries_identity_and_metadata() -> None:
     assert Envelope(event=event).id != envelope.id
 
 
+def test_a_fresh_envelope_is_the_one_its_constructor_builds() -> None:
+    """``Envelope.fresh`` (what ``publish`` builds, without the dataclass's ``__init__``): the same
+    fields, equal to the constructor's instance, frozen and hashable alike."""
+    import dataclasses
+
+    event = ProbeHappened(probe_id=5, note="hi")
+    before = datetime.datetime.now(datetime.UTC)
+    fresh = Envelope.fresh(event, event.event_key(), {"publisher": "probe"})
+    assert before <= fresh.occurred_at <= datetime.datetime.now(datetime.UTC)
+    assert isinstance(fresh.id, uuid.UUID) and fresh.id != Envelope.fresh(event, None, {}).id
+    built = Envelope(event=event, id=fresh.id, occurred_at=fresh.occurred_at, key="5", headers={"publisher": "probe"})
+    assert fresh == built and vars(fresh) == vars(built)
+    assert [f.name for f in dataclasses.fields(fresh)] == list(vars(fresh))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fresh.key = "6"  # type: ignore[misc]
+    assert dataclasses.replace(fresh, key="6").key == "6"
+
+
 def test_envelope_to_dict_is_json_able_and_complete() -> None:
     payment_id = uuid.uuid4()
     occurred = datetime.datetime(2025, 5, 1, 12, 30, tzinfo=datetime.UTC)

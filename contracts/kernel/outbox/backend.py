@@ -23,12 +23,12 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from django.core.signals import setting_changed
 from django.db import transaction
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
-from django.utils import timezone
 from pydantic_core import from_json as _from_json
 from pydantic_core import to_json as _to_json
 
@@ -37,8 +37,10 @@ from ..events import Envelope, Event
 from ..models import Publication, PublicationStatus
 from ..registry import Registry, Subscriber, get_registry
 from ..remote import RemoteSubscriber, is_remote, remote_subscribers
+from ..telemetry.events import published_counter
 from .claiming import WORKER_ID
 from .completions import deferred
+from .config import now as _now
 from .config import outbox_settings
 from .dispatch import CeleryDispatcher, InlineDispatcher, dispatcher
 from .processing import Claimed, deliver_claimed
@@ -47,11 +49,17 @@ from .values import JsonText
 
 
 class OutboxEventBackend(EventBackend):
-    """Write the event and its publications in the publisher's transaction; dispatch after commit."""
+    """Write the event and its publications in the publisher's transaction; dispatch after commit.
+
+    The published counter moves in the dispatch's own commit callback (``counts_published``): one
+    callback per publish, not two."""
+
+    counts_published = True
 
     def publish(self, envelope: Envelope, using: str) -> None:
         targets = _targets(envelope.type)
-        now = timezone.now()
+        count = published_counter(envelope.type)
+        now = _now()
         event_type, key, publisher = envelope.type, envelope.key, envelope.publisher
         payload, text = _payload(envelope.event)
         headers = envelope.headers
@@ -71,16 +79,18 @@ class OutboxEventBackend(EventBackend):
             lease_until=lease_until if claimed_by else None,
         )
         if not targets.rows:
+            transaction.on_commit(count, using=using)
             return
         if not inline:  # Celery: the messages carry the claim of those written claimed
             ids = [written[name][0] for name, _ in targets.rows]
             held = frozenset(pk for pk, is_claimed in written.values() if is_claimed)
             queues = {written[name][0]: CeleryDispatcher.queue_label(module, publisher) for name, module in targets.rows}
             modules = {written[name][0]: module for name, module in targets.rows}
-            transaction.on_commit(
-                lambda: sender.dispatch(using, ids, queues=queues, claimed=held, claimed_by=claimed_by, modules=modules),
-                using=using,
-            )
+            def send() -> None:
+                count()
+                sender.dispatch(using, ids, queues=queues, claimed=held, claimed_by=claimed_by, modules=modules)
+
+            transaction.on_commit(send, using=using)
             return
         # The rows as the database now holds them, the objects a read would build (``_held``).
         claimed: list[Claimed] = []
@@ -97,7 +107,7 @@ class OutboxEventBackend(EventBackend):
                 + (WORKER_ID, lease_until, None, "", "", False),
             )
             claimed.append(Claimed(publication, runs, envelope))
-        transaction.on_commit(lambda: _after_commit(using, claimed, waiting), using=using)
+        transaction.on_commit(partial(_after_commit, using, claimed, waiting, count), using=using)
 
 
 #: The columns ``_held`` is given, in the order of the values above: the model's concrete fields'
@@ -144,10 +154,11 @@ def _payload(event: Event) -> tuple[Callable[[], object], object]:
     if b"null" in data:
         value = event.model_dump(mode="json")
         return lambda: value, value
-    return lambda: _from_json(data), JsonText(data.decode())
+    return partial(_from_json, data), JsonText(data.decode())
 
 
-def _after_commit(alias: str, claimed: list[Claimed], waiting: list[int]) -> None:
+def _after_commit(alias: str, claimed: list[Claimed], waiting: list[int], count: Callable[[], None]) -> None:
+    count()  # published: it committed
     deliver_claimed(alias, claimed)
     if waiting:
         if deferred.waiting(alias):  # what they wait behind may be handled already, its mark not written

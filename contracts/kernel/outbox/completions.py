@@ -58,7 +58,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 
-from django.db import connections
+from django.db import connections, transaction
 from django.utils import timezone
 
 from ..models import Publication
@@ -141,8 +141,6 @@ class DeferredCompletions:
         per claim, committed (or rolled back) with the transaction. Once it commits, the next event
         of each key one of them held back is dispatched; until then they are kept (``_riding``), and
         the flusher thread writes them when due if the transaction never commits."""
-        from django.db import transaction
-
         # First, without the lock (every publish asks, and the flusher thread may hold it): is
         # anything due for ``alias``? The tally is replaced whole under the lock, so what is read
         # here is one state it had; if that is stale, the worst is a ride skipped, and the marks
@@ -169,8 +167,11 @@ class DeferredCompletions:
                 self._rides += 1
                 rides[self._rides] = (key, self._take(key), now)
             self._riding.update(rides)
+            # No notify: the flusher thread already waits with a deadline (these marks were in
+            # ``_since``, and the first of them woke it), at most that of the oldest mark taken,
+            # so never later than this ride's (its delay from now); when it wakes it finds the ride
+            # in ``_riding`` and waits for its deadline. A notify would only hand it the GIL now.
             self._start()
-            self._due.notify()  # its deadline, in case the transaction rolls back
         held: list[Publication] = []
         try:
             now = timezone.now()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from datetime import UTC, datetime
+from functools import cached_property, lru_cache
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -39,7 +40,7 @@ class OutboxSettings:
     #: before 1.21, or without ``max_prepared_statements``).
     prepared_statements: bool = True
 
-    @property
+    @cached_property  # read on every publish and handled event: worked out once per settings
     def completion_wait(self) -> float:
         """How long a completion mark may wait: ``completion_delay``, at most a quarter of ``lease``."""
         return min(self.completion_delay, self.lease / 4)
@@ -70,8 +71,20 @@ def outbox_settings() -> OutboxSettings:
     return OutboxSettings.from_settings()
 
 
+@lru_cache(maxsize=1)
+def _use_tz() -> bool:
+    return bool(settings.USE_TZ)
+
+
+def now() -> datetime:
+    """``django.utils.timezone.now()`` without its lookup of ``settings.USE_TZ`` (through the lazy
+    settings object, ~25 Python bytecodes) on every call: read once per settings."""
+    return datetime.now(UTC) if _use_tz() else datetime.now()
+
+
 def _forget_settings(**_: object) -> None:
     outbox_settings.cache_clear()
+    _use_tz.cache_clear()
 
 
 # A named function: signals keep weak references, so a lambda receiver would vanish.

@@ -13,7 +13,6 @@ from datetime import datetime
 
 import pydantic
 from django.db import IntegrityError
-from django.utils import timezone
 
 from ..bus import run_subscriber
 from ..errors import Undeliverable
@@ -22,6 +21,7 @@ from ..modules import get_module
 from ..registry import Subscriber, get_registry
 from ..telemetry import tracing
 from ..upcasting import payload_for, unknown_version
+from .config import now as _now
 from .statements import insert_inbox, insert_inbox_completing
 
 
@@ -64,7 +64,7 @@ class Completing:
     holds_back: bool = False
 
 
-def handle_once(subscriber: Subscriber, envelope: Envelope, completing: Completing | None = None) -> str:
+def handle_once(subscriber: Subscriber, envelope: Envelope, completing: Completing | None = None, alias: str | None = None) -> str:
     """Run the handler and write its inbox row in one transaction on the subscriber's database.
 
     The inbox row is inserted *first*, in the handler's transaction: its unique constraint refuses
@@ -75,17 +75,18 @@ def handle_once(subscriber: Subscriber, envelope: Envelope, completing: Completi
     With ``completing`` the publication is marked completed right there too, before the handler
     (on PostgreSQL in the inbox row's own statement): effect, inbox row and completion commit
     together. If this worker no longer holds it, everything rolls back and the outcome is
-    "not-claimed".
+    "not-claimed". ``alias``: the subscriber module's database alias, when the caller has it already.
     """
-    alias = get_module(subscriber.module).database_alias
+    if alias is None:
+        alias = get_module(subscriber.module).database_alias
 
     def write_inbox() -> None:
         try:
             if completing is None:
-                insert_inbox(alias, envelope.id, subscriber.name, timezone.now())
+                insert_inbox(alias, envelope.id, subscriber.name, _now())
                 return
             c = completing
-            holds_back = insert_inbox_completing(alias, envelope.id, subscriber.name, timezone.now(), c.table, c.pk, c.claimed_by)
+            holds_back = insert_inbox_completing(alias, envelope.id, subscriber.name, _now(), c.table, c.pk, c.claimed_by)
         except IntegrityError:
             raise _Duplicate from None
         if holds_back is None:
@@ -93,7 +94,7 @@ def handle_once(subscriber: Subscriber, envelope: Envelope, completing: Completi
         completing.holds_back = holds_back
 
     try:
-        run_subscriber(subscriber, envelope, before=write_inbox)
+        run_subscriber(subscriber, envelope, before=write_inbox, alias=alias)
     except _Duplicate:
         return "duplicate"  # handled before (a redelivery, or another worker concurrently): nothing ran
     except Taken:

@@ -25,9 +25,9 @@ from __future__ import annotations
 import random
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
+from typing import NamedTuple
 
 from django.db import transaction
 from django.db.models import Subquery
@@ -40,7 +40,7 @@ from ..models import OPEN_STATUSES, Publication, PublicationStatus
 from ..modules import get_module
 from ..registry import Subscriber
 from ..remote import RemoteSubscriber, is_remote
-from ..telemetry.events import handling, record_error
+from ..telemetry.events import handling, record_error, untraced
 from .claiming import WORKER_ID, claim_many, claim_read, read_claimed
 from .completions import deferred
 from .config import OutboxSettings, outbox_settings
@@ -53,9 +53,9 @@ from .statements import complete_publications, reachable_table
 LEASE_MARGIN = timedelta(seconds=1)
 
 
-@dataclass(frozen=True)
-class Claimed:
-    """A publication this process holds the claim on, with what it takes to run it."""
+class Claimed(NamedTuple):
+    """A publication this process holds the claim on, with what it takes to run it (a named tuple:
+    built on every inline event, at a third of a frozen dataclass's bytecodes)."""
 
     publication: Publication  # its event in it (built in memory on the fast path)
     subscriber: Subscriber | RemoteSubscriber
@@ -70,7 +70,9 @@ def deliver_claimed(alias: str, claimed: list[Claimed]) -> list[str]:
     outcomes, done = [], []
     for item in claimed:
         lease = item.publication.lease_until
-        if lease is not None and timezone.now() > lease - LEASE_MARGIN:
+        # ``timezone.now()`` in the lease's own zone (UTC, or naive local time without USE_TZ),
+        # without its settings lookup
+        if lease is not None and datetime.now(lease.tzinfo) > lease - LEASE_MARGIN:
             outcomes.append("not-claimed")
             continue
         outcome = _attempt(alias, item)
@@ -195,7 +197,18 @@ def _observed(alias: str, publication: Publication, run: Callable[[], str]) -> s
 
 
 def _attempt(alias: str, item: Claimed) -> str:
-    return _observed(alias, item.publication, lambda: _run(alias, item))
+    """``_observed(alias, item.publication, lambda: _run(alias, item))``, without the lambda; with
+    nothing to trace, without the context manager either (``untraced``: only the count)."""
+    p = item.publication
+    count = untraced(p.headers, p.event_type, p.subscriber)
+    if count is not None:
+        outcome = _run(alias, item)
+        count(outcome)
+        return outcome
+    with handling(p.headers, p.event_type, p.subscriber, p.subscriber_module, p.event_id, p.attempts) as done:
+        outcome = _run(alias, item)
+        done(outcome)
+    return outcome
 
 
 def _run(alias: str, item: Claimed) -> str:
@@ -213,13 +226,12 @@ def _run(alias: str, item: Claimed) -> str:
     try:
         if isinstance(item.subscriber, RemoteSubscriber):
             return forward(item.subscriber, publication)
-        table = None
-        if outbox_settings().completion == "keep":
-            table = reachable_table(alias, get_module(item.subscriber.module).database_alias)
+        handler_alias = get_module(item.subscriber.module).database_alias
+        table = reachable_table(alias, handler_alias) if outbox_settings().completion == "keep" else None
         if table is None:
-            return handle_once(item.subscriber, item.envelope)
+            return handle_once(item.subscriber, item.envelope, alias=handler_alias)
         completing = Completing(table, publication.pk, publication.claimed_by)
-        outcome = handle_once(item.subscriber, item.envelope, completing)
+        outcome = handle_once(item.subscriber, item.envelope, completing, alias=handler_alias)
         if outcome == "completed":
             publication.status = PublicationStatus.COMPLETED  # recorded with the handler's commit
             if completing.holds_back:

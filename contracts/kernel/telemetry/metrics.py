@@ -56,12 +56,15 @@ BREAKER_STATES = {"closed": 0, "half-open": 1, "open": 2}
 
 class _FlushTallies(Collector):
     """Registered first in the default registry: whoever collects it (``/metrics``, the console)
-    sees the contract calls tallied but not yet flushed (``calls.py``) in the counters that follow."""
+    sees the contract calls tallied but not yet flushed (``calls.py``), and the events published
+    and delivered tallied (``events.Tally``), in the counters that follow."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from .calls import flush
+        from .events import flush_tallies
 
         flush()
+        flush_tallies()
         return iter(())
 
     def describe(self) -> list[GaugeMetricFamily]:
