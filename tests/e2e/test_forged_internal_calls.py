@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -109,17 +110,25 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
             "SEAMS_IDENTITY_REPLAY_REDIS_URL": "redis://127.0.0.1:6379/4",  # shared by its workers
             "SEAMS_IDENTITY_REPLAY_KEY_PREFIX": queue,
         })
+        worker_log = (tmp / "worker.log").open("w")
         worker = subprocess.Popen(
             [str(BIN / "celery"), "-A", "app", "worker", "-Q", queue, "-c", "1", "-n", f"{queue}@%h", "--without-gossip",
              "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"],
-            cwd=ROOT, env=env, stdout=(tmp / "worker.log").open("w"), stderr=subprocess.STDOUT,
+            cwd=ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         try:
             with gunicorn(env, log=tmp / "service.log") as base:
                 yield Service(base, env, peers, broker, queue)
         finally:
-            worker.terminate()
-            worker.wait(timeout=30)
+            # The whole group (the pool's child too), and SIGKILL if the warm shutdown hangs: a
+            # TimeoutExpired here left the worker running, consuming from Redis after the run.
+            os.killpg(worker.pid, signal.SIGTERM)
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
+            worker_log.close()
 
 
 def test_forged_events_are_refused_and_leave_nothing_behind(service: Service) -> None:

@@ -79,6 +79,12 @@ BACKLOG = 4
 #: the relay.
 RETRIES = 3
 
+#: With nothing waiting, the flusher thread looks again every ``COMPLETION_DELAY`` this many times
+#: before it waits to be woken: while marks keep coming (a busy process: the next batch starts
+#: right after a ride took the last one), ``add`` need not wake it, and a wake-up hands it the GIL
+#: (on a loaded machine the publishing thread then waited up to 20 ms for it back).
+IDLE_POLLS = 8
+
 
 #: Marks wait per database alias and claim (the ``claimed_by`` their compare-and-set checks).
 _Key = tuple[str, str]
@@ -105,6 +111,10 @@ class DeferredCompletions:
         # Per alias, (marks waiting, monotonic time of the oldest): what ``ride`` asks first, without
         # the lock. Replaced whole under the lock whenever marks come or go (``_tally_of``).
         self._tally: dict[str, tuple[int, float]] = {}
+        # When the flusher thread looks at the marks next, at the latest (monotonic; 0 while it is
+        # not waiting: it looks before it waits again; inf while it waits to be woken). A first
+        # mark due after that needs no notify. Under the lock.
+        self._wakes_at = 0.0
 
     def add(self, alias: str, publications: list[Publication], worker: str) -> None:
         """Mark ``publications`` (claimed by ``worker`` and handled) completed, now or soon."""
@@ -130,9 +140,12 @@ class DeferredCompletions:
             elif idle:
                 # Wake the thread only to give it its deadline: a mark added while it waits for an
                 # earlier one's changes nothing, and each wake-up would hand it the GIL (about a
-                # millisecond of this thread's time on a busy machine).
+                # millisecond of this thread's time on a busy machine). Nor when it looks again
+                # before this mark is due anyway: it waits for an earlier deadline (a ride took the
+                # last batch), or polls (``IDLE_POLLS``), or is not waiting.
                 self._start()
-                self._due.notify()
+                if self._wakes_at > self._since[key] + config.completion_wait:
+                    self._due.notify()
 
     def ride(self, alias: str) -> None:
         """In a write transaction on ``alias`` (the publisher's, before its INSERT): if at least
@@ -260,8 +273,13 @@ class DeferredCompletions:
         """The flusher thread: writes each alias's (and claim's) marks ``COMPLETION_DELAY`` after the first."""
         while True:
             with self._lock:
+                polls = 0
                 while not self._since and not self._riding:
-                    self._due.wait()
+                    # A mark added while this waits at most ``poll`` is seen before it is due (it
+                    # is due ``poll`` after it came): ``add`` need not notify (``_wakes_at``).
+                    poll = outbox_settings().completion_wait
+                    polls += 1
+                    self._wait(poll if polls <= IDLE_POLLS and poll > 0 else None)
                 wait = outbox_settings().completion_wait
                 delay = 0.0 if self._urgent else wait
                 self._urgent = False
@@ -270,7 +288,7 @@ class DeferredCompletions:
                 taken += [(key, self._take(key)) for key, since in list(self._since.items()) if since + delay <= now]
                 if not taken:
                     oldest = min([*self._since.values(), *(since for _, _, since in self._riding.values())])
-                    self._due.wait(max(oldest + delay - now, 0.001))
+                    self._wait(max(oldest + delay - now, 0.001))
                     continue
                 self._in_flight += 1
             try:
@@ -290,6 +308,15 @@ class DeferredCompletions:
                     # Nothing waits: this thread's connections close until marks come again, so an idle
                     # process holds none open for it (a PostgreSQL test database could not be dropped).
                     connections.close_all()
+
+    def _wait(self, timeout: float | None) -> None:
+        """The flusher thread waits (under the lock) up to ``timeout`` seconds, or until woken;
+        ``_wakes_at`` says until when."""
+        self._wakes_at = float("inf") if timeout is None else time.monotonic() + timeout
+        try:
+            self._due.wait(timeout)
+        finally:
+            self._wakes_at = 0.0
 
     def _failed(self, alias: str, worker: str, publications: list[Publication]) -> None:
         """A write of the flusher thread failed (the file busy beyond its timeout, a connection
@@ -316,6 +343,7 @@ class DeferredCompletions:
         self._written = threading.Condition(self._lock)
         self._marks, self._since, self._thread, self._in_flight = {}, {}, None, 0
         self._riding, self._urgent, self._failures, self._tally = {}, False, {}, {}
+        self._wakes_at = 0.0
 
 
 def write(alias: str, publications: list[Publication], worker: str) -> None:
