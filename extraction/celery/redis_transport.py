@@ -56,10 +56,29 @@ back on their queue as kombu does (``restore_unacked``), a ``reject(requeue=True
 and only a worker killed outright loses them: callers time out as they did
 (``TransportUnavailable``), publications wait for the relay (``tests/e2e/test_event_faults.py``
 kills workers so). Every other task (the project's own) keeps kombu's index.
+
+**The worker's event loop without per-message overhead that buys nothing.** Two costs of kombu's
+consumer, paid on every message a worker takes (a Celery-extracted shop's workers take three per
+order; py-spy on ``bench/shop.py --extracted celery``: the event loop was about 70% of the catalog
+worker's CPU, its task 27%):
+
+* kombu's ``cached_property`` (``Channel.client``, ``Channel.subclient``) is a *data* descriptor
+  whose every read takes an ``RLock`` in Python; the loop reads ``channel.client`` several times
+  per message (sending ``BRPOP``, reading its reply). Here they are cached like
+  ``functools.cached_property`` (built once under a lock, then a plain attribute of the channel);
+  kombu reads and clears them through the instance's ``__dict__`` only, which stays the same;
+* on every turn of the loop kombu's ``on_poll_start`` adds a reader for every socket the poller
+  polls, each an ``epoll_ctl`` that fails with ``EEXIST`` (raised and swallowed in Python) for a
+  socket already polled. Here a socket is added when the loop does not have this transport's
+  reader for it (a new socket, one the loop dropped on a disconnect, a paused ``BRPOP`` resumed:
+  kombu removes the reader when it pauses one); the poller's own registrations (``_register``,
+  the pause and resume of ``BRPOP``) are kombu's, unchanged.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from kombu.transport import redis as kombu_redis
@@ -130,8 +149,35 @@ class QoS(kombu_redis.QoS):
             pipe.execute()
 
 
+class _Built:
+    """An attribute built on first read (under a lock) and then kept in the instance's ``__dict__``:
+    a non-data descriptor, so later reads never call it (kombu's ``cached_property`` is called, and
+    takes its lock, on every read)."""
+
+    def __init__(self, build: Callable[[Any], Any]) -> None:
+        self.build = build
+        self.name = build.__name__
+        self.lock = threading.RLock()
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        with self.lock:
+            cache = instance.__dict__
+            if self.name not in cache:
+                cache[self.name] = self.build(instance)
+            return cache[self.name]
+
+
 class Channel(kombu_redis.Channel):
     QoS = QoS
+
+    #: The clients of BRPOP and of LISTEN, as kombu builds them (see the module's docstring).
+    client = _Built(kombu_redis.Channel.client.func)
+    subclient = _Built(kombu_redis.Channel.subclient.func)
 
     #: (pool, client): the synchronous client built for ``pool`` (kombu drops the pool on reconnect).
     _pool_client: tuple[Any, Any] | None = None
@@ -153,6 +199,30 @@ class Channel(kombu_redis.Channel):
 
 class Transport(kombu_redis.Transport):
     Channel = Channel
+
+    def register_with_event_loop(self, connection: Any, loop: Any) -> None:
+        """kombu's, with its per-turn ``on_poll_start`` replaced by one that adds a socket's reader
+        only when the loop does not have it (see the module's docstring). Should kombu's own no
+        longer be found, it is kept as it is."""
+        before = set(loop.on_tick)
+        super().register_with_event_loop(connection, loop)
+        added = [tick for tick in loop.on_tick if tick not in before and getattr(tick, "__name__", "") == "on_poll_start"]
+        if len(added) != 1:
+            return
+        cycle = self.cycle
+        cycle_poll_start = cycle.on_poll_start
+        readers = loop.readers
+        add_reader = loop.add_reader
+        on_readable = self.on_readable
+
+        def on_poll_start() -> None:
+            cycle_poll_start()
+            for fd in cycle.fds:
+                if readers.get(fd) != (on_readable, (fd,)):
+                    add_reader(fd, on_readable, fd)
+
+        loop.on_tick.discard(added[0])
+        loop.on_tick.add(on_poll_start)
 
 
 __all__ = ["TRANSPORT", "Channel", "QoS", "Transport", "broker_transport"]

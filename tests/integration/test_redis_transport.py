@@ -18,6 +18,7 @@ import pytest
 import redis
 from django.conf import settings
 from kombu import Connection, Queue
+from kombu.asynchronous import Hub
 
 from extraction.celery import redis_transport
 from tests.integration.parity import served
@@ -153,3 +154,79 @@ def test_a_rejected_answered_task_is_requeued_or_dropped_as_asked(connection: Co
     assert queue(channel).get(no_ack=False) is None
     channel.qos._flush()
     assert not channel.qos._delivered and not channel.qos._held
+
+
+# --- the worker's event loop ---------------------------------------------------------------------
+class CountingHub(Hub):
+    """kombu's event loop, counting the readers added to it (an ``epoll_ctl`` and, for a socket it
+    already polls, a raised and swallowed ``EEXIST`` each)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.added = 0
+
+    def add(self, fd: Any, callback: Any, flags: int, args: Any = (), consolidate: bool = False) -> None:
+        self.added += 1
+        super().add(fd, callback, flags, args, consolidate)
+
+
+def consume(hub: Hub, got: list[Any], wanted: int, ticks: int = 60) -> int:
+    """Run the loop until ``wanted`` messages arrived (at most ``ticks`` turns); returns the turns."""
+    loop = hub.create_loop()
+    for turn in range(1, ticks + 1):
+        next(loop)
+        if len(got) >= wanted:
+            return turn
+    raise AssertionError(f"{len(got)} of {wanted} messages arrived in {ticks} turns of the loop")
+
+
+@pytest.fixture
+def hub() -> Iterator[CountingHub]:
+    loop = CountingHub()
+    yield loop
+    loop.close()
+
+
+def consumer(connection: Connection, queue: Queue, hub: Hub, got: list[Any]) -> Any:
+    connection.register_with_event_loop(hub)
+    taker = connection.Consumer(queues=[queue], accept=["json"], callbacks=[lambda body, message: (got.append(body), message.ack())])
+    taker.consume()
+    return taker
+
+
+def test_a_turn_of_the_event_loop_adds_no_reader_it_already_has(connection: Connection, queue: Queue, hub: CountingHub) -> None:
+    got: list[Any] = []
+    consumer(connection, queue, hub, got)
+    publish(connection, queue, {"n": 0})
+    consume(hub, got, 1)
+    added = hub.added  # the BRPOP socket's reader, added once
+    for n in range(1, 6):
+        publish(connection, queue, {"n": n})
+    turns = consume(hub, got, 6)
+    assert got == [{"n": n} for n in range(6)]
+    # before: every turn added every socket again (kombu's on_poll_start), `turns` more at least
+    assert hub.added == added, f"{hub.added - added} readers added again in {turns} turns"
+
+
+def test_the_event_loop_polls_the_new_socket_after_a_reconnect(connection: Connection, queue: Queue, hub: CountingHub) -> None:
+    got: list[Any] = []
+    consumer(connection, queue, hub, got)
+    publish(connection, queue, {"before": "drop"})
+    consume(hub, got, 1)
+    channel = connection.default_channel
+    old = channel.client.connection._sock
+    channel.client.connection.disconnect()  # what a lost broker connection leaves (redis-py clears the socket)
+    publish(connection, queue, {"after": "drop"})
+    consume(hub, got, 2)
+    assert got == [{"before": "drop"}, {"after": "drop"}]
+    assert channel.client.connection._sock is not None and channel.client.connection._sock is not old
+
+
+def test_the_channels_clients_are_plain_attributes_once_built(connection: Connection) -> None:
+    """kombu's ``cached_property`` is a data descriptor taking a lock on every read (several per
+    message the worker takes); the transport's is read from the instance like any attribute."""
+    channel = connection.default_channel
+    for name in ("client", "subclient"):
+        first = getattr(channel, name)
+        assert getattr(channel, name) is first and channel.__dict__[name] is first
+        assert not hasattr(type(channel).__dict__.get(name) or getattr(redis_transport.Channel, name), "__set__")
