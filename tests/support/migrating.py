@@ -35,3 +35,17 @@ def at_migration(alias: str, target: tuple[str, str]) -> Iterator[MigrationExecu
         yield executor
     finally:
         migrate(alias, latest(alias))
+
+
+# Two subscribers of orders.OrderPlaced for the outbox migrations' live data: the test project's
+# probe handler and a name the migrations never resolve (they copy rows, they do not deliver).
+PROBE_SUBSCRIBERS = (("tests.eventprobe.handlers.record_order_placed", "eventprobe"), ("x.y.z", "inventory"))
+
+
+def publication_rows(alias: str) -> list[tuple[object, ...]]:
+    """The columns a migration of ``seams_publication`` must keep, every row in id order (the model
+    is imported here, not at module level: the helpers are imported before Django is set up)."""
+    from contracts.kernel.models import Publication
+
+    fields = ("id", "position", "event_id", "subscriber", "status", "attempts", "key", "payload")
+    return list(Publication.objects.using(alias).order_by("id").values_list(*fields))

@@ -16,11 +16,11 @@ from django.utils import timezone
 
 from contracts.kernel.models import Publication
 from contracts.kernel.outbox.statements import publish_rows
-from tests.support.migrating import at_migration, migrate
+from tests.support.migrating import PROBE_SUBSCRIBERS, at_migration, migrate, publication_rows
 
 ALIAS = "orders"
 BEFORE, AFTER = ("seams", "0005_publication_finished_index"), ("seams", "0006_publication_no_event_index")
-HANDLER, OTHER = ("tests.eventprobe.handlers.record_order_placed", "eventprobe"), ("x.y.z", "inventory")
+HANDLER, OTHER = PROBE_SUBSCRIBERS
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -40,8 +40,7 @@ def publication_indexes() -> set[str]:
 
 
 def rows() -> list[tuple[object, ...]]:
-    fields = ("id", "position", "event_id", "subscriber", "status", "attempts", "key", "payload")
-    return list(Publication.objects.using(ALIAS).order_by("id").values_list(*fields))
+    return publication_rows(ALIAS)
 
 
 def old_outbox() -> uuid.UUID:

@@ -18,11 +18,11 @@ from django.utils import timezone
 
 from contracts.kernel.models import Publication, open_condition
 from contracts.kernel.outbox.statements import publish_rows
-from tests.support.migrating import at_migration, migrate
+from tests.support.migrating import PROBE_SUBSCRIBERS, at_migration, migrate, publication_rows
 
 ALIAS = "orders"
 BEFORE, AFTER = ("seams", "0007_inbox_one_btree"), ("seams", "0008_publication_open_equalities")
-HANDLER, OTHER = ("tests.eventprobe.handlers.record_order_placed", "eventprobe"), ("x.y.z", "inventory")
+HANDLER, OTHER = PROBE_SUBSCRIBERS
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -35,8 +35,7 @@ def before() -> Iterator[None]:
 
 
 def rows() -> list[tuple[object, ...]]:
-    fields = ("id", "position", "event_id", "subscriber", "status", "attempts", "key", "payload")
-    return list(Publication.objects.using(ALIAS).order_by("id").values_list(*fields))
+    return publication_rows(ALIAS)
 
 
 def old_outbox() -> None:
