@@ -37,7 +37,8 @@ in 18 000 events); its slow ones wait, CPU idle, for the GIL and the two shared 
 The frames waiting are read from the ``-shm`` file's wal-index header (``mxFrame`` less
 ``nBackfill``, https://sqlite.org/walformat.html), without a lock: a torn read only changes when
 the next checkpoint comes, and an unreadable header means "checkpoint if the WAL changed". The
-``-shm`` descriptor is never closed (``waiting_frames``: closing it would drop SQLite's locks).
+``-shm`` descriptor is closed only once its file is removed (``waiting_frames``: closing it
+earlier would drop SQLite's locks).
 
 A checkpoint only copies what the WAL already holds; what its spacing changes is how long commits
 stay unsynced with ``synchronous=NORMAL`` (at most ``MAX_PASSES`` passes, about a second).
@@ -120,7 +121,8 @@ class Checkpointer:
             try:
                 stat = os.stat(file.path + "-wal")
                 inode = os.stat(file.path).st_ino
-            except FileNotFoundError:
+            except FileNotFoundError:  # no WAL (the last connection removed it and the -shm file)
+                _drop_removed_shm(file)
                 continue
             seen = (stat.st_mtime_ns, stat.st_size)
             quiet, file.seen = seen == file.seen, seen
@@ -170,15 +172,20 @@ def waiting_frames(file: _File) -> int | None:
     ``nBackfill`` at byte 96); None when there is no such file or its two copies differ (a writer
     was updating it).
 
-    The descriptor is opened once per ``-shm`` file and never closed: closing any descriptor of a
+    The descriptor is opened once per ``-shm`` file and kept while it has a name: closing any descriptor of a
     file drops every POSIX lock the *process* holds on it, SQLite's on the ``-shm`` included; another
     process then takes this one's mapping for stale and truncates the file under it (SIGBUS, seen
-    in tests/e2e/test_embedded_concurrency.py). One descriptor leaks when a ``-shm`` file is made
-    anew (the last connection to a database removes it), rare while this thread keeps its own
-    connection open."""
+    in tests/e2e/test_embedded_concurrency.py). Once the ``-shm`` file it opened is removed (the last
+    connection to a database removes it; the next one makes a new file) the descriptor is closed
+    (``_drop_removed_shm``), at the first pass that finds the file gone or made anew."""
     try:
         inode = os.stat(file.path + "-shm").st_ino
+    except OSError:
+        _drop_removed_shm(file)
+        return None
+    try:
         if inode != file.shm_inode or file.shm < 0:
+            _drop_removed_shm(file)
             file.shm, file.shm_inode = os.open(file.path + "-shm", os.O_RDONLY), inode
         head = os.pread(file.shm, 100, 0)
     except OSError:
@@ -188,6 +195,24 @@ def waiting_frames(file: _File) -> int | None:
     (max_frame,) = struct.unpack_from("=I", head, 16)
     (backfilled,) = struct.unpack_from("=I", head, 96)
     return int(max_frame) - int(backfilled)
+
+
+def _drop_removed_shm(file: _File) -> None:
+    """Close ``file``'s ``-shm`` descriptor if its file has no name left (removed: the path is gone
+    or names a new file). Its POSIX locks go with it, but no connection can open a removed file, so
+    no other process takes a mapping of it for stale; one still named is kept (``waiting_frames``)."""
+    if file.shm < 0:
+        return
+    try:
+        removed = os.fstat(file.shm).st_nlink == 0
+    except OSError:
+        removed = True
+    if removed:
+        try:
+            os.close(file.shm)
+        except OSError:
+            pass
+        file.shm, file.shm_inode = -1, 0
 
 
 #: This process's checkpointer.

@@ -186,3 +186,37 @@ def test_a_file_configured_otherwise_is_left_to_sqlite(tmp_path: Path, django_db
         assert str(Path(wrapper.settings_dict["NAME"]).resolve()) not in checkpointer._files
     finally:
         wrapper.close()
+
+
+def _deleted_shm_descriptors(path: Path) -> int:
+    """This process's open descriptors of a removed ``-shm`` file of ``path`` (Linux's /proc/self/fd)."""
+    gone = f"{path}-shm (deleted)"
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}") == gone
+        except OSError:  # the listing's own descriptor, closed by now
+            pass
+    return count
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="counts the process's descriptors through Linux's /proc/self/fd")
+def test_a_shm_file_made_anew_does_not_leak_the_old_ones_descriptor(tmp_path: Path) -> None:
+    """The last connection to a file removes its -shm file and the next one makes it anew: the
+    descriptor of the removed one is closed (no lock of SQLite's is on a file nobody can open)."""
+    path = tmp_path / "m.sqlite3"
+    watcher = Checkpointer(interval=3600, min_frames=10**9)  # reads the wal-index, never checkpoints
+    watcher.watch(str(path))
+    for _ in range(3):
+        db = sqlite3.connect(path, isolation_level=None)
+        try:
+            _write(db, 5)
+            held = _shm_locks(path)
+            watcher.run_once()
+            assert _shm_locks(path) == held  # the live -shm file's descriptor stays open
+        finally:
+            db.close()  # the last connection: the -shm file goes
+        assert not (tmp_path / "m.sqlite3-shm").exists()
+    assert _deleted_shm_descriptors(path) <= 1  # the last one's, until a pass sees its file gone
+    watcher.run_once()
+    assert _deleted_shm_descriptors(path) == 0

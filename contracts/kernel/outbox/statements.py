@@ -120,13 +120,17 @@ def _insert_sql(vendor: str, subscribers: int, claimed: bool) -> str:
             f" '{PublicationStatus.PENDING.value}', 0, %s, %s, NULL, '', NULL, NULL, '', '', %s"
             f" FROM {source}({rows}) v RETURNING id, subscriber, status, position"
         )
+    # PostgreSQL pulls a plain subquery up into the statement that reads it, each reference to its
+    # ``held`` column becoming a copy of the ``EXISTS``: four probes of ``seams_pub_key_open`` per row,
+    # one per ``CASE``. ``OFFSET 0`` keeps the subquery whole, so the check runs once per row.
+    fence = " OFFSET 0" if vendor == "postgresql" else ""
     return (
         f"{head}INSERT INTO {_TABLE} ({_COLUMNS}) SELECT {event}, s.subscriber, s.module,"
         f" CASE WHEN s.held THEN '{PublicationStatus.PENDING.value}' ELSE '{PublicationStatus.PROCESSING.value}' END,"
         " CASE WHEN s.held THEN 0 ELSE 1 END, %s, %s, NULL,"
         " CASE WHEN s.held THEN '' ELSE %s END, CASE WHEN s.held THEN NULL ELSE %s END, NULL, '', '', %s"
         f" FROM {source}(SELECT v.subscriber, v.module, EXISTS (SELECT 1 FROM {_TABLE} o WHERE o.subscriber = v.subscriber"
-        f" AND o.key = %s AND {_O_OPEN}) AS held FROM ({rows}) v) s"
+        f" AND o.key = %s AND {_O_OPEN}) AS held FROM ({rows}) v{fence}) s"
         " RETURNING id, subscriber, status, position"
     )
 

@@ -214,6 +214,27 @@ def test_a_prepared_publish_checks_its_key_on_the_partial_key_index_for_any_valu
     assert "seams_pub_key_open" in assert_reads_open_rows_only(plans)
 
 
+@pytest.mark.parametrize("subscribers", [1, 2])
+def test_a_prepared_publish_checks_each_rows_key_once(backlog: list[int], subscribers: int) -> None:
+    """The held check (is an earlier publication of this key still open for this subscriber?) runs
+    once per row written: the claimed row's four columns it decides read one answer. Before, the
+    planner pulled the ``SELECT ... EXISTS (...) AS held`` subquery up into the ``INSERT``'s target
+    list, and each ``CASE WHEN s.held`` ran its own copy of the ``EXISTS``: four probes of
+    ``seams_pub_key_open`` per row instead of one. (A probe that finds nothing is not counted as a
+    loop of its own by PostgreSQL's instrumentation, hence at most one loop per row.)"""
+    now = timezone.now()
+    event = (uuid.uuid4(), "orders.OrderPlaced", 1, "no-such-key", {"order_id": 0}, {}, "orders", now)
+    handlers = [(f"{HANDLER}{n or ''}", "eventprobe") for n in range(subscribers)]
+    written: list[dict[str, tuple[int, bool]]] = []
+    plans = generic_plans_of(lambda: written.append(publish_rows(
+        ALIAS, event, subscribers=handlers, now=now,
+        claimed_by="test", lease_until=now + datetime.timedelta(seconds=60))[1]))  # fmt: skip
+    assert written == [{name: (mock.ANY, True) for name, _ in handlers}]  # nothing of that key open: claimed
+    probes = [node for node in scans(plans) if node.get("Index Name") == "seams_pub_key_open"]
+    assert len(probes) == 1, json.dumps(plans, indent=1)  # one copy of the check in the plan
+    assert probes[0]["Actual Loops"] <= subscribers, json.dumps(plans, indent=1)
+
+
 def test_the_lease_expiry_scan_reads_open_rows_only(backlog: list[int]) -> None:
     expired = timezone.now() - datetime.timedelta(minutes=1)
     Publication.objects.using(ALIAS).filter(pk__in=backlog[:2]).update(status=PublicationStatus.PROCESSING, lease_until=expired)
