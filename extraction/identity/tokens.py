@@ -11,6 +11,14 @@ configured). So the caller signs a new token for every request, retries included
 receiver verifies every token it gets: no cache on either side (one Ed25519 signature and one
 verification per internal call, measured in docs/security.md). Removing a key from the trust
 takes effect at once.
+
+Tokens are made and checked here, not by PyJWT's ``encode`` / ``decode``: a token of this protocol
+has exactly one form (EdDSA, a ``kid``, six claims), and PyJWT's general parser, which checks every
+character of every segment in Python and validates each claim through several layers, cost as much
+CPU per call as the Ed25519 verification itself (docs/security.md, "Cost"). The checks are the
+same ones, and stricter where the protocol allows: only ``alg: EdDSA``, no ``crit`` or ``b64``
+header, canonical unpadded base64url segments, integer times, string claims. The tokens are
+standard JWTs (PyJWT reads them, the tests check it).
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import base64
 import json
 import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -26,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jwt
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -37,7 +46,17 @@ from contracts.kernel.public.devkeys import create_once
 from . import replay
 from .keys import Peer, Trust, generate_private_pem, key_id, load_private_key, parse_peers, public_text, read_file
 
-__all__ = ["ALGORITHM", "Forbidden", "Identity", "Refused", "Replayed", "Unauthenticated", "issue", "reset", "verify"]
+__all__ = [
+    "ALGORITHM",
+    "Forbidden",
+    "Identity",
+    "Refused",
+    "Replayed",
+    "Unauthenticated",
+    "issue",
+    "reset",
+    "verify",
+]
 
 logger = logging.getLogger("seams.identity")
 
@@ -46,6 +65,10 @@ ALGORITHM = "EdDSA"
 LEEWAY = 5
 #: How often the key and trust files are checked for changes, in seconds.
 RELOAD_EVERY = 1.0
+#: The claims every token carries (a token without one of them is refused).
+REQUIRED = ("exp", "iat", "iss", "sub", "aud", "jti")
+#: One segment of a compact JWS: unpadded base64url.
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class Refused(Exception):
@@ -95,6 +118,8 @@ class _Keyring:
         self.checked = 0.0
         self.key: Ed25519PrivateKey | None = None
         self.kid = ""
+        #: (key, the encoded header naming its kid), swapped as one when the key file changes.
+        self.signer: tuple[Ed25519PrivateKey, str] | None = None
         self.trust = Trust.of([])
         self.replay_cache: str | None = config.get("REPLAY_CACHE") or None
         self.refresh(force=True)
@@ -170,11 +195,23 @@ class _Keyring:
                     logger.warning("Ignored the development trust file %s: %s", path, exc)
         own = Peer(self.name, frozenset(settings.SEAMS_MODULES), {key_id(key): key.public_key()})
         trust = Trust.of([own, *peers])
-        self.key, self.kid, self.trust = key, key_id(key), trust
+        kid = key_id(key)
+        self.key, self.kid, self.trust = key, kid, trust
+        self.signer = (key, _encode({"alg": ALGORITHM, "kid": kid, "typ": "JWT"}))
 
     # --- tokens -----------------------------------------------------------------------------
     def issue(self, caller: str, audience: str) -> str:
         self.refresh()
+        return self._sign(self._signer(), caller, audience)
+
+    def _signer(self) -> tuple[Ed25519PrivateKey, str]:
+        signer = self.signer
+        if signer is None:  # never: refresh(force=True) loaded it in __init__
+            raise ConfigurationError("no service key loaded")
+        return signer
+
+    def _sign(self, signer: tuple[Ed25519PrivateKey, str], caller: str, audience: str) -> str:
+        key, header = signer
         now = int(time.time())
         claims = {
             "iss": self.name,
@@ -184,36 +221,30 @@ class _Keyring:
             "exp": now + int(self.ttl),
             "jti": uuid.uuid4().hex,
         }
-        return jwt.encode(claims, self.key, algorithm=ALGORITHM, headers={"kid": self.kid})
+        signing_input = f"{header}.{_encode(claims)}"
+        return f"{signing_input}.{_b64(key.sign(signing_input.encode('ascii')))}"
 
     def verify(self, token: str | None, audience: str, message_id: str = "") -> Identity:
         self.refresh()
         if not token:
             raise Unauthenticated("no service token: internal calls must carry one (Authorization: Bearer <token>)")
-        header = _unverified_header(token)
+        head, body, signature, header = _split(token)
         kid = header.get("kid")
         found = self.trust.by_kid.get(kid) if isinstance(kid, str) else None
         if found is None:
             raise Unauthenticated("service token signed by an unknown key (kid not trusted here)")
         peer, public = found
-        try:
-            claims = jwt.decode(
-                token,
-                public,
-                algorithms=[ALGORITHM],
-                audience=audience,
-                issuer=peer.name,
-                leeway=LEEWAY,
-                options={"require": ["exp", "iat", "iss", "sub", "aud", "jti"]},
-            )
-        except jwt.ExpiredSignatureError:
-            raise Unauthenticated("expired service token") from None
-        except jwt.InvalidAudienceError:
-            raise Unauthenticated(f"service token for another module (this endpoint serves '{audience}')") from None
-        except jwt.InvalidIssuerError:
-            raise Unauthenticated(f"service token whose issuer is not the owner of its key ('{peer.name}')") from None
-        except jwt.InvalidTokenError as exc:
-            raise Unauthenticated(f"invalid service token ({exc})") from None
+        claims = _verified_claims(head, body, signature, header, public)
+        now = time.time()
+        if claims["iat"] > now + LEEWAY or claims.get("nbf", 0) > now + LEEWAY:
+            raise Unauthenticated("invalid service token (the token is not yet valid)")
+        if claims["exp"] <= now - LEEWAY:
+            raise Unauthenticated("expired service token")
+        if claims["iss"] != peer.name:
+            raise Unauthenticated(f"service token whose issuer is not the owner of its key ('{peer.name}')")
+        audiences = claims["aud"]
+        if audience not in ([audiences] if isinstance(audiences, str) else audiences):
+            raise Unauthenticated(f"service token for another module (this endpoint serves '{audience}')")
         module = claims["sub"]
         if module == "":
             raise Forbidden(f"service '{peer.name}' called from code that is not a module: only modules call contracts")
@@ -229,29 +260,83 @@ class _Keyring:
         return Identity(peer.name, module)
 
 
-def _unverified_header(token: str) -> dict[str, Any]:
-    """The token's header, read only for its ``kid`` (which key to check the signature with).
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
-    Not ``jwt.get_unverified_header``: PyJWT checks every character of every segment in Python on
-    each parse, and ``jwt.decode`` parses and checks the whole token again anyway (header included:
-    its ``alg`` and the signature over it), so a second full parse per request was half of what
-    verifying cost (measured: 184 us of thread CPU per verify at load 26, the per-character check
-    52% of it under cProfile). Anything this cannot read is the same 401 as before."""
-    head, dot, _ = token.partition(".")
+
+def _encode(part: dict[str, Any]) -> str:
+    """A header or claims segment: compact JSON, unpadded base64url."""
+    return _b64(json.dumps(part, separators=(",", ":")).encode())
+
+
+def _segment(text: str) -> bytes:
+    """One segment decoded; ``ValueError`` unless it is canonical unpadded base64url (so a token
+    has exactly one spelling: no padding, no stray characters, no unused bits set)."""
+    if len(text) % 4 == 1 or _SEGMENT.fullmatch(text) is None:
+        raise ValueError("not base64url")
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(raw) != text:
+        raise ValueError("not canonical base64url")
+    return raw
+
+
+def _object(raw: bytes) -> dict[str, Any]:
+    """A JSON object (``ValueError`` for anything else; RecursionError for absurd nesting)."""
+    value = json.loads(raw)
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    return value
+
+
+def _split(token: str) -> tuple[str, str, str, dict[str, Any]]:
+    """The token's three segments and its header, read for its ``kid`` (which key to check the
+    signature with) before anything is trusted. Whatever this cannot read is a 401, never a 500."""
+    parts = token.split(".") if isinstance(token, str) else ()
     try:
-        if not dot:
-            raise ValueError("no segments")
-        header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+        if len(parts) != 3:
+            raise ValueError("not three segments")
+        header = _object(_segment(parts[0]))
     except (ValueError, RecursionError):  # binascii.Error, UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise Unauthenticated("malformed service token") from None
-    if not isinstance(header, dict):
-        raise Unauthenticated("malformed service token")
-    return header
+    return parts[0], parts[1], parts[2], header
+
+
+def _verified_claims(head: str, body: str, signature: str, header: dict[str, Any], public: Any) -> dict[str, Any]:
+    """The claims of a token whose signature ``public`` verifies, each of the type the protocol
+    gives it; times are left to the caller. Anything else is ``Unauthenticated``."""
+
+    def invalid(why: str) -> Unauthenticated:
+        return Unauthenticated(f"invalid service token ({why})")
+
+    if header.get("alg") != ALGORITHM:  # never the token's choice: "none", HS256 with the public key...
+        raise invalid(f"the specified alg is not allowed: service tokens are {ALGORITHM}")
+    if "crit" in header or "b64" in header:
+        raise invalid("no critical or b64 header extension is supported")
+    try:
+        public.verify(_segment(signature), f"{head}.{body}".encode("ascii"))
+    except (ValueError, InvalidSignature):
+        raise invalid("signature verification failed") from None
+    try:
+        claims = _object(_segment(body))
+    except (ValueError, RecursionError):
+        raise invalid("its claims are not a JSON object") from None
+    for name in REQUIRED:
+        if claims.get(name) is None:
+            raise invalid(f'the token is missing the "{name}" claim')
+    for name in ("exp", "iat", "nbf"):
+        if name in claims and type(claims[name]) is not int:
+            raise invalid(f"{name} must be an integer")
+    for name in ("iss", "sub", "jti"):
+        if not isinstance(claims[name], str):
+            raise invalid(f"{name} must be a string")
+    audiences = claims["aud"]
+    if not (isinstance(audiences, str) or (isinstance(audiences, list) and all(isinstance(a, str) for a in audiences))):
+        raise invalid("aud must be a string or a list of strings")
+    return claims
 
 
 _keyring: _Keyring | None = None
 _keyring_lock = threading.Lock()
-
 
 def _current() -> _Keyring:
     global _keyring

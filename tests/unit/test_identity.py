@@ -3,10 +3,11 @@ receivers refusing before anything runs (HTTP endpoints, event receiver, Celery 
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import jwt
@@ -165,6 +166,100 @@ def test_a_token_without_a_usable_jti_is_unauthenticated() -> None:
 def test_a_bad_token_is_unauthenticated(token: object, reason: str) -> None:
     with pytest.raises(Unauthenticated, match=reason):
         verify(token() if callable(token) else token, "catalog")  # type: ignore[arg-type]
+
+
+def signed(header: object, claims: object, key: Ed25519PrivateKey | None = None, *, raw_claims: bytes | None = None) -> str:
+    """A compact JWS over exactly these header and claims, signed with ``key`` (the process's own by
+    default): tokens PyJWT would not make, to check the receiver's own parser."""
+    key = key or own_key()
+
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(raw_claims if raw_claims is not None else json.dumps(claims).encode())}"
+    return f"{signing_input}.{b64(key.sign(signing_input.encode()))}"
+
+
+def good_claims(**changes: object) -> dict[str, object]:
+    now = int(time.time())
+    claims = {"iss": "monolith", "sub": "orders", "aud": "catalog", "iat": now, "exp": now + 60, "jti": uuid.uuid4().hex, **changes}
+    return {name: value for name, value in claims.items() if value is not None}
+
+
+def own_header(**changes: object) -> dict[str, object]:
+    return {"alg": "EdDSA", "kid": key_id(own_key()), "typ": "JWT", **changes}
+
+
+def test_a_token_made_by_hand_with_the_right_form_passes_and_pyjwt_reads_what_issue_makes() -> None:
+    """The receiver's parser accepts any correct token, not only its own issuer's bytes (key order,
+    spacing, a list audience), and what ``issue`` makes is a standard JWT."""
+    assert verify(signed(own_header(), good_claims()), "catalog").module == "orders"
+    assert verify(signed({"kid": key_id(own_key()), "alg": "EdDSA"}, good_claims(aud=["inventory", "catalog"])), "catalog").service == "monolith"
+    token = issue("orders", "catalog")
+    assert jwt.get_unverified_header(token) == {"alg": "EdDSA", "kid": key_id(own_key()), "typ": "JWT"}
+    assert jwt.decode(token, own_key().public_key(), algorithms=["EdDSA"], audience="catalog", issuer="monolith")["sub"] == "orders"
+
+
+def tampered_claims() -> str:
+    head, _, signature = issue("orders", "catalog").split(".")
+    claims = base64.urlsafe_b64encode(json.dumps(good_claims(sub="inventory")).encode()).rstrip(b"=").decode()
+    return f"{head}.{claims}.{signature}"
+
+
+def padded() -> str:
+    head, claims, signature = issue("orders", "catalog").split(".")
+    return f"{head}.{claims}{'=' * (-len(claims) % 4) or '===='}.{signature}"
+
+
+def not_canonical() -> str:
+    """The signature's last character with its unused low bits set: the same bytes, another spelling."""
+    token = issue("orders", "catalog")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(token[-1])
+    return token[:-1] + alphabet[last | 0b0011]
+
+
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [
+        (lambda: signed(own_header(alg="none"), good_claims()), "alg is not allowed"),
+        (lambda: signed(own_header(alg="HS256"), good_claims()), "alg is not allowed"),
+        (lambda: signed(own_header(crit=["exp"], exp=1), good_claims()), "no critical or b64"),
+        (lambda: signed(own_header(b64=False), good_claims()), "no critical or b64"),
+        (tampered_claims, "signature verification failed"),
+        (lambda: signed(own_header(), good_claims(), Ed25519PrivateKey.generate()), "signature verification failed"),
+        (padded, "signature verification failed"),
+        (not_canonical, "signature verification failed"),
+        (lambda: issue("orders", "catalog") + ".x", "malformed service token"),
+        (lambda: signed(own_header(), [1, 2]), "claims are not a JSON object"),
+        (lambda: signed(own_header(), None, raw_claims=b"\xff not json"), "claims are not a JSON object"),
+        (lambda: signed(own_header(), good_claims(iat=None)), 'missing the "iat" claim'),
+        (lambda: signed(own_header(), good_claims(exp=time.time() + 60)), "exp must be an integer"),
+        (lambda: signed(own_header(), good_claims(exp=True)), "exp must be an integer"),
+        (lambda: signed(own_header(), good_claims(exp=str(int(time.time()) + 60))), "exp must be an integer"),
+        (lambda: signed(own_header(), good_claims(iat=int(time.time()) + 600)), "not yet valid"),
+        (lambda: signed(own_header(), good_claims(nbf=int(time.time()) + 600)), "not yet valid"),
+        (lambda: signed(own_header(), good_claims(exp=int(time.time()) - 6)), "expired"),
+        (lambda: signed(own_header(), good_claims(iss=["monolith"])), "iss must be a string"),
+        (lambda: signed(own_header(), good_claims(sub=7)), "sub must be a string"),
+        (lambda: signed(own_header(), good_claims(jti=12345678901234567890)), "jti must be a string"),
+        (lambda: signed(own_header(), good_claims(aud=["inventory"])), "for another module"),
+        (lambda: signed(own_header(), good_claims(aud=[["catalog"]])), "aud must be a string or a list of strings"),
+        (lambda: signed(own_header(), good_claims(aud={"catalog": 1})), "aud must be a string or a list of strings"),
+    ],
+    ids=[
+        "alg-none", "alg-hs256", "crit", "b64", "tampered-claims", "other-key", "padded", "non-canonical", "four-segments",
+        "claims-array", "claims-not-json", "no-iat", "float-exp", "bool-exp", "string-exp", "future-iat", "future-nbf",
+        "expired-past-leeway", "iss-list", "sub-number", "jti-number", "aud-list-without-us", "aud-nested", "aud-object",
+    ],
+)
+def test_the_receiver_refuses_every_token_off_the_protocol(token: Callable[[], str], reason: str) -> None:
+    """Tokens are parsed here, not by PyJWT (it cost as much as the signature check): every check it
+    made is still made, and some are stricter (only EdDSA, no crit/b64, one spelling per token,
+    integer times, string claims). Each is a 401, and nothing is recorded for it."""
+    with pytest.raises(Unauthenticated, match=reason) as caught:
+        verify(token(), "catalog")
+    assert caught.value.status == 401 and not isinstance(caught.value, Replayed)
 
 
 def test_a_service_cannot_speak_for_a_module_it_does_not_serve(tmp_path: Path) -> None:
