@@ -1,4 +1,4 @@
-"""Service tokens: short-lived JWTs (PyJWT, EdDSA) that every internal call carries.
+"""Service tokens: short-lived JWTs (EdDSA, signed and checked with libsodium) that every internal call carries.
 
 A token says *which service* (``iss``) calls on behalf of *which of its modules* (``sub``) into
 *which module* (``aud``), until when (``exp``, about a minute), signed with the key whose id is in
