@@ -6,10 +6,11 @@ which the completion marks ride), so a change to the kernel's Python shows its e
 They do not count the time spent in C (sqlite3, json, pydantic-core): that is the database's and
 the serialisers' share, which ``bench/events_micro.py`` and ``bench/sqlite_pages.py`` measure.
 
-    python -m bench.events_bytecodes [--events 50] [--top 40] [--segments]
+    python -m bench.events_bytecodes [--events 50] [--top 40] [--segments] [--database-url postgres://...]
 
 It runs the two variants of ``bench/events_micro.py`` on throwaway SQLite files with the project's
-settings (``bench/environment.py``), warmed up, with ``sys.settrace`` counting opcodes per code
+settings (``bench/environment.py``), or with ``--database-url`` on a throwaway PostgreSQL database of
+that server (psycopg's own Python counted too, its C and the server not), warmed up, with ``sys.settrace`` counting opcodes per code
 object; it prints the totals per event, then the extra bytecodes of Seams per file and per function
 (exclusive: a function's own bytecodes, not its callees').
 
@@ -123,11 +124,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=50, help="events counted per variant")
     parser.add_argument("--top", type=int, default=40, help="functions listed")
     parser.add_argument("--segments", action="store_true", help="the handler side's stretches between its SQL instead")
+    parser.add_argument("--database-url", help="a PostgreSQL server to count on (a throwaway database of it) instead of SQLite")
     args = parser.parse_args(argv)
+    if args.database_url:
+        import secrets
+
+        from bench.transports import admin, with_database
+
+        name = f"seams_bench_bytecodes_{secrets.token_hex(4)}"
+        admin(args.database_url, f'CREATE DATABASE "{name}"')
+        try:
+            return _main(args, with_database(args.database_url, name))
+        finally:
+            admin(args.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return _main(args, None)
+
+
+def _main(args: argparse.Namespace, database_url: str | None) -> int:
     from bench.environment import bench_environment, enter
 
     with tempfile.TemporaryDirectory(prefix="seams-bytecodes-") as tmp:
-        enter(bench_environment(Path(tmp) / "var"), SEAMS_EVENT_DISPATCH="inline")
+        extra = {"DATABASE_URL": database_url} if database_url else {}
+        enter(bench_environment(Path(tmp) / "var", **extra), SEAMS_EVENT_DISPATCH="inline")
         from bench.events_micro import Variants, clear_mail
 
         variants = Variants()

@@ -33,7 +33,10 @@ def django_db_setup(
     yield
     with django_db_blocker.unblock():
         # On PostgreSQL every module alias is a connection to the one test database: all must be
-        # closed before it can be dropped.
+        # closed before it can be dropped, the completion flusher thread's included (CONN_MAX_AGE).
+        from contracts.kernel.outbox.completions import deferred
+
+        deferred.close_connections()
         connections.close_all()
         teardown_databases(config, verbosity=0)
 

@@ -14,7 +14,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from .errors import UnknownName
-from .models import NO_SUBSCRIBER, OPEN_STATUSES, ArchivedPublication, Publication, PublicationStatus
+from .models import NO_SUBSCRIBER, OPEN_STATUSES, ArchivedPublication, Publication, PublicationStatus, open_rows
 from .outbox import module_aliases
 
 
@@ -42,6 +42,12 @@ def event_stats(aliases: list[str] | None = None) -> list[ModuleEventStats]:
     Completed rows removed by the ``delete`` completion mode are not counted; ``archive`` mode
     counts archived rows as completed. The completion marks this process still holds back
     (``outbox.completions``) are written first; another process's show as processing until written.
+
+    The whole table is read (twice: the status counts, then ``published``): ``published`` counts
+    distinct event ids over every row and no index holds every row's event id (migration 0006
+    dropped it: each publish wrote it). One pass with every count in it (``COUNT(...) FILTER``) was
+    tried on 2026-12-02 and kept out: 12% more SQLite VM steps (a ``CASE`` per status per row),
+    2% less time in memory.
     """
     from .outbox.completions import deferred
 
@@ -151,9 +157,13 @@ def resubmit(
     """
     from .outbox import dispatcher
 
-    # Equalities, not ``IN``: the dead rows are then read through seams_pub_finished (on SQLite too)
-    # and, on PostgreSQL, the failed ones through an open partial index.
-    statuses = Q(status=PublicationStatus.DEAD) if dead_only else Q(status=PublicationStatus.DEAD) | Q(status=PublicationStatus.FAILED)
+    # One read per status, each an equality (not ``IN``): the dead rows through seams_pub_finished
+    # and the failed ones through the open partial index seams_pub_due (``open_rows``: SQLite uses
+    # it only for a WHERE that repeats its condition), on SQLite too; until 2026-12-02 one read of
+    # ``status = 'dead' OR status = 'failed'``, which SQLite answered by scanning the whole table.
+    # Publications named by their refs are found by primary key: one read for both statuses.
+    dead, failed = Q(status=PublicationStatus.DEAD), Q(status=PublicationStatus.FAILED)
+    reads = [dead] if dead_only else [dead | failed] if refs else [dead, Q(open_rows()) & failed]
     total = 0
     targets: dict[str, Q] = {}
     if refs:
@@ -172,8 +182,8 @@ def resubmit(
             targets[alias] = condition
     now = timezone.now()
     for alias, condition in targets.items():
-        rows = Publication.objects.using(alias).filter(condition, statuses)
-        ids = list(rows.values_list("pk", flat=True))
+        rows = Publication.objects.using(alias).filter(condition)
+        ids = sorted(pk for read in reads for pk in rows.filter(read).values_list("pk", flat=True))
         Publication.objects.using(alias).filter(pk__in=ids).update(
             status=PublicationStatus.PENDING, attempts=0, next_attempt_at=now, dispatched_at=now, lease_until=None
         )

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from django.test import override_settings
@@ -126,19 +128,117 @@ class ConnectingWrites(SlowWrites):
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")
-def test_the_flusher_thread_holds_no_connection_once_nothing_waits() -> None:
+def test_the_flusher_thread_holds_no_connection_once_told_to_close_them() -> None:
     """A thread that kept its connection for the life of the process held a PostgreSQL session that
-    nothing closes: the test database could not be dropped ("accessed by 1 other session")."""
+    nothing closes: the test database could not be dropped ("accessed by 1 other session"). It keeps
+    it as ``CONN_MAX_AGE`` says (the tests' PostgreSQL aliases: 60 s) and ``close_connections``
+    (at exit, before the test database is dropped) closes it."""
     from django.db import connections
 
     if connections["orders"].vendor == "sqlite":
         pytest.skip("SQLite's test databases are in memory, where Django ignores close(); run with DATABASE_URL=postgres://...")
     writer = ConnectingWrites()
     marks = DeferredCompletions(writer=writer)
-    with override_settings(SEAMS_EVENTS=EVENTS):
-        marks.add("orders", [Publication(pk=1)], "worker-a")
-        assert writer.started.wait(10)  # written by the thread, after the delay
-        marks.flush()
-    (wrapper,) = writer.wrappers
-    assert wrapper is not connections["orders"]  # the thread's own
+    try:
+        with override_settings(SEAMS_EVENTS=EVENTS):
+            marks.add("orders", [Publication(pk=1)], "worker-a")
+            assert writer.started.wait(10)  # written by the thread, after the delay
+            marks.flush()
+        (wrapper,) = writer.wrappers
+        assert wrapper is not connections["orders"]  # the thread's own
+        assert (wrapper.connection is not None) is (wrapper.settings_dict["CONN_MAX_AGE"] != 0)
+    finally:
+        assert marks.close_connections()
     assert wrapper.connection is None
+
+
+PROBE = "flusherprobe"  # an alias of the test's own, with the CONN_MAX_AGE it needs
+
+
+@pytest.fixture
+def probe_alias(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, django_db_blocker: pytest.FixtureRequest
+) -> Iterator[Callable[[float], list[str]]]:
+    """``probe_alias(max_age)``: the alias ``PROBE``, a copy of ``orders`` (on SQLite a file of the
+    test's own: an in-memory one never closes) whose connections live ``max_age`` seconds; returns
+    the names of the threads that opened one, appended as they connect. No ``django_db`` mark: a
+    test case's allowed aliases are fixed before this alias exists; the writes touch no table."""
+    from django.db import connections
+    from django.db.backends.signals import connection_created
+
+    opened: list[str] = []
+
+    def connected(sender: object, connection: object, **_: object) -> None:
+        if getattr(connection, "alias", None) == PROBE:
+            opened.append(threading.current_thread().name)
+
+    def configure(max_age: float) -> list[str]:
+        settings_dict = {**connections.settings["orders"], "CONN_MAX_AGE": max_age}
+        if settings_dict["ENGINE"].endswith("sqlite3"):
+            settings_dict["NAME"] = str(tmp_path / "probe.sqlite3")
+        monkeypatch.setitem(connections.settings, PROBE, settings_dict)
+        return opened
+
+    connection_created.connect(connected)
+    try:
+        with django_db_blocker.unblock():
+            yield configure
+    finally:
+        connection_created.disconnect(connected)
+
+
+def _written_twice(writer: ConnectingWrites, marks: DeferredCompletions) -> None:
+    """Two writes of the flusher thread, with the thread idle (nothing waiting) between them."""
+    with override_settings(SEAMS_EVENTS=EVENTS):
+        marks.add(PROBE, [Publication(pk=1)], "worker-a")
+        assert writer.started.wait(10)
+        time.sleep(0.2)  # the thread is idle: nothing waits
+        writer.started.clear()
+        marks.add(PROBE, [Publication(pk=2)], "worker-a")
+        assert writer.started.wait(10)
+        marks.flush()
+
+
+def _closes(wrapper: object, within: float = 10.0) -> bool:
+    """Does ``wrapper`` (a connection of the flusher thread's) close within ``within`` seconds?"""
+    deadline = time.monotonic() + within
+    while getattr(wrapper, "connection", None) is not None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return getattr(wrapper, "connection", None) is None
+
+
+@pytest.mark.parametrize(("max_age", "connects"), [(60, 1), (0, 2)], ids=["kept-60s", "closed-max-age-0"])
+def test_the_flusher_thread_keeps_its_connections_as_conn_max_age_says(
+    probe_alias: Callable[[float], list[str]], max_age: float, connects: int
+) -> None:
+    """Until 2026-12-02 every idle moment of the thread closed its connections, whatever
+    ``CONN_MAX_AGE`` said: in the extracted services (60 s) a new PostgreSQL connection about every
+    tenth order. They are kept as a request's are, and closed by ``close_connections`` (at exit)."""
+    opened = probe_alias(max_age)
+    writer = ConnectingWrites()
+    marks = DeferredCompletions(writer=writer)
+    try:
+        _written_twice(writer, marks)
+        assert opened == ["seams-completions"] * connects
+        if max_age == 0:  # closed once the thread, its write ended, finds nothing waiting
+            assert _closes(writer.wrappers[-1])
+        assert (writer.wrappers[-1].connection is not None) is (max_age > 0)
+    finally:
+        assert marks.close_connections()
+    assert all(wrapper.connection is None for wrapper in writer.wrappers)
+
+
+def test_a_kept_connection_of_the_idle_flusher_thread_closes_when_its_max_age_runs_out(
+    probe_alias: Callable[[float], list[str]],
+) -> None:
+    probe_alias(0.5)
+    writer = ConnectingWrites()
+    marks = DeferredCompletions(writer=writer)
+    try:
+        with override_settings(SEAMS_EVENTS=EVENTS):
+            marks.add(PROBE, [Publication(pk=1)], "worker-a")
+            assert writer.started.wait(10)
+        (wrapper,) = writer.wrappers
+        assert _closes(wrapper)  # the thread, waiting for marks, woke to close it
+    finally:
+        marks.close_connections()

@@ -171,3 +171,44 @@ def test_a_statement_naming_many_rows_runs_client_bound() -> None:
     assert complete_publications(ALIAS, ids[1 : 1 + many], timezone.now()) == []
     assert runs("UPDATE seams_publication SET status = 'completed'") == 1  # the one-id statement only
     assert Publication.objects.using(ALIAS).filter(pk__in=ids[: 1 + many], status=PublicationStatus.COMPLETED).count() == 1 + many
+
+
+@pytest.mark.usefixtures("pg")
+def test_one_raw_cursor_is_kept_per_connection_and_a_second_one_open_at_once_is_its_own() -> None:
+    """``prepared._kept``: the raw cursor of one call is the next call's, once closed; one asked for
+    while it is still open is another (closed for real), and so after a change of time zone and on
+    a connection shared between threads (a new psycopg connection has none kept: the cache is keyed
+    by it)."""
+    connection = connections[ALIAS]
+    with prepared.cursor(ALIAS) as first:
+        first.execute("SELECT %s::int", [1])
+        with prepared.cursor(ALIAS) as second:  # the first still open
+            second.execute("SELECT %s::int", [2])
+            assert second.cursor is not first.cursor and second.fetchone() == (2,)
+        assert second.cursor.closed and first.fetchone() == (1,)  # its rows were not the second's
+    assert not first.cursor.closed
+    with prepared.cursor(ALIAS) as again:
+        assert again.cursor is first.cursor
+        assert run("SELECT %s::int + 1", [1]) == 2  # (a nested one meanwhile)
+        again.execute("SELECT %s::text", ["x"])
+        assert again.fetchone() == ("x",)
+    connection.inc_thread_sharing()
+    try:
+        with prepared.cursor(ALIAS) as shared:
+            assert shared.cursor is not first.cursor
+        assert shared.cursor.closed
+    finally:
+        connection.dec_thread_sharing()
+    saved = connection.settings_dict["TIME_ZONE"]
+    connection.settings_dict["TIME_ZONE"] = "Asia/Kolkata"
+    connection.__dict__.pop("timezone", None)
+    try:
+        with prepared.cursor(ALIAS) as zoned:
+            zoned.execute("SELECT %s::timestamptz", ["2026-12-01 00:00:00+00"])
+            assert zoned.cursor is not first.cursor and str(zoned.fetchone()[0].tzinfo) == "Asia/Kolkata"
+    finally:
+        connection.settings_dict["TIME_ZONE"] = saved
+        connection.__dict__.pop("timezone", None)
+    with prepared.cursor(ALIAS) as utc:
+        utc.execute("SELECT %s::timestamptz", ["2026-12-01 00:00:00+00"])
+        assert utc.cursor is not zoned.cursor and utc.fetchone()[0].utcoffset() == timedelta(0)

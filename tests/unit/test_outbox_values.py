@@ -136,3 +136,31 @@ def test_sqlite_event_and_inbox_values_in_one_step_are_the_fields_own(event: tup
     assert insert_inbox.params(connection, (event_id, "x.y", handled_at)) == [
         field.get_db_prep_save(value, connection) for field, value in zip(fields, row, strict=True)
     ]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        (uuid.uuid4(), "orders.OrderPlaced", 1, "42", values.JsonText('{"order_id":42}'), values.JsonText("{}"), "orders", AWARE),
+        (uuid.uuid4(), "orders.OrderPlaced", 2, None, values.JsonText("[]"), values.JsonText('{"a":1}'), "orders", timezone.now()),
+        # Not the usual types: through the preparers.
+        (uuid.uuid4(), lazystr("orders.Lazy"), 1, lazystr("7"), {"a": 1}, {}, "orders", ELSEWHERE),
+        ("0190f1e2-3c4d-7e5f-8a9b-0c1d2e3f4a5b", "orders.X", True, "7", values.JsonText("{}"), {}, "orders", AWARE),
+    ],
+)
+def test_postgresql_event_values_in_one_step_are_the_fields_own(event: tuple[Any, ...]) -> None:
+    """``statements._event_params_pg`` answers, for the types the backend gives and for any other,
+    what each field's ``get_db_prep_save`` answers (the same types; JSON: the same value)."""
+    from contracts.kernel.outbox.statements import _event_params_pg
+
+    connection = connections[ALIAS]
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's one-step values; run with DATABASE_URL=postgres://...")
+    got = _event_params_pg(connection, event)
+    for name, value, ours in zip(EVENT_FIELDS, event, got, strict=True):
+        if type(value) is values.JsonText:
+            value = json.loads(value.text)
+            assert type(ours).__name__ == "Jsonb" and json.loads(ours.dumps(ours.obj)) == value, name
+            continue
+        django = Publication._meta.get_field(name).get_db_prep_save(value, connection)
+        assert type(ours) is type(django) and _comparable(ours) == _comparable(django), (name, value)

@@ -115,6 +115,11 @@ class DeferredCompletions:
         # not waiting: it looks before it waits again; inf while it waits to be woken). A first
         # mark due after that needs no notify. Under the lock.
         self._wakes_at = 0.0
+        # The flusher thread's own: the earliest ``close_at`` (monotonic, Django's, from
+        # ``CONN_MAX_AGE``) of the connections it keeps open while idle; None when it keeps none
+        # that expire (``_release``).
+        self._close_at: float | None = None
+        self._closing = False  # ``close_connections`` asks the thread to close every connection it has
 
     def add(self, alias: str, publications: list[Publication], worker: str) -> None:
         """Mark ``publications`` (claimed by ``worker`` and handled) completed, now or soon."""
@@ -264,6 +269,17 @@ class DeferredCompletions:
         else:
             self._tally.pop(alias, None)
 
+    def close_connections(self, timeout: float = 5.0) -> bool:
+        """Have the flusher thread close every database connection it keeps (at exit, before a
+        test database is dropped); they are the thread's (Django's are per thread), so it closes
+        them itself, once its write in flight, if any, ended. False if it did not within ``timeout``."""
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                return True
+            self._closing = True
+            self._due.notify()
+            return self._written.wait_for(lambda: not self._closing, timeout)
+
     def _start(self) -> None:
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._run, name="seams-completions", daemon=True)
@@ -274,23 +290,40 @@ class DeferredCompletions:
         while True:
             with self._lock:
                 polls = 0
-                while not self._since and not self._riding:
+                while not self._since and not self._riding and not self._closing:
                     # A mark added while this waits at most ``poll`` is seen before it is due (it
                     # is due ``poll`` after it came): ``add`` need not notify (``_wakes_at``).
                     poll = outbox_settings().completion_wait
                     polls += 1
-                    self._wait(poll if polls <= IDLE_POLLS and poll > 0 else None)
-                wait = outbox_settings().completion_wait
-                delay = 0.0 if self._urgent else wait
-                self._urgent = False
-                now = time.monotonic()
-                taken = self._take_riding(until=now - wait)  # never sooner: their transaction may still be open
-                taken += [(key, self._take(key)) for key, since in list(self._since.items()) if since + delay <= now]
-                if not taken:
-                    oldest = min([*self._since.values(), *(since for _, _, since in self._riding.values())])
-                    self._wait(max(oldest + delay - now, 0.001))
-                    continue
-                self._in_flight += 1
+                    if polls <= IDLE_POLLS and poll > 0:
+                        self._wait(poll)
+                    elif self._close_at is None:
+                        self._wait(None)
+                    elif self._close_at > time.monotonic():  # a kept connection: no longer than its CONN_MAX_AGE
+                        self._wait(self._close_at - time.monotonic())
+                    else:
+                        break
+                closing = self._closing
+                release = closing or (not self._since and not self._riding)
+                if not release:
+                    wait = outbox_settings().completion_wait
+                    delay = 0.0 if self._urgent else wait
+                    self._urgent = False
+                    now = time.monotonic()
+                    taken = self._take_riding(until=now - wait)  # never sooner: their transaction may still be open
+                    taken += [(key, self._take(key)) for key, since in list(self._since.items()) if since + delay <= now]
+                    if not taken:
+                        oldest = min([*self._since.values(), *(since for _, _, since in self._riding.values())])
+                        self._wait(max(oldest + delay - now, 0.001))
+                        continue
+                    self._in_flight += 1
+            if release:  # outside the lock: a close is a round trip to PostgreSQL
+                self._release(everything=closing)
+                if closing:
+                    with self._lock:
+                        self._closing = False
+                        self._written.notify_all()
+                continue
             try:
                 for (alias, worker), publications in taken:
                     try:
@@ -305,9 +338,33 @@ class DeferredCompletions:
                     self._written.notify_all()
                     idle = not self._since and not self._riding
                 if idle:
-                    # Nothing waits: this thread's connections close until marks come again, so an idle
-                    # process holds none open for it (a PostgreSQL test database could not be dropped).
-                    connections.close_all()
+                    # Nothing waits: this thread's connections are kept as ``CONN_MAX_AGE`` says, as
+                    # a request's are (``0``, the default: closed until marks come again).
+                    self._release()
+
+    def _release(self, everything: bool = False) -> None:
+        """The flusher thread, idle: close its connections that outlived ``CONN_MAX_AGE``, were
+        left in a transaction or with an error that broke them (Django's per-request rule,
+        ``close_if_unusable_or_obsolete``; ``everything``: all of them), and note when the first
+        one kept expires, so that the idle thread wakes to close it then.
+
+        Until 2026-12-02 every idle moment closed them all: with ``CONN_MAX_AGE = 60`` (the
+        extracted services) a new PostgreSQL connection about every tenth order. A kept one holds
+        no transaction (autocommit) and so no SQLite lock; ``close_connections`` closes them at
+        exit and before a test database is dropped."""
+        close_at = None
+        for connection in connections.all(initialized_only=True):
+            try:
+                if everything:
+                    connection.close()
+                else:
+                    connection.close_if_unusable_or_obsolete()
+            except Exception:  # a connection that cannot even close: Django forgets it anyway
+                log.debug("Could not close the completion flusher's connection to %s.", connection.alias, exc_info=True)
+            # Past its close_at yet open: an in-memory SQLite database, whose close() Django ignores.
+            if connection.connection is not None and connection.close_at is not None and connection.close_at > time.monotonic():
+                close_at = connection.close_at if close_at is None else min(close_at, connection.close_at)
+        self._close_at = close_at
 
     def _wait(self, timeout: float | None) -> None:
         """The flusher thread waits (under the lock) up to ``timeout`` seconds, or until woken;
@@ -344,6 +401,7 @@ class DeferredCompletions:
         self._marks, self._since, self._thread, self._in_flight = {}, {}, None, 0
         self._riding, self._urgent, self._failures, self._tally = {}, False, {}, {}
         self._wakes_at = 0.0
+        self._close_at, self._closing = None, False
 
 
 def write(alias: str, publications: list[Publication], worker: str) -> None:
@@ -366,6 +424,7 @@ def _flush_at_exit() -> None:
         deferred.flush()
     except Exception:  # the relay redelivers them after their lease; the inbox drops the duplicate
         log.exception("Could not write the waiting completion marks at exit; the relay will see to them.")
+    deferred.close_connections()  # the thread's kept ones (CONN_MAX_AGE): not left to the exit
 
 
 atexit.register(_flush_at_exit)

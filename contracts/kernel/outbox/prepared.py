@@ -85,19 +85,61 @@ def cursor(alias: str | BaseDatabaseWrapper, listed: int = 1) -> CursorWrapper:
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     with connection.wrap_database_errors:
-        raw = _PreparingCursor(connection.connection)
-        # As ``create_cursor`` does: the connection's time zone for the timestamps read.
-        if connection.timezone != connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT).timezone:
-            register_tzloader(connection.timezone, raw)
+        raw = _kept(connection)
         if connection.queries_logged:
             return _LoggedAsBound(raw, connection)
         return connection.make_cursor(raw)
 
 
+def _kept(connection: BaseDatabaseWrapper) -> Any:
+    """The raw cursor kept for ``connection``'s current psycopg connection and time zone, free
+    again once its previous user closed it; else a new one, kept for the next call.
+
+    Why: a new psycopg cursor costs ~330 Python bytecodes before it runs anything (its adapters
+    map, its transformer, whose per-type dumper and loader caches start empty and are filled again
+    through psycopg's Python ``get_dumper`` / ``get_loader``, the time zone check below), and one
+    event runs two of the outbox's statements. The kept cursor's ``close`` only marks it free
+    (``_PreparingCursor.close``; its results go at its next ``execute``, as any cursor's); a second
+    cursor asked for while the first is still open is a new one, closed for real, and so is every
+    cursor of a connection shared between threads (``allow_thread_sharing``)."""
+    conn, zone = connection.connection, connection.timezone
+    if connection.allow_thread_sharing:
+        return _new(conn, zone)
+    kept = connection.__dict__.get("_seams_prepared_cursor")
+    if kept is not None and kept._conn is conn and kept.zone is zone:
+        if not kept.busy:
+            kept.busy = True
+            return kept
+        return _new(conn, zone)
+    raw = _new(conn, zone)
+    raw.kept = raw.busy = True
+    connection.__dict__["_seams_prepared_cursor"] = raw
+    return raw
+
+
+def _new(conn: Any, zone: Any) -> Any:
+    raw = _PreparingCursor(conn)
+    raw.zone = zone
+    # As ``create_cursor`` does: the connection's time zone for the timestamps read.
+    if zone != conn.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT).timezone:
+        register_tzloader(zone, raw)
+    return raw
+
+
 if ServerBindingCursor is not None:
 
     class _PreparingCursor(ServerBindingCursor):  # type: ignore[misc, valid-type]
-        """psycopg's server-binding cursor whose ``execute`` prepares (``prepare=True``)."""
+        """psycopg's server-binding cursor whose ``execute`` prepares (``prepare=True``); the one
+        kept for its connection (``_kept``) stays open when closed, for the next statement."""
+
+        kept = busy = False
+        zone: Any = None
+
+        def close(self) -> None:
+            if self.kept and not self._conn.closed:
+                self.busy = False  # its results go at its next execute
+                return
+            super().close()
 
         def execute(self, query: Any, params: Any = None, *, prepare: bool | None = True, binary: bool | None = None) -> Any:
             conn = self.connection

@@ -17,7 +17,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 from ..models import NO_SUBSCRIBER, InboxEntry, Publication, PublicationStatus, inbox_key, open_condition
 from . import prepared
-from .values import JsonText, datetime_value, preparer
+from .values import JsonText, datetime_value, jsonb_text, preparer
 
 _UUID = uuid.UUID
 
@@ -55,12 +55,14 @@ class PreparedInboxInsert(PreparedInsert):
 
     def params(self, connection: BaseDatabaseWrapper, values: tuple[object, ...]) -> list[object]:
         event_id, subscriber, handled_at = values
-        if (
-            type(event_id) is _UUID and type(subscriber) is str and type(handled_at) is datetime
-            and handled_at.tzinfo is UTC and connection.vendor == "sqlite" and connection.timezone is UTC
-        ):  # fmt: skip
-            hex_id = event_id.hex  # what the preparers answer for these types, in one step (SQLite, UTC)
-            return [f"{hex_id}:{subscriber}", hex_id, subscriber, handled_at.isoformat(" ")[:-6]]
+        if type(event_id) is _UUID and type(subscriber) is str and type(handled_at) is datetime and handled_at.tzinfo is UTC:
+            # What the preparers answer for these types, in one step.
+            vendor = connection.vendor
+            if vendor == "postgresql":  # the UUID and the aware datetime as they are
+                return [f"{event_id.hex}:{subscriber}", event_id, subscriber, handled_at]
+            if vendor == "sqlite" and connection.timezone is UTC:
+                hex_id = event_id.hex
+                return [f"{hex_id}:{subscriber}", hex_id, subscriber, handled_at.isoformat(" ")[:-6]]
         return super().params(connection, (inbox_key(event_id, str(subscriber)), event_id, subscriber, handled_at))
 
 
@@ -160,6 +162,28 @@ def _event_params_sqlite(connection: BaseDatabaseWrapper, event: tuple[object, .
             "headers": headers.text, "publisher": publisher, "occurred_at": occurred_at.isoformat(" ")[:-6],
         }  # fmt: skip
     return dict(zip(EVENT_FIELDS, _EVENT_PREP.params(connection, event), strict=True))
+
+
+#: The internal type of the ``version`` field, for the integer wrapper PostgreSQL's backend binds it as.
+_VERSION_TYPE = _EVENT_PREP.fields[2].get_internal_type()  # type: ignore[union-attr]
+
+
+def _event_params_pg(connection: BaseDatabaseWrapper, event: tuple[object, ...]) -> list[object]:
+    """``_EVENT_PREP.params`` on PostgreSQL, in one step for the types ``backend.publish`` gives
+    (as ``_event_params_sqlite``): the UUID and the aware datetime as they are, the version in the
+    backend's integer wrapper, the JSON texts as psycopg ``Jsonb`` sent as they are; anything else
+    through the preparers (``tests/unit/test_outbox_values.py`` checks both)."""
+    event_id, event_type, version, key, payload, headers, publisher, occurred_at = event
+    if (
+        type(event_id) is _UUID and type(event_type) is str and type(version) is int and (key is None or type(key) is str)
+        and type(payload) is JsonText and type(headers) is JsonText and type(publisher) is str
+        and type(occurred_at) is datetime and occurred_at.tzinfo is UTC
+    ):  # fmt: skip
+        return [
+            event_id, event_type, connection.ops.adapt_integerfield_value(version, _VERSION_TYPE), key,
+            jsonb_text(payload.text), jsonb_text(headers.text), publisher, occurred_at,
+        ]  # fmt: skip
+    return _EVENT_PREP.params(connection, event)
 
 
 
@@ -274,7 +298,11 @@ def _publish_select(
     """``publish_rows`` as ``_insert_sql``'s one ``INSERT ... SELECT`` (PostgreSQL; SQLite for several subscribers)."""
     connection = connections[alias]
     stamp = datetime_value(now, connection)
-    params = _EVENT_PREP.params(connection, event) + [stamp, stamp]
+    if connection.vendor == "postgresql":
+        params = _event_params_pg(connection, event)
+        params += [stamp, stamp]
+    else:
+        params = _EVENT_PREP.params(connection, event) + [stamp, stamp]
     if not subscribers:
         params += [stamp, False]
     elif claimed_by:

@@ -26,7 +26,7 @@ from typing import Any
 from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-__all__ = ["JsonText", "Preparer", "datetime_value", "preparer"]
+__all__ = ["JsonText", "Preparer", "datetime_value", "jsonb_text", "preparer"]
 
 #: ``preparer(value, connection)``: the value as ``field.get_db_prep_save(value, connection)`` answers it.
 Preparer = Callable[[Any, BaseDatabaseWrapper], Any]
@@ -48,7 +48,7 @@ class JsonText:
         self.text = text
 
 
-def _jsonb(text: str) -> Any:
+def jsonb_text(text: str) -> Any:
     """The text as the psycopg ``Jsonb`` that Django's ``adapt_json_value`` makes of a value, the
     text sent as it is (imported on first use: with SQLite alone psycopg may not be installed)."""
     global _Jsonb
@@ -69,10 +69,15 @@ def datetime_value(value: Any, connection: BaseDatabaseWrapper) -> Any:
     PostgreSQL as itself. The
     connection's ``timezone`` is None unless ``USE_TZ`` (Django forgets it when that setting
     changes): without time zones SQLite's own adaptation refuses an aware datetime."""
-    if type(value) is _DATETIME and value.tzinfo is _UTC and connection.vendor == "sqlite" and connection.timezone is _UTC:
-        # The usual case (timezone.now() in UTC): its text less its "+00:00", nothing to convert.
-        # isoformat(" ") is what str() answers (the datetime's __str__ calls it by name: half as fast).
-        return value.isoformat(" ")[:-6]
+    if type(value) is _DATETIME and value.tzinfo is _UTC:
+        # The usual case (timezone.now() in UTC): on PostgreSQL itself; on SQLite in UTC its text
+        # less its "+00:00", nothing to convert. isoformat(" ") is what str() answers (the
+        # datetime's __str__ calls it by name: half as fast).
+        vendor = connection.vendor
+        if vendor == "postgresql":
+            return value
+        if vendor == "sqlite" and connection.timezone is _UTC:
+            return value.isoformat(" ")[:-6]
     if type(value) is _DATETIME and value.utcoffset() is not None:
         vendor = connection.vendor
         if vendor == "postgresql":
@@ -125,7 +130,7 @@ def preparer(field: models.Field[Any, Any]) -> Preparer:
                 if vendor == "sqlite":  # a JSONField is text on SQLite: adapt_json_value sends json.dumps's text
                     return value.text
                 if vendor == "postgresql":
-                    return _jsonb(value.text)
+                    return jsonb_text(value.text)
                 value = json.loads(value.text)
             if type(value) is dict or type(value) is list:
                 return connection.ops.adapt_json_value(value, encoder)

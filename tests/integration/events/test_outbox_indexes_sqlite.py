@@ -122,6 +122,27 @@ def test_resubmitting_dead_letters_reads_the_dead_rows_only(history: None) -> No
 
 
 @pytest.mark.parametrize(
+    "resubmitting",
+    [
+        pytest.param(lambda: operations.resubmit(module="orders"), id="module"),
+        pytest.param(lambda: operations.resubmit(event_type="orders.OrderPlaced"), id="event-type"),
+    ],
+)
+def test_resubmitting_failed_and_dead_rows_reads_each_through_its_index(history: None, resubmitting: Callable[[], int]) -> None:
+    """Until 2026-12-02 one read of ``status = 'dead' OR status = 'failed'``: SQLite scanned the
+    whole table for it. Now the dead rows through seams_pub_finished, the failed ones through the
+    open partial index."""
+    resubmitted: list[int] = []
+    plans = plans_of(lambda: resubmitted.append(resubmitting()))
+    assert resubmitted == [4 + OPEN // 3 + 1]  # the dead and the failed ones
+    selects = [sql for sql in plans if sql.lstrip().startswith("SELECT")]
+    assert len(selects) == 2, selects
+    dead, failed = sorted(selects, key=lambda sql: open_condition() in sql)
+    assert_through("seams_pub_finished", {dead: plans[dead]})
+    assert_through("seams_pub_due", {failed: plans[failed]})
+
+
+@pytest.mark.parametrize(
     "reader",
     [
         pytest.param(lambda: release_expired_leases(ALIAS), id="lease-expiry"),
