@@ -230,6 +230,7 @@ def not_canonical() -> str:
         (lambda: signed(own_header(), good_claims(), Ed25519PrivateKey.generate()), "signature verification failed"),
         (padded, "signature verification failed"),
         (not_canonical, "signature verification failed"),
+        (lambda: issue("orders", "catalog")[:-3], "signature verification failed"),
         (lambda: issue("orders", "catalog") + ".x", "malformed service token"),
         (lambda: signed(own_header(), [1, 2]), "claims are not a JSON object"),
         (lambda: signed(own_header(), None, raw_claims=b"\xff not json"), "claims are not a JSON object"),
@@ -248,7 +249,7 @@ def not_canonical() -> str:
         (lambda: signed(own_header(), good_claims(aud={"catalog": 1})), "aud must be a string or a list of strings"),
     ],
     ids=[
-        "alg-none", "alg-hs256", "crit", "b64", "tampered-claims", "other-key", "padded", "non-canonical", "four-segments",
+        "alg-none", "alg-hs256", "crit", "b64", "tampered-claims", "other-key", "padded", "non-canonical", "short-signature", "four-segments",
         "claims-array", "claims-not-json", "no-iat", "float-exp", "bool-exp", "string-exp", "future-iat", "future-nbf",
         "expired-past-leeway", "iss-list", "sub-number", "jti-number", "aud-list-without-us", "aud-nested", "aud-object",
     ],
