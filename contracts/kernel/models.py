@@ -75,6 +75,8 @@ class Publication(models.Model):
     position = models.BigIntegerField()
     event_id = models.UUIDField()
     event_type = models.CharField(max_length=200)
+    #: ``version`` and ``attempts``: positive for Django's validation; on PostgreSQL without the
+    #: database's ``CHECK`` (migration 0009: it was parsed and compiled on every publish and completion).
     version = models.PositiveIntegerField(default=1)
     key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001  NULL: no ordering key
     payload = models.JSONField()
@@ -107,6 +109,8 @@ class Publication(models.Model):
         # new id per event and one row per distinct subscriber; a second delivery of one event to
         # one subscriber is refused by the inbox (its primary key) whatever this table holds.
         # It cost each event 1.4-1.6 WAL pages on SQLite (``docs/events.md``, pages per event).
+        # On PostgreSQL the three conditions are ``IN`` lists in the database (migration 0010: cheaper to
+        # compile on every write there); SQLite keeps these equalities.
         indexes = [
             # Claiming and the relay look only at open rows: a partial index keeps that cost flat
             # however many completed rows are kept. Its condition is three equalities, not an IN

@@ -1,0 +1,122 @@
+"""Migration 0010 writes PostgreSQL's partial-index conditions as ``IN`` lists, on a live outbox.
+
+From 0009 holding open and finished publications (an event with two subscribers, one of them done,
+and a later event of its key), forward: every row is kept as it was; on PostgreSQL the three indexes'
+conditions are ``IN`` lists (``= ANY`` as PostgreSQL prints them) and the indexes hold the same rows,
+which the readers' ``OR`` of equalities still reach through them; SQLite keeps its equalities. The
+next event of the key still waits behind the open one. Backwards: 0008's equalities again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from django.db import connections
+from django.utils import timezone
+
+from contracts.kernel.models import Publication, open_condition
+from contracts.kernel.outbox.statements import publish_rows
+from tests.support.migrating import PROBE_SUBSCRIBERS, at_migration, migrate, publication_rows
+
+ALIAS = "orders"
+BEFORE, AFTER = ("seams", "0009_publication_no_checks_on_postgresql"), ("seams", "0010_publication_postgresql_in_conditions")
+HANDLER, OTHER = PROBE_SUBSCRIBERS
+INDEXES = ("seams_pub_due", "seams_pub_key_open", "seams_pub_finished")
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+
+@pytest.fixture
+def before() -> Iterator[None]:
+    """The module's database at 0009 for the test."""
+    with at_migration(ALIAS, BEFORE):
+        yield
+
+
+def old_outbox() -> None:
+    now = timezone.now()
+    first = uuid.uuid4()
+    publish_rows(ALIAS, (first, "orders.OrderPlaced", 1, "7", {"order_id": 7}, {}, "orders", now), subscribers=[HANDLER, OTHER], now=now)
+    publish_rows(ALIAS, (uuid.uuid4(), "orders.OrderPlaced", 1, "7", {"order_id": 7}, {}, "orders", now), subscribers=[HANDLER], now=now)
+    Publication.objects.using(ALIAS).filter(event_id=first, subscriber=OTHER[0]).update(status="completed", completed_at=now)
+
+
+def conditions() -> dict[str, str]:
+    connection = connections[ALIAS]
+    found = {}
+    with connection.cursor() as cursor:
+        for index in INDEXES:
+            if connection.vendor == "sqlite":
+                cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = %s", [index])
+            else:
+                cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s AND schemaname = current_schema()", [index])
+            (sql,) = cursor.fetchone()
+            found[index] = str(sql).split(" WHERE ", 1)[1].upper()
+    return found
+
+
+def is_list(condition: str) -> bool:
+    return " IN " in condition or " = ANY " in condition
+
+
+def ids_through(index: str) -> list[int]:
+    """The ids a query repeating the readers' condition reads, and that it reads them through ``index``
+    (PostgreSQL's plan; the planner picks the index however few rows the table holds)."""
+    connection = connections[ALIAS]
+    if index == "seams_pub_finished":
+        where = "(status = 'completed' OR status = 'dead') AND completed_at IS NOT NULL"
+    elif index == "seams_pub_due":
+        where = f"{open_condition()} AND next_attempt_at <= '9999-12-31'"
+    else:
+        where = f"{open_condition()} AND subscriber = '{HANDLER[0]}' AND key = '7'"
+    sql = f"SELECT id FROM seams_publication WHERE {where} ORDER BY id"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET enable_seqscan = off")
+            try:
+                cursor.execute(f"EXPLAIN {sql}")
+                plan = "\n".join(row[0] for row in cursor.fetchall())
+            finally:
+                cursor.execute("RESET enable_seqscan")
+            assert index in plan, plan
+        cursor.execute(sql)
+        return [pk for (pk,) in cursor.fetchall()]
+
+
+def test_every_row_stays_and_the_indexes_hold_the_same_rows(before: None) -> None:
+    old_outbox()
+    kept = publication_rows(ALIAS)
+    held = {index: ids_through(index) for index in INDEXES}
+    assert len(held["seams_pub_due"]) == 2 and len(held["seams_pub_finished"]) == 1
+    migrate(ALIAS, AFTER)
+    assert publication_rows(ALIAS) == kept
+    found = conditions()
+    if connections[ALIAS].vendor == "postgresql":
+        assert all(is_list(condition) for condition in found.values()), found
+    else:
+        assert not any(is_list(condition) for condition in found.values()), found  # SQLite: 0008's equalities
+    assert {index: ids_through(index) for index in INDEXES} == held
+
+
+def test_the_next_event_of_the_key_still_waits_behind_the_open_one(before: None) -> None:
+    old_outbox()
+    migrate(ALIAS, AFTER)
+    now = timezone.now()
+    values = (uuid.uuid4(), "orders.OrderPlaced", 1, "7", {"order_id": 7}, {}, "orders", now)
+    _, written = publish_rows(ALIAS, values, subscribers=[HANDLER], now=now, claimed_by="w-1", lease_until=now)
+    assert written[HANDLER[0]][1] is False
+    _, other = publish_rows(ALIAS, (*values[:3], "8", *values[4:]), subscribers=[HANDLER], now=now, claimed_by="w-1", lease_until=now)
+    assert other[HANDLER[0]][1] is True
+
+
+def test_it_runs_backwards_to_the_equalities(before: None) -> None:
+    old_outbox()
+    migrate(ALIAS, AFTER)
+    kept = publication_rows(ALIAS)
+    migrate(ALIAS, BEFORE)
+    assert publication_rows(ALIAS) == kept
+    found = conditions()
+    assert not any(is_list(condition) for condition in found.values()), found
+    assert all(" OR " in condition for condition in found.values()), found
