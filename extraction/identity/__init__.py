@@ -2,7 +2,7 @@
 
 * :mod:`.keys`: Ed25519 key pairs, one per service; the trust (peers, their modules and keys);
 * :mod:`.config`: the ``SEAMS_IDENTITY`` setting from the environment, checked at start-up;
-* :mod:`.tokens`: issuing and verifying the JWTs (EdDSA, our own strict parser, libsodium);
+* :mod:`.tokens`: issuing and verifying the JWTs (PyJWT; EdDSA through libsodium);
 * :mod:`.replay`: each token is good for one request (its ``jti``, remembered until it expires);
 * :mod:`.policy`: authorisation from the manifests (``consumes``, the declaring publisher).
 

@@ -1,4 +1,4 @@
-"""Service tokens: short-lived JWTs (EdDSA, signed and checked with libsodium) that every internal call carries.
+"""Service tokens: short-lived JWTs (PyJWT; EdDSA through libsodium) that every internal call carries.
 
 A token says *which service* (``iss``) calls on behalf of *which of its modules* (``sub``) into
 *which module* (``aud``), until when (``exp``, about a minute), signed with the key whose id is in
@@ -12,16 +12,12 @@ receiver verifies every token it gets: no cache on either side (one Ed25519 sign
 verification per internal call, measured in docs/security.md). Removing a key from the trust
 takes effect at once.
 
-Tokens are made and checked here, not by PyJWT's ``encode`` / ``decode``: a token of this protocol
-has exactly one form (EdDSA, a ``kid``, six claims), and PyJWT's general parser, which checks every
-character of every segment in Python and validates each claim through several layers, cost as much
-CPU per call as the Ed25519 verification itself (docs/security.md, "Cost"). The checks are the
-same ones, and stricter where the protocol allows: only ``alg: EdDSA``, no ``crit`` or ``b64``
-header, canonical unpadded base64url segments, integer times, string claims. The tokens are
-standard JWTs (PyJWT reads them, the tests check it). The Ed25519 signature and its verification
-go through libsodium (PyNaCl), with the same keys: its verification takes 0.55x the CPU of
-OpenSSL's (through ``cryptography``) on the same host, and it is the largest part of an internal
-call's cost on the receiving side.
+PyJWT makes and checks the tokens (their format, the header, the claims: which ``alg``, required
+claims, times with the leeway, ``iss``, ``aud``, string ``sub`` and ``jti``), through a PyJWT
+instance of our own whose only algorithm is EdDSA backed by libsodium (PyNaCl), :class:`NaclEdDSA`:
+the same keys and the same standard tokens, and a verification that takes 0.55x the CPU of
+OpenSSL's (through ``cryptography``) on the same host; it is the largest part of what an internal
+call costs the receiver (docs/security.md, "Cost").
 """
 
 from __future__ import annotations
@@ -30,7 +26,6 @@ import base64
 import json
 import logging
 import os
-import re
 import threading
 import time
 import uuid
@@ -38,11 +33,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jwt
 import nacl.bindings as sodium
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 from django.core.signals import setting_changed
+from jwt.algorithms import Algorithm
+from jwt.exceptions import InvalidKeyError
 from nacl.exceptions import CryptoError
 
 from contracts.kernel import ConfigurationError
@@ -55,6 +53,7 @@ __all__ = [
     "ALGORITHM",
     "Forbidden",
     "Identity",
+    "NaclEdDSA",
     "Refused",
     "Replayed",
     "Unauthenticated",
@@ -71,11 +70,60 @@ LEEWAY = 5
 #: How often the key and trust files are checked for changes, in seconds.
 RELOAD_EVERY = 1.0
 #: The claims every token carries (a token without one of them is refused).
-REQUIRED = ("exp", "iat", "iss", "sub", "aud", "jti")
-#: The length of an Ed25519 signature, in bytes.
-SIGNATURE_BYTES = 64
-#: One segment of a compact JWS: unpadded base64url.
-_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
+REQUIRED = ["exp", "iat", "iss", "sub", "aud", "jti"]
+#: The lengths of an Ed25519 signature, libsodium's secret key (seed and public key) and a public key, in bytes.
+SIGNATURE_BYTES, SECRET_KEY_BYTES, PUBLIC_KEY_BYTES = 64, 64, 32
+
+
+class NaclEdDSA(Algorithm):
+    """PyJWT's ``EdDSA`` (Ed25519) through libsodium instead of OpenSSL: same keys, same signatures.
+
+    Keys are raw bytes, as the keyring holds them: libsodium's 64-byte secret key to sign, a
+    32-byte public key to verify. A signature is exactly 64 bytes; libsodium also refuses
+    non-canonical S and small-order keys and points."""
+
+    def prepare_key(self, key: Any) -> bytes:
+        if not isinstance(key, bytes) or len(key) not in (SECRET_KEY_BYTES, PUBLIC_KEY_BYTES):
+            raise InvalidKeyError("an Ed25519 key for libsodium: 64 secret or 32 public bytes")
+        return key
+
+    def sign(self, msg: bytes, key: bytes) -> bytes:
+        if len(key) != SECRET_KEY_BYTES:
+            raise InvalidKeyError("signing takes the 64-byte secret key")
+        return sodium.crypto_sign(msg, key)[:SIGNATURE_BYTES]
+
+    def verify(self, msg: bytes, key: bytes, sig: bytes) -> bool:
+        if len(key) != PUBLIC_KEY_BYTES or len(sig) != SIGNATURE_BYTES:
+            return False
+        try:
+            sodium.crypto_sign_open(sig + msg, key)  # the signature, then the signed bytes
+        except (ValueError, TypeError, CryptoError):  # BadSignatureError is a CryptoError
+            return False
+        return True
+
+    @staticmethod
+    def to_jwk(key_obj: Any, as_dict: bool = False) -> Any:
+        raise NotImplementedError("service keys are not exchanged as JWKs")
+
+    @staticmethod
+    def from_jwk(jwk: Any) -> Any:
+        raise NotImplementedError("service keys are not exchanged as JWKs")
+
+
+def _service_jwt() -> jwt.PyJWT:
+    """A PyJWT of our own (the module-level ``jwt.encode`` / ``decode`` are left alone) that knows
+    one algorithm, EdDSA, and verifies it with :class:`NaclEdDSA`. ``_jws`` is a private hook of
+    PyJWT (the JWS layer its encode / decode go through): tests/unit/test_identity.py pins it, so an
+    upgrade that moves it fails there, not silently back on OpenSSL."""
+    instance = jwt.PyJWT()
+    jws = instance._jws
+    for name in jws.get_algorithms():
+        jws.unregister_algorithm(name)
+    jws.register_algorithm(ALGORITHM, NaclEdDSA())
+    return instance
+
+
+_JWT = _service_jwt()
 
 
 class Refused(Exception):
@@ -125,8 +173,9 @@ class _Keyring:
         self.checked = 0.0
         self.key: Ed25519PrivateKey | None = None
         self.kid = ""
-        #: (libsodium's secret key, the encoded header naming its kid), swapped as one when the key file changes.
-        self.signer: tuple[bytes, str] | None = None
+        #: (libsodium's 64-byte secret key, its kid), swapped as one when the key file changes, so a
+        #: token is never signed with one key under the other's kid.
+        self.signer: tuple[bytes, str] = (b"", "")
         #: kid -> (the peer, its raw 32-byte public key), what a signature is checked against.
         self.verifying: dict[str, tuple[Peer, bytes]] = {}
         self.trust = Trust.of([])
@@ -207,23 +256,13 @@ class _Keyring:
         kid = key_id(key)
         self.key, self.kid, self.trust = key, kid, trust
         seed = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
-        self.signer = (sodium.crypto_sign_seed_keypair(seed)[1], _encode({"alg": ALGORITHM, "kid": kid, "typ": "JWT"}))
+        self.signer = (sodium.crypto_sign_seed_keypair(seed)[1], kid)
         raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
         self.verifying = {k: (peer, public.public_bytes(*raw)) for k, (peer, public) in trust.by_kid.items()}
 
     # --- tokens -----------------------------------------------------------------------------
     def issue(self, caller: str, audience: str) -> str:
         self.refresh()
-        return self._sign(self._signer(), caller, audience)
-
-    def _signer(self) -> tuple[bytes, str]:
-        signer = self.signer
-        if signer is None:  # never: refresh(force=True) loaded it in __init__
-            raise ConfigurationError("no service key loaded")
-        return signer
-
-    def _sign(self, signer: tuple[bytes, str], caller: str, audience: str) -> str:
-        secret, header = signer
         now = int(time.time())
         claims = {
             "iss": self.name,
@@ -233,31 +272,37 @@ class _Keyring:
             "exp": now + int(self.ttl),
             "jti": uuid.uuid4().hex,
         }
-        signing_input = f"{header}.{_encode(claims)}"
-        signing_input_bytes = signing_input.encode("ascii")
-        return f"{signing_input}.{_b64(sodium.crypto_sign(signing_input_bytes, secret)[:SIGNATURE_BYTES])}"
+        secret, kid = self.signer
+        return _JWT.encode(claims, secret, algorithm=ALGORITHM, headers={"kid": kid})
 
     def verify(self, token: str | None, audience: str, message_id: str = "") -> Identity:
         self.refresh()
         if not token:
             raise Unauthenticated("no service token: internal calls must carry one (Authorization: Bearer <token>)")
-        head, body, signature, header = _split(token)
+        header = _unverified_header(token)
         kid = header.get("kid")
         found = self.verifying.get(kid) if isinstance(kid, str) else None
         if found is None:
             raise Unauthenticated("service token signed by an unknown key (kid not trusted here)")
         peer, public = found
-        claims = _verified_claims(head, body, signature, header, public)
-        now = time.time()
-        if claims["iat"] > now + LEEWAY or claims.get("nbf", 0) > now + LEEWAY:
-            raise Unauthenticated("invalid service token (the token is not yet valid)")
-        if claims["exp"] <= now - LEEWAY:
-            raise Unauthenticated("expired service token")
-        if claims["iss"] != peer.name:
-            raise Unauthenticated(f"service token whose issuer is not the owner of its key ('{peer.name}')")
-        audiences = claims["aud"]
-        if audience not in ([audiences] if isinstance(audiences, str) else audiences):
-            raise Unauthenticated(f"service token for another module (this endpoint serves '{audience}')")
+        try:
+            claims = _JWT.decode(
+                token,
+                public,
+                algorithms=[ALGORITHM],
+                audience=audience,
+                issuer=peer.name,
+                leeway=LEEWAY,
+                options={"require": REQUIRED},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("expired service token") from None
+        except jwt.InvalidAudienceError:
+            raise Unauthenticated(f"service token for another module (this endpoint serves '{audience}')") from None
+        except jwt.InvalidIssuerError:
+            raise Unauthenticated(f"service token whose issuer is not the owner of its key ('{peer.name}')") from None
+        except jwt.InvalidTokenError as exc:
+            raise Unauthenticated(f"invalid service token ({exc})") from None
         module = claims["sub"]
         if module == "":
             raise Forbidden(f"service '{peer.name}' called from code that is not a module: only modules call contracts")
@@ -273,84 +318,24 @@ class _Keyring:
         return Identity(peer.name, module)
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+def _unverified_header(token: str) -> dict[str, Any]:
+    """The token's header, read only for its ``kid`` (which key to check the signature with).
 
-
-def _encode(part: dict[str, Any]) -> str:
-    """A header or claims segment: compact JSON, unpadded base64url."""
-    return _b64(json.dumps(part, separators=(",", ":")).encode())
-
-
-def _segment(text: str) -> bytes:
-    """One segment decoded; ``ValueError`` unless it is canonical unpadded base64url (so a token
-    has exactly one spelling: no padding, no stray characters, no unused bits set)."""
-    if len(text) % 4 == 1 or _SEGMENT.fullmatch(text) is None:
-        raise ValueError("not base64url")
-    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    if _b64(raw) != text:
-        raise ValueError("not canonical base64url")
-    return raw
-
-
-def _object(raw: bytes) -> dict[str, Any]:
-    """A JSON object (``ValueError`` for anything else; RecursionError for absurd nesting)."""
-    value = json.loads(raw)
-    if not isinstance(value, dict):
-        raise ValueError("not a JSON object")
-    return value
-
-
-def _split(token: str) -> tuple[str, str, str, dict[str, Any]]:
-    """The token's three segments and its header, read for its ``kid`` (which key to check the
-    signature with) before anything is trusted. Whatever this cannot read is a 401, never a 500."""
-    parts = token.split(".") if isinstance(token, str) else ()
+    Not ``jwt.get_unverified_header``: PyJWT checks every character of every segment in Python on
+    each parse, and ``decode`` parses and checks the whole token again anyway (header included:
+    its ``alg`` and the signature over it), so a second full parse per request was half of what
+    verifying cost (measured: 184 us of thread CPU per verify at load 26, the per-character check
+    52% of it under cProfile). Anything this cannot read is a 401, never a 500."""
+    head, dot, _ = token.partition(".") if isinstance(token, str) else ("", "", "")
     try:
-        if len(parts) != 3:
-            raise ValueError("not three segments")
-        header = _object(_segment(parts[0]))
+        if not dot:
+            raise ValueError("no segments")
+        header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
     except (ValueError, RecursionError):  # binascii.Error, UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise Unauthenticated("malformed service token") from None
-    return parts[0], parts[1], parts[2], header
-
-
-def _verified_claims(head: str, body: str, signature: str, header: dict[str, Any], public: bytes) -> dict[str, Any]:
-    """The claims of a token whose signature ``public`` (raw Ed25519 public key) verifies, each of the type the protocol
-    gives it; times are left to the caller. Anything else is ``Unauthenticated``."""
-
-    def invalid(why: str) -> Unauthenticated:
-        return Unauthenticated(f"invalid service token ({why})")
-
-    if header.get("alg") != ALGORITHM:  # never the token's choice: "none", HS256 with the public key...
-        raise invalid(f"the specified alg is not allowed: service tokens are {ALGORITHM}")
-    if "crit" in header or "b64" in header:
-        raise invalid("no critical or b64 header extension is supported")
-    try:
-        raw_signature = _segment(signature)
-        if len(raw_signature) != SIGNATURE_BYTES:
-            raise ValueError("not an Ed25519 signature")
-        # libsodium's Ed25519 (crypto_sign_open: the signature, then the signed bytes), 1.7x faster
-        # than OpenSSL's on this host; it refuses non-canonical S and small-order keys and points.
-        sodium.crypto_sign_open(raw_signature + f"{head}.{body}".encode("ascii"), public)
-    except (ValueError, TypeError, CryptoError):  # BadSignatureError is a CryptoError
-        raise invalid("signature verification failed") from None
-    try:
-        claims = _object(_segment(body))
-    except (ValueError, RecursionError):
-        raise invalid("its claims are not a JSON object") from None
-    for name in REQUIRED:
-        if claims.get(name) is None:
-            raise invalid(f'the token is missing the "{name}" claim')
-    for name in ("exp", "iat", "nbf"):
-        if name in claims and type(claims[name]) is not int:
-            raise invalid(f"{name} must be an integer")
-    for name in ("iss", "sub", "jti"):
-        if not isinstance(claims[name], str):
-            raise invalid(f"{name} must be a string")
-    audiences = claims["aud"]
-    if not (isinstance(audiences, str) or (isinstance(audiences, list) and all(isinstance(a, str) for a in audiences))):
-        raise invalid("aud must be a string or a list of strings")
-    return claims
+    if not isinstance(header, dict):
+        raise Unauthenticated("malformed service token")
+    return header
 
 
 _keyring: _Keyring | None = None
