@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.support.services import wait_for_worker
 from tests.support.stack import PrivateRedis, Process
@@ -39,3 +40,27 @@ def test_a_private_redis_whose_port_is_taken_fails_to_start_instead_of_using_the
             second.start()
     finally:
         first.stop()
+
+
+def test_a_private_redis_whose_picked_port_is_taken_meanwhile_starts_on_another(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race made certain: the port ``free_port`` picks is taken (listening) before redis-server
+    binds it. Until 2026-12-02 that start failed ("exited (port taken?)"); a first start on a port
+    it picked itself now picks another."""
+    from tests.support import stack
+    from tests.support.processes import listening_socket
+
+    squatter = listening_socket()
+    picks = iter([squatter.getsockname()[1]])
+    real = stack.free_port
+    monkeypatch.setattr(stack, "free_port", lambda: next(picks, None) or real())
+    try:
+        broker = PrivateRedis(tmp_path)
+        assert broker.port == squatter.getsockname()[1]
+        broker.start()
+        try:
+            assert broker.port != squatter.getsockname()[1] and broker.url.endswith(f":{broker.port}/0")
+            assert redis.Redis(port=broker.port).ping()
+        finally:
+            broker.stop()
+    finally:
+        squatter.close()

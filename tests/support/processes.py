@@ -23,9 +23,27 @@ BIN = Path(sys.executable).parent
 
 
 def free_port() -> int:
+    """A loopback port nothing listens on *now*: for an address that must refuse connections, or
+    for a server that can only be told a port. Something else may take it before that server binds
+    it (another test's server, on xdist): a server that can take a socket gets ``listening_socket``
+    instead (``gunicorn``)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def listening_socket() -> socket.socket:
+    """A loopback TCP socket bound to a port the kernel picks (port 0) and listening, to hand to a
+    server process (gunicorn's ``--bind fd://N``): no moment between picking the port and binding
+    it in which another process could take it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def appended_lines(path: Path) -> list[str]:
@@ -152,20 +170,38 @@ def manage(args: list[str], env: dict[str, str], cwd: Path = ROOT, check: bool =
 
 @contextlib.contextmanager
 def gunicorn(
-    env: dict[str, str], cwd: Path = ROOT, log: Path | None = None, options: tuple[str, ...] = ("--workers", "2")
+    env: dict[str, str],
+    cwd: Path = ROOT,
+    log: Path | None = None,
+    options: tuple[str, ...] = ("--workers", "2"),
+    port: int | None = None,
 ) -> Iterator[str]:
-    """Run ``gunicorn app.wsgi`` on a free loopback port until the block ends; yields its base URL.
+    """Run ``gunicorn app.wsgi`` on a loopback port until the block ends; yields its base URL.
 
-    ``options`` are gunicorn's own (workers, threads, worker class)."""
-    port = free_port()
+    ``options`` are gunicorn's own (workers, threads, worker class). Without ``port`` gunicorn
+    serves a socket this process bound to a port of the kernel's choosing and hands over
+    (``listening_socket``, ``--bind fd://N``), so no other process can take the port first (with
+    ``free_port`` it could, between the pick and gunicorn's bind: gunicorn then failed to start, or
+    the readiness probe below reached the other server). ``port``: bind that one (an address that
+    must stay the same across a restart)."""
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
-    proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "app.wsgi", "--bind", f"127.0.0.1:{port}", *options, "--timeout", "60"],
-        cwd=cwd,
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
+    if port is None:
+        listener = listening_socket()
+        port, bind, fds = listener.getsockname()[1], f"fd://{listener.fileno()}", (listener.fileno(),)
+    else:
+        listener, bind, fds = None, f"127.0.0.1:{port}", ()
+    try:
+        proc = subprocess.Popen(
+            [str(BIN / "gunicorn"), "app.wsgi", "--bind", bind, *options, "--timeout", "60"],
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            pass_fds=fds,
+        )
+    finally:
+        if listener is not None:
+            listener.close()  # gunicorn has it: the port closes with gunicorn, as when it bound it
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

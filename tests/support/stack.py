@@ -95,29 +95,56 @@ def stop_all(processes: list[Process], timeout: float = 20) -> None:
             process.kill()
 
 
+class PortTaken(AssertionError):
+    """A server could not bind the port it was given: another process took it first."""
+
+
 class PrivateRedis:
     """A redis-server of the test's own on a free port, so stopping it disturbs nobody else."""
 
+    #: Ports tried by a first start whose picked port was taken before redis-server bound it.
+    PORT_TRIES = 3
+
     def __init__(self, log_dir: Path) -> None:
-        self.port = free_port()
+        self.port = self._picked = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process = Process("redis", [], dict(os.environ), log_dir)
+        self._started = False
 
     def start(self) -> None:
         """Start redis-server on ``port`` (again, after ``stop``) and wait until it answers. The
         server that answers must be this one (its pid): a port picked free can be taken before
-        redis-server binds it, and then the ping reached someone else's server."""
+        redis-server binds it, and then the ping reached someone else's server. redis-server
+        takes only a port number (no inherited socket), so a first start on the port this picked
+        tries another one (``PORT_TRIES`` in all) when redis-server found it in use; a restart
+        keeps its port (its clients know it), and a port set by the caller is never changed."""
+        for tries in range(1, self.PORT_TRIES + 1):
+            try:
+                self._start()
+            except PortTaken:
+                if self._started or self.port != self._picked or tries == self.PORT_TRIES:
+                    raise
+                self.port = self._picked = free_port()
+                self.url = f"redis://127.0.0.1:{self.port}/0"
+            else:
+                self._started = True
+                return
+
+    def _start(self) -> None:
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         self.process.command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         self.process.start()
-        client = redis.Redis(port=self.port)
+        client = redis.Redis(port=self.port, socket_timeout=1)  # a listener that never answers is not this one
         deadline = time.monotonic() + 20
         while True:
             if not self.process.running:
-                raise AssertionError(f"redis-server on port {self.port} exited (port taken?):\n{self.process.tail()}")
+                tail = self.process.tail()
+                log = self.process.log.read_bytes()[self.process.log_offset :] if self.process.log.exists() else b""
+                error = PortTaken if b"Address already in use" in log else AssertionError  # this start's output
+                raise error(f"redis-server on port {self.port} exited (port taken?):\n{tail}")
             try:
                 answered = int(client.info("server")["process_id"])
-            except redis.ConnectionError:
+            except (redis.ConnectionError, redis.TimeoutError):
                 answered = None
             if answered is not None:
                 assert self.process.proc is not None
