@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
@@ -49,3 +50,38 @@ def publication_rows(alias: str) -> list[tuple[object, ...]]:
 
     fields = ("id", "position", "event_id", "subscriber", "status", "attempts", "key", "payload")
     return list(Publication.objects.using(alias).order_by("id").values_list(*fields))
+
+
+def database_at(alias: str, target: tuple[str, str]) -> Any:
+    """A pytest fixture named ``before``: ``alias``'s ``seams`` tables at ``target`` (the migration
+    before the one a test file checks) for the test, put back to the latest afterwards
+    (``at_migration``). Each migration test assigns it: ``before = database_at(ALIAS, BEFORE)``."""
+    import pytest
+
+    @pytest.fixture
+    def before() -> Iterator[None]:
+        with at_migration(alias, target):
+            yield
+
+    before.__doc__ = f"The {alias} database at {target[1]} for the test."
+    return before
+
+
+def assert_the_next_event_of_a_key_waits(alias: str, subscriber: tuple[str, str]) -> None:
+    """After a migration of the open indexes, on an outbox whose key "7" still has an open
+    publication for ``subscriber``: a new event of key "7" is written held back (pending), one of
+    key "8" claimed. The ordering check reads those indexes, so a migration that broke their
+    condition would let the later event run first."""
+    import uuid
+
+    from django.utils import timezone
+
+    from contracts.kernel.outbox.statements import publish_rows
+
+    now = timezone.now()
+    values = (uuid.uuid4(), "orders.OrderPlaced", 1, "7", {"order_id": 7}, {}, "orders", now)
+    _, written = publish_rows(alias, values, subscribers=[subscriber], now=now, claimed_by="w-1", lease_until=now)
+    assert written[subscriber[0]][1] is False  # held back: pending behind the open publication of its key
+    other = (uuid.uuid4(), *values[1:3], "8", *values[4:])
+    _, written = publish_rows(alias, other, subscribers=[subscriber], now=now, claimed_by="w-1", lease_until=now)
+    assert written[subscriber[0]][1] is True

@@ -9,7 +9,6 @@ there before the migration, and the migration keeps every row, forward and back.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from django.db import IntegrityError, connections, transaction
@@ -17,7 +16,7 @@ from django.utils import timezone
 
 from contracts.kernel.models import InboxEntry
 from contracts.kernel.outbox.statements import insert_inbox
-from tests.support.migrating import at_migration, migrate
+from tests.support.migrating import database_at, migrate
 
 ALIAS = "notifications"
 BEFORE, AFTER = ("seams", "0006_publication_no_event_index"), ("seams", "0007_inbox_one_btree")
@@ -67,11 +66,7 @@ def test_the_inbox_is_one_b_tree_and_refuses_a_second_delivery() -> None:
     assert InboxEntry.objects.using(ALIAS).get(event_id=event, subscriber=ONE).pk == f"{event.hex}:{ONE}"
 
 
-@pytest.fixture
-def before() -> Iterator[None]:
-    """The module's database at 0006 for the test."""
-    with at_migration(ALIAS, BEFORE):
-        yield
+before = database_at(ALIAS, BEFORE)
 
 
 def old_inbox() -> list[tuple[uuid.UUID, str]]:

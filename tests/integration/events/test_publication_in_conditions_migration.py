@@ -10,7 +10,6 @@ next event of the key still waits behind the open one. Backwards: 0008's equalit
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from django.db import connections
@@ -18,7 +17,13 @@ from django.utils import timezone
 
 from contracts.kernel.models import Publication, open_condition
 from contracts.kernel.outbox.statements import publish_rows
-from tests.support.migrating import PROBE_SUBSCRIBERS, at_migration, migrate, publication_rows
+from tests.support.migrating import (
+    PROBE_SUBSCRIBERS,
+    assert_the_next_event_of_a_key_waits,
+    database_at,
+    migrate,
+    publication_rows,
+)
 
 ALIAS = "orders"
 BEFORE, AFTER = ("seams", "0009_publication_no_checks_on_postgresql"), ("seams", "0010_publication_postgresql_in_conditions")
@@ -28,11 +33,7 @@ INDEXES = ("seams_pub_due", "seams_pub_key_open", "seams_pub_finished")
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
-@pytest.fixture
-def before() -> Iterator[None]:
-    """The module's database at 0009 for the test."""
-    with at_migration(ALIAS, BEFORE):
-        yield
+before = database_at(ALIAS, BEFORE)
 
 
 def old_outbox() -> None:
@@ -103,12 +104,7 @@ def test_every_row_stays_and_the_indexes_hold_the_same_rows(before: None) -> Non
 def test_the_next_event_of_the_key_still_waits_behind_the_open_one(before: None) -> None:
     old_outbox()
     migrate(ALIAS, AFTER)
-    now = timezone.now()
-    values = (uuid.uuid4(), "orders.OrderPlaced", 1, "7", {"order_id": 7}, {}, "orders", now)
-    _, written = publish_rows(ALIAS, values, subscribers=[HANDLER], now=now, claimed_by="w-1", lease_until=now)
-    assert written[HANDLER[0]][1] is False
-    _, other = publish_rows(ALIAS, (*values[:3], "8", *values[4:]), subscribers=[HANDLER], now=now, claimed_by="w-1", lease_until=now)
-    assert other[HANDLER[0]][1] is True
+    assert_the_next_event_of_a_key_waits(ALIAS, HANDLER)
 
 
 def test_it_runs_backwards_to_the_equalities(before: None) -> None:

@@ -8,7 +8,6 @@ behind the open one of its key. Backwards: the constraint is built again over th
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from django.db import connections
@@ -16,7 +15,7 @@ from django.utils import timezone
 
 from contracts.kernel.models import Publication
 from contracts.kernel.outbox.statements import publish_rows
-from tests.support.migrating import PROBE_SUBSCRIBERS, at_migration, migrate, publication_rows
+from tests.support.migrating import PROBE_SUBSCRIBERS, database_at, migrate, publication_rows
 
 ALIAS = "orders"
 BEFORE, AFTER = ("seams", "0005_publication_finished_index"), ("seams", "0006_publication_no_event_index")
@@ -25,11 +24,7 @@ HANDLER, OTHER = PROBE_SUBSCRIBERS
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
-@pytest.fixture
-def before() -> Iterator[None]:
-    """The module's database at 0005 for the test."""
-    with at_migration(ALIAS, BEFORE):
-        yield
+before = database_at(ALIAS, BEFORE)
 
 
 def publication_indexes() -> set[str]:

@@ -10,7 +10,6 @@ constraints again on PostgreSQL, validated against the rows, the same rows.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from django.db import connections
@@ -18,7 +17,7 @@ from django.utils import timezone
 
 from contracts.kernel.models import Publication
 from contracts.kernel.outbox.statements import complete_publications, publish_rows
-from tests.support.migrating import PROBE_SUBSCRIBERS, at_migration, migrate, publication_rows
+from tests.support.migrating import PROBE_SUBSCRIBERS, database_at, migrate, publication_rows
 
 ALIAS = "orders"
 BEFORE, AFTER = ("seams", "0008_publication_open_equalities"), ("seams", "0009_publication_no_checks_on_postgresql")
@@ -27,11 +26,7 @@ HANDLER, OTHER = PROBE_SUBSCRIBERS
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
-@pytest.fixture
-def before() -> Iterator[None]:
-    """The module's database at 0008 for the test."""
-    with at_migration(ALIAS, BEFORE):
-        yield
+before = database_at(ALIAS, BEFORE)
 
 
 def old_outbox() -> None:

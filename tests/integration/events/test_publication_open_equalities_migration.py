@@ -10,7 +10,6 @@ the same rows.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from django.db import connections
@@ -18,7 +17,13 @@ from django.utils import timezone
 
 from contracts.kernel.models import Publication, open_condition
 from contracts.kernel.outbox.statements import publish_rows
-from tests.support.migrating import PROBE_SUBSCRIBERS, at_migration, migrate, publication_rows
+from tests.support.migrating import (
+    PROBE_SUBSCRIBERS,
+    assert_the_next_event_of_a_key_waits,
+    database_at,
+    migrate,
+    publication_rows,
+)
 
 ALIAS = "orders"
 BEFORE, AFTER = ("seams", "0007_inbox_one_btree"), ("seams", "0008_publication_open_equalities")
@@ -27,11 +32,7 @@ HANDLER, OTHER = PROBE_SUBSCRIBERS
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
-@pytest.fixture
-def before() -> Iterator[None]:
-    """The module's database at 0007 for the test."""
-    with at_migration(ALIAS, BEFORE):
-        yield
+before = database_at(ALIAS, BEFORE)
 
 
 def rows() -> list[tuple[object, ...]]:
@@ -88,12 +89,7 @@ def test_every_row_stays_and_the_open_indexes_hold_the_open_ones(before: None) -
 def test_the_next_event_of_the_key_still_waits_behind_the_open_one(before: None) -> None:
     old_outbox()
     migrate(ALIAS, AFTER)
-    now = timezone.now()
-    values = (uuid.uuid4(), "orders.OrderPlaced", 1, "7", {"order_id": 7}, {}, "orders", now)
-    _, written = publish_rows(ALIAS, values, subscribers=[HANDLER], now=now, claimed_by="w-1", lease_until=now)
-    assert written[HANDLER[0]][1] is False  # held back: pending behind the open publication of its key
-    _, other = publish_rows(ALIAS, (*values[:3], "8", *values[4:]), subscribers=[HANDLER], now=now, claimed_by="w-1", lease_until=now)
-    assert other[HANDLER[0]][1] is True
+    assert_the_next_event_of_a_key_waits(ALIAS, HANDLER)
 
 
 def test_it_runs_backwards_to_the_in_condition(before: None) -> None:
