@@ -50,9 +50,13 @@ def colocated(subscriber_module: str) -> bool:
 
 
 def postgresql() -> bool:
-    """On PostgreSQL a colocated handler's inbox row and completion are one statement
-    (``WITH c AS (UPDATE ...)``); SQLite has no data-modifying ``WITH``."""
     return connections["catalog"].vendor == "postgresql"
+
+
+def inbox_rows_written(costs: Costs) -> int:
+    """The inbox INSERTs among the statements counted: none where the handler's transaction
+    completes the publication (the completed row is the record that the handler ran)."""
+    return sum(sql.startswith("INSERT INTO seams_inbox") for sqls in costs.statements.values() for sql in sqls)
 
 
 @pytest.fixture(params=["notifications", "catalog"], ids=["other-database", "same-database"])
@@ -84,14 +88,12 @@ def test_inline_one_event_costs_eight_or_nine_statements_and_two_commits(subscri
             publish(2)
     # publisher: BEGIN, the publication holding its event (written claimed: one INSERT), business
     # row, COMMIT; handler: BEGIN, inbox row, its row, COMMIT.
-    # Colocated, the handler's transaction also marks the publication completed (before its row; on
-    # PostgreSQL in the inbox row's statement); across two SQLite files that mark waits, written
-    # with others (next test).
-    if postgresql():
-        expected = (8, 2)
-    else:
-        expected = (9, 2) if colocated(subscribed) else (8, 2)
-    assert (costs.total_queries, costs.total_commits) == expected, statements(costs)
+    # Colocated, the handler's transaction marks the publication completed instead of the inbox row
+    # (before its row, refusing an event the inbox has: one UPDATE); across two SQLite files the
+    # inbox row is written and the mark waits, written with others (next test). Until 2026-12-02
+    # colocated wrote both: 9 statements on SQLite, the inbox row in the UPDATE's WITH on PostgreSQL.
+    assert (costs.total_queries, costs.total_commits) == (8, 2), statements(costs)
+    assert inbox_rows_written(costs) == (0 if colocated(subscribed) else 1), statements(costs)
     deliver_pending()  # writes the waiting mark, if any
     assert set(Publication.objects.using("catalog").values_list("status", flat=True)) == {PublicationStatus.COMPLETED}
 
@@ -153,12 +155,13 @@ def test_a_worker_runs_one_publication_with_one_durable_commit(subscribed: str) 
         with count_costs() as marking:
             write_completions()
     # worker, colocated (``outbox/colocated.py``): BEGIN, the completion UPDATE that reads the
-    # publication, its event in it (RETURNING) and, on PostgreSQL in the same statement, its inbox
-    # row; its row, COMMIT: no read before the transaction, no claim UPDATE, one durable commit.
+    # publication, its event in it (RETURNING), and is the record that the handler ran (no inbox
+    # row); its row, COMMIT: no read before the transaction, no claim UPDATE, one durable commit.
     # Not colocated: one SELECT of the publication, BEGIN, inbox row, its row, COMMIT; its mark
     # waits and one UPDATE writes the marks of both messages (``COMPLETION_BATCH`` of them at most).
-    expected = (4 if postgresql() else 5, 1) if colocated(subscribed) else (5, 1)
+    expected = (4, 1) if colocated(subscribed) else (5, 1)
     assert (working.total_queries, working.total_commits) == expected, statements(working)
+    assert inbox_rows_written(working) == (0 if colocated(subscribed) else 1), statements(working)
     marks = (0, 0) if colocated(subscribed) else (1, 1)
     assert (marking.total_queries, marking.total_commits) == marks, statements(marking)
 
@@ -178,10 +181,11 @@ def test_a_worker_claims_a_publication_sent_without_a_claim_in_six_statements(su
         with count_costs() as working:
             assert deliver_publication("catalog", second.pk) == "completed"
     # worker: claim UPDATE that also reads the publication, its event in it (RETURNING), BEGIN, inbox
-    # row, its row, COMMIT, completion UPDATE (colocated: inside the handler's transaction, one
-    # durable commit fewer; on PostgreSQL in the inbox row's statement, one statement fewer).
-    expected = (5 if postgresql() else 6, 2) if colocated(subscribed) else (6, 3)
+    # row, its row, COMMIT, completion UPDATE (colocated: the completion inside the handler's
+    # transaction instead of the inbox row, one statement and one durable commit fewer).
+    expected = (5, 2) if colocated(subscribed) else (6, 3)
     assert (working.total_queries, working.total_commits) == expected, statements(working)
+    assert inbox_rows_written(working) == (0 if colocated(subscribed) else 1), statements(working)
 
 
 def test_the_batch_drain_costs_three_statements_per_batch_plus_the_handlers(subscribed: str) -> None:
@@ -195,9 +199,11 @@ def test_the_batch_drain_costs_three_statements_per_batch_plus_the_handlers(subs
         with count_costs() as draining:
             assert process_publications("catalog", ids) == ["completed"] * 5
     # one claim, one read, one completion for the five; each handler BEGIN, inbox, row, COMMIT
-    # (colocated: each handler's transaction completes its own publication, no shared UPDATE).
-    expected = (2 + 5 * (4 if postgresql() else 5), 1 + 5) if colocated(subscribed) else (3 + 5 * 4, 2 + 5)
+    # (colocated: each handler's transaction completes its own publication instead of the inbox row,
+    # no shared UPDATE).
+    expected = (2 + 5 * 4, 1 + 5) if colocated(subscribed) else (3 + 5 * 4, 2 + 5)
     assert (draining.total_queries, draining.total_commits) == expected, statements(draining)
+    assert inbox_rows_written(draining) == (0 if colocated(subscribed) else 5), statements(draining)
 
 
 # --- an in-memory broker, read back by this process ----------------------------------------------

@@ -18,7 +18,7 @@ from django.test import override_settings
 
 from contracts.kernel import Envelope, ModuleConfig, subscribe
 from contracts.kernel.models import InboxEntry, Publication, PublicationStatus
-from contracts.kernel.outbox import WORKER_ID, dispatcher, process_publications, relay_once
+from contracts.kernel.outbox import WORKER_ID, dispatcher, process_publication, process_publications, relay_once
 from contracts.kernel.outbox.inbox import handle_once
 from contracts.kernel.registry import isolated_registry
 from contracts.kernel.testing import write_completions
@@ -145,9 +145,9 @@ def test_the_batch_drain_runs_each_key_in_order(handled: list) -> None:
 
 def test_a_colocated_handler_runs_nothing_once_its_claim_was_taken_back(probe_module: ModuleConfig) -> None:
     """The handler's transaction completes a colocated publication only while this worker still
-    holds its claim: a compare-and-set that, on PostgreSQL, shares one statement with the inbox row.
-    Taken back (the lease ran out and the relay gave it to another worker), nothing runs and no
-    inbox row stays; still held, handler, inbox row and completion commit together."""
+    holds its claim: a compare-and-set, which is also the record that the handler ran (no inbox
+    row). Taken back (the lease ran out and the relay gave it to another worker), nothing runs and
+    nothing is written; still held, handler and completion commit together."""
     from contracts.kernel.outbox.inbox import Completing
     from contracts.kernel.outbox.statements import reachable_table
 
@@ -176,11 +176,48 @@ def test_a_colocated_handler_runs_nothing_once_its_claim_was_taken_back(probe_mo
 
         held = Completing(table, publication.pk, WORKER_ID)
         assert handle_once(subscriber, envelope, held) == "completed"
-        assert calls == [9] and InboxEntry.objects.using("catalog").count() == 1
+        assert calls == [9] and InboxEntry.objects.using("catalog").count() == 0
         publication.refresh_from_db()
         assert (publication.status, publication.lease_until, held.holds_back) == (PublicationStatus.COMPLETED, None, False)
-        # Again: completed, so no longer held (PostgreSQL's one statement says so first), and the inbox
-        # row refuses it anyway (SQLite's two statements say that first): nothing runs twice.
+        # Again: completed, so no longer held: nothing runs twice.
         again = handle_once(subscriber, envelope, Completing(table, publication.pk, WORKER_ID))
-        assert again == ("not-claimed" if connections["catalog"].vendor == "postgresql" else "duplicate")
+        assert again == "not-claimed"
+        assert calls == [9] and InboxEntry.objects.using("catalog").count() == 0
+        # Completion mode changed to ``delete`` since: a completed row is never claimed again, by any path.
+        with override_settings(SEAMS_EVENT_BACKEND=OUTBOX, SEAMS_EVENTS={**EVENTS, "COMPLETION": "delete"}):
+            assert process_publication("catalog", publication.pk) == "not-claimed"
+            assert relay_once(["catalog"]) == {"catalog": 0}
+        assert calls == [9]
+
+
+def test_an_event_a_path_writing_the_inbox_handled_is_not_run_again_when_claimed_again(probe_module: ModuleConfig) -> None:
+    """A path that writes the inbox row and completes the publication only after its commit
+    (completion ``delete`` or ``archive``: ``processing._finish``; before 2026-12-02, every path)
+    and dies in between leaves the publication claimed, its inbox row committed. Claimed again by
+    the relay where completion is ``keep`` (a changed setting, another process), the handler's
+    transaction would complete it instead of writing an inbox row: the completion's guard finds the
+    inbox row, nothing runs again, and the publication is completed."""
+    calls: list[int] = []
+    with isolated_registry() as registry:
+
+        @subscribe(ProbeHappened, module="catalog")  # colocated: the relay's run completes in the handler's transaction
+        def on_probe(event: ProbeHappened) -> None:
+            calls.append(event.probe_id)
+
+        registry.freeze()
+        (subscriber,) = registry.subscribers_for(ProbeHappened.event_type)
+        with override_settings(SEAMS_EVENT_BACKEND=OUTBOX, SEAMS_EVENTS={**EVENTS, "LEASE": 0}):
+            envelope = services.happen(9)  # left to the relay, claimed by this process
+        (publication,) = Publication.objects.using("catalog").all()
+        # What completion ``delete`` runs in the handler's transaction (``processing._run``: no
+        # ``Completing``); the process dies before ``_finish`` deletes the row.
+        assert handle_once(subscriber, envelope) == "completed"
         assert calls == [9] and InboxEntry.objects.using("catalog").count() == 1
+        publication.refresh_from_db()
+        assert publication.status == PublicationStatus.PROCESSING
+        with override_settings(SEAMS_EVENT_BACKEND=OUTBOX, SEAMS_EVENTS=EVENTS):  # keep
+            assert relay_once(["catalog"]) == {"catalog": 1}
+            assert relay_once(["catalog"]) == {"catalog": 0}
+        assert calls == [9]
+        publication.refresh_from_db()
+        assert (publication.status, publication.lease_until) == (PublicationStatus.COMPLETED, None)

@@ -22,7 +22,7 @@ from django.utils import timezone
 from contracts.kernel.models import Publication, PublicationStatus
 from contracts.kernel.outbox import prepared
 from contracts.kernel.outbox.claiming import claim_read, read_claimed
-from contracts.kernel.outbox.statements import complete_publications, insert_inbox_completing, publish_rows
+from contracts.kernel.outbox.statements import complete_publications, complete_unhandled, publish_rows
 
 ALIAS = "orders"
 SUBSCRIBERS = [("tests.prepared.one", "notifications"), ("tests.prepared.two", "catalog")]
@@ -83,7 +83,7 @@ def test_the_hot_statements_write_and_read_the_same_rows_and_run_prepared_on_pos
     pk = claimed[SUBSCRIBERS[0][0]][0]
     ids = [pk, held[SUBSCRIBERS[0][0]][0]]  # only the first is held by w-2
     assert [p.pk for p in read_claimed(ALIAS, ids, "w-2", timedelta(seconds=5))] == [pk]
-    assert insert_inbox_completing(ALIAS, first, SUBSCRIBERS[0][0], timezone.now(), "seams_publication", pk, "w-2") is False
+    assert complete_unhandled(ALIAS, first, SUBSCRIBERS[0][0], timezone.now(), "seams_publication", pk, "w-2") is False
     assert Publication.objects.using(ALIAS).get(pk=pk).status == PublicationStatus.COMPLETED
     assert Publication.objects.using(ALIAS).filter(key="k").values("event_id").distinct().count() == 2
 
@@ -92,7 +92,7 @@ def test_the_hot_statements_write_and_read_the_same_rows_and_run_prepared_on_pos
         assert runs("UPDATE seams_publication SET status = 'processing'") == 6  # claim_read
         assert runs("UPDATE seams_publication SET status = 'completed'") == 3  # complete_publications
         assert runs("SELECT seams_publication.id") == 1  # read_claimed
-        assert runs("WITH c AS (UPDATE seams_publication") == 1  # insert_inbox_completing
+        assert runs("UPDATE seams_publication SET status = 'completed', completed_at = %s, lease_until") == 1  # complete_unhandled
 
 
 def test_prepared_statements_are_counted_and_logged_with_their_values() -> None:

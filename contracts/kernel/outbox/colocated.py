@@ -5,10 +5,11 @@ worker a SELECT of the publication (autocommit, on the publisher's connection) a
 handler's transaction, the inbox row with the completion. When the handler's connection can write
 the publisher's publication table (``statements.reachable_table``: the same alias, or module schemas
 of one PostgreSQL database), the read is folded into that transaction: the compare-and-set
-completion ``UPDATE ... RETURNING`` hands back the publication, its event in it, and the inbox
-row is written from it. On PostgreSQL that is one ``WITH`` statement, so a task costs BEGIN, that
-statement, the handler's own statements and COMMIT: one round trip fewer than before, as many as
-a hand-written task plus the one the inbox needs.
+completion ``UPDATE ... RETURNING`` hands back the publication, its event in it, and, committed
+with the handler's writes, is the record that the handler ran (no inbox row: the ``UPDATE``
+refuses an event the inbox already has, ``NOT EXISTS``, as ``statements.complete_unhandled``). One
+statement on either database, so a task costs BEGIN, that statement, the handler's own statements
+and COMMIT: as many round trips as a hand-written task plus one.
 
 The message says which module's handler it is for (the fourth task argument): the worker must know
 the handler's database before it opens the transaction that reads the publication.
@@ -16,9 +17,9 @@ the handler's database before it opens the transaction that reads the publicatio
 Every guarantee is the claim path's: the ``UPDATE`` matches only while the message's claim still
 holds the row (``status = processing AND claimed_by = <claim>``) and locks it until the handler's
 transaction ends, so the relay cannot take it back meanwhile; a failing handler rolls the
-completion, the inbox row and its own writes back together and is recorded as a failure (retry,
+completion and its own writes back together and is recorded as a failure (retry,
 then dead letter) as on any path. Anything off the happy path — the claim no longer holds (the
-relay took the row back, it is done), the inbox already has the event (a redelivered message), the
+relay took the row back, it is done), the inbox already has the event (handled by a path that writes it), the
 payload no longer validates, the row is not the named module's, the module is served elsewhere —
 rolls back before the handler ran and goes through ``processing.process_dispatched``, which decides
 it as before.
@@ -30,12 +31,12 @@ import traceback
 from functools import lru_cache
 from typing import Any
 
-from django.db import IntegrityError, connections, transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from ..bus import call_handler
 from ..errors import Undeliverable
-from ..models import Publication, PublicationStatus
+from ..models import InboxEntry, Publication, PublicationStatus
 from ..modules import get_module
 from ..registry import Subscriber
 from ..remote import is_remote
@@ -44,7 +45,7 @@ from . import prepared
 from .claiming import _claim_read_statement
 from .config import outbox_settings
 from .processing import _bury, _dispatch_next_of_key, _failed, _materialize, process_dispatched
-from .statements import insert_inbox, reachable_table
+from .statements import reachable_table
 
 
 class _Elsewhere(Exception):
@@ -104,13 +105,10 @@ class _Run:
         self._done: Any = None
 
     def take(self, handler_alias: str, table: str, pk: int, claimed_by: str) -> None:
-        """Complete, read and record in the inbox (one statement on PostgreSQL); ``_Elsewhere``
+        """Complete and read (one statement, the record that the handler ran); ``_Elsewhere``
         when the publication is not for this path."""
-        try:
-            row = complete_read(handler_alias, table, pk, claimed_by)
-        except IntegrityError:  # the inbox has it: a second delivery, decided by the usual path
-            raise _Elsewhere from None
-        if row is None:
+        row = complete_read(handler_alias, table, pk, claimed_by)
+        if row is None:  # the claim no longer holds, or the inbox has it: decided by the usual path
             raise _Elsewhere
         publication = _claim_read_statement(connections[self.alias].vendor).publication(self.alias, row, claimed_by)
         if publication.subscriber_module != self.module:
@@ -146,37 +144,29 @@ class _Run:
 # --- the statement -------------------------------------------------------------------------------
 def complete_read(alias: str, table: str, pk: int, claimed_by: str) -> tuple[Any, ...] | None:
     """On ``alias``'s connection, inside its transaction: mark publication ``pk`` of ``table``
-    completed if ``claimed_by`` still holds it, returning its row (the columns of
-    ``claiming.ClaimRead``), and write its inbox row. None (and nothing written) if the claim no
-    longer holds; ``IntegrityError`` if the inbox already has the event."""
+    completed if ``claimed_by`` still holds it and the inbox has no row for its (event, subscriber),
+    returning its row (the columns of ``claiming.ClaimRead``); None (and nothing written) otherwise.
+    One statement on either database: the completed publication is the record that its handler ran
+    (no inbox row, as ``statements.complete_unhandled``)."""
     connection = connections[alias]
-    now = timezone.now()
-    stamp = connection.ops.adapt_datetimefield_value(now)
+    stamp = connection.ops.adapt_datetimefield_value(timezone.now())
     with prepared.cursor(alias) as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(_complete_read_sql(table, True), [stamp, pk, claimed_by, stamp])
-            return cursor.fetchone()  # type: ignore[no-any-return]
-        cursor.execute(_complete_read_sql(table, False), [stamp, pk, claimed_by])
-        row = cursor.fetchone()
-        if row is None:
-            return None
-        statement = _claim_read_statement(connection.vendor)
-        event_id = statement.value("event_id", row, alias)
-        subscriber = statement.value("subscriber", row, alias)
-        cursor.execute(insert_inbox.sql, insert_inbox.params(connection, (event_id, subscriber, now)))
-        return row  # type: ignore[no-any-return]
+        cursor.execute(_complete_read_sql(table, connection.vendor), [stamp, pk, claimed_by])
+        return cursor.fetchone()  # type: ignore[no-any-return]
 
 
 @lru_cache(maxsize=64)
-def _complete_read_sql(table: str, one_statement: bool) -> str:
+def _complete_read_sql(table: str, vendor: str) -> str:
     columns = ", ".join(f.column for f in _claim_read_statement("").publication_fields)
-    update = (
+    # models.inbox_key of the row's own columns (the event id's hex digits, ':', the subscriber); the
+    # row is named by its table's own name, also when ``table`` is qualified by a schema.
+    own = Publication._meta.db_table
+    if vendor == "postgresql":
+        key = f"replace({own}.event_id::text, '-', '') || ':' || {own}.subscriber"
+    else:  # SQLite keeps a UUID as its 32 hex digits
+        key = f"{own}.event_id || ':' || {own}.subscriber"
+    return (
         f"UPDATE {table} SET status = '{PublicationStatus.COMPLETED.value}', completed_at = %s, lease_until = NULL,"
         f" last_error = '' WHERE id = %s AND status = '{PublicationStatus.PROCESSING.value}' AND claimed_by = %s"
-        f" RETURNING {columns}"
+        f" AND NOT EXISTS (SELECT 1 FROM {InboxEntry._meta.db_table} WHERE event_subscriber = {key}) RETURNING {columns}"
     )
-    if not one_statement:
-        return update
-    inbox = insert_inbox.sql.split(" VALUES ")[0]  # INSERT INTO seams_inbox (event_subscriber, event_id, subscriber, handled_at)
-    key = "replace(c.event_id::text, '-', '') || ':' || c.subscriber"  # models.inbox_key, in PostgreSQL's SQL
-    return f"WITH c AS ({update}), i AS ({inbox} SELECT {key}, c.event_id, c.subscriber, %s FROM c RETURNING 1) SELECT c.* FROM c, i"

@@ -3,6 +3,8 @@
 The handler runs and its ``InboxEntry`` row is written in one transaction on the subscriber's
 database; the unique constraint on (event, subscriber) turns a second delivery into a rollback of
 the second run. ``receive_event`` is the same step for an event forwarded from another process.
+Where that transaction completes the publication itself (``Completing``), the completed
+publication is the record instead and no inbox row is written (``statements.complete_unhandled``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from ..registry import Subscriber, get_registry
 from ..telemetry import tracing
 from ..upcasting import payload_for, unknown_version
 from .config import now as _now
-from .statements import insert_inbox, insert_inbox_completing
+from .statements import Handled, complete_unhandled, insert_inbox
 
 
 def validated(event_type: str, version: int, payload: dict[str, object]) -> Event:
@@ -65,29 +67,37 @@ class Completing:
 
 
 def handle_once(subscriber: Subscriber, envelope: Envelope, completing: Completing | None = None, alias: str | None = None) -> str:
-    """Run the handler and write its inbox row in one transaction on the subscriber's database.
+    """Run the handler and record that it ran, in one transaction on the subscriber's database.
 
-    The inbox row is inserted *first*, in the handler's transaction: its unique constraint refuses
-    a duplicate before the handler runs (no pre-check query, and no side effect of a duplicate
-    run), and a failing handler rolls the row back with its own writes. On PostgreSQL a concurrent
-    delivery of the same event waits on that row and is refused when the first one commits.
+    The record is written *first*, in the handler's transaction, so that a duplicate is refused
+    before the handler runs (no pre-check query, and no side effect of a duplicate run), and a
+    failing handler rolls it back with its own writes.
 
-    With ``completing`` the publication is marked completed right there too, before the handler
-    (on PostgreSQL in the inbox row's own statement): effect, inbox row and completion commit
-    together. If this worker no longer holds it, everything rolls back and the outcome is
-    "not-claimed". ``alias``: the subscriber module's database alias, when the caller has it already.
+    Without ``completing`` the record is the inbox row: its primary key refuses a duplicate, and
+    on PostgreSQL a concurrent delivery of the same event waits on that row and is refused when the
+    first one commits.
+
+    With ``completing`` the record is the publication itself, marked completed right there, before
+    the handler, by a compare-and-set that holds its row locked until the commit (and refuses an
+    event the inbox already has, ``statements.complete_unhandled``): effect and completion commit
+    together, and no inbox row is written. If this worker no longer holds it, nothing ran and the
+    outcome is "not-claimed". ``alias``: the subscriber module's database alias, when the caller
+    has it already.
     """
     if alias is None:
         alias = get_module(subscriber.module).database_alias
 
     def write_inbox() -> None:
-        try:
-            if completing is None:
+        if completing is None:
+            try:
                 insert_inbox(alias, envelope.id, subscriber.name, _now())
-                return
-            c = completing
-            holds_back = insert_inbox_completing(alias, envelope.id, subscriber.name, _now(), c.table, c.pk, c.claimed_by)
-        except IntegrityError:
+            except IntegrityError:
+                raise _Duplicate from None
+            return
+        c = completing
+        try:
+            holds_back = complete_unhandled(alias, envelope.id, subscriber.name, _now(), c.table, c.pk, c.claimed_by)
+        except Handled:
             raise _Duplicate from None
         if holds_back is None:
             raise Taken

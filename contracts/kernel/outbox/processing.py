@@ -217,9 +217,10 @@ def _run(alias: str, item: Claimed) -> str:
 
     When the handler's connection can write the publication row in its own transaction (the same
     database alias, or module schemas of one PostgreSQL database), the publication is marked
-    completed there, after its inbox row and before the handler: effect, inbox and completion
-    commit together, which saves a statement and a durable commit, and holding the row locked
-    keeps the relay from taking it back while the handler runs. The outcome is then
+    completed there, before the handler, and no inbox row is written: effect and completion commit
+    together and the completed row is the record that the handler ran (``inbox.handle_once``),
+    which saves a statement and a durable commit, and holding the row locked keeps the relay from
+    taking it back while the handler runs. The outcome is then
     "completed" with nothing left to record (``_finish`` skips it).
     """
     publication = item.publication

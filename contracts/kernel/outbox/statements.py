@@ -335,52 +335,58 @@ def complete_publications(alias: str, ids: list[int], now: datetime, claimed_by:
         return [pk for pk, holds_back in cursor.fetchall() if holds_back]
 
 
+#: The handler's inbox has no row for the event: the guard of a completion that is itself the record
+#: of the handled event (``complete_unhandled``), an index probe of the inbox's primary key.
+UNHANDLED = f" AND NOT EXISTS (SELECT 1 FROM {InboxEntry._meta.db_table} WHERE event_subscriber = %s)"
+
+
 @lru_cache(maxsize=64)
-def _complete_claimed_sql(table: str) -> str:
+def _complete_claimed_sql(table: str, guard: str = "") -> str:
     return (
         f"UPDATE {table} SET status = '{PublicationStatus.COMPLETED.value}', completed_at = %s, lease_until = NULL,"
-        f" last_error = '' WHERE id = %s AND status = '{PublicationStatus.PROCESSING.value}' AND claimed_by = %s"
+        f" last_error = '' WHERE id = %s AND status = '{PublicationStatus.PROCESSING.value}' AND claimed_by = %s{guard}"
         " RETURNING holds_back"
     )
 
 
-def complete_claimed(alias: str, table: str, pk: int, claimed_by: str, now: datetime) -> bool | None:
-    """On ``alias``'s connection (inside the handler's transaction), mark publication ``pk`` of
-    ``table`` completed if ``claimed_by`` still holds it. Returns None if it does not (its lease
-    ran out and the relay took it back), else whether a later event of its key waits for it."""
-    with prepared.cursor(alias) as cursor:
-        cursor.execute(_complete_claimed_sql(table), [datetime_value(now, connections[alias]), pk, claimed_by])
-        row = cursor.fetchone()
-    return None if row is None else bool(row[0])
+class Handled(Exception):
+    """The inbox already has the event: a path that writes the inbox row handled it (``complete_unhandled``)."""
 
 
 @lru_cache(maxsize=64)
-def _inbox_completing_sql(table: str) -> str:
-    inbox = insert_inbox.sql.split(" VALUES ")[0]  # INSERT INTO seams_inbox (event_subscriber, event_id, subscriber, handled_at)
-    return f"WITH c AS ({_complete_claimed_sql(table)}), i AS ({inbox} SELECT %s, %s, %s, %s FROM c RETURNING 1) SELECT c.holds_back FROM c, i"
+def _held_and_handled_sql(table: str) -> str:
+    return (
+        f"SELECT EXISTS (SELECT 1 FROM {InboxEntry._meta.db_table} WHERE event_subscriber = %s) FROM {table}"
+        f" WHERE id = %s AND status = '{PublicationStatus.PROCESSING.value}' AND claimed_by = %s"
+    )
 
 
-def insert_inbox_completing(
+def complete_unhandled(
     alias: str, event_id: object, subscriber: str, now: datetime, table: str, pk: int, claimed_by: str
 ) -> bool | None:
-    """In the handler's transaction on ``alias``: the inbox row of (``event_id``, ``subscriber``)
-    and the completion of publication ``pk`` of ``table`` if ``claimed_by`` still holds it
-    (``complete_claimed``). Raises ``IntegrityError`` when the inbox already has the row; returns
-    ``complete_claimed``'s answer (None: taken back, no inbox row written).
+    """In the handler's transaction on ``alias``: mark publication ``pk`` of ``table`` completed if
+    ``claimed_by`` still holds it and the inbox has no row for (``event_id``, ``subscriber``). Returns
+    None if the claim no longer holds (the relay took it back, it is done), else whether a later
+    event of its key waits for it; raises ``Handled`` (nothing written) when the inbox has the row.
 
-    On PostgreSQL one statement (the compare-and-set ``UPDATE`` and the inbox ``INSERT`` in a
-    ``WITH`` clause: the row is written only if the publication was still ours); on SQLite two."""
+    The completed publication, committed with the handler's writes, *is* the record that the
+    handler ran: no inbox row is written (one statement, on SQLite and PostgreSQL). The guard
+    refuses an event that a path writing the inbox row handled and did not complete in its own
+    transaction (completion ``delete``/``archive``, another SQLite file, a forward, older code) and
+    that was claimed again after a crash. Only when the ``UPDATE`` matched nothing, a second
+    statement says which of the two it was."""
     connection = connections[alias]
-    stamp = datetime_value(now, connection)
-    inbox = insert_inbox.params(connection, (event_id, subscriber, now))
-    with prepared.cursor(connection) as cursor:  # one cursor for both statements on SQLite
-        if connection.vendor != "postgresql":
-            cursor.execute(insert_inbox.sql, inbox)
-            cursor.execute(_complete_claimed_sql(table), [stamp, pk, claimed_by])
-        else:
-            cursor.execute(_inbox_completing_sql(table), [stamp, pk, claimed_by, *inbox])
+    key = inbox_key(event_id, subscriber)
+    with prepared.cursor(connection) as cursor:
+        cursor.execute(_complete_claimed_sql(table, UNHANDLED), [datetime_value(now, connection), pk, claimed_by, key])
         row = cursor.fetchone()
-    return None if row is None else bool(row[0])
+        if row is not None:
+            return bool(row[0])
+        cursor.execute(_held_and_handled_sql(table), [key, pk, claimed_by])
+        held = cursor.fetchone()
+    if held is not None and held[0]:
+        raise Handled
+    return None
 
 
 @lru_cache(maxsize=256)
