@@ -66,9 +66,12 @@ def test_inline_delivery_completes_from_memory(handled: list) -> None:
     with override_settings(SEAMS_EVENT_BACKEND=OUTBOX, SEAMS_EVENTS={**EVENTS, "COMPLETION_DELAY": 10}):
         services.happen(2, note="in memory")
         assert handled == [(2, "in memory")]
-        assert InboxEntry.objects.using("notifications").count() == 1
+        # Another SQLite file: the inbox row records it. Module schemas of one PostgreSQL database:
+        # the completion in the handler's transaction does, no inbox row.
+        other_file = connections["catalog"].vendor == "sqlite"
+        assert InboxEntry.objects.using("notifications").count() == (1 if other_file else 0)
         (publication,) = Publication.objects.using("catalog").all()
-        if connections["catalog"].vendor == "sqlite":  # handled on another SQLite file: its mark waits,
+        if other_file:  # handled on another SQLite file: its mark waits,
             assert (publication.status, publication.claimed_by) == (PublicationStatus.PROCESSING, WORKER_ID)
             assert relay_once(["catalog"]) == {"catalog": 0}  # and the relay leaves it alone (it writes it)
         publication.refresh_from_db()

@@ -90,9 +90,10 @@ def test_the_hot_statements_write_and_read_the_same_rows_and_run_prepared_on_pos
     if postgresql():
         assert runs("WITH n AS (SELECT nextval") == 5
         assert runs("UPDATE seams_publication SET status = 'processing'") == 6  # claim_read
-        assert runs("UPDATE seams_publication SET status = 'completed'") == 3  # complete_publications
+        completed = "UPDATE seams_publication SET status = 'completed', completed_at = $1, lease_until = NULL, last_error = ''"
+        assert runs(f"{completed} WHERE id IN") == 3  # complete_publications
         assert runs("SELECT seams_publication.id") == 1  # read_claimed
-        assert runs("UPDATE seams_publication SET status = 'completed', completed_at = %s, lease_until") == 1  # complete_unhandled
+        assert runs(f"{completed} WHERE id = $2") == 1  # complete_unhandled
 
 
 def test_prepared_statements_are_counted_and_logged_with_their_values() -> None:
