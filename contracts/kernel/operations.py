@@ -109,13 +109,17 @@ def parse_ref(ref: str) -> tuple[str, int]:
 
 
 def known_module(label: str) -> str:
-    """``label`` if a module of the project has it (served here or extracted), else a clear error."""
+    """``label`` if a module of the project has it (served here or extracted), or an outbox here
+    names it (a generated service's remote subscribers are not installed in it), else a clear error."""
     from .modules import module_configs
 
     labels = [m.label for m in module_configs()]
-    if label not in labels:
-        raise UnknownName(f"Unknown module '{label}'; modules: {', '.join(labels)}")
-    return label
+    if label in labels or any(
+        Publication.objects.using(alias).filter(Q(subscriber_module=label) | Q(publisher=label)).exists()
+        for alias in module_aliases()
+    ):
+        return label
+    raise UnknownName(f"Unknown module '{label}'; modules: {', '.join(labels)}")
 
 
 def known_event_type(event_type: str) -> str:
