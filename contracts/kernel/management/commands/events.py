@@ -21,8 +21,11 @@ from django.db import DatabaseError
 
 from contracts.kernel.errors import UnknownName
 from contracts.kernel.operations import (
+    check_resubmittable,
     describe,
     event_stats,
+    known_event_type,
+    known_module,
     list_publications,
     purge_completed,
     resubmit,
@@ -95,6 +98,8 @@ class Command(BaseCommand):
             )
 
     def do_list(self, *, status: str | None, module: str | None, event_type: str | None, limit: int, **_: Any) -> None:
+        if event_type:
+            known_event_type(event_type)  # a misspelt type is an error, not "no publications match"
         rows = list_publications(status=status, module=module, event_type=event_type, limit=limit)
         unsubscribed = [] if status else unsubscribed_events(module=module, event_type=event_type)
         if not rows and not unsubscribed:
@@ -120,6 +125,12 @@ class Command(BaseCommand):
             self.stdout.write("       traceback:\n" + traceback)
 
     def do_resubmit(self, *, refs: list[str], event_type: str | None, module: str | None, dead_only: bool, **_: Any) -> None:
+        # What resubmit() would quietly leave alone ("resubmitted 0") is refused here, before anything changes.
+        check_resubmittable(refs, dead_only=dead_only)
+        if module:
+            known_module(module)
+        if event_type:
+            known_event_type(event_type)
         count = resubmit(refs=refs or None, event_type=event_type, module=module, dead_only=dead_only)
         self.stdout.write(f"resubmitted {count} publication(s)")
 
