@@ -96,3 +96,4 @@ def test_events_before_the_databases_are_migrated_is_one_clear_line(tmp_path: Pa
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Traceback" not in done.stderr, done.stderr
     assert "manage.py migrate_modules" in done.stderr
+    assert done.stdout == ""  # no table header before the error

@@ -86,13 +86,14 @@ class Command(BaseCommand):
             ) from None
 
     def do_stats(self, **_: Any) -> None:
+        stats = event_stats()  # read first: a database error then prints no header before it
         # Two kinds of count: events (one per publish()) and publications (one per event and
         # subscriber, each with its own status). The header says which column is which.
         self.stdout.write(f"{'':<16}{'':>8}  {'publications (one per event and subscriber)':<54}")
         self.stdout.write(
             f"{'module':<16}{'events':>8}  {'pending':>8}{'processing':>11}{'failed':>8}{'completed':>10}{'dead':>6}{'backlog':>9}"
         )
-        for s in event_stats():
+        for s in stats:
             self.stdout.write(
                 f"{s.module:<16}{s.published:>8}  {s.pending:>8}{s.processing:>11}{s.failed:>8}{s.completed:>10}{s.dead:>6}{s.backlog:>9}"
             )
