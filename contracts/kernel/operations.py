@@ -6,6 +6,7 @@ A publication is addressed as ``<alias>:<id>`` (``orders:42``): ids are per modu
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -95,12 +96,55 @@ def unsubscribed_events(*, module: str | None = None, event_type: str | None = N
     return found
 
 
+_REF = re.compile(r"([^:]+):([0-9]+)", re.ASCII)
+
+
 def parse_ref(ref: str) -> tuple[str, int]:
-    """``orders:42`` -> (``orders``, 42), with a clear error for anything else."""
-    alias, sep, pk = ref.partition(":")
-    if not sep or not pk.isdigit() or alias not in module_aliases():
+    """``orders:42`` -> (``orders``, 42), with a clear error for anything else (ASCII digits only:
+    ``str.isdigit`` also accepts ``'²'``, which ``int`` refuses)."""
+    match = _REF.fullmatch(ref)
+    if match is None or match[1] not in module_aliases():
         raise UnknownName(f"'{ref}' is not a publication reference; use <module>:<id>, modules: {', '.join(module_aliases())}")
-    return alias, int(pk)
+    return match[1], int(match[2])
+
+
+def known_module(label: str) -> str:
+    """``label`` if a module of the project has it (served here or extracted), or an outbox here
+    names it (a generated service's remote subscribers are not installed in it), else a clear error."""
+    from .modules import module_configs
+
+    labels = [m.label for m in module_configs()]
+    if label in labels or any(
+        Publication.objects.using(alias).filter(Q(subscriber_module=label) | Q(publisher=label)).exists()
+        for alias in module_aliases()
+    ):
+        return label
+    raise UnknownName(f"Unknown module '{label}'; modules: {', '.join(labels)}")
+
+
+def known_event_type(event_type: str) -> str:
+    """``event_type`` if something subscribes to it or an outbox holds one (a type since retired),
+    else a clear error rather than an empty answer to a misspelt name."""
+    from .outbox import subscribers_of
+
+    if subscribers_of(event_type) or any(
+        Publication.objects.using(alias).filter(event_type=event_type).exists() for alias in module_aliases()
+    ):
+        return event_type
+    raise UnknownName(f"Unknown event type '{event_type}': nothing subscribes to it and no outbox holds one (e.g. orders.OrderPlaced)")
+
+
+def check_resubmittable(refs: list[str], *, dead_only: bool = False) -> None:
+    """Refuse refs that ``resubmit`` would leave alone: no such publication (``UnknownName``), or
+    one that is neither failed nor dead (dead only, with ``dead_only``: ``ValueError``)."""
+    allowed = [PublicationStatus.DEAD] if dead_only else [PublicationStatus.DEAD, PublicationStatus.FAILED]
+    for ref in refs:
+        alias, pk = parse_ref(ref)
+        found = Publication.objects.using(alias).exclude(subscriber=NO_SUBSCRIBER).filter(pk=pk).values_list("status", flat=True)
+        if not found:
+            raise UnknownName(f"No publication {alias}:{pk}")
+        if found[0] not in allowed:
+            raise ValueError(f"{alias}:{pk} is {found[0]}: only {' or '.join(allowed)} publications are resubmitted")
 
 
 def list_publications(
@@ -154,6 +198,9 @@ def resubmit(
     """Put failed or dead publications back to pending with fresh attempts; returns how many.
 
     The relay (or the dispatch below) then delivers them again; the inbox keeps it idempotent.
+    A ref that names no such publication, or one neither failed nor dead, is left alone and not
+    counted (the admin's action says how many it left); ``manage.py events resubmit`` refuses them
+    first (``check_resubmittable``).
     """
     from .outbox import dispatcher
 
@@ -206,4 +253,4 @@ def purge_completed(older_than: timedelta = timedelta(0), now: datetime | None =
     return total
 
 
-__all__ = ["ModuleEventStats", "OPEN_STATUSES", "describe", "event_stats", "list_publications", "purge_completed", "resubmit"]
+__all__ = ["ModuleEventStats", "OPEN_STATUSES", "check_resubmittable", "describe", "event_stats", "known_event_type", "known_module", "list_publications", "purge_completed", "resubmit"]
