@@ -6,17 +6,24 @@ postgres://... --out result.json``). On a throwaway PostgreSQL database, one rea
 (``bench/plainshop/``: the same models and steps, direct calls and ``on_commit`` signal receivers,
 one database, no outbox) at ``/bench/plain/orders/`` and the Seams shop, co-located, events inline,
 at ``/api/orders/``. With ``--extracted`` (``bench/events.py`` passes it) a third variant runs the
-Seams shop with catalog and inventory extracted, served over HTTP by their generated services
-(``manage.py extract_module <m> --transport http``; one gunicorn each, 1 worker x 8 threads) and a
-monolith of their own (1 worker x 12 threads: a request waits on calls that come back to it), all on
-the same database; each extracted stack runs alone beside the co-located shop, which is
-measured again with it (PostgreSQL's connection limit is shared). Each places orders of two lines and is timed until the order is confirmed
-(the answer of ``POST``, or, when it answers ``pending``, the order's row polled in the database). Batches alternate
-between the variants (and which goes first), at concurrency 1 and 8 (threads of this process, each
-with its own keep-alive ``httpx.Client``); per variant: p50 latency to confirmed (concurrency 1),
-orders/s at 1 and 8 (medians of the batches), and the CPU seconds the server's processes spent per
-100 orders (from ``/proc``, the process group of the gunicorn; PostgreSQL's own CPU is not counted:
-the server is shared with other work on this machine).
+Seams shop with catalog and inventory extracted, served by their generated services
+(``manage.py extract_module <m> --transport http|celery``; HTTP: one gunicorn each, 1 worker x 8
+threads; Celery: one worker each, run as the generated service documents it,
+``extraction.settings.celery.worker_command``, plus a monolith worker for what they call or forward
+back) and a monolith of their own (1 worker x 12 threads: a request waits on calls that come back to
+it), all on the same database; each extracted stack runs alone beside the co-located shop, which is
+measured again with it (PostgreSQL's connection limit is shared). Each places orders of two lines
+and is timed until the order is confirmed (the answer of ``POST``, or, when it answers ``pending``,
+the order's row polled in the database). Batches alternate between the variants (and which goes
+first), at concurrency 1 and 8 (threads of this process, each with its own keep-alive
+``httpx.Client``); per variant: p50 latency to confirmed (concurrency 1), orders/s at 1 and 8
+(medians of the batches), and the CPU seconds its processes spent per 100 orders (median of the
+batches), also per process (every batch together). CPU comes from cgroup v1 ``cpuacct`` groups when
+this process can make them (root): each process is put in a group of its own before it runs its
+command, so its threads and children count, also those that exited, to the nanosecond; otherwise
+(and beside it, ``cpu_per_100_proc``) from ``/proc``: utime + stime of the live processes of their
+process groups, in 10 ms ticks. The result says which (``cpu_method``). PostgreSQL's own CPU is not
+counted: the server is shared with other work on this machine.
 """
 
 from __future__ import annotations
@@ -139,6 +146,10 @@ class Meter:
         """CPU seconds so far, per process started here."""
         if self.group is not None:
             return {name: usage(self.group / slug(name)) for name in self.processes}
+        return self.read_proc()
+
+    def read_proc(self) -> dict[str, float]:
+        """The ``/proc`` reading (live processes of each process group, 10 ms ticks), also beside cgroups."""
         by_group = group_cpu_by_group({p.proc.pid for p in self.processes.values() if p.proc})
         return {name: by_group.get(p.proc.pid, 0.0) if p.proc else 0.0 for name, p in self.processes.items()}
 
@@ -170,10 +181,10 @@ def remove_group(group: Path) -> None:
             time.sleep(0.1)
 
 
-def cgroup_root() -> Path | None:
+def cgroup_root(hierarchy: Path = CPUACCT) -> Path | None:
     """A cpuacct group of this run's own (``seams-bench-shop-<pid>``), or ``None`` when this process
     cannot make one (not root, no cgroup v1 cpuacct hierarchy): then the ``/proc`` reading."""
-    root = CPUACCT / f"seams-bench-shop-{os.getpid()}"
+    root = hierarchy / f"seams-bench-shop-{os.getpid()}"
     try:
         root.mkdir()
         (root / "cpuacct.usage").read_text()
@@ -239,6 +250,7 @@ def measure(targets: dict[str, tuple[str, Meter]], size: dict[str, int]) -> dict
     latency: dict[str, list[float]] = {n: [] for n in names}
     rate: dict[tuple[str, int], list[float]] = {(n, c): [] for n in names for c in (1, 8)}
     cpu: dict[str, list[float]] = {n: [] for n in names}
+    cpu_proc: dict[str, list[float]] = {n: [] for n in names}  # the /proc reading of the same batches
     spent: dict[str, dict[str, float]] = {n: {} for n in names}  # per process, over every measured batch
     placed = dict.fromkeys(names, 0)
     for name in names:  # warm-up: every worker thread's connections and imports
@@ -249,10 +261,11 @@ def measure(targets: dict[str, tuple[str, Meter]], size: dict[str, int]) -> dict
                 orders = size["c1"] if concurrency == 1 else size["c8"]
                 base, meter = targets[name]
                 tag = f"r{r}c{concurrency}v{names.index(name)}"
-                before = meter.read()
+                before, before_proc = meter.read(), meter.read_proc()
                 samples, took = place_batch(base, PATHS.get(name, "/api/orders/"), orders, concurrency, tag)
-                after = meter.read()
+                after, after_proc = meter.read(), meter.read_proc()
                 cpu[name].append(sum(after[p] - before[p] for p in after) / orders * 100)
+                cpu_proc[name].append(sum(after_proc[p] - before_proc[p] for p in after_proc) / orders * 100)
                 for process in after:
                     spent[name][process] = spent[name].get(process, 0.0) + after[process] - before[process]
                 placed[name] += orders
@@ -270,6 +283,7 @@ def measure(targets: dict[str, tuple[str, Meter]], size: dict[str, int]) -> dict
             "per_second_c8": percentile(rate[(name, 8)], 50),
             "cpu_per_100": percentile(cpu[name], 50),
             "cpu_per_100_batches": cpu[name],
+            "cpu_per_100_proc": percentile(cpu_proc[name], 50),
             # Every measured batch together, per process (they add up to the variant's mean, not its median).
             "cpu_per_100_by_process": {p: s / placed[name] * 100 for p, s in spent[name].items()},
             "orders": len(latency[name]) + size["c8"] * len(rate[(name, 8)]),
@@ -389,28 +403,12 @@ def broker(url: str) -> dict[str, str]:
 
 
 def worker(name: str, app: str, queues: list[str], env: dict[str, str], tmp: Path) -> Process:
-    return Process(
-        name,
-        [
-            str(BIN / "celery"),
-            "-A",
-            app,
-            "worker",
-            "-Q",
-            ",".join(queues),
-            "-c",
-            "2",
-            "-n",
-            f"{name}-{os.getpid()}@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--loglevel",
-            "WARNING",
-        ],
-        env,
-        tmp,
-    )
+    """A Celery worker run as the generated services document it (``worker_command``: the pool and
+    its concurrency from the settings, no bench-only options), named apart from other runs'."""
+    from extraction.settings.celery import worker_command
+
+    command = worker_command(app, queues)
+    return Process(name, [str(BIN / command[0]), *command[1:], "-n", f"{name}-{os.getpid()}@%h"], env, tmp)
 
 
 def start_extracted(
