@@ -71,7 +71,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 def sizes(quick: bool) -> dict[str, int]:
     if quick:
         return {"c1": 20, "c8": 40, "rounds": 2}
-    return {"c1": 25, "c8": 50, "rounds": 5}
+    return {"c1": 25, "c8": 50, "rounds": 4}
 
 
 def group_cpu_by_group(pgids: set[int]) -> dict[int, float]:
@@ -380,7 +380,11 @@ def run(
             meters.append(meter)
             target = start_extracted(transport, {**base, **broker(args.redis_url)}, tmp, phase, meter)
             both = measure({"Seams co-located": colocated["Seams co-located"], name: target}, size)
-            variants[name] = {**both[name], "colocated_cpu_per_100": both["Seams co-located"]["cpu_per_100"]}
+            variants[name] = {
+                **both[name],
+                "colocated_cpu_per_100": both["Seams co-located"]["cpu_per_100"],
+                "colocated_cpu_per_100_proc": both["Seams co-located"]["cpu_per_100_proc"],
+            }
             say(
                 f"  {name}, CPU s per 100 orders by process: "
                 + ", ".join(f"{p} {c:.3f}" for p, c in variants[name]["cpu_per_100_by_process"].items())
