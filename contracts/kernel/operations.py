@@ -6,6 +6,7 @@ A publication is addressed as ``<alias>:<id>`` (``orders:42``): ids are per modu
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -95,12 +96,38 @@ def unsubscribed_events(*, module: str | None = None, event_type: str | None = N
     return found
 
 
+_REF = re.compile(r"([^:]+):([0-9]+)", re.ASCII)
+
+
 def parse_ref(ref: str) -> tuple[str, int]:
-    """``orders:42`` -> (``orders``, 42), with a clear error for anything else."""
-    alias, sep, pk = ref.partition(":")
-    if not sep or not pk.isdigit() or alias not in module_aliases():
+    """``orders:42`` -> (``orders``, 42), with a clear error for anything else (ASCII digits only:
+    ``str.isdigit`` also accepts ``'²'``, which ``int`` refuses)."""
+    match = _REF.fullmatch(ref)
+    if match is None or match[1] not in module_aliases():
         raise UnknownName(f"'{ref}' is not a publication reference; use <module>:<id>, modules: {', '.join(module_aliases())}")
-    return alias, int(pk)
+    return match[1], int(match[2])
+
+
+def known_module(label: str) -> str:
+    """``label`` if a module of the project has it (served here or extracted), else a clear error."""
+    from .modules import module_configs
+
+    labels = [m.label for m in module_configs()]
+    if label not in labels:
+        raise UnknownName(f"Unknown module '{label}'; modules: {', '.join(labels)}")
+    return label
+
+
+def known_event_type(event_type: str) -> str:
+    """``event_type`` if something subscribes to it or an outbox holds one (a type since retired),
+    else a clear error rather than an empty answer to a misspelt name."""
+    from .outbox import subscribers_of
+
+    if subscribers_of(event_type) or any(
+        Publication.objects.using(alias).filter(event_type=event_type).exists() for alias in module_aliases()
+    ):
+        return event_type
+    raise UnknownName(f"Unknown event type '{event_type}': nothing subscribes to it and no outbox holds one (e.g. orders.OrderPlaced)")
 
 
 def list_publications(
@@ -109,6 +136,8 @@ def list_publications(
     """Publications (newest first) filtered by status, publishing module and event type."""
     if status and status not in PublicationStatus.values:
         raise UnknownName(f"Unknown status '{status}'; known: {', '.join(PublicationStatus.values)}")
+    if event_type:
+        known_event_type(event_type)
     rows: list[tuple[str, Publication]] = []
     for alias in [module] if module else module_aliases():
         if alias not in module_aliases():
@@ -154,6 +183,8 @@ def resubmit(
     """Put failed or dead publications back to pending with fresh attempts; returns how many.
 
     The relay (or the dispatch below) then delivers them again; the inbox keeps it idempotent.
+    Publications named by ref must exist and be failed or dead (dead with ``dead_only``), and a
+    module or event type must be known: otherwise nothing changes and the error says why.
     """
     from .outbox import dispatcher
 
@@ -167,12 +198,22 @@ def resubmit(
     total = 0
     targets: dict[str, Q] = {}
     if refs:
+        allowed = [PublicationStatus.DEAD] if dead_only else [PublicationStatus.DEAD, PublicationStatus.FAILED]
         for ref in refs:
             alias, pk = parse_ref(ref)
+            found = Publication.objects.using(alias).exclude(subscriber=NO_SUBSCRIBER).filter(pk=pk).values_list("status", flat=True)
+            if not found:
+                raise UnknownName(f"No publication {alias}:{pk}")
+            if found[0] not in allowed:
+                raise ValueError(f"{alias}:{pk} is {found[0]}: only {' or '.join(allowed)} publications are resubmitted")
             targets[alias] = targets.get(alias, Q(pk__in=[])) | Q(pk=pk)
     else:
         if not (event_type or module):
             raise ValueError("Say what to resubmit: publication refs, --type or --module")
+        if module:
+            known_module(module)
+        if event_type:
+            known_event_type(event_type)
         for alias in module_aliases():
             condition = Q()
             if event_type:

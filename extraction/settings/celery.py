@@ -78,6 +78,10 @@ def celery_settings(env: Env, *, default_queue: str) -> dict[str, Any]:
         # keeps the event and the relay sends it later.
         "CELERY_BROKER_CONNECTION_TIMEOUT": env.float("CELERY_BROKER_CONNECTION_TIMEOUT", 2.0),
         "CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP": True,
+        # A worker reconnects to its broker however long the outage: Celery's default gives up after
+        # 100 attempts (kombu waits 2, 4, ... 30 s between them: about 50 minutes), and the worker
+        # then exits for good, leaving delivery stopped until someone restarts it.
+        "CELERY_BROKER_CONNECTION_MAX_RETRIES": None,
         # Contract calls over Celery wait for their result: when Redis is gone, fail within seconds
         # (the caller gets ServiceUnavailable -> 503), not after the backend's default 20 one-second retries.
         "CELERY_RESULT_EXPIRES": env.int("CELERY_RESULT_EXPIRES", 300),

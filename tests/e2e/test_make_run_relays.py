@@ -7,7 +7,9 @@ free port, with SQLite files of its own, and reads the outcome from those files:
 * a subscriber that fails (``tests/eventprobe``: an email starting with ``flaky`` fails its first
   two attempts) completes on the relay's retries;
 * a module extracted into a service that is stopped when an order is placed gets its event once
-  the service is back: the forward failed, the relay sends it again.
+  the service is back: the forward failed, the relay sends it again; the service stays down for
+  more attempts than ``MAX_ATTEMPTS`` allows a failing handler (an outage is not a verdict on the
+  event: the publication is never buried for it).
 """
 
 from __future__ import annotations
@@ -115,7 +117,8 @@ def test_an_extracted_service_that_comes_back_gets_its_events_under_make_run(tmp
     svc_env = service_env(service, isolation, {"SEAMS_VAR_DIR": str(var), "DEBUG": "false", **service_identity,
                                                "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"})
     svc = DirProcess("notifications-service", web_command("service.wsgi", service_port), svc_env, tmp_path, cwd=service)
-    env = {**base_env, **EVENTS, **monolith_identity,
+    # A small retry budget that the outage outlasts (the default, 6, takes ~30 s with this backoff).
+    env = {**base_env, **EVENTS, "SEAMS_EVENT_MAX_ATTEMPTS": "3", **monolith_identity,
            "SEAMS_BIND_NOTIFICATIONS": service_url, "SEAMS_BIND_NOTIFICATIONS_TIMEOUT": "10"}
 
     def emails() -> list[tuple[object, ...]]:
@@ -124,6 +127,10 @@ def test_an_extracted_service_that_comes_back_gets_its_events_under_make_run(tmp
     def forward_status() -> list[tuple[object, ...]]:
         return rows(var / "orders.sqlite3",
                     "SELECT status FROM seams_publication WHERE subscriber_module = 'notifications' ORDER BY id")
+
+    def most_forward_attempts() -> int:
+        found = rows(var / "orders.sqlite3", "SELECT max(attempts) FROM seams_publication WHERE subscriber_module = 'notifications'")
+        return int(found[0][0] or 0) if found else 0
 
     with make_run(env, tmp_path) as (server, base):  # migrates and seeds the shared SQLite files first
         svc.start()
@@ -137,6 +144,8 @@ def test_an_extracted_service_that_comes_back_gets_its_events_under_make_run(tmp
         place(base, "bob@example.com")
         eventually("the forward to the stopped service failing",
                    lambda: ("failed",) in forward_status(), server)
+        eventually("more failed forwards than MAX_ATTEMPTS", lambda: most_forward_attempts() > 4, server)
+        assert ("dead",) not in forward_status()
         assert emails() == [("ada@example.com",)]
         svc.start()
         try:

@@ -28,4 +28,23 @@ def sleep(marker: str, seconds: float) -> None:
 
 app = celery_app
 
-__all__ = ["QUEUE", "app", "sleep"]
+#: The same for a generated service: ``busy_service.py``, written beside the service (on its path),
+#: adds the slow task to the service's own app (``celery -A busy_service worker``).
+SERVICE_APP = '''"""A generated service's Celery app with the tests' slow, late-acknowledged task."""
+import time
+from pathlib import Path
+
+from service.celery import celery_app
+
+
+@celery_app.task(name="tests.busy.sleep", acks_late=True, ignore_result=True)
+def sleep(marker: str, seconds: float) -> None:
+    Path(f"{marker}.started").touch()
+    time.sleep(seconds)
+    Path(f"{marker}.done").touch()
+
+
+app = celery_app
+'''
+
+__all__ = ["QUEUE", "SERVICE_APP", "app", "sleep"]

@@ -77,6 +77,26 @@ def test_a_sqlite_connection_gets_wal_the_pragma_and_immediate_transactions(
         wrapper.close()
 
 
+def test_synchronous_full_reaches_a_real_connection_from_the_environment(
+    tmp_path: Path, django_db_blocker: pytest.FixtureRequest
+) -> None:
+    """``SEAMS_SQLITE_SYNCHRONOUS=FULL make run`` (docs/events.md): the variable, read by the shared
+    settings, is what a connection's ``PRAGMA synchronous`` reports (2 = FULL), WAL kept."""
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    from extraction import settings as seams
+
+    env = seams.Env({"SEAMS_SQLITE_SYNCHRONOUS": "FULL"})
+    settings_dict = seams.databases(env, ["orders"], var_dir=tmp_path)["orders"]
+    wrapper = DatabaseWrapper({**_django_defaults(), **settings_dict}, alias="orders_full_probe")
+    try:
+        with django_db_blocker.unblock(), wrapper.cursor() as cursor:
+            assert cursor.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+            assert cursor.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        wrapper.close()
+
+
 def _django_defaults() -> dict[str, object]:
     """The keys Django's ConnectionHandler fills in for every alias."""
     return {"ATOMIC_REQUESTS": False, "AUTOCOMMIT": True, "CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": False,

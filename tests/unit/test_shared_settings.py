@@ -107,3 +107,15 @@ def test_workers_run_threads_unless_told_otherwise_and_an_unknown_pool_names_the
     assert chosen["CELERY_WORKER_POOL"] == "prefork"
     with pytest.raises(ConfigurationError, match="CELERY_WORKER_POOL='forks' is not a worker pool .*threads, prefork, solo"):
         seams.celery_settings(seams.Env({"CELERY_WORKER_POOL": "forks"}), default_queue="celery")
+
+
+def test_a_worker_retries_its_broker_forever_not_a_hundred_times() -> None:
+    """Celery's default ``broker_connection_max_retries`` is 100: kombu waits 2, 4, ... 30 s between
+    reconnects, so a Redis outage of about 50 minutes made a worker (the monolith's and every
+    generated service's: they share these settings) exit for good with ``OperationalError``
+    (reproduced with the limit at 2: the worker exited 10 s into the outage and stayed down after
+    Redis came back). The outbox keeps every event, but delivery stopped until someone restarted it."""
+    from app.celery import celery_app
+
+    assert seams.celery_settings(seams.Env({}), default_queue="celery")["CELERY_BROKER_CONNECTION_MAX_RETRIES"] is None
+    assert celery_app.conf.broker_connection_max_retries is None

@@ -10,12 +10,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 
 from contracts.kernel.errors import UnknownName
 from contracts.kernel.operations import (
@@ -35,7 +37,17 @@ def parse_duration(text: str) -> timedelta:
     if not match:
         raise CommandError(f"'{text}' is not a duration: use a number and s, m, h or d (e.g. 30m, 7d)")
     unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match[2]]
-    return timedelta(**{unit: int(match[1])})
+    try:
+        return timedelta(**{unit: int(match[1])})
+    except OverflowError:
+        raise CommandError(f"'{text}' is too long a duration (more than any date can be before now)") from None
+
+
+def positive_int(text: str) -> int:
+    """``--limit``: a whole number of at least 1 (argparse names the option on refusal)."""
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a positive whole number")
+    return int(text)
 
 
 class Command(BaseCommand):
@@ -48,7 +60,7 @@ class Command(BaseCommand):
         listing.add_argument("--status", help="pending, processing, failed, completed or dead")
         listing.add_argument("--module", help="publishing module")
         listing.add_argument("--type", dest="event_type", help="event type, e.g. orders.OrderPlaced")
-        listing.add_argument("--limit", type=int, default=50)
+        listing.add_argument("--limit", type=positive_int, default=50, help="at most this many (default 50)")
         show = sub.add_parser("show", help="everything about one publication")
         show.add_argument("ref", help="<module>:<id>")
         again = sub.add_parser("resubmit", help="deliver failed/dead publications again")
@@ -64,6 +76,11 @@ class Command(BaseCommand):
             getattr(self, f"do_{action or 'stats'}")(**options)
         except (UnknownName, ValueError) as exc:
             raise CommandError(str(exc)) from None
+        except DatabaseError as exc:  # e.g. a fresh clone's databases, not migrated yet: one line, no traceback
+            raise CommandError(
+                f"{type(exc).__name__}: {exc}. Are the module databases migrated and reachable? "
+                "(manage.py migrate_modules, or make migrate)"
+            ) from None
 
     def do_stats(self, **_: Any) -> None:
         # Two kinds of count: events (one per publish()) and publications (one per event and
@@ -107,5 +124,8 @@ class Command(BaseCommand):
         self.stdout.write(f"resubmitted {count} publication(s)")
 
     def do_purge(self, *, older_than: str, **_: Any) -> None:
-        count = purge_completed(parse_duration(older_than))
+        try:
+            count = purge_completed(parse_duration(older_than))
+        except OverflowError:  # a valid timedelta, but now minus it is before year 1
+            raise CommandError(f"'{older_than}' is too long a duration (more than any date can be before now)") from None
         self.stdout.write(f"purged {count} completed publication(s)")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import signal
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from contracts.kernel.relay_loop import RelayLoop
 
@@ -31,7 +31,10 @@ class Command(BaseCommand):
             if any(sent.values()) or once or verbose:
                 self.stdout.write("re-dispatched " + ", ".join(f"{alias}: {n}" for alias, n in sent.items()))
 
-        loop = RelayLoop(interval, on_pass=report)
+        try:
+            loop = RelayLoop(interval, on_pass=report)
+        except ValueError as exc:  # a bad --interval: one line, not a traceback
+            raise CommandError(str(exc)) from None
         if once:
             from contracts.kernel.outbox import relay_once
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management import CommandParser, get_commands, load_command_class
+from django.core.management import CommandError, CommandParser, get_commands, load_command_class
 
 from contracts.kernel.relay_loop import RelayLoop
 
@@ -35,6 +35,13 @@ class Command(_runserver()):  # type: ignore[misc]
             "--relay-interval", type=float, default=2.0, help="seconds between relay passes (default 2)"
         )
         parser.add_argument("--no-relay", action="store_true", help="serve without the relay thread")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        # Checked before the autoreloader starts: a bad interval raised in inner_run killed the
+        # serving thread with a traceback while the reloader kept the process up, serving nothing.
+        if not options["no_relay"] and not options["relay_interval"] > 0:
+            raise CommandError(f"--relay-interval must be a positive number of seconds, got {options['relay_interval']:g}")
+        super().handle(*args, **options)
 
     def inner_run(self, *args: Any, **options: Any) -> None:
         # Runs in the process that serves (with the autoreloader, its child), once per reload.
