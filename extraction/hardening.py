@@ -64,8 +64,9 @@ def secret_key_from_env(env: Mapping[str, str], *, debug: bool, var_dir: Path) -
     if not debug:
         problem = "is not set" if not value else f"is too weak (fewer than {MIN_SECRET_LENGTH} characters or a placeholder)"
         raise ImproperlyConfigured(
-            f"DEBUG is off and SECRET_KEY {problem}. Set SECRET_KEY to a random value, e.g. "
-            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'` (docs/security.md)."
+            f"DEBUG is off and SECRET_KEY {problem}. In development set DEBUG=true (make does), e.g. "
+            "`export DEBUG=true` in the shell you run manage.py from; in production set SECRET_KEY to a "
+            "random value, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(50))'` (docs/security.md)."
         )
     path = var_dir / "dev-keys" / "django-secret-key"
     if path.exists():

@@ -109,13 +109,17 @@ def parse_ref(ref: str) -> tuple[str, int]:
 
 
 def known_module(label: str) -> str:
-    """``label`` if a module of the project has it (served here or extracted), else a clear error."""
+    """``label`` if a module of the project has it (served here or extracted), or an outbox here
+    names it (a generated service's remote subscribers are not installed in it), else a clear error."""
     from .modules import module_configs
 
     labels = [m.label for m in module_configs()]
-    if label not in labels:
-        raise UnknownName(f"Unknown module '{label}'; modules: {', '.join(labels)}")
-    return label
+    if label in labels or any(
+        Publication.objects.using(alias).filter(Q(subscriber_module=label) | Q(publisher=label)).exists()
+        for alias in module_aliases()
+    ):
+        return label
+    raise UnknownName(f"Unknown module '{label}'; modules: {', '.join(labels)}")
 
 
 def known_event_type(event_type: str) -> str:
@@ -130,14 +134,25 @@ def known_event_type(event_type: str) -> str:
     raise UnknownName(f"Unknown event type '{event_type}': nothing subscribes to it and no outbox holds one (e.g. orders.OrderPlaced)")
 
 
+def check_resubmittable(refs: list[str], *, dead_only: bool = False) -> None:
+    """Refuse refs that ``resubmit`` would leave alone: no such publication (``UnknownName``), or
+    one that is neither failed nor dead (dead only, with ``dead_only``: ``ValueError``)."""
+    allowed = [PublicationStatus.DEAD] if dead_only else [PublicationStatus.DEAD, PublicationStatus.FAILED]
+    for ref in refs:
+        alias, pk = parse_ref(ref)
+        found = Publication.objects.using(alias).exclude(subscriber=NO_SUBSCRIBER).filter(pk=pk).values_list("status", flat=True)
+        if not found:
+            raise UnknownName(f"No publication {alias}:{pk}")
+        if found[0] not in allowed:
+            raise ValueError(f"{alias}:{pk} is {found[0]}: only {' or '.join(allowed)} publications are resubmitted")
+
+
 def list_publications(
     *, status: str | None = None, module: str | None = None, event_type: str | None = None, limit: int = 50
 ) -> list[tuple[str, Publication]]:
     """Publications (newest first) filtered by status, publishing module and event type."""
     if status and status not in PublicationStatus.values:
         raise UnknownName(f"Unknown status '{status}'; known: {', '.join(PublicationStatus.values)}")
-    if event_type:
-        known_event_type(event_type)
     rows: list[tuple[str, Publication]] = []
     for alias in [module] if module else module_aliases():
         if alias not in module_aliases():
@@ -183,8 +198,9 @@ def resubmit(
     """Put failed or dead publications back to pending with fresh attempts; returns how many.
 
     The relay (or the dispatch below) then delivers them again; the inbox keeps it idempotent.
-    Publications named by ref must exist and be failed or dead (dead with ``dead_only``), and a
-    module or event type must be known: otherwise nothing changes and the error says why.
+    A ref that names no such publication, or one neither failed nor dead, is left alone and not
+    counted (the admin's action says how many it left); ``manage.py events resubmit`` refuses them
+    first (``check_resubmittable``).
     """
     from .outbox import dispatcher
 
@@ -198,22 +214,12 @@ def resubmit(
     total = 0
     targets: dict[str, Q] = {}
     if refs:
-        allowed = [PublicationStatus.DEAD] if dead_only else [PublicationStatus.DEAD, PublicationStatus.FAILED]
         for ref in refs:
             alias, pk = parse_ref(ref)
-            found = Publication.objects.using(alias).exclude(subscriber=NO_SUBSCRIBER).filter(pk=pk).values_list("status", flat=True)
-            if not found:
-                raise UnknownName(f"No publication {alias}:{pk}")
-            if found[0] not in allowed:
-                raise ValueError(f"{alias}:{pk} is {found[0]}: only {' or '.join(allowed)} publications are resubmitted")
             targets[alias] = targets.get(alias, Q(pk__in=[])) | Q(pk=pk)
     else:
         if not (event_type or module):
             raise ValueError("Say what to resubmit: publication refs, --type or --module")
-        if module:
-            known_module(module)
-        if event_type:
-            known_event_type(event_type)
         for alias in module_aliases():
             condition = Q()
             if event_type:
@@ -247,4 +253,4 @@ def purge_completed(older_than: timedelta = timedelta(0), now: datetime | None =
     return total
 
 
-__all__ = ["ModuleEventStats", "OPEN_STATUSES", "describe", "event_stats", "list_publications", "purge_completed", "resubmit"]
+__all__ = ["ModuleEventStats", "OPEN_STATUSES", "check_resubmittable", "describe", "event_stats", "known_event_type", "known_module", "list_publications", "purge_completed", "resubmit"]

@@ -2,7 +2,7 @@
 
 ``STAFF`` may create products and set stock (scope ``shop:staff``); ``ADA`` is the customer
 ada@example.com (scope ``shop:customer``), who places orders and reads her own orders and emails.
-``make run`` prints them; ``eval "$(.venv/bin/python manage.py dev_tokens)"`` sets them in a shell.
+``make run`` prints them; ``eval "$(DEBUG=true .venv/bin/python manage.py dev_tokens)"`` sets them in a shell.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from django.test import Client
 
 from contracts.kernel.models import Publication, PublicationStatus
 from tests.integration.shop import place_order
+from tests.support.outbox_rows import raw_publication
 from tests.support.processes import manage, project_env
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -57,6 +58,14 @@ def test_resubmitting_for_an_unknown_module_or_event_type_is_an_error(shop: Clie
     assert "resubmitted 0" in run("resubmit", "--type", "orders.OrderPlaced")  # known, nothing to resubmit
 
 
+def test_a_module_only_an_outbox_names_is_known(shop: Client) -> None:
+    """A generated service's remote subscribers' modules are not installed in it, yet its outbox
+    holds their publications: ``--module`` must reach them."""
+    dead = raw_publication("orders", "orders.OrderPlaced", {"order_id": 1}, "elsewhere.handlers.on_placed", "elsewhere", key="1")
+    Publication.objects.using("orders").filter(pk=dead.pk).update(status=PublicationStatus.DEAD)
+    assert "resubmitted 1" in run("resubmit", "--module", "elsewhere")
+
+
 @pytest.mark.parametrize("ref", ["orders:\u00b2", "orders:-1", "orders:1:2", " orders:1"])
 def test_a_malformed_reference_names_the_form(shop: Client, ref: str) -> None:
     with pytest.raises(CommandError, match="is not a publication reference; use <module>:<id>"):
@@ -87,3 +96,4 @@ def test_events_before_the_databases_are_migrated_is_one_clear_line(tmp_path: Pa
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Traceback" not in done.stderr, done.stderr
     assert "manage.py migrate_modules" in done.stderr
+    assert done.stdout == ""  # no table header before the error

@@ -21,8 +21,11 @@ from django.db import DatabaseError
 
 from contracts.kernel.errors import UnknownName
 from contracts.kernel.operations import (
+    check_resubmittable,
     describe,
     event_stats,
+    known_event_type,
+    known_module,
     list_publications,
     purge_completed,
     resubmit,
@@ -83,18 +86,21 @@ class Command(BaseCommand):
             ) from None
 
     def do_stats(self, **_: Any) -> None:
+        stats = event_stats()  # read first: a database error then prints no header before it
         # Two kinds of count: events (one per publish()) and publications (one per event and
         # subscriber, each with its own status). The header says which column is which.
         self.stdout.write(f"{'':<16}{'':>8}  {'publications (one per event and subscriber)':<54}")
         self.stdout.write(
             f"{'module':<16}{'events':>8}  {'pending':>8}{'processing':>11}{'failed':>8}{'completed':>10}{'dead':>6}{'backlog':>9}"
         )
-        for s in event_stats():
+        for s in stats:
             self.stdout.write(
                 f"{s.module:<16}{s.published:>8}  {s.pending:>8}{s.processing:>11}{s.failed:>8}{s.completed:>10}{s.dead:>6}{s.backlog:>9}"
             )
 
     def do_list(self, *, status: str | None, module: str | None, event_type: str | None, limit: int, **_: Any) -> None:
+        if event_type:
+            known_event_type(event_type)  # a misspelt type is an error, not "no publications match"
         rows = list_publications(status=status, module=module, event_type=event_type, limit=limit)
         unsubscribed = [] if status else unsubscribed_events(module=module, event_type=event_type)
         if not rows and not unsubscribed:
@@ -120,6 +126,12 @@ class Command(BaseCommand):
             self.stdout.write("       traceback:\n" + traceback)
 
     def do_resubmit(self, *, refs: list[str], event_type: str | None, module: str | None, dead_only: bool, **_: Any) -> None:
+        # What resubmit() would quietly leave alone ("resubmitted 0") is refused here, before anything changes.
+        check_resubmittable(refs, dead_only=dead_only)
+        if module:
+            known_module(module)
+        if event_type:
+            known_event_type(event_type)
         count = resubmit(refs=refs or None, event_type=event_type, module=module, dead_only=dead_only)
         self.stdout.write(f"resubmitted {count} publication(s)")
 
