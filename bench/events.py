@@ -157,6 +157,18 @@ def shop_table(shop: dict[str, Any]) -> list[str]:
     return lines
 
 
+def shop_processes(shop: dict[str, Any]) -> list[str]:
+    """Where an extracted stack's CPU goes: CPU s per 100 orders of each of its processes (every
+    measured batch together, so they add up to the mean rather than the median)."""
+    lines = []
+    for name, v in shop["variants"].items():
+        by_process = v.get("cpu_per_100_by_process", {})
+        if len(by_process) > 1:
+            lines.append(f"{name}, CPU s per 100 orders by process: " + ", ".join(f"{p} {c:.2f}" for p, c in by_process.items()) + ".")
+            lines.append("")
+    return lines
+
+
 def machine() -> dict[str, str]:
     import platform
 
@@ -240,16 +252,19 @@ def report(
             "same models and steps, direct calls and `on_commit` signal receivers, one database, no outbox) and the "
             "Seams shop co-located (events inline). Extracted: catalog and inventory written out by "
             "`manage.py extract_module <m> --transport http|celery` and run as their generated services (HTTP: one "
-            "gunicorn each, 1 worker x 8 threads; Celery: one worker each, `-c 2`, plus a monolith worker for what "
+            "gunicorn each, 1 worker x 8 threads; Celery: one worker each, run with the command the generated "
+            "service documents (`extraction.settings.celery.worker_command`: the threads pool, `-c` the CPU "
+            "count), plus a monolith worker for what "
             "they call or forward back), a monolith of their own (1 worker x 12 threads) bound to them, events "
             "inline everywhere, the same database; each extracted stack runs alone beside the co-located shop, "
             "which is measured again alternating with it (its ratio is to that co-located run). Orders of two lines, timed until confirmed (the answer, or the "
             "order's row polled when it answers pending); batches alternate. CPU is that of every process of the "
-            "variant (`/proc`, their process groups), per 100 orders, median of the batches; PostgreSQL's own CPU "
-            "is not counted (the server is shared).",
+            f"variant, per 100 orders, median of the batches, read from {shop.get('cpu_method', 'the processes in /proc')}; "
+            "PostgreSQL's own CPU is not counted (the server is shared).",
             "",
             *shop_table(shop),
             "",
+            *shop_processes(shop),
         ]
     out += ["## Statements of one event", ""]
     for m in micros:

@@ -6,17 +6,24 @@ postgres://... --out result.json``). On a throwaway PostgreSQL database, one rea
 (``bench/plainshop/``: the same models and steps, direct calls and ``on_commit`` signal receivers,
 one database, no outbox) at ``/bench/plain/orders/`` and the Seams shop, co-located, events inline,
 at ``/api/orders/``. With ``--extracted`` (``bench/events.py`` passes it) a third variant runs the
-Seams shop with catalog and inventory extracted, served over HTTP by their generated services
-(``manage.py extract_module <m> --transport http``; one gunicorn each, 1 worker x 8 threads) and a
-monolith of their own (1 worker x 12 threads: a request waits on calls that come back to it), all on
-the same database; each extracted stack runs alone beside the co-located shop, which is
-measured again with it (PostgreSQL's connection limit is shared). Each places orders of two lines and is timed until the order is confirmed
-(the answer of ``POST``, or, when it answers ``pending``, the order's row polled in the database). Batches alternate
-between the variants (and which goes first), at concurrency 1 and 8 (threads of this process, each
-with its own keep-alive ``httpx.Client``); per variant: p50 latency to confirmed (concurrency 1),
-orders/s at 1 and 8 (medians of the batches), and the CPU seconds the server's processes spent per
-100 orders (from ``/proc``, the process group of the gunicorn; PostgreSQL's own CPU is not counted:
-the server is shared with other work on this machine).
+Seams shop with catalog and inventory extracted, served by their generated services
+(``manage.py extract_module <m> --transport http|celery``; HTTP: one gunicorn each, 1 worker x 8
+threads; Celery: one worker each, run as the generated service documents it,
+``extraction.settings.celery.worker_command``, plus a monolith worker for what they call or forward
+back) and a monolith of their own (1 worker x 12 threads: a request waits on calls that come back to
+it), all on the same database; each extracted stack runs alone beside the co-located shop, which is
+measured again with it (PostgreSQL's connection limit is shared). Each places orders of two lines
+and is timed until the order is confirmed (the answer of ``POST``, or, when it answers ``pending``,
+the order's row polled in the database). Batches alternate between the variants (and which goes
+first), at concurrency 1 and 8 (threads of this process, each with its own keep-alive
+``httpx.Client``); per variant: p50 latency to confirmed (concurrency 1), orders/s at 1 and 8
+(medians of the batches), and the CPU seconds its processes spent per 100 orders (median of the
+batches), also per process (every batch together). CPU comes from cgroup v1 ``cpuacct`` groups when
+this process can make them (root): each process is put in a group of its own before it runs its
+command, so its threads and children count, also those that exited, to the nanosecond; otherwise
+(and beside it, ``cpu_per_100_proc``) from ``/proc``: utime + stime of the live processes of their
+process groups, in 10 ms ticks. The result says which (``cpu_method``). PostgreSQL's own CPU is not
+counted: the server is shared with other work on this machine.
 """
 
 from __future__ import annotations
@@ -64,12 +71,12 @@ TICKS = os.sysconf("SC_CLK_TCK")
 def sizes(quick: bool) -> dict[str, int]:
     if quick:
         return {"c1": 20, "c8": 40, "rounds": 2}
-    return {"c1": 25, "c8": 50, "rounds": 3}
+    return {"c1": 25, "c8": 50, "rounds": 4}
 
 
-def group_cpu(pgids: set[int]) -> float:
-    """CPU seconds (user + system) of every live process in these process groups."""
-    total = 0
+def group_cpu_by_group(pgids: set[int]) -> dict[int, float]:
+    """Per process group, the CPU seconds of its live processes (``/proc/<pid>/stat``)."""
+    ticks = dict.fromkeys(pgids, 0)
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -78,9 +85,117 @@ def group_cpu(pgids: set[int]) -> float:
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[2]) in pgids:  # pgrp
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / TICKS
+        if int(fields[2]) in ticks:  # pgrp
+            ticks[int(fields[2])] += int(fields[11]) + int(fields[12])  # utime, stime
+    return {pgid: n / TICKS for pgid, n in ticks.items()}
+
+
+#: cgroup v1's CPU accounting controller: a group's ``cpuacct.usage`` is the CPU (ns) its tasks used,
+#: threads and children that exited included, and that of its sub-groups.
+CPUACCT = Path("/sys/fs/cgroup/cpuacct")
+CGROUP_METHOD = "cgroup v1 cpuacct.usage (ns; exited threads and reaped children counted)"
+PROC_METHOD = "/proc/<pid>/stat utime+stime of the live processes of their process groups (10 ms ticks)"
+
+
+class Meter:
+    """The CPU of one variant's processes, and of each of them: cgroup v1 ``cpuacct`` groups when this
+    process may make them (root), else the ``/proc`` reading of their process groups.
+
+    With cgroups, every process started through :meth:`start` is put into a group of its own
+    (``<root>/<variant>/<process>``) before it runs its command, so all it ever runs (gunicorn's
+    workers, a Celery worker's threads) is counted, also once it has exited."""
+
+    def __init__(self, root: Path | None, variant: str) -> None:
+        self.root = root
+        self.group = root / slug(variant) if root is not None else None
+        self.processes: dict[str, Process] = {}
+        if self.group is not None:
+            self.group.mkdir(exist_ok=True)
+
+    @property
+    def method(self) -> str:
+        return CGROUP_METHOD if self.group is not None else PROC_METHOD
+
+    def start(self, process: Process) -> Process:
+        """Start ``process`` (in its ``cwd``, a generated service's directory, or the project's) in its group."""
+        import subprocess
+
+        procs: Path | None = None
+        if self.group is not None:
+            (self.group / slug(process.name)).mkdir(exist_ok=True)
+            procs = self.group / slug(process.name) / "cgroup.procs"
+
+        def enter() -> None:  # in the child, between fork and exec
+            if procs is not None:
+                procs.write_text(str(os.getpid()))
+
+        with open(process.log, "ab") as out:
+            process.proc = subprocess.Popen(
+                process.command,
+                cwd=getattr(process, "cwd", ROOT),
+                env=process.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=enter,
+            )
+        self.processes[process.name] = process
+        return process
+
+    def read(self) -> dict[str, float]:
+        """CPU seconds so far, per process started here."""
+        if self.group is not None:
+            return {name: usage(self.group / slug(name)) for name in self.processes}
+        return self.read_proc()
+
+    def read_proc(self) -> dict[str, float]:
+        """The ``/proc`` reading (live processes of each process group, 10 ms ticks), also beside cgroups."""
+        by_group = group_cpu_by_group({p.proc.pid for p in self.processes.values() if p.proc})
+        return {name: by_group.get(p.proc.pid, 0.0) if p.proc else 0.0 for name, p in self.processes.items()}
+
+    def close(self) -> None:
+        """Remove the groups (their processes must have exited: stop them first)."""
+        if self.group is None:
+            return
+        for name in self.processes:
+            remove_group(self.group / slug(name))
+        remove_group(self.group)
+
+
+def slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
+
+
+def usage(group: Path) -> float:
+    return int((group / "cpuacct.usage").read_text()) / 1e9
+
+
+def remove_group(group: Path) -> None:
+    for _ in range(50):  # a process just killed may take a moment to leave its group
+        try:
+            group.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
+def cgroup_root(hierarchy: Path = CPUACCT) -> Path | None:
+    """A cpuacct group of this run's own (``seams-bench-shop-<pid>``), or ``None`` when this process
+    cannot make one (not root, no cgroup v1 cpuacct hierarchy): then the ``/proc`` reading."""
+    root = hierarchy / f"seams-bench-shop-{os.getpid()}"
+    try:
+        root.mkdir()
+        (root / "cpuacct.usage").read_text()
+        probe = root / "probe"
+        probe.mkdir()
+        probe.rmdir()
+    except OSError:
+        with contextlib.suppress(OSError):
+            root.rmdir()
+        return None
+    return root
 
 
 def confirmed(order_id: int, deadline: float) -> None:
@@ -129,23 +244,31 @@ def place_batch(base: str, path: str, orders: int, concurrency: int, tag: str) -
     return [x for r in results for x in r], time.perf_counter() - t0
 
 
-def measure(targets: dict[str, tuple[str, set[int]]], size: dict[str, int]) -> dict[str, Any]:
-    """``targets``: per variant, the server's base URL and the process groups whose CPU it uses."""
+def measure(targets: dict[str, tuple[str, Meter]], size: dict[str, int]) -> dict[str, Any]:
+    """``targets``: per variant, the server's base URL and the meter of the processes whose CPU it uses."""
     names = list(targets)
     latency: dict[str, list[float]] = {n: [] for n in names}
     rate: dict[tuple[str, int], list[float]] = {(n, c): [] for n in names for c in (1, 8)}
     cpu: dict[str, list[float]] = {n: [] for n in names}
+    cpu_proc: dict[str, list[float]] = {n: [] for n in names}  # the /proc reading of the same batches
+    spent: dict[str, dict[str, float]] = {n: {} for n in names}  # per process, over every measured batch
+    placed = dict.fromkeys(names, 0)
     for name in names:  # warm-up: every worker thread's connections and imports
         place_batch(targets[name][0], PATHS.get(name, "/api/orders/"), 16, 8, f"warm-{names.index(name)}")
     for r in range(size["rounds"]):
         for name in names if r % 2 == 0 else names[::-1]:
             for concurrency in (1, 8):
                 orders = size["c1"] if concurrency == 1 else size["c8"]
-                base, pgids = targets[name]
+                base, meter = targets[name]
                 tag = f"r{r}c{concurrency}v{names.index(name)}"
-                before = group_cpu(pgids)
+                before, before_proc = meter.read(), meter.read_proc()
                 samples, took = place_batch(base, PATHS.get(name, "/api/orders/"), orders, concurrency, tag)
-                cpu[name].append((group_cpu(pgids) - before) / orders * 100)
+                after, after_proc = meter.read(), meter.read_proc()
+                cpu[name].append(sum(after[p] - before[p] for p in after) / orders * 100)
+                cpu_proc[name].append(sum(after_proc[p] - before_proc[p] for p in after_proc) / orders * 100)
+                for process in after:
+                    spent[name][process] = spent[name].get(process, 0.0) + after[process] - before[process]
+                placed[name] += orders
                 rate[(name, concurrency)].append(orders / took)
                 if concurrency == 1:
                     latency[name] += samples
@@ -159,6 +282,10 @@ def measure(targets: dict[str, tuple[str, set[int]]], size: dict[str, int]) -> d
             "per_second_c1": percentile(rate[(name, 1)], 50),
             "per_second_c8": percentile(rate[(name, 8)], 50),
             "cpu_per_100": percentile(cpu[name], 50),
+            "cpu_per_100_batches": cpu[name],
+            "cpu_per_100_proc": percentile(cpu_proc[name], 50),
+            # Every measured batch together, per process (they add up to the variant's mean, not its median).
+            "cpu_per_100_by_process": {p: s / placed[name] * 100 for p, s in spent[name].items()},
             "orders": len(latency[name]) + size["c8"] * len(rate[(name, 8)]),
         }
         for name in names
@@ -178,7 +305,9 @@ def seed() -> None:
         PlainStock.objects.create(sku=sku, on_hand=100_000_000)
 
 
-def run(args: argparse.Namespace, tmp: Path, db_name: str, processes: list[Process]) -> dict[str, Any]:
+def run(
+    args: argparse.Namespace, tmp: Path, db_name: str, processes: list[Process], meters: list[Meter]
+) -> dict[str, Any]:
     size = sizes(args.quick)
     base = {
         "DJANGO_SETTINGS_MODULE": "bench.shop_settings",
@@ -228,14 +357,17 @@ def run(args: argparse.Namespace, tmp: Path, db_name: str, processes: list[Proce
         process_env(base),
         tmp,
     )
-    processes.append(web.start())
+    colocated_meter = Meter(args.cgroup, "colocated")
+    meters.append(colocated_meter)
+    processes.append(colocated_meter.start(web))
     url = f"http://127.0.0.1:{port}"
     wait_for_web(web, url)
     assert web.proc is not None
     say(
         f"shop: gunicorn pid {web.proc.pid} on {url}; {size['rounds']} rounds of {size['c1']} (c1) + {size['c8']} (c8) orders per variant"
     )
-    colocated = {name: (url, {web.proc.pid}) for name in PATHS}
+    say(f"shop: CPU from {colocated_meter.method}")
+    colocated = {name: (url, colocated_meter) for name in PATHS}
     variants = measure(colocated, size)
     errors = web.errors()[:3]
     for transport in args.extracted:
@@ -244,14 +376,30 @@ def run(args: argparse.Namespace, tmp: Path, db_name: str, processes: list[Proce
         phase: list[Process] = []
         try:
             name = EXTRACTED[transport]
-            target = start_extracted(transport, {**base, **broker(args.redis_url)}, tmp, phase)
+            meter = Meter(args.cgroup, f"extracted-{transport}")
+            meters.append(meter)
+            target = start_extracted(transport, {**base, **broker(args.redis_url)}, tmp, phase, meter)
             both = measure({"Seams co-located": colocated["Seams co-located"], name: target}, size)
-            variants[name] = {**both[name], "colocated_cpu_per_100": both["Seams co-located"]["cpu_per_100"]}
+            variants[name] = {
+                **both[name],
+                "colocated_cpu_per_100": both["Seams co-located"]["cpu_per_100"],
+                "colocated_cpu_per_100_proc": both["Seams co-located"]["cpu_per_100_proc"],
+            }
+            say(
+                f"  {name}, CPU s per 100 orders by process: "
+                + ", ".join(f"{p} {c:.3f}" for p, c in variants[name]["cpu_per_100_by_process"].items())
+            )
             errors += [e for p in phase for e in p.errors()[:3]]
         finally:
             for process in reversed(phase):
                 process.stop()
-    return {"gunicorn": "2 workers x 2 threads (gthread)", "sizes": size, "variants": variants, "server_errors": errors}
+    return {
+        "gunicorn": "2 workers x 2 threads (gthread)",
+        "sizes": size,
+        "cpu_method": colocated_meter.method,
+        "variants": variants,
+        "server_errors": errors,
+    }
 
 
 def broker(url: str) -> dict[str, str]:
@@ -259,31 +407,17 @@ def broker(url: str) -> dict[str, str]:
 
 
 def worker(name: str, app: str, queues: list[str], env: dict[str, str], tmp: Path) -> Process:
-    return Process(
-        name,
-        [
-            str(BIN / "celery"),
-            "-A",
-            app,
-            "worker",
-            "-Q",
-            ",".join(queues),
-            "-c",
-            "2",
-            "-n",
-            f"{name}-{os.getpid()}@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--loglevel",
-            "WARNING",
-        ],
-        env,
-        tmp,
-    )
+    """A Celery worker run as the generated services document it (``worker_command``: the pool and
+    its concurrency from the settings, no bench-only options), named apart from other runs'."""
+    from extraction.settings.celery import worker_command
+
+    command = worker_command(app, queues)
+    return Process(name, [str(BIN / command[0]), *command[1:], "-n", f"{name}-{os.getpid()}@%h"], env, tmp)
 
 
-def start_extracted(transport: str, base: dict[str, str], tmp: Path, processes: list[Process]) -> tuple[str, set[int]]:
+def start_extracted(
+    transport: str, base: dict[str, str], tmp: Path, processes: list[Process], meter: Meter
+) -> tuple[str, Meter]:
     """(``processes`` gets every process started, so that the caller stops them.)"""
     """Catalog and inventory as generated services (``transport``), and a monolith bound to them.
 
@@ -306,7 +440,11 @@ def start_extracted(transport: str, base: dict[str, str], tmp: Path, processes: 
 
     def identity(name: str) -> dict[str, str]:
         others = {peer: trust for peer, trust in peers.items() if peer != name}
-        return {"SEAMS_IDENTITY_NAME": name, "SEAMS_IDENTITY_KEY": keys[name], "SEAMS_IDENTITY_PEERS": json.dumps(others)}
+        return {
+            "SEAMS_IDENTITY_NAME": name,
+            "SEAMS_IDENTITY_KEY": keys[name],
+            "SEAMS_IDENTITY_PEERS": json.dumps(others),
+        }
 
     services = []
     for label in EXTRACTED_MODULES:
@@ -378,14 +516,14 @@ def start_extracted(transport: str, base: dict[str, str], tmp: Path, processes: 
         queues = ["seams.rpc.orders", "seams.rpc.notifications", "seams.orders", "seams.notifications"]
         started.append(worker(f"monolith-{transport}-worker", "app", queues, monolith_env, tmp))
     for process in started:
-        processes.append(start_in(process))
+        processes.append(meter.start(process))
     wait_for_web(monolith, urls["monolith"])
     for process, label in zip(services, EXTRACTED_MODULES, strict=True):
         if transport == "http":
             wait_for_web(process, urls[label])
     wait_for_workers([p for p in started if p.command[3:4] == ["worker"]])
     say(f"extracted ({transport}): " + ", ".join(f"{p.name} pid {p.proc.pid if p.proc else '?'}" for p in started))
-    return urls["monolith"], {p.proc.pid for p in started if p.proc}
+    return urls["monolith"], meter
 
 
 def wait_for_workers(workers: list[Process], timeout: float = 120) -> None:
@@ -408,22 +546,6 @@ def wait_for_workers(workers: list[Process], timeout: float = 120) -> None:
     raise SystemExit(f"the workers were not all ready within {timeout} s:\n{workers[0].tail()}")
 
 
-def start_in(process: Process) -> Process:
-    """Start ``process`` in its ``cwd`` (a generated service's directory) or the project's."""
-    import subprocess
-
-    with open(process.log, "ab") as out:
-        process.proc = subprocess.Popen(
-            process.command,
-            cwd=getattr(process, "cwd", ROOT),
-            env=process.env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return process
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.shop", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
@@ -444,16 +566,22 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="seams-bench-shop-"))
     db_name = f"seams_bench_shop_{secrets.token_hex(4)}"
     processes: list[Process] = []
+    meters: list[Meter] = []
     if args.extracted and redis_foreign_keys(args.redis_url):
         raise SystemExit(f"{args.redis_url} holds keys this bench did not create: pass another --redis-url")
+    args.cgroup = cgroup_root()
     try:
         admin(args.database_url, f'CREATE DATABASE "{db_name}"')
-        result = run(args, tmp, db_name, processes)
+        result = run(args, tmp, db_name, processes, meters)
         args.out.write_text(json.dumps(result))
         return 0
     finally:
         for process in processes:
             process.stop()
+        for meter in meters:
+            meter.close()
+        if args.cgroup is not None:
+            remove_group(args.cgroup)
         if "django" in sys.modules:
             from django.conf import settings
 

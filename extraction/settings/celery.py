@@ -7,6 +7,7 @@ side as much as on the worker: they are the same everywhere, not only in the mon
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from contracts.kernel import ConfigurationError
@@ -14,10 +15,26 @@ from extraction.celery.redis_transport import broker_transport
 
 from .env import Env
 
-__all__ = ["POOLS", "celery_settings", "worker_pool"]
+__all__ = ["POOLS", "WORKER_OPTIONS", "celery_settings", "worker_command", "worker_pool"]
 
 #: The pools a Seams worker may run (Celery's own names; gevent and eventlet need their packages).
 POOLS = ("threads", "prefork", "solo")
+
+
+#: The options of every Seams worker's command line, as the generated services document it (README,
+#: Dockerfile's note, k8s/deployment.yaml) and ``bench/shop.py`` runs it. No Seams process reads
+#: worker events: the health checks ask workers through remote control (``inspect``), which these
+#: leave on. Gossip (consuming every other worker's events), heartbeat events (a publish per worker
+#: every two seconds) and mingle (asking every worker at start-up, a wait of a second per start) were
+#: broker traffic and CPU for nobody; a monitor that wants events (Flower) turns them back on with ``-E``
+#: and by removing ``--without-heartbeat``.
+WORKER_OPTIONS = ("--without-gossip", "--without-mingle", "--without-heartbeat")
+
+
+def worker_command(app: str, queues: Sequence[str], *, loglevel: str = "INFO") -> list[str]:
+    """``celery -A <app> worker -Q <queues> <WORKER_OPTIONS> --loglevel INFO``: the documented worker command
+    (the pool and its concurrency are the settings', ``CELERY_WORKER_POOL``; ``-c`` defaults to the CPU count)."""
+    return ["celery", "-A", app, "worker", "-Q", ",".join(queues), *WORKER_OPTIONS, "--loglevel", loglevel]
 
 
 def worker_pool(env: Env) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import tomllib
 from dataclasses import dataclass
 from fnmatch import fnmatch
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from django.template import Context, Engine
+
+from extraction.settings.celery import worker_command
 
 from .plan import SERVICE_PORT, ExtractionPlan, bind_variable
 from .writer import GeneratedFile
@@ -195,6 +198,7 @@ def monolith_dependencies(root: Path) -> list[str]:
 def context(plan: ExtractionPlan, options: Options) -> dict[str, Any]:
     entries = environment(plan, options)
     binding_variable, binding_value = plan.monolith_binding
+    worker = worker_command("service", [f"seams.{plan.label}", f"seams.rpc.{plan.label}"])
     return {
         "plan": plan,
         "label": plan.label,
@@ -215,6 +219,9 @@ def context(plan: ExtractionPlan, options: Options) -> dict[str, Any]:
         "bind_variables": [bind_variable(label) for label in plan.monolith_modules],
         "default_binding_expr": '"celery"' if plan.transport == "celery" else "MONOLITH_URL",
         "queues": f"seams.{plan.label},seams.rpc.{plan.label}",
+        # One command line everywhere it is written (README, k8s): extraction.settings.celery.worker_command.
+        "worker_command": shlex.join(worker),
+        "worker_command_yaml": json.dumps(worker),
         "alias": plan.database_alias,
         "dependencies": [json.dumps(d) for d in monolith_dependencies(plan.root)],
         "env": entries,

@@ -28,6 +28,7 @@ import yaml
 from contracts.kernel import get_module
 from contracts.kernel.modules import module_configs
 from contracts.kernel.registry import get_registry
+from extraction.settings.celery import worker_command as documented_worker
 from tests.support.identity import extracted_identity
 from tests.support.processes import BIN, ROOT, free_port, gunicorn, manage, project_env
 from tests.support.tokens import api_env, customer
@@ -237,6 +238,11 @@ def test_the_manifests_parse_and_describe_the_service(extracted: tuple) -> None:
 
     worker_command = worker["spec"]["template"]["spec"]["containers"][0]["command"]
     assert worker_command[:6] == ["celery", "-A", "service", "worker", "-Q", f"seams.{label},seams.rpc.{label}"]
+    # One documented worker command (extraction.settings.celery.worker_command), in k8s and in the README.
+    assert worker_command == documented_worker("service", [f"seams.{label}", f"seams.rpc.{label}"])
+    readme = (service / "README.md").read_text()
+    assert shlex.join(worker_command) in readme
+    assert f"{name}:latest {shlex.join(worker_command)}" in readme  # docker run ... <image> <the same command>
     assert beat["spec"]["replicas"] == 1 and beat["spec"]["template"]["spec"]["containers"][0]["command"][:4] == [
         "celery", "-A", "service", "beat"
     ]

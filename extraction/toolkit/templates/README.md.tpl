@@ -48,7 +48,7 @@ python manage.py check
 python manage.py migrate_modules    # a no-op when the monolith already migrated {{ label }}
 python manage.py createsuperuser    # a staff user for the operator console, /console/
 gunicorn service.wsgi --bind 127.0.0.1:8001
-celery -A service worker -Q {{ queues }} --loglevel INFO
+{{ worker_command }}
 celery -A service beat --loglevel INFO      # the outbox relay (one per service)
 ```
 
@@ -83,7 +83,7 @@ With `DEBUG` off the service refuses to start without its key.
 ```bash
 docker build -t {{ image }} .
 docker run --rm --env-file .env -p {{ port }}:{{ port }} {{ image }}
-docker run --rm --env-file .env {{ image }} celery -A service worker -Q {{ queues }}
+docker run --rm --env-file .env {{ image }} {{ worker_command }}
 ```
 
 ## Kubernetes

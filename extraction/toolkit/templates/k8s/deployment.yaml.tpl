@@ -78,7 +78,7 @@ spec:
       containers:
         - name: worker
           image: {{ image }}
-          command: ["celery", "-A", "service", "worker", "-Q", "{{ queues }}", "--loglevel", "INFO"]
+          command: {{ worker_command_yaml }}
           env:
 {{ env_yaml_container }}
           resources:

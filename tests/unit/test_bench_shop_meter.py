@@ -1,0 +1,83 @@
+"""``bench/shop.py``'s CPU meter: cgroup v1 cpuacct groups when it can make them, ``/proc`` otherwise,
+and the Celery workers it starts run the documented command.
+
+The processes burn a fixed amount of their own CPU (``time.process_time``), so what the meter must
+see is known without timing anything."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from bench.shop import CGROUP_METHOD, CPUACCT, PROC_METHOD, Meter, cgroup_root, remove_group, worker
+from bench.transports import Process
+from extraction.settings.celery import WORKER_OPTIONS, worker_command
+
+BURN = 0.3  # CPU seconds each child spends before it says so
+
+BURNER = (
+    "import sys, time\n"
+    f"while time.process_time() < {BURN}: pass\n"
+    "print('burnt', flush=True)\n"
+    "if sys.argv[1] == 'stay': time.sleep(60)\n"
+)
+
+
+def wait_for(predicate, what: str) -> None:  # noqa: ANN001 - a test helper
+    deadline = time.monotonic() + 60
+    while not predicate():
+        assert time.monotonic() < deadline, f"never {what}"
+        time.sleep(0.02)
+
+
+def burner(tmp_path: Path, name: str, command: str) -> Process:
+    return Process(name, ["sh", "-c", command], dict(os.environ), tmp_path)
+
+
+def test_the_proc_fallback_when_no_group_can_be_made(tmp_path: Path) -> None:
+    not_cpuacct = tmp_path / "plain-directory"  # groups can be made in it, but they account nothing
+    not_cpuacct.mkdir()
+    assert cgroup_root(not_cpuacct) is None
+    assert list(not_cpuacct.iterdir()) == []  # nothing left behind
+
+    meter = Meter(None, "variant")
+    assert meter.method == PROC_METHOD
+    process = meter.start(burner(tmp_path, "live", f"exec {sys.executable} -c \"{BURNER}\" stay"))
+    try:
+        wait_for(lambda: "burnt" in process.tail(), "burnt its CPU")
+        assert meter.read()["live"] >= BURN - 0.02  # 10 ms ticks
+    finally:
+        process.stop()
+        meter.close()
+
+
+def test_cgroups_count_a_child_that_exited(tmp_path: Path) -> None:
+    root = cgroup_root()
+    if not os.access(CPUACCT, os.W_OK):  # not root: the bench falls back, and says so
+        assert root is None
+        return
+    assert root is not None
+    meter = Meter(root, "variant")
+    try:
+        assert meter.method == CGROUP_METHOD
+        # The shell lives on; the Python child that burnt the CPU has exited and been reaped, so the
+        # /proc reading (live processes only) no longer sees it.
+        process = meter.start(burner(tmp_path, "parent", f"{sys.executable} -c \"{BURNER}\" go; echo reaped; sleep 60"))
+        wait_for(lambda: "reaped" in process.tail(), "reaped its child")
+        assert meter.read()["parent"] >= BURN
+        assert meter.read_proc()["parent"] < BURN / 2
+        process.stop()
+    finally:
+        meter.close()
+        remove_group(root)
+    assert not root.exists()
+
+
+def test_the_bench_runs_the_documented_worker_command(tmp_path: Path) -> None:
+    command = worker("catalog-celery-service", "service", ["seams.catalog", "seams.rpc.catalog"], {}, tmp_path).command
+    documented = worker_command("service", ["seams.catalog", "seams.rpc.catalog"])
+    assert Path(command[0]).name == "celery"
+    assert command[1:-2] == documented[1:] and command[-2] == "-n"  # only a node name of its own added
+    assert set(WORKER_OPTIONS) <= set(documented) and "-c" not in documented and "-P" not in documented
