@@ -35,7 +35,8 @@ WORKER_OPTIONS = ("--without-gossip", "--without-mingle", "--without-heartbeat")
 
 def worker_command(app: str, queues: Sequence[str], *, loglevel: str = "INFO") -> list[str]:
     """``celery -A <app> worker -Q <queues> <WORKER_OPTIONS> --loglevel INFO``: the documented worker command
-    (the pool and its concurrency are the settings', ``CELERY_WORKER_POOL``; ``-c`` defaults to the CPU count)."""
+    (the pool and its concurrency are the settings', ``CELERY_WORKER_POOL``; ``-c`` defaults to the CPU count;
+    ``-P <pool>`` added to it wins over the setting)."""
     return ["celery", "-A", app, "worker", "-Q", ",".join(queues), *WORKER_OPTIONS, "--loglevel", loglevel]
 
 
@@ -72,7 +73,8 @@ def celery_settings(env: Env, *, default_queue: str) -> dict[str, Any]:
         # threads in one process, rather than prefork children that are handed every task and give
         # back every answer through pipes. Measured on the Celery-extracted shop (bench/shop.py, two
         # stacks interleaved, -c 2): 0.84x the CPU per order of prefork, lower p50. CPU-bound
-        # handlers: CELERY_WORKER_POOL=prefork (or `celery worker -P prefork`).
+        # handlers: CELERY_WORKER_POOL=prefork, or `celery worker -P prefork`, which wins over this
+        # setting (Celery's own rule lets the setting win over -P prefork: extraction/celery/pool.py).
         "CELERY_WORKER_POOL": worker_pool(env),
         # Workers log through LOGGING (JSON when asked), not Celery's own root handler.
         "CELERY_WORKER_HIJACK_ROOT_LOGGER": False,
