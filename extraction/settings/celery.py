@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from contracts.kernel import ConfigurationError
-from extraction.celery.redis_transport import broker_transport
+from extraction.celery.names import broker_transport
 
 from .env import Env
 
