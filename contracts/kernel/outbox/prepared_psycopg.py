@@ -24,7 +24,6 @@ __all__ = ["cursor"]
 _ONLY_WHEN_ASKED = 2**31 - 1
 
 
-
 def cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
     """What ``connection.cursor()`` does, with our preparing raw cursor in place of ``create_cursor()``'s."""
     connection.close_if_health_check_failed()
