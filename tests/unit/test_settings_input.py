@@ -191,3 +191,16 @@ def test_manage_py_takes_a_blank_value_as_unset(tmp_path: Path) -> None:
     env = project_env({"SEAMS_VAR_DIR": str(tmp_path), "SEAMS_SQLITE_SYNCHRONOUS": "", "SEAMS_SQLITE_TIMEOUT": " "})
     result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("command", ["worker", "beat"])
+def test_celery_prints_the_message_not_a_traceback(command: str, tmp_path: Path) -> None:
+    """Celery loads the settings while it parses the worker's options: the traceback came from there."""
+    env = project_env({"SEAMS_VAR_DIR": str(tmp_path), "SEAMS_SQLITE_SYNCHRONOUS": "bogus", "CELERY_BROKER_URL": "redis://127.0.0.1:1/0"})
+    result = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "app", command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "ConfigurationError: SEAMS_SQLITE_SYNCHRONOUS='bogus' is not one of NORMAL, FULL (any case; default NORMAL)."
+    ]
