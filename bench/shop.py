@@ -209,8 +209,24 @@ def confirmed(order_id: int, deadline: float) -> None:
             if status == "confirmed":
                 return
             if status != "pending" or time.monotonic() > deadline:
-                raise SystemExit(f"order {order_id} is {status}")
+                raise SystemExit(f"order {order_id} is {status}" + open_publications())
             time.sleep(0.002)
+
+
+def open_publications(limit: int = 20) -> str:
+    """The publications not completed (every module's outbox, newest first), each with its last
+    error: why an order stayed pending (a forward or a handler that failed and was not retried)."""
+    from contracts.kernel.operations import list_publications
+
+    lines = []
+    for status in ("pending", "processing", "failed", "dead"):
+        for alias, row in list_publications(status=status, limit=limit):
+            error = row.last_error.splitlines()[0][:300] if row.last_error else "-"
+            lines.append(
+                f"  {alias}:{row.pk} {row.event_type} -> {row.subscriber} {row.status} attempts={row.attempts}"
+                f" created={row.created_at:%H:%M:%S.%f} error: {error}"
+            )
+    return "\nopen publications:\n" + "\n".join(lines) if lines else "\nno open publication"
 
 
 def place_batch(base: str, path: str, orders: int, concurrency: int, tag: str) -> tuple[list[float], float]:
@@ -561,10 +577,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--redis-url", default="redis://127.0.0.1:6379/11", help="the extracted Celery variant's broker"
     )
+    parser.add_argument(
+        "--database-prefix", default="seams_bench_shop", help="the throwaway database is <prefix>_<random hex>"
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the temporary directory (every process's log, the generated services) and the database, and print where",
+    )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(KeyboardInterrupt()))
     tmp = Path(tempfile.mkdtemp(prefix="seams-bench-shop-"))
-    db_name = f"seams_bench_shop_{secrets.token_hex(4)}"
+    db_name = f"{args.database_prefix}_{secrets.token_hex(4)}"
     processes: list[Process] = []
     meters: list[Meter] = []
     if args.extracted and redis_foreign_keys(args.redis_url):
@@ -589,10 +613,13 @@ def main(argv: list[str] | None = None) -> int:
                 from django.db import connections
 
                 connections.close_all()
-        admin(args.database_url, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        if args.keep:
+            say(f"kept: logs and services in {tmp}, database {with_database(args.database_url, db_name)}")
+        else:
+            admin(args.database_url, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+            shutil.rmtree(tmp, ignore_errors=True)
         if args.extracted:
             redis_cleanup(args.redis_url)
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
