@@ -312,7 +312,7 @@ class HttpChannel:
             # A token is good for one request (the receiver refuses a replayed jti): one per attempt.
             headers["Authorization"] = f"Bearer {issue(self.caller, self.module)}"
             try:
-                response = post(self.client, self._target(method), content, headers, self._timeouts)
+                response = post(self.client, self._target(method), content, headers, self._timeouts, replayable=safe)
             except httpx.HTTPError as exc:
                 self.breaker.failure()
                 reason = self.last_failure = _describe(exc)
@@ -440,6 +440,7 @@ def forward_event(
             # the forward span's context (the envelope carries it too), and our identity
             {"Content-Type": "application/json", **carrier(), "Authorization": f"Bearer {issue(publisher, module)}"},
             timeout.as_dict(),
+            replayable=True,  # the receiver's inbox drops a repeat
         )
     except httpx.HTTPError as exc:
         breaker.failure()

@@ -21,8 +21,15 @@ through its transport (:mod:`extraction.http.exchange`); only the wire below it 
 * httpx's exceptions: ``ConnectTimeout`` / ``ConnectError`` when no connection could be made (the
   request was never sent), ``WriteTimeout`` / ``ReadTimeout``, ``RemoteProtocolError`` when the
   server closed or broke the exchange; a failed connection is closed, never pooled;
-* no retry of its own: whether repeating a request is safe is the caller's decision
-  (:mod:`extraction.http.client`).
+* one resend, and only one kind: a request the caller marks replayable
+  (``request.extensions[REPLAYABLE]``: sending it twice does no harm) that failed on a *reused*
+  connection before any byte of an answer (the send broke, or the server reset or closed the
+  connection instead of answering) goes once more on a fresh connection. That is the keep-alive
+  race the idle check above cannot close: the server's keep-alive timeout closes the connection
+  in the instant between our check and our request (gunicorn's gthread worker closes an expired
+  kept-alive socket with the request unread in it, so the client reads a reset). Every other
+  failure, and any failure of a request not marked, is raised: whether repeating a request is
+  safe is the caller's decision (:mod:`extraction.http.client`).
 
 Bodies are read whole (the transport's requests and answers are small JSON documents; the gateway
 forwards public API bodies, bounded by ``SEAMS_API_MAX_BODY_BYTES``).
@@ -41,9 +48,22 @@ from typing import Any
 
 import httpx
 
-__all__ = ["KeepAliveTransport"]
+__all__ = ["REPLAYABLE", "KeepAliveTransport"]
 
 Origin = tuple[str, str, int]
+
+#: ``request.extensions[REPLAYABLE] = True``: the request may be sent twice (a query, a command with
+#: an idempotency key, an event forward the receiver's inbox deduplicates), so it is resent once on a
+#: fresh connection when a reused one turns out to have been closed by the server.
+REPLAYABLE = "seams.replayable"
+
+
+class _Stale(Exception):
+    """A reused connection failed before any byte of an answer: the server had closed it (``error``
+    is what to raise if the request is not resent)."""
+
+    def __init__(self, error: httpx.RemoteProtocolError) -> None:
+        self.error = error
 
 
 class _SocketInfo:
@@ -139,11 +159,35 @@ class KeepAliveTransport(httpx.BaseTransport):
             raise httpx.UnsupportedProtocol(f"Request URL has an unsupported protocol '{url.scheme}://'.")
         origin: Origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
         timeouts = request.extensions.get("timeout", {})
-        connection = self._checkout(origin) or self._connect(origin, timeouts.get("connect"))
+        connection = self._checkout(origin)
+        try:
+            return self._exchange(
+                origin, request, timeouts, connection or self._connect(origin, timeouts.get("connect")), connection is not None
+            )
+        except _Stale as stale:
+            if not request.extensions.get(REPLAYABLE):
+                raise stale.error from stale.error.__cause__
+        # The server closed the kept-alive connection as our request reached it: once more, on a new one.
+        try:
+            return self._exchange(origin, request, timeouts, self._connect(origin, timeouts.get("connect")), False)
+        except _Stale as stale:  # (not raised for a fresh connection)
+            raise stale.error from stale.error.__cause__
+
+    def _exchange(
+        self,
+        origin: Origin,
+        request: httpx.Request,
+        timeouts: dict[str, float | None],
+        connection: http.client.HTTPConnection,
+        reused: bool,
+    ) -> httpx.Response:
+        """One request and its answer on ``connection``; raises :class:`_Stale` when a ``reused``
+        connection failed before any byte of an answer came back."""
         sock = connection.sock
         assert sock is not None
         body = request.read()
-        target = url.raw_path.decode("ascii")
+        target = request.url.raw_path.decode("ascii")
+        answered = False  # a status line came back: the server took the request
         try:
             sock.settimeout(timeouts.get("write"))
             try:
@@ -158,6 +202,7 @@ class KeepAliveTransport(httpx.BaseTransport):
             sock.settimeout(timeouts.get("read"))
             try:
                 answer = connection.getresponse()
+                answered = True
                 content = answer.read()
             except TimeoutError as exc:
                 raise httpx.ReadTimeout("the server did not answer in time") from exc
@@ -166,7 +211,12 @@ class KeepAliveTransport(httpx.BaseTransport):
             raise
         except (http.client.HTTPException, OSError) as exc:
             connection.close()
-            raise httpx.RemoteProtocolError(f"the server closed or broke the exchange ({type(exc).__name__}: {exc})") from exc
+            error = httpx.RemoteProtocolError(f"the server closed or broke the exchange ({type(exc).__name__}: {exc})")
+            error.__cause__ = exc
+            # EOF instead of a status line (RemoteDisconnected), a reset or a broken pipe: nothing answered.
+            if reused and not answered and isinstance(exc, (ConnectionError, http.client.RemoteDisconnected)):
+                raise _Stale(error) from exc
+            raise error from exc
         except BaseException:
             connection.close()
             raise
