@@ -11,7 +11,9 @@ Seams shop with catalog and inventory extracted, served by their generated servi
 threads; Celery: one worker each, run as the generated service documents it,
 ``extraction.settings.celery.worker_command``, plus a monolith worker for what they call or forward
 back) and a monolith of their own (1 worker x 12 threads: a request waits on calls that come back to
-it), all on the same database; each extracted stack runs alone beside the co-located shop, which is
+it), each service and the monolith with its outbox relay (``manage.py relay_events``, as production
+runs one beside inline dispatch: a forward that failed once is retried, not left pending), all on
+the same database; each extracted stack runs alone beside the co-located shop, which is
 measured again with it (PostgreSQL's connection limit is shared). Each places orders of two lines
 and is timed until the order is confirmed (the answer of ``POST``, or, when it answers ``pending``,
 the order's row polled in the database). Batches alternate between the variants (and which goes
@@ -431,6 +433,17 @@ def worker(name: str, app: str, queues: list[str], env: dict[str, str], tmp: Pat
     return Process(name, [str(BIN / command[0]), *command[1:], "-n", f"{name}-{os.getpid()}@%h"], env, tmp)
 
 
+#: Seconds between the relays' passes (``relay_events``' default).
+RELAY_INTERVAL = "2"
+
+
+def relay(name: str, env: dict[str, str], tmp: Path, cwd: Path) -> Process:
+    """``manage.py relay_events`` of the project in ``cwd`` (a generated service's directory or the monolith's)."""
+    process = Process(name, [str(BIN / "python"), "manage.py", "relay_events", "--interval", RELAY_INTERVAL], env, tmp)
+    process.cwd = cwd  # type: ignore[attr-defined]
+    return process
+
+
 def start_extracted(
     transport: str, base: dict[str, str], tmp: Path, processes: list[Process], meter: Meter
 ) -> tuple[str, Meter]:
@@ -440,7 +453,8 @@ def start_extracted(
     HTTP: each service is a gunicorn; Celery: each is a worker on its module's queues
     (``seams.<m>``, ``seams.rpc.<m>``), and the monolith has a worker for what they call or forward
     back (``seams.rpc.orders``, ``seams.rpc.notifications``). Events are dispatched inline
-    everywhere, so a forward happens in the process that committed the event."""
+    everywhere, so a forward happens in the process that committed the event; each service and the
+    monolith has a relay (``manage.py relay_events``) for what failed."""
     import subprocess
 
     ports = {label: free_port() for label in (*EXTRACTED_MODULES, "monolith")}
@@ -531,6 +545,12 @@ def start_extracted(
     if transport == "celery":
         queues = ["seams.rpc.orders", "seams.rpc.notifications", "seams.orders", "seams.notifications"]
         started.append(worker(f"monolith-{transport}-worker", "app", queues, monolith_env, tmp))
+    # The outbox relay, one per service and one for the monolith, as production runs beside inline
+    # dispatch (docs/events.md, "Dispatch modes"; `make run` runs the same loop in a thread): a forward
+    # or a handler that failed once is retried instead of leaving its order pending for ever.
+    for service, label in zip(services, EXTRACTED_MODULES, strict=True):
+        started.append(relay(f"{label}-{transport}-relay", service.env, tmp, service.cwd))  # type: ignore[attr-defined]
+    started.append(relay(f"monolith-{transport}-relay", monolith_env, tmp, ROOT))
     for process in started:
         processes.append(meter.start(process))
     wait_for_web(monolith, urls["monolith"])
