@@ -15,9 +15,7 @@ its ``event_hooks`` called as ``Client.send`` calls them, so whatever wraps that
 hooks into the client still sees every request: OpenTelemetry's httpx instrumentation
 (``HTTPXClientInstrumentor.instrument_client``) and ``httpx.MockTransport`` in tests. The answer
 is read whole, as ``Client.send`` does without ``stream=True``. Exceptions are the transport's
-(``httpx.ConnectError``, ``ReadTimeout``...), as through the client. ``replayable=True`` tells the
-pool the request may be sent twice (:data:`extraction.http.pool.REPLAYABLE`: it is resent once on a
-fresh connection when the server closed the kept-alive one as the request reached it).
+(``httpx.ConnectError``, ``ReadTimeout``...), as through the client.
 """
 
 from __future__ import annotations
@@ -25,8 +23,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import httpx
-
-from .pool import REPLAYABLE
 
 __all__ = ["post"]
 
@@ -37,11 +33,9 @@ def post(
     content: bytes,
     headers: Mapping[str, str],
     timeout: Mapping[str, float | None],
-    *,
-    replayable: bool = False,
 ) -> httpx.Response:
     """POST ``content`` to the absolute ``url`` through ``client``'s transport; ``timeout`` is
-    ``httpx.Timeout(...).as_dict()``; ``replayable``: sending it twice does no harm."""
+    ``httpx.Timeout(...).as_dict()``."""
     if client.is_closed:
         raise RuntimeError("Cannot send a request, as the client has been closed.")
     request = httpx.Request(
@@ -49,7 +43,7 @@ def post(
         url,
         headers=[*client.headers.raw, *((name.encode("ascii"), value.encode("ascii")) for name, value in headers.items())],
         content=content,
-        extensions={"timeout": timeout, REPLAYABLE: True} if replayable else {"timeout": timeout},
+        extensions={"timeout": timeout},
     )
     hooks = client.event_hooks
     for hook in hooks["request"]:

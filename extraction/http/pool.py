@@ -21,15 +21,15 @@ through its transport (:mod:`extraction.http.exchange`); only the wire below it 
 * httpx's exceptions: ``ConnectTimeout`` / ``ConnectError`` when no connection could be made (the
   request was never sent), ``WriteTimeout`` / ``ReadTimeout``, ``RemoteProtocolError`` when the
   server closed or broke the exchange; a failed connection is closed, never pooled;
-* one resend, and only one kind: a request the caller marks replayable
-  (``request.extensions[REPLAYABLE]``: sending it twice does no harm) that failed on a *reused*
-  connection before any byte of an answer (the send broke, or the server reset or closed the
-  connection instead of answering) goes once more on a fresh connection. That is the keep-alive
-  race the idle check above cannot close: the server's keep-alive timeout closes the connection
-  in the instant between our check and our request (gunicorn's gthread worker closes an expired
-  kept-alive socket with the request unread in it, so the client reads a reset). Every other
-  failure, and any failure of a request not marked, is raised: whether repeating a request is
-  safe is the caller's decision (:mod:`extraction.http.client`).
+* no retry of its own: whether repeating a request is safe is the caller's decision
+  (:mod:`extraction.http.client`). What it tells the caller: :class:`StaleConnection` (a
+  ``RemoteProtocolError``) when a *reused* connection failed before any byte of an answer (the
+  send broke, or the server reset or closed the connection instead of answering). That is the
+  keep-alive race the idle check above cannot close: the server's keep-alive timeout closes the
+  connection in the instant between our check and our request (gunicorn's gthread worker closes
+  an expired kept-alive socket with the request unread in it, so the client reads a reset). The
+  other idle connections to that origin are older still, so they are dropped with it: a request
+  sent again goes on a fresh connection.
 
 Bodies are read whole (the transport's requests and answers are small JSON documents; the gateway
 forwards public API bodies, bounded by ``SEAMS_API_MAX_BODY_BYTES``).
@@ -48,22 +48,15 @@ from typing import Any
 
 import httpx
 
-__all__ = ["REPLAYABLE", "KeepAliveTransport"]
+__all__ = ["KeepAliveTransport", "StaleConnection"]
 
 Origin = tuple[str, str, int]
 
-#: ``request.extensions[REPLAYABLE] = True``: the request may be sent twice (a query, a command with
-#: an idempotency key, an event forward the receiver's inbox deduplicates), so it is resent once on a
-#: fresh connection when a reused one turns out to have been closed by the server.
-REPLAYABLE = "seams.replayable"
 
-
-class _Stale(Exception):
-    """A reused connection failed before any byte of an answer: the server had closed it (``error``
-    is what to raise if the request is not resent)."""
-
-    def __init__(self, error: httpx.RemoteProtocolError) -> None:
-        self.error = error
+class StaleConnection(httpx.RemoteProtocolError):
+    """A kept-alive connection failed before any byte of an answer: the server had closed it, most
+    likely as the request reached it (its keep-alive timeout), in which case the request was never
+    read. A caller whose request is safe to repeat sends it again at once: on a fresh connection."""
 
 
 class _SocketInfo:
@@ -160,18 +153,8 @@ class KeepAliveTransport(httpx.BaseTransport):
         origin: Origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
         timeouts = request.extensions.get("timeout", {})
         connection = self._checkout(origin)
-        try:
-            return self._exchange(
-                origin, request, timeouts, connection or self._connect(origin, timeouts.get("connect")), connection is not None
-            )
-        except _Stale as stale:
-            if not request.extensions.get(REPLAYABLE):
-                raise stale.error from stale.error.__cause__
-        # The server closed the kept-alive connection as our request reached it: once more, on a new one.
-        try:
-            return self._exchange(origin, request, timeouts, self._connect(origin, timeouts.get("connect")), False)
-        except _Stale as stale:  # (not raised for a fresh connection)
-            raise stale.error from stale.error.__cause__
+        reused = connection is not None
+        return self._exchange(origin, request, timeouts, connection or self._connect(origin, timeouts.get("connect")), reused)
 
     def _exchange(
         self,
@@ -181,7 +164,7 @@ class KeepAliveTransport(httpx.BaseTransport):
         connection: http.client.HTTPConnection,
         reused: bool,
     ) -> httpx.Response:
-        """One request and its answer on ``connection``; raises :class:`_Stale` when a ``reused``
+        """One request and its answer on ``connection``; :class:`StaleConnection` when a ``reused``
         connection failed before any byte of an answer came back."""
         sock = connection.sock
         assert sock is not None
@@ -211,12 +194,12 @@ class KeepAliveTransport(httpx.BaseTransport):
             raise
         except (http.client.HTTPException, OSError) as exc:
             connection.close()
-            error = httpx.RemoteProtocolError(f"the server closed or broke the exchange ({type(exc).__name__}: {exc})")
-            error.__cause__ = exc
+            message = f"the server closed or broke the exchange ({type(exc).__name__}: {exc})"
             # EOF instead of a status line (RemoteDisconnected), a reset or a broken pipe: nothing answered.
             if reused and not answered and isinstance(exc, (ConnectionError, http.client.RemoteDisconnected)):
-                raise _Stale(error) from exc
-            raise error from exc
+                self._drop_idle(origin)
+                raise StaleConnection(f"{message} on a kept-alive connection, before any answer") from exc
+            raise httpx.RemoteProtocolError(message) from exc
         except BaseException:
             connection.close()
             raise
@@ -235,6 +218,13 @@ class KeepAliveTransport(httpx.BaseTransport):
                 "network_stream": _SocketInfo(sock),
             },
         )
+
+    def _drop_idle(self, origin: Origin) -> None:
+        """Close the idle connections to ``origin`` (older than one the server has just closed)."""
+        with self._lock:
+            idle = self._idle.pop(origin, [])
+        for connection, _ in idle:
+            connection.close()
 
     def close(self) -> None:
         with self._lock:

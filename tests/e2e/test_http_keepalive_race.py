@@ -1,6 +1,6 @@
 """The keep-alive race against a real gunicorn: the server closes an idle kept-alive connection in
-the instant the client reuses it, and the HTTP transport's replayable requests (event forwards,
-queries) are resent once on a fresh connection instead of failing.
+the instant the client reuses it, and the HTTP transport's requests that are safe to repeat (event
+forwards, queries) are resent once on a fresh connection instead of failing.
 
 gunicorn's gthread worker polls its sockets, then closes the kept-alive ones whose ``--keep-alive``
 expired (``murder_keepalived``). A request that arrives between the two is in the socket, unread,
@@ -154,14 +154,18 @@ def test_an_event_forward_on_a_connection_gunicorn_closes_as_it_arrives_is_deliv
     assert breaker.state == "closed"
 
 
-def test_a_request_not_marked_replayable_still_fails_there(tmp_path: Path) -> None:
-    """The same race for a request the caller did not mark (a command without an idempotency key):
-    whether it took effect is unknown to the client, so it is not resent; the caller is told."""
+def test_the_pool_itself_resends_nothing_it_reports_the_stale_connection(tmp_path: Path) -> None:
+    """The same race for a request of a caller that does not resend (a command without an idempotency
+    key: whether it took effect is unknown to the client): ``StaleConnection``, nothing answered."""
     from extraction.http.client import pooled_transport
+    from extraction.http.pool import StaleConnection
 
-    with reaping_gunicorn(tmp_path) as (url, marker, log), httpx.Client(transport=pooled_transport(), timeout=10) as http:
+    with (
+        reaping_gunicorn(tmp_path) as (url, marker, log),
+        httpx.Client(transport=pooled_transport(), timeout=10) as http,
+    ):
         http.post(url, content=b"first")
         into_the_window(marker)
-        with pytest.raises(httpx.RemoteProtocolError, match="ConnectionResetError|RemoteDisconnected"):
+        with pytest.raises(StaleConnection):
             http.post(url, content=b"second")
         assert answered(log) == [b"first"]

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from extraction.http.pool import REPLAYABLE, KeepAliveTransport
+from extraction.http.pool import KeepAliveTransport, StaleConnection
 
 
 class Recorder(BaseHTTPRequestHandler):
@@ -222,31 +222,27 @@ def closing() -> Iterator[ClosesAsTheRequestArrives]:
     server.close()
 
 
-def test_a_replayable_request_the_server_resets_on_a_reused_connection_is_resent_once_on_a_new_one(
+def test_a_reused_connection_the_server_resets_before_answering_is_a_stale_connection_then_a_fresh_one(
     closing: ClosesAsTheRequestArrives,
 ) -> None:
+    """The pool does not resend (the caller decides: :mod:`extraction.http.client`); it says which
+    failure this is, and the next request goes on a new connection."""
     with httpx.Client(base_url=closing.url, transport=KeepAliveTransport(), timeout=5) as http:
         assert http.post("/", content=b'{"n": 1}').json() == {"ok": True}
-        answer = http.post("/", content=b'{"n": 2}', extensions={REPLAYABLE: True})
-    assert answer.json() == {"ok": True}
-    assert closing.answered == [b'{"n": 1}', b'{"n": 2}']  # each answered once
+        with pytest.raises(StaleConnection, match="ConnectionResetError.*kept-alive connection, before any answer"):
+            http.post("/", content=b'{"n": 2}')
+        assert http.post("/", content=b'{"n": 3}').json() == {"ok": True}
+    assert closing.answered == [b'{"n": 1}', b'{"n": 3}']
     assert closing.connections == 2
 
 
-def test_a_request_not_marked_replayable_is_not_resent_the_caller_decides(closing: ClosesAsTheRequestArrives) -> None:
-    with httpx.Client(base_url=closing.url, transport=KeepAliveTransport(), timeout=5) as http:
-        http.post("/", content=b'{"n": 1}')
-        with pytest.raises(httpx.RemoteProtocolError, match="closed or broke the exchange"):
-            http.post("/", content=b'{"n": 2}')
-    assert closing.answered == [b'{"n": 1}'] and closing.connections == 1
-
-
-def test_a_fresh_connection_the_server_hangs_up_on_is_not_resent_even_when_replayable() -> None:
-    """Not a stale connection: the server itself failed (the outbox's or the channel's retries decide)."""
+def test_a_fresh_connection_the_server_hangs_up_on_is_not_a_stale_one() -> None:
+    """Not the keep-alive race: the server itself failed (the outbox's or the channel's retries decide)."""
     server = ClosesAsTheRequestArrives(hang_up_first=True)
     try:
-        with httpx.Client(transport=KeepAliveTransport()) as http, pytest.raises(httpx.RemoteProtocolError):
-            http.post(server.url, content=b"{}", timeout=5, extensions={REPLAYABLE: True})
+        with httpx.Client(transport=KeepAliveTransport()) as http, pytest.raises(httpx.RemoteProtocolError) as caught:
+            http.post(server.url, content=b"{}", timeout=5)
+        assert not isinstance(caught.value, StaleConnection)
         assert server.connections == 1
     finally:
         server.close()
