@@ -23,7 +23,7 @@ from celery import Celery
 
 from tests.support.busy_celery import QUEUE, SERVICE_APP
 from tests.support.processes import BIN, project_env
-from tests.support.services import DirProcess, extract, service_env, wait_for_worker
+from tests.support.services import extract, service_env, wait_for_worker
 from tests.support.stack import PrivateRedis, Process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.own_stack]
@@ -65,7 +65,7 @@ def worker_for(kind: str, broker: PrivateRedis, tmp_path: Path) -> Process:
     isolation.mkdir()
     (isolation / "busy_service.py").write_text(SERVICE_APP)
     env = service_env(service, isolation, celery)
-    return DirProcess("busy-service-worker", [str(BIN / "celery"), "-A", "busy_service", *options], env, tmp_path, cwd=service)
+    return Process("busy-service-worker", [str(BIN / "celery"), "-A", "busy_service", *options], env, tmp_path, cwd=service)
 
 
 @pytest.mark.parametrize("kind", ["monolith", "service"])

@@ -25,9 +25,8 @@ import httpx
 import pytest
 
 from tests.support.identity import extracted_identity
-from tests.support.processes import free_port
+from tests.support.processes import listening_socket, url_of
 from tests.support.services import (
-    DirProcess,
     extract,
     monolith_env,
     service_env,
@@ -194,8 +193,9 @@ def test_the_order_flow_runs_with_the_module_extracted_then_reinlined(
     case = f"{label}-{transport}"
     log_dir = shared.log_dir / case
     log_dir.mkdir()
-    monolith_port, service_port = free_port(), free_port()
-    monolith_url, service_url = f"http://127.0.0.1:{monolith_port}", f"http://127.0.0.1:{service_port}"
+    # Each server's socket listens from here on and is handed over when it starts: no port to lose.
+    monolith_socket, service_socket = listening_socket(), listening_socket()
+    monolith_url, service_url = url_of(monolith_socket), url_of(service_socket)
 
     service = extract(label, transport, log_dir / "out", shared.monolith_env())
     isolation = log_dir / "isolation"
@@ -220,8 +220,9 @@ def test_the_order_flow_runs_with_the_module_extracted_then_reinlined(
         },
     )
     queues = f"seams.{label},seams.rpc.{label}"
-    svc_web = DirProcess("service-web", web_command("service.wsgi", service_port), svc_env, log_dir, cwd=service)
-    svc_worker = DirProcess(
+    svc_web = Process("service-web", web_command("service.wsgi", service_socket), svc_env, log_dir,
+                      cwd=service, listeners=[service_socket])  # fmt: skip
+    svc_worker = Process(
         "service-worker", worker_command("service", queues, f"{label}-service"), svc_env, log_dir, cwd=service
     )
 
@@ -231,7 +232,7 @@ def test_the_order_flow_runs_with_the_module_extracted_then_reinlined(
         **{f"SEAMS_BIND_{label.upper()}": binding, f"SEAMS_BIND_{label.upper()}_TIMEOUT": TIMEOUT},
         **({f"SEAMS_GATEWAY_{label.upper()}": service_url} if transport == "celery" else {}),
     )
-    web = Process("monolith-web", web_command("app.wsgi", monolith_port), bound_env, log_dir)
+    web = Process("monolith-web", web_command("app.wsgi", monolith_socket), bound_env, log_dir, listeners=[monolith_socket])
     processes: list[Process] = [svc_web, svc_worker, web]
     if transport == "celery":
         # The monolith's own RPC workers: what the service calls or forwards back over Celery.
@@ -271,12 +272,13 @@ def test_the_order_flow_runs_with_the_module_extracted_then_reinlined(
 
     # Taken back: the service is gone, the monolith restarts without SEAMS_BIND_<MODULE>.
     assert not svc_web.running and not svc_worker.running
-    port = free_port()
-    inlined = Process("monolith-inlined", web_command("app.wsgi", port), shared.monolith_env(), log_dir)
+    listener = listening_socket()
+    inlined_url = url_of(listener)
+    inlined = Process("monolith-inlined", web_command("app.wsgi", listener), shared.monolith_env(), log_dir, listeners=[listener])
     with running([inlined]):
         inlined.start()
-        wait_for(f"http://127.0.0.1:{port}/health/live", inlined)
-        again = run_order_flow(f"http://127.0.0.1:{port}", f"{tag}i")
-        paths = httpx.get(f"http://127.0.0.1:{port}/api/openapi.json", timeout=30).json()["paths"]
+        wait_for(f"{inlined_url}/health/live", inlined)
+        again = run_order_flow(inlined_url, f"{tag}i")
+        paths = httpx.get(f"{inlined_url}/api/openapi.json", timeout=30).json()["paths"]
         assert any(p.startswith(f"/api/{label}/") for p in paths)
     assert again["confirmed"] > extracted["cancelled"]  # the same data, taken back as it was
