@@ -208,14 +208,14 @@ def served_paths(log: Path) -> str:
 def test_service_on_v1_and_monolith_on_v2_over_celery(trees: Trees, shared: Shared, deploy: Callable[..., Deployment]) -> None:
     """The same over Celery: the downcasts travel in the seams.receive_event message."""
     deployment = deploy(trees.v1, trees.v2, "service-v1-celery", "celery")
-    run_order_flow(deployment.monolith_url, uuid.uuid4().hex[:6])
+    run_order_flow(deployment.monolith_url, uuid.uuid4().hex[:6], shared.database_url)
     worker_log = served_paths(deployment.service_worker.log)
     assert worker_log.count("{'outcome': 'completed'}") >= 2, worker_log[-3000:]
 
 
 def test_service_on_v1_and_monolith_on_v2(trees: Trees, shared: Shared, deploy: Callable[..., Deployment]) -> None:
     deployment = deploy(trees.v1, trees.v2, "service-v1")
-    run_order_flow(deployment.monolith_url, uuid.uuid4().hex[:6])
+    run_order_flow(deployment.monolith_url, uuid.uuid4().hex[:6], shared.database_url)
 
     monolith_log, service_log = served_paths(deployment.monolith.log), served_paths(deployment.service.log)
     # The v1 service priced its orders with Catalog v1, served by the v2 monolith...
@@ -235,7 +235,7 @@ def test_service_on_v1_and_monolith_on_v2(trees: Trees, shared: Shared, deploy: 
 
 def test_service_on_v2_and_monolith_on_v1(trees: Trees, shared: Shared, deploy: Callable[..., Deployment]) -> None:
     deployment = deploy(trees.v2, trees.v1, "service-v2")
-    run_order_flow(deployment.monolith_url, uuid.uuid4().hex[:6])
+    run_order_flow(deployment.monolith_url, uuid.uuid4().hex[:6], shared.database_url)
 
     monolith_log, service_log = served_paths(deployment.monolith.log), served_paths(deployment.service.log)
     # The v2 service still calls Catalog v1 (orders has not moved), which the v1 monolith serves...

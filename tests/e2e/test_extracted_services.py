@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
+from tests.support import waiting
 from tests.support.identity import extracted_identity
 from tests.support.processes import listening_socket, url_of
 from tests.support.services import (
@@ -100,18 +101,21 @@ def running(processes: list[Process]) -> Iterator[None]:
 
 # --- the flow, through the monolith's public API -----------------------------------------------------
 def eventually(what: str, probe: Callable[[], object], patience: float = PATIENCE) -> object:
-    """Poll ``probe`` until it returns something truthy; fail naming ``what`` after ``patience``."""
-    deadline = time.monotonic() + patience
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {patience} s")
-        time.sleep(0.5)
+    """``tests.support.waiting.eventually``, with this file's patience and a poll every half second."""
+    return waiting.eventually(what, probe, patience, every=0.5)
 
 
-def run_order_flow(base: str, tag: str) -> dict[str, int]:
+def outbox_settled(database_url: str) -> bool:
+    """No publication open (pending, processing or failed) in any module's outbox of the shared
+    database: nothing is left that could deliver (or deliver again) anything."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        return not any(
+            conn.execute(f"SELECT 1 FROM {schema}.seams_publication WHERE status IN ('pending', 'processing', 'failed') LIMIT 1").fetchone()
+            for schema in MODULES
+        )
+
+
+def run_order_flow(base: str, tag: str, database_url: str) -> dict[str, int]:
     """Product, stock, a confirmed order, a cancelled one, one email each; returns the order ids."""
     sku, ada, bob = f"XS-{tag}", f"ada-{tag}@example.com", f"bob-{tag}@example.com"
     with httpx.Client(base_url=base, timeout=120) as http:
@@ -149,8 +153,9 @@ def run_order_flow(base: str, tag: str) -> dict[str, int]:
         bob_mail = eventually(f"the email to {bob}", lambda: emails(bob))
         assert [m["subject"] for m in ada_mail] == [f"Your order #{confirmed} is confirmed"]  # type: ignore[union-attr]
         assert [m["subject"] for m in bob_mail] == [f"Your order #{cancelled} was cancelled"]  # type: ignore[union-attr]
-        # Still exactly one each once everything has settled (no duplicate from a repeated forward).
-        time.sleep(1)
+        # Still exactly one each once everything has settled (no duplicate from a repeated forward):
+        # waited for until no publication is open, instead of a fixed second.
+        eventually("every publication of the flow finished", lambda: outbox_settled(database_url))
         assert len(emails(ada)) == 1 and len(emails(bob)) == 1
     return {"confirmed": confirmed, "cancelled": cancelled}
 
@@ -251,7 +256,7 @@ def test_the_order_flow_runs_with_the_module_extracted_then_reinlined(
         ready = httpx.get(f"{service_url}/health/ready", timeout=30)
         assert ready.status_code == 200, ready.text
 
-        extracted = run_order_flow(monolith_url, f"{tag}x")
+        extracted = run_order_flow(monolith_url, f"{tag}x", shared.database_url)
 
         for which, expected in EVIDENCE[(label, transport)].items():
             # Waited for, not read once: gunicorn writes a request's access line after it has sent
@@ -278,7 +283,7 @@ def test_the_order_flow_runs_with_the_module_extracted_then_reinlined(
     with running([inlined]):
         inlined.start()
         wait_for(f"{inlined_url}/health/live", inlined)
-        again = run_order_flow(inlined_url, f"{tag}i")
+        again = run_order_flow(inlined_url, f"{tag}i", shared.database_url)
         paths = httpx.get(f"{inlined_url}/api/openapi.json", timeout=30).json()["paths"]
         assert any(p.startswith(f"/api/{label}/") for p in paths)
     assert again["confirmed"] > extracted["cancelled"]  # the same data, taken back as it was

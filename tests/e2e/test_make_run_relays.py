@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support import waiting
 from tests.support.identity import extracted_identity
 from tests.support.processes import ROOT, listening_socket, project_env, url_of
 from tests.support.services import extract, service_env, serving_on_a_free_port, wait_serving, web_command
@@ -49,14 +49,11 @@ def rows(path: Path, sql: str) -> list[tuple[object, ...]]:
 
 
 def eventually(what: str, probe: Callable[[], object], process: Process) -> object:
-    deadline = time.monotonic() + PATIENCE
-    while not (value := probe()):
-        if not process.running:
-            raise AssertionError(f"{what}: {process.name} exited:\n{process.tail()}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {PATIENCE} s\n{process.tail()}")
-        time.sleep(0.3)
-    return value
+    """``tests.support.waiting.eventually`` while ``process`` runs, with its log's tail on a timeout."""
+    try:
+        return waiting.eventually(what, probe, PATIENCE, every=0.3, unless=waiting.exited(process))
+    except AssertionError as failed:
+        raise AssertionError(f"{failed}\n{process.tail()}") from None
 
 
 @contextlib.contextmanager

@@ -21,6 +21,7 @@ import httpx
 
 from .processes import BIN, ROOT, fd_bind, free_port, listening_pids, project_env
 from .stack import PortTaken, Process
+from .waiting import eventually, exited
 
 ISOLATION = '''"""Hide the monolith's editable install from the generated service's processes."""
 import sys
@@ -95,17 +96,18 @@ def worker_command(app: str, queues: str, name: str, concurrency: int = 1) -> li
 
 def wait_for(url: str, process: Process, timeout: float = 90) -> None:
     """Wait until ``url`` answers (any status); fail at once if the process died."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if not process.running:
-            raise AssertionError(f"{process.name} exited:\n{process.tail()}")
+
+    def answers() -> bool:
         try:
             httpx.get(url, timeout=5)
-            return
+            return True
         except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{process.name} did not answer {url} within {timeout} s:\n{process.tail()}") from None
-            time.sleep(0.3)
+            return False
+
+    try:
+        eventually(f"{process.name} answering {url}", answers, timeout, every=0.3, unless=exited(process))
+    except AssertionError as failed:
+        raise AssertionError(f"{failed}:\n{process.tail()}") from None
 
 
 #: What a server that could not bind its port says (Django's runserver, gunicorn).
@@ -162,10 +164,7 @@ def _group_of(pid: int) -> int | None:
 def wait_for_worker(process: Process, timeout: float = 90) -> None:
     """Wait until a Celery worker says it is ready (its log line ``celery@... ready.``) in this
     start's output: the log is appended to, so an earlier run's line would already be there."""
-    deadline = time.monotonic() + timeout
-    while " ready." not in process.output():
-        if not process.running:
-            raise AssertionError(f"{process.name} exited:\n{process.tail()}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{process.name} was not ready within {timeout} s:\n{process.tail()}")
-        time.sleep(0.3)
+    try:
+        eventually(f"{process.name} ready", lambda: " ready." in process.output(), timeout, every=0.3, unless=exited(process))
+    except AssertionError as failed:
+        raise AssertionError(f"{failed}:\n{process.tail()}") from None

@@ -20,27 +20,26 @@ def eventually(
     unless: Callable[[], str | None] | None = None,
 ) -> T:
     """Call ``probe`` until it returns something truthy and return that; fail naming ``what`` after
-    ``within`` seconds. ``every``: the pause between two calls. ``unless``: checked before each call;
-    a reason it returns (a process that exited, with its log) fails the wait at once."""
+    ``within`` seconds. ``every``: the pause between two calls. ``unless``: checked after each call
+    that found nothing (what a process did before it exited still counts); a reason it returns (a
+    process that exited) fails the wait at once."""
     deadline = time.monotonic() + within
     while True:
-        if unless is not None and (reason := unless()):
-            raise AssertionError(f"{what}: {reason}")
         value = probe()
         if value:
             return value
+        if unless is not None and (reason := unless()):
+            raise AssertionError(f"{what}: {reason}")
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not within {within:g} s")
         time.sleep(every)  # the poll interval
 
 
-def exited(process: object, lines: int = 60) -> Callable[[], str | None]:
+def exited(process: object) -> Callable[[], str | None]:
     """For ``unless``: the reason to stop waiting on ``process`` (a ``tests.support.stack.Process``):
-    it is no longer running (with the tail of its log)."""
+    it is no longer running."""
 
     def reason() -> str | None:
-        if getattr(process, "running", True):
-            return None
-        return f"{getattr(process, 'name', 'the process')} exited\n{process.tail(lines)}"  # type: ignore[attr-defined]
+        return None if getattr(process, "running", True) else f"{getattr(process, 'name', 'the process')} exited"
 
     return reason
