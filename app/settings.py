@@ -23,14 +23,14 @@ env = seams.Env(os.environ)
 
 #: Off unless explicitly on: ``make run`` and the tests turn it on (DEBUG=true).
 DEBUG = env.bool("DEBUG", False)
-VAR_DIR = env.path("SEAMS_VAR_DIR", BASE_DIR / "var")
+VAR_DIR = env.path("SEAMS_VAR_DIR", BASE_DIR / "var", create=True)
 #: Required with DEBUG off (ImproperlyConfigured naming SECRET_KEY); under DEBUG a key generated into var/.
 SECRET_KEY = seams.secret_key(env, debug=DEBUG, var_dir=VAR_DIR)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 
 #: Every package under modules/ is a module; SEAMS_MODULES narrows the set (an extracted service).
 SEAMS_DISCOVERED_MODULES = discover_modules(BASE_DIR / "modules")
-SEAMS_MODULES = env.list("SEAMS_MODULES") or SEAMS_DISCOVERED_MODULES
+SEAMS_MODULES = env.list("SEAMS_MODULES", choices=SEAMS_DISCOVERED_MODULES) or SEAMS_DISCOVERED_MODULES
 
 #: The monolith has the Django admin; "app" is the composition root (its commands: seed_shop, dev_tokens).
 INSTALLED_APPS = seams.installed_apps(SEAMS_MODULES, admin=True, own=("app",))

@@ -7,7 +7,21 @@
 See docs/transports.md.
 """
 
-from .client import CeleryTransport
-from .tasks import TASK_NAME, call_contract
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from contracts.kernel.lazy import lazy_exports
+
+from .names import TASK_NAME
+
+if TYPE_CHECKING:
+    from .client import CeleryTransport
+    from .tasks import call_contract
 
 __all__ = ["TASK_NAME", "CeleryTransport", "call_contract"]
+
+#: Imported when first asked for, not with the package: the settings (``names``), the fix-up every
+#: Celery app installs (``fixup``) and ``manage.py`` load this package, and the client brings
+#: Celery's app machinery, redis, pydantic and the identity's crypto (about 250 ms, 230 modules).
+__getattr__ = lazy_exports(__name__, {"CeleryTransport": "client", "call_contract": "tasks"})

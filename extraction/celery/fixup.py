@@ -29,6 +29,7 @@ Install it instead of the built-in one: ``Celery("app", fixups=["extraction.cele
 from __future__ import annotations
 
 import os
+import sys
 import time
 import warnings
 import weakref
@@ -94,7 +95,22 @@ class KeptConnectionsFixup(DjangoFixup):
 
 
 def fixup(app: Celery, env: str = "DJANGO_SETTINGS_MODULE") -> KeptConnectionsFixup | None:
-    """Install the fix-up when Django settings are configured (as ``celery.fixups.django.fixup`` does)."""
+    """Install the fix-up when Django settings are configured (as ``celery.fixups.django.fixup`` does).
+
+    Under Celery's command line (``celery -A app worker``), also load the settings first (a refused
+    variable is one line, exit 2) and let ``-P/--pool`` win over ``CELERY_WORKER_POOL``
+    (``extraction/celery/pool.py``): every Seams Celery app installs this fix-up.
+    """
+    if "celery.bin.celery" in sys.modules and os.environ.get(env):
+        # Celery's command line: a settings mistake is one line naming the variable, not the traceback
+        # Celery would print from deep in its option parsing (extraction/settings/cli.py).
+        from extraction.settings.cli import load_settings
+
+        load_settings()
+    if "celery.bin.worker" in sys.modules:
+        from .pool import command_line_pool_wins
+
+        command_line_pool_wins()
     if os.environ.get(env) and "django" not in app.loader_cls.lower():
         try:
             import django

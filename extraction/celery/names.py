@@ -9,7 +9,7 @@ outbox forwards again later.
 
 from __future__ import annotations
 
-__all__ = ["ANSWERED_TASKS", "HELD_IN_MEMORY", "OUTBOX_TASKS", "RECEIVE_TASK_NAME", "TASK_NAME"]
+__all__ = ["ANSWERED_TASKS", "HELD_IN_MEMORY", "OUTBOX_TASKS", "RECEIVE_TASK_NAME", "TASK_NAME", "TRANSPORT", "broker_transport"]
 
 #: The task of a contract call (``extraction.celery.tasks.call_contract``).
 TASK_NAME = "seams.call_contract"
@@ -26,3 +26,12 @@ ANSWERED_TASKS = frozenset({TASK_NAME, RECEIVE_TASK_NAME})
 OUTBOX_TASKS = frozenset({"seams.deliver_publication", "seams.deliver_publications", "seams.relay"})
 #: The tasks the Redis transport keeps out of kombu's unacked index (``redis_transport.QoS``).
 HELD_IN_MEMORY = ANSWERED_TASKS | OUTBOX_TASKS
+
+#: ``CELERY_BROKER_TRANSPORT`` for a Redis broker: :mod:`.redis_transport` (kombu's, with its fix).
+#: Named here so that the settings choose it without importing kombu and redis.
+TRANSPORT = "extraction.celery.redis_transport:Transport"
+
+
+def broker_transport(broker_url: str) -> str | None:
+    """``CELERY_BROKER_TRANSPORT`` for a broker URL: this transport for Redis, kombu's choice otherwise."""
+    return TRANSPORT if broker_url.split("://", 1)[0].lower() in {"redis", "rediss"} else None

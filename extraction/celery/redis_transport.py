@@ -85,15 +85,7 @@ from kombu.transport import redis as kombu_redis
 from kombu.transport import virtual
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from .names import HELD_IN_MEMORY
-
-#: The value of ``CELERY_BROKER_TRANSPORT`` that selects this transport.
-TRANSPORT = "extraction.celery.redis_transport:Transport"
-
-
-def broker_transport(broker_url: str) -> str | None:
-    """``CELERY_BROKER_TRANSPORT`` for a broker URL: this transport for Redis, kombu's choice otherwise."""
-    return TRANSPORT if broker_url.split("://", 1)[0].lower() in {"redis", "rediss"} else None
+from .names import HELD_IN_MEMORY, TRANSPORT, broker_transport  # noqa: F401 - TRANSPORT (the value of CELERY_BROKER_TRANSPORT that selects this transport), broker_transport: named here too
 
 
 class QoS(kombu_redis.QoS):

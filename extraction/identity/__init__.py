@@ -10,10 +10,16 @@ See docs/security.md. ``python -m extraction.identity NAME`` (or ``manage.py ser
 creates a key pair.
 """
 
+from typing import TYPE_CHECKING
+
+from contracts.kernel.lazy import lazy_exports
+
 from .config import identity_from_env
 from .keys import generate_private_pem, key_id, public_text
-from .policy import admit_call, admit_event, allowed_callers, allowed_publisher, authorise_event, bearer
-from .tokens import Forbidden, Identity, Refused, Replayed, Unauthenticated, issue, verify
+
+if TYPE_CHECKING:
+    from .policy import admit_call, admit_event, allowed_callers, allowed_publisher, authorise_event, bearer
+    from .tokens import Forbidden, Identity, Refused, Replayed, Unauthenticated, issue, verify
 
 __all__ = [
     "Forbidden",
@@ -34,3 +40,13 @@ __all__ = [
     "public_text",
     "verify",
 ]
+
+#: Imported when first asked for: the settings import ``identity.config`` (and the keys it loads),
+#: and need neither the tokens (PyJWT, PyNaCl) nor the policy (pydantic, the manifests).
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        **dict.fromkeys(("admit_call", "admit_event", "allowed_callers", "allowed_publisher", "authorise_event", "bearer"), "policy"),
+        **dict.fromkeys(("Forbidden", "Identity", "Refused", "Replayed", "Unauthenticated", "issue", "verify"), "tokens"),
+    },
+)

@@ -24,7 +24,9 @@ set), and a later assignment in the file overrides one of them::
 
 What each group sets, and from which variables, is in its docstring:
 
-* ``Env``: typed reads; a malformed value is a ``ConfigurationError`` naming the variable;
+* ``Env``: typed reads; blank is unset, spaces are stripped, words are taken in any case, and a
+  malformed or out-of-range value is a ``ConfigurationError`` naming the variable and what it takes
+  (``manage.py`` prints that one line, exit 2: ``extraction.settings.cli``);
 * ``installed_apps``, ``middleware``, ``templates``: the admin and the gateway are the monolith's;
 * ``databases``: one alias per module, PostgreSQL schemas or SQLite files (pragmas included);
 * ``django_defaults``: the module router, UTC, static files, e-mail;

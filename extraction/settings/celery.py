@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from contracts.kernel import ConfigurationError
-from extraction.celery.redis_transport import broker_transport
+from extraction.celery.names import broker_transport
 
 from .env import Env
 
@@ -19,6 +19,8 @@ __all__ = ["POOLS", "WORKER_OPTIONS", "celery_settings", "worker_command", "work
 
 #: The pools a Seams worker may run (Celery's own names; gevent and eventlet need their packages).
 POOLS = ("threads", "prefork", "solo")
+#: ``CELERY_BROKER_URL``'s schemes: kombu's transports (Redis is the one Seams runs and tests).
+BROKER_SCHEMES = ("redis", "rediss", "sentinel", "amqp", "amqps", "pyamqp", "sqs", "memory", "filesystem")
 
 
 #: The options of every Seams worker's command line, as the generated services document it (README,
@@ -33,16 +35,17 @@ WORKER_OPTIONS = ("--without-gossip", "--without-mingle", "--without-heartbeat")
 
 def worker_command(app: str, queues: Sequence[str], *, loglevel: str = "INFO") -> list[str]:
     """``celery -A <app> worker -Q <queues> <WORKER_OPTIONS> --loglevel INFO``: the documented worker command
-    (the pool and its concurrency are the settings', ``CELERY_WORKER_POOL``; ``-c`` defaults to the CPU count)."""
+    (the pool and its concurrency are the settings', ``CELERY_WORKER_POOL``; ``-c`` defaults to the CPU count;
+    ``-P <pool>`` added to it wins over the setting)."""
     return ["celery", "-A", app, "worker", "-Q", ",".join(queues), *WORKER_OPTIONS, "--loglevel", loglevel]
 
 
 def worker_pool(env: Env) -> str:
     """``CELERY_WORKER_POOL``: ``threads`` (the default), ``prefork`` or ``solo``."""
-    value = env.str("CELERY_WORKER_POOL", "threads").strip().lower() or "threads"
+    value = env.str("CELERY_WORKER_POOL", "threads").lower()
     if value not in POOLS:
         raise ConfigurationError(
-            f"CELERY_WORKER_POOL={value!r} is not a worker pool Seams runs: use one of {', '.join(POOLS)}."
+            f"CELERY_WORKER_POOL={env['CELERY_WORKER_POOL']!r} is not a worker pool Seams runs: use one of {', '.join(POOLS)}."
         )
     return value
 
@@ -55,13 +58,13 @@ def celery_settings(env: Env, *, default_queue: str) -> dict[str, Any]:
     ``default_queue``: where tasks with no queue of their own (the relay) go: the queue the
     process's worker consumes.
     """
-    broker_url = env.str("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+    broker_url = env.url("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0", schemes=BROKER_SCHEMES)
     return {
         "CELERY_BROKER_URL": broker_url,
         # kombu's Redis transport with the fix that keeps a busy worker alive when Redis drops
         # (extraction/celery/redis_transport.py); other brokers keep kombu's own transport.
         "CELERY_BROKER_TRANSPORT": broker_transport(broker_url),
-        "CELERY_RESULT_BACKEND": env.str("CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/1"),
+        "CELERY_RESULT_BACKEND": env.url("CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/1"),
         "CELERY_TASK_SERIALIZER": "json",
         "CELERY_ACCEPT_CONTENT": ["json"],
         "CELERY_TASK_DEFAULT_QUEUE": default_queue,
@@ -70,13 +73,14 @@ def celery_settings(env: Env, *, default_queue: str) -> dict[str, Any]:
         # threads in one process, rather than prefork children that are handed every task and give
         # back every answer through pipes. Measured on the Celery-extracted shop (bench/shop.py, two
         # stacks interleaved, -c 2): 0.84x the CPU per order of prefork, lower p50. CPU-bound
-        # handlers: CELERY_WORKER_POOL=prefork (or `celery worker -P prefork`).
+        # handlers: CELERY_WORKER_POOL=prefork, or `celery worker -P prefork`, which wins over this
+        # setting (Celery's own rule lets the setting win over -P prefork: extraction/celery/pool.py).
         "CELERY_WORKER_POOL": worker_pool(env),
         # Workers log through LOGGING (JSON when asked), not Celery's own root handler.
         "CELERY_WORKER_HIJACK_ROOT_LOGGER": False,
         # Publishing a task never blocks a web request for long: if the broker is down the outbox
         # keeps the event and the relay sends it later.
-        "CELERY_BROKER_CONNECTION_TIMEOUT": env.float("CELERY_BROKER_CONNECTION_TIMEOUT", 2.0),
+        "CELERY_BROKER_CONNECTION_TIMEOUT": env.float("CELERY_BROKER_CONNECTION_TIMEOUT", 2.0, above=0),
         "CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP": True,
         # A worker reconnects to its broker however long the outage: Celery's default gives up after
         # 100 attempts (kombu waits 2, 4, ... 30 s between them: about 50 minutes), and the worker
@@ -84,12 +88,12 @@ def celery_settings(env: Env, *, default_queue: str) -> dict[str, Any]:
         "CELERY_BROKER_CONNECTION_MAX_RETRIES": None,
         # Contract calls over Celery wait for their result: when Redis is gone, fail within seconds
         # (the caller gets ServiceUnavailable -> 503), not after the backend's default 20 one-second retries.
-        "CELERY_RESULT_EXPIRES": env.int("CELERY_RESULT_EXPIRES", 300),
-        "CELERY_REDIS_SOCKET_CONNECT_TIMEOUT": env.float("CELERY_REDIS_SOCKET_CONNECT_TIMEOUT", 2.0),
+        "CELERY_RESULT_EXPIRES": env.int("CELERY_RESULT_EXPIRES", 300, at_least=1),
+        "CELERY_REDIS_SOCKET_CONNECT_TIMEOUT": env.float("CELERY_REDIS_SOCKET_CONNECT_TIMEOUT", 2.0, above=0),
         "CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS": {
             "retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
         },
         "CELERY_BEAT_SCHEDULE": {
-            "seams-relay": {"task": "seams.relay", "schedule": env.float("SEAMS_RELAY_INTERVAL", 5.0)},
+            "seams-relay": {"task": "seams.relay", "schedule": env.float("SEAMS_RELAY_INTERVAL", 5.0, above=0)},
         },
     }

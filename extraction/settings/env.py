@@ -16,16 +16,18 @@ reads; an ``Env`` over a given mapping keeps the settings testable without touch
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from contracts.kernel import ConfigurationError
 
 __all__ = ["FALSE", "TRUE", "Env"]
 
 TRUE = frozenset({"1", "true", "yes", "on"})
-FALSE = frozenset({"0", "false", "no", "off", ""})
+FALSE = frozenset({"0", "false", "no", "off"})
 
 # The builtins, under names the methods below do not shadow.
 _str, _int, _float, _list = str, int, float, list
@@ -47,39 +49,114 @@ class Env(Mapping[str, str]):
     def __len__(self) -> _int:
         return len(self.environ)
 
+    # Every read takes an unset, empty or blank variable as unset (``FOO=`` in a compose file or a
+    # shell), and strips the value: ``" 5 "`` is 5, ``" full "`` is FULL.
+
+    def _value(self, name: _str) -> _str | None:
+        value = self.environ.get(name)
+        return value.strip() if value is not None and value.strip() else None
+
     def str(self, name: _str, default: _str) -> _str:
-        return self.environ.get(name, default)
+        value = self._value(name)
+        return default if value is None else value
 
     def bool(self, name: _str, default: bool) -> bool:
-        """``1/true/yes/on`` or ``0/false/no/off`` (any case); unset is ``default``."""
-        value = self.environ.get(name)
+        """``1/true/yes/on`` or ``0/false/no/off`` (any case); unset or blank is ``default``."""
+        value = self._value(name)
         if value is None:
             return default
-        word = value.strip().lower()
+        word = value.lower()
         if word in TRUE or word in FALSE:
             return word in TRUE
-        raise ConfigurationError(f"{name}={value!r} is not a flag: use true or false (1/0, yes/no, on/off).")
+        raise ConfigurationError(
+            f"{name}={self.environ[name]!r} is not a flag: use true or false (1/0, yes/no, on/off)."
+        )
 
-    def int(self, name: _str, default: _int) -> _int:
-        return self._number(name, default, _int, f"a whole number (default {default})")
-
-    def float(self, name: _str, default: _float) -> _float:
-        return self._number(name, default, _float, f"a number (default {default:g})")
-
-    def _number(self, name: _str, default: _N, kind: Callable[[_str], _N], expected: _str) -> _N:
-        """Unset or blank is ``default``; anything ``kind`` refuses names the variable."""
-        value = self.environ.get(name)
-        if value is None or not value.strip():
+    def choice(self, name: _str, default: _str, choices: Sequence[_str]) -> _str:
+        """One of ``choices``, in any case (``full`` is ``FULL``); unset or blank is ``default``."""
+        value = self._value(name)
+        if value is None:
             return default
+        canonical = {choice.lower(): choice for choice in choices}
+        if value.lower() in canonical:
+            return canonical[value.lower()]
+        raise ConfigurationError(
+            f"{name}={self.environ[name]!r} is not one of {', '.join(choices)} (any case; default {default})."
+        )
+
+    def int(self, name: _str, default: _int, *, at_least: _int | None = None) -> _int:
+        """A whole number, at least ``at_least`` when given; unset or blank is ``default``."""
+        return self._number(name, default, _int, "a whole number", at_least=at_least)
+
+    def float(self, name: _str, default: _float, *, at_least: _float | None = None, above: _float | None = None) -> _float:
+        """A finite number, at least ``at_least`` or more than ``above`` when given; unset or blank is ``default``."""
+        return self._number(name, default, _float, "a number", at_least=at_least, above=above)
+
+    def _number(
+        self,
+        name: _str,
+        default: _N,
+        kind: Callable[[_str], _N],
+        noun: _str,
+        *,
+        at_least: _N | None = None,
+        above: _N | None = None,
+    ) -> _N:
+        """Unset or blank is ``default``; anything ``kind`` refuses, or out of range, names the variable."""
+        value = self._value(name)
+        if value is None:
+            return default
+        expected = noun + (f" of at least {at_least:g}" if at_least is not None else "")
+        expected += f" above {above:g}" if above is not None else ""
         try:
-            return kind(value)
+            number = kind(value)
         except ValueError:
-            raise ConfigurationError(f"{name}={value!r} is not {expected}.") from None
+            number = None
+        if (
+            number is None
+            or not math.isfinite(number)
+            or (at_least is not None and number < at_least)
+            or (above is not None and number <= above)
+        ):
+            raise ConfigurationError(f"{name}={self.environ[name]!r} is not {expected} (default {default:g}).")
+        return number
 
-    def list(self, name: _str, default: _str = "") -> _list[_str]:
-        """A comma-separated list, blanks dropped: ``"a, b,"`` is ``["a", "b"]``."""
-        return [item.strip() for item in self.environ.get(name, default).split(",") if item.strip()]
+    def list(self, name: _str, default: _str = "", *, choices: Sequence[_str] | None = None) -> _list[_str]:
+        """A comma-separated list, blanks dropped: ``"a, b,"`` is ``["a", "b"]``; with ``choices``,
+        each item one of them in any case."""
+        items = [item.strip() for item in self.environ.get(name, default).split(",") if item.strip()]
+        if choices is None:
+            return items
+        canonical = {choice.lower(): choice for choice in choices}
+        unknown = [item for item in items if item.lower() not in canonical]
+        if unknown:
+            raise ConfigurationError(
+                f"{name}={self.environ.get(name, default)!r} names {', '.join(unknown)}: use a comma-separated "
+                f"list of {', '.join(choices)}."
+            )
+        return [canonical[item.lower()] for item in items]
 
-    def path(self, name: _str, default: Path) -> Path:
-        value = self.environ.get(name, "").strip()
-        return Path(value) if value else default
+    def url(self, name: _str, default: _str, *, schemes: Sequence[_str] | None = None) -> _str:
+        """A URL ``<scheme>://...``, its scheme one of ``schemes`` when given; unset or blank is ``default``."""
+        value = self._value(name)
+        if value is None:
+            return default
+        scheme = urlsplit(value).scheme.lower() if "://" in value else ""
+        if scheme and (schemes is None or scheme in schemes):
+            return value
+        expected = f"starting with {', '.join(f'{s}://' for s in schemes)}" if schemes else "of the form <scheme>://..."
+        raise ConfigurationError(f"{name}={self.environ[name]!r} is not a URL {expected}.")
+
+    def path(self, name: _str, default: Path, *, create: bool = False) -> Path:
+        """A path; unset or blank is ``default``. ``create``: a directory, made if missing (parents
+        too); one that cannot be made names the variable."""
+        value = self._value(name)
+        path = Path(value) if value else default
+        if create:
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"{name}={_str(path)!r} is not a directory this process can create or write: {exc.strerror or exc}."
+                ) from None
+        return path

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from contracts.kernel.databases import module_databases
+from contracts.kernel.databases import SQLITE_SYNCHRONOUS, module_databases
 
 from .env import Env
 
@@ -28,6 +28,8 @@ INSTALLED_APPS = [
     "extraction",  # its management commands: module_data (and extract_module in the monolith)
     "extraction.console",  # the operator console (/console/), staff only
 ]
+#: ``DATABASE_URL``'s schemes (dj-database-url's names for PostgreSQL); unset is SQLite per module.
+POSTGRES_SCHEMES = ("postgres", "postgresql", "pgsql")
 #: The Django admin needs its messages framework: app, middleware and context processor.
 ADMIN_APPS = ["django.contrib.admin", "django.contrib.messages"]
 
@@ -78,18 +80,19 @@ def databases(env: Env, modules: list[str], *, var_dir: Path) -> dict[str, dict[
     """``DATABASES``: ``default`` plus one alias per module (contracts.kernel.databases).
 
     ``DATABASE_URL=postgres://...``: every alias on that database, each confined to its own schema,
-    connections kept for ``DATABASE_CONN_MAX_AGE`` seconds (60; health-checked). Unset: one SQLite
-    file per alias under ``var_dir``, WAL with ``SEAMS_SQLITE_SYNCHRONOUS`` (NORMAL; FULL trades
-    commit speed for surviving a power loss with every commit, docs/events.md) and a busy timeout
-    of ``SEAMS_SQLITE_TIMEOUT`` seconds (20).
+    connections kept for ``DATABASE_CONN_MAX_AGE`` seconds (60, 0 closes them after each request or
+    task; health-checked). Unset or empty: one SQLite
+    file per alias under ``var_dir``, WAL with ``SEAMS_SQLITE_SYNCHRONOUS`` (NORMAL or FULL, any case;
+    FULL trades commit speed for surviving a power loss with every commit, docs/events.md) and a busy
+    timeout of ``SEAMS_SQLITE_TIMEOUT`` seconds (20, more than 0).
     """
     return module_databases(
         modules,
-        database_url=env.str("DATABASE_URL", "") or None,
+        database_url=env.url("DATABASE_URL", "", schemes=POSTGRES_SCHEMES) or None,
         sqlite_dir=var_dir,
-        conn_max_age=env.int("DATABASE_CONN_MAX_AGE", 60),
-        sqlite_synchronous=env.str("SEAMS_SQLITE_SYNCHRONOUS", "NORMAL"),
-        sqlite_timeout=env.float("SEAMS_SQLITE_TIMEOUT", 20.0),
+        conn_max_age=env.int("DATABASE_CONN_MAX_AGE", 60, at_least=0),
+        sqlite_synchronous=env.choice("SEAMS_SQLITE_SYNCHRONOUS", "NORMAL", SQLITE_SYNCHRONOUS),
+        sqlite_timeout=env.float("SEAMS_SQLITE_TIMEOUT", 20.0, above=0),
     )
 
 

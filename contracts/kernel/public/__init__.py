@@ -8,13 +8,17 @@ against keys held in memory (a JWKS document read from a file, or fetched from a
 See docs/security.md, "Public API".
 """
 
-from typing import Any
+from typing import TYPE_CHECKING
 
+from ..lazy import lazy_exports
 from .config import api_auth_from_env
-from .devkeys import ensure_dev_keys, issue_token
-from .fields import JsonInt
-from .responses import ErrorOut, ValidationErrorOut, error_responses
-from .tokens import InvalidToken, KeysUnavailable, Principal, verify_token
+
+if TYPE_CHECKING:
+    from .bearer import TokenAuth
+    from .devkeys import ensure_dev_keys, issue_token
+    from .fields import JsonInt
+    from .responses import ErrorOut, ValidationErrorOut, error_responses
+    from .tokens import InvalidToken, KeysUnavailable, Principal, verify_token
 
 __all__ = [
     "ErrorOut",
@@ -32,11 +36,22 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # TokenAuth needs django-ninja, whose settings are frozen when it is first imported: settings
-    # modules import this package (api_auth_from_env), so ninja is imported only when asked for.
-    if name == "TokenAuth":
-        from .bearer import TokenAuth
-
-        return TokenAuth
-    raise AttributeError(name)
+#: Imported when first asked for: settings modules import this package (``api_auth_from_env``),
+#: and need neither JWT and cryptography (``devkeys``, ``tokens``), pydantic (``fields``,
+#: ``responses``) nor django-ninja (``bearer``), whose settings are frozen when it is first imported.
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "TokenAuth": "bearer",
+        "ensure_dev_keys": "devkeys",
+        "issue_token": "devkeys",
+        "JsonInt": "fields",
+        "ErrorOut": "responses",
+        "ValidationErrorOut": "responses",
+        "error_responses": "responses",
+        "InvalidToken": "tokens",
+        "KeysUnavailable": "tokens",
+        "Principal": "tokens",
+        "verify_token": "tokens",
+    },
+)

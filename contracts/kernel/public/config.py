@@ -42,14 +42,8 @@ def api_auth_from_env(env: Mapping[str, str], *, debug: bool, var_dir: Path) -> 
             f"SEAMS_API_JWT_ALGORITHMS lists {', '.join(unsupported)}: only asymmetric algorithms "
             f"({', '.join(DEFAULT_ALGORITHMS)}) are accepted, so the API never holds a key able to sign."
         )
-    try:
-        leeway = int(env.get("SEAMS_API_JWT_LEEWAY", "30"))
-    except ValueError:
-        raise ConfigurationError("SEAMS_API_JWT_LEEWAY must be a whole number of seconds.") from None
-    try:
-        cooldown = float(env.get("SEAMS_API_JWKS_COOLDOWN", "30"))
-    except ValueError:
-        raise ConfigurationError("SEAMS_API_JWKS_COOLDOWN must be a number of seconds.") from None
+    leeway = int(_seconds(env, "SEAMS_API_JWT_LEEWAY", "30", whole=True))
+    cooldown = _seconds(env, "SEAMS_API_JWKS_COOLDOWN", "30", whole=False)
     if url and file:
         raise ConfigurationError("Set one of SEAMS_API_JWKS_URL and SEAMS_API_JWKS_FILE, not both.")
     dev = not (url or file)
@@ -77,3 +71,16 @@ def api_auth_from_env(env: Mapping[str, str], *, debug: bool, var_dir: Path) -> 
         #: Development only: where the private key that issue_token signs with lives.
         "DEV_KEYS_DIR": str(keys_dir) if dev or dev_dir else None,
     }
+
+
+def _seconds(env: Mapping[str, str], name: str, default: str, *, whole: bool) -> float:
+    """A duration of 0 seconds or more (a blank value is ``default``); anything else names the variable."""
+    value = env.get(name, "").strip() or default
+    try:
+        seconds = int(value) if whole else float(value)
+    except ValueError:
+        seconds = -1
+    if not (0 <= seconds < float("inf")):
+        kind = "a whole number" if whole else "a number"
+        raise ConfigurationError(f"{name}={value!r} must be {kind} of seconds, 0 or more (default {default}).")
+    return seconds

@@ -7,7 +7,7 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "service.settings")
-    from django.core.management import execute_from_command_line
+    from extraction.settings.cli import execute_from_command_line  # a settings mistake: one line, no traceback
 
     execute_from_command_line(sys.argv)
 
