@@ -5,6 +5,7 @@ closed while idle is never reused, failures are httpx's exceptions, bodies arriv
 from __future__ import annotations
 
 import gzip
+import select
 import socket
 import threading
 import time
@@ -14,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from extraction.http.pool import KeepAliveTransport
+from extraction.http.pool import KeepAliveTransport, StaleConnection
 
 
 class Recorder(BaseHTTPRequestHandler):
@@ -170,3 +171,119 @@ def test_with_tracing_on_a_pooled_clients_request_has_its_http_client_span(serve
     finished = spans.get_finished_spans()  # type: ignore[attr-defined]
     client_spans = [s for s in finished if s.kind.name == "CLIENT" and s.attributes.get("url.full", s.attributes.get("http.url", "")).endswith("/echo")]
     assert len(client_spans) == 1, [(s.name, dict(s.attributes)) for s in finished]
+
+
+# --- the keep-alive race: the server closes an idle connection as our request reaches it -------------
+class ClosesAsTheRequestArrives:
+    """A keep-alive server that closes a kept-alive connection the moment the next request reaches
+    it, unread, as gunicorn's gthread worker does when that connection's keep-alive expired just then
+    (``murder_keepalived`` after the poll that did not yet see the request): the client's idle check
+    passed, its request is sent, and it reads a reset. Each connection answers its first request
+    ``answer`` (JSON); ``answered`` is every body answered, ``connections`` how many were accepted."""
+
+    def __init__(self, answer: bytes = b'{"ok": true}', *, hang_up_first: bool = False) -> None:
+        self.answer = answer
+        self.hang_up_first = hang_up_first  # also a fresh connection's first request: closed unanswered
+        self.answered: list[bytes] = []
+        self.connections = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            if self.hang_up_first:
+                self._arrived(conn)
+                return
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))
+            while len(body) < length:
+                body += conn.recv(65536)
+            self.answered.append(body)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(self.answer), self.answer))
+            self._arrived(conn)
+
+    @staticmethod
+    def _arrived(conn: socket.socket) -> None:
+        """Until the next request is in the socket; then closed unread (the kernel answers it with RST)."""
+        poller = select.poll()
+        poller.register(conn, select.POLLIN)
+        poller.poll(5000)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def closing() -> Iterator[ClosesAsTheRequestArrives]:
+    server = ClosesAsTheRequestArrives()
+    yield server
+    server.close()
+
+
+def test_a_reused_connection_the_server_resets_before_answering_is_a_stale_connection_then_a_fresh_one(
+    closing: ClosesAsTheRequestArrives,
+) -> None:
+    """The pool does not resend (the caller decides: :mod:`extraction.http.client`); it says which
+    failure this is, and the next request goes on a new connection."""
+    with httpx.Client(base_url=closing.url, transport=KeepAliveTransport(), timeout=5) as http:
+        assert http.post("/", content=b'{"n": 1}').json() == {"ok": True}
+        with pytest.raises(StaleConnection, match="ConnectionResetError.*kept-alive connection, before any answer"):
+            http.post("/", content=b'{"n": 2}')
+        assert http.post("/", content=b'{"n": 3}').json() == {"ok": True}
+    assert closing.answered == [b'{"n": 1}', b'{"n": 3}']
+    assert closing.connections == 2
+
+
+def test_a_fresh_connection_the_server_hangs_up_on_is_not_a_stale_one() -> None:
+    """Not the keep-alive race: the server itself failed (the outbox's or the channel's retries decide)."""
+    server = ClosesAsTheRequestArrives(hang_up_first=True)
+    try:
+        with httpx.Client(transport=KeepAliveTransport()) as http, pytest.raises(httpx.RemoteProtocolError) as caught:
+            http.post(server.url, content=b"{}", timeout=5)
+        assert not isinstance(caught.value, StaleConnection)
+        assert server.connections == 1
+    finally:
+        server.close()
+
+
+def test_an_event_forward_meeting_the_race_is_delivered_not_left_to_a_relay() -> None:
+    """A forward makes one attempt (the outbox retries, but only where a relay runs): the stale
+    connection must not cost it. The receiver's inbox drops a repeat, so the forward is replayable."""
+    from extraction.http import CircuitBreaker
+    from extraction.http.client import forward_event
+
+    server = ClosesAsTheRequestArrives(b'{"outcome": "completed"}')
+    binding = {"TRANSPORT": "http", "MODULE": "notifications", "URL": server.url, "TIMEOUT": "5"}
+    breaker = CircuitBreaker(threshold=1)
+    try:
+        with httpx.Client(transport=KeepAliveTransport()) as http:
+            for n in (1, 2):
+                envelope = {
+                    "id": f"00000000-0000-0000-0000-00000000000{n}",
+                    "type": "orders.OrderConfirmed",
+                    "version": 1,
+                    "key": "7",
+                    "payload": {"order_id": 7, "customer_email": "ada@example.com", "total_cents": 2500},
+                    "headers": {},
+                    "occurred_at": "2025-01-01T12:00:00+00:00",
+                }
+                subscriber = "modules.notifications.handlers.email_order_confirmation"
+                assert forward_event(binding=binding, subscriber=subscriber, envelope=envelope, client=http, breaker=breaker) == "completed"
+        first, second = server.answered
+        assert b"00000000-0000-0000-0000-000000000001" in first and b"00000000-0000-0000-0000-000000000002" in second
+        assert breaker.state == "closed"  # no failure counted
+    finally:
+        server.close()

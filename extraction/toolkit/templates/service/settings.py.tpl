@@ -27,7 +27,7 @@ env = seams.Env(os.environ)
 #: Off unless explicitly on; with it off SECRET_KEY and the token keys are required (docs/security.md).
 DEBUG = env.bool("DEBUG", False)
 #: SQLite files (when DATABASE_URL is unset): the monolith's var/ to share its data.
-VAR_DIR = env.path("SEAMS_VAR_DIR", BASE_DIR / "var")
+VAR_DIR = env.path("SEAMS_VAR_DIR", BASE_DIR / "var", create=True)  # one that cannot be made names the variable
 SECRET_KEY = seams.secret_key(env, debug=DEBUG, var_dir=VAR_DIR)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],{{ service }}")
 
