@@ -53,10 +53,21 @@ class Recorder(BaseHTTPRequestHandler):
         pass
 
 
+class ClosingServer(ThreadingHTTPServer):
+    """Says when it has closed a connection (``closed``): from then on its FIN is the client's to read."""
+
+    closed = threading.Event()
+
+    def shutdown_request(self, request: object) -> None:
+        super().shutdown_request(request)  # type: ignore[arg-type]
+        self.closed.set()
+
+
 @pytest.fixture
 def server() -> Iterator[str]:
     Recorder.ports, Recorder.received = [], []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    ClosingServer.closed = threading.Event()
+    httpd = ClosingServer(("127.0.0.1", 0), Recorder)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
@@ -82,7 +93,7 @@ def test_consecutive_calls_reuse_one_kept_alive_connection(client: httpx.Client)
 
 def test_a_connection_the_server_closed_while_idle_is_not_reused(client: httpx.Client) -> None:
     assert client.post("/close-after", content=b'{"first": 1}').json() == {"first": 1}
-    time.sleep(0.05)  # the server's FIN arrives
+    assert ClosingServer.closed.wait(10)  # the server closed it: its FIN is sent (was a fixed 0.05 s sleep)
     assert client.post("/echo", content=b'{"second": 2}').json() == {"second": 2}
     assert len(set(Recorder.ports)) == 2
 
