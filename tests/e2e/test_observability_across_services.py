@@ -31,9 +31,8 @@ import pytest
 
 from tests.support.identity import extracted_identity, service_headers
 from tests.support.metrics import delta, parse
-from tests.support.processes import appended_lines, free_port
+from tests.support.processes import appended_lines, listening_socket, url_of
 from tests.support.services import (
-    DirProcess,
     extract,
     monolith_env,
     service_env,
@@ -112,8 +111,9 @@ def test_one_order_is_one_trace_across_the_extracted_inventory_service(stack: tu
     case = root / transport
     case.mkdir()
     spans_file = case / "spans.jsonl"
-    monolith_port, service_port = free_port(), free_port()
-    monolith_url, service_url = f"http://127.0.0.1:{monolith_port}", f"http://127.0.0.1:{service_port}"
+    # Each server's socket listens from here on and is handed over when it starts: no port to lose.
+    monolith_socket, service_socket = listening_socket(), listening_socket()
+    monolith_url, service_url = url_of(monolith_socket), url_of(service_socket)
     common = {
         "DATABASE_URL": database_url,
         "CELERY_BROKER_URL": broker_url,
@@ -151,12 +151,13 @@ def test_one_order_is_one_trace_across_the_extracted_inventory_service(stack: tu
             "PROMETHEUS_MULTIPROC_DIR": str(case / "monolith-metrics"),
         }
     )
-    svc_web = DirProcess("service-web", web_command("service.wsgi", service_port), svc_env, case, cwd=service)
-    svc_worker = DirProcess(
+    svc_web = Process("service-web", web_command("service.wsgi", service_socket), svc_env, case, cwd=service,
+                      listeners=[service_socket])  # fmt: skip
+    svc_worker = Process(
         "service-worker", worker_command("service", "seams.inventory,seams.rpc.inventory", "inventory-service"),
         svc_env, case, cwd=service,
     )
-    web = Process("monolith-web", web_command("app.wsgi", monolith_port), bound, case)
+    web = Process("monolith-web", web_command("app.wsgi", monolith_socket), bound, case, listeners=[monolith_socket])
     processes: list[Process] = [svc_web, web]
     if transport == "celery":
         rpc = ",".join(f"seams.rpc.{m}" for m in MODULES if m != "inventory")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ import pytest
 from bench.shop import CGROUP_METHOD, CPUACCT, PROC_METHOD, Meter, cgroup_root, remove_group, worker
 from bench.transports import Process
 from extraction.settings.celery import WORKER_OPTIONS, worker_command
+from tests.support.waiting import eventually
 
 BURN = 0.3  # CPU seconds each child spends before it says so
 
@@ -28,10 +28,7 @@ BURNER = (
 
 
 def wait_for(predicate, what: str) -> None:  # noqa: ANN001 - a test helper
-    deadline = time.monotonic() + 60
-    while not predicate():
-        assert time.monotonic() < deadline, f"never {what}"
-        time.sleep(0.02)
+    eventually(what, predicate, 60, every=0.02)
 
 
 def burner(tmp_path: Path, name: str, command: str) -> Process:
