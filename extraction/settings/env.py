@@ -156,6 +156,19 @@ class Env(Mapping[str, str]):
         expected = f"starting with {', '.join(f'{s}://' for s in schemes)}" if schemes else "of the form <scheme>://..."
         raise ConfigurationError(f"{name}={self.environ[name]!r} is not a URL {expected}.")
 
+    def dotted(self, name: _str, default: _str) -> _str:
+        """A dotted path ``package.module.Name`` (a backend class); unset or blank is ``default``. Only
+        its form is checked here: importing it is ``manage.py check``'s (seams.E019, seams.E020),
+        after the settings and the apps are loaded."""
+        value = self._value(name)
+        if value is None:
+            return default
+        if len(parts := value.split(".")) > 1 and all(part.isidentifier() for part in parts):
+            return value
+        raise ConfigurationError(
+            f"{name}={self.environ[name]!r} is not a dotted path to a class, package.module.Name (default {default})."
+        )
+
     def path(self, name: _str, default: Path, *, create: bool = False) -> Path:
         """A path; unset or blank is ``default``. ``create``: a directory, made if missing (parents
         too); one that cannot be made names the variable."""
