@@ -181,6 +181,15 @@ def gateway_from_env(environ: Mapping[str, str], labels: Iterable[str]) -> dict[
             raise ValueError
     except ValueError:
         raise ConfigurationError(f"SEAMS_GATEWAY_TIMEOUT must be a positive number of seconds, got {raw_timeout!r}.") from None
+    labels = sorted(set(labels))
+    for name in sorted(environ):
+        rest = name.removeprefix("SEAMS_GATEWAY_")
+        if rest != name and str(environ[name]).strip() and rest != "TIMEOUT" and rest not in {label.upper() for label in labels}:
+            raise ConfigurationError(
+                f"{name} names no module: {rest.lower()} is not one of {', '.join(labels) or '(none)'} "
+                f"(SEAMS_GATEWAY_TIMEOUT is the one other setting)."
+                + did_you_mean(rest, [*labels, "timeout"], spell=lambda choice: f"SEAMS_GATEWAY_{choice.upper()}")
+            )
     targets = {}
     for label in labels:
         url = environ.get(f"SEAMS_GATEWAY_{label.upper()}", "").strip()

@@ -15,7 +15,7 @@ import pytest
 
 from contracts.kernel import ConfigurationError
 from extraction import settings as seams
-from extraction.bindings import bindings_from_env
+from extraction.bindings import bindings_from_env, gateway_from_env
 from tests.support.processes import ROOT, project_env
 
 LABELS = ["catalog", "inventory", "notifications", "orders"]
@@ -113,3 +113,29 @@ def test_manage_py_check_stops_at_a_mistyped_binding(tmp_path: Path) -> None:
         "ConfigurationError: SEAMS_BIND_CATALGO names no module: catalgo is not one of catalog, inventory, notifications,"
         " orders. Did you mean SEAMS_BIND_CATALOG?"
     ]
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        (
+            {"SEAMS_GATEWAY_CATALGO": "http://catalog:8000"},
+            "SEAMS_GATEWAY_CATALGO names no module: catalgo is not one of catalog, inventory, notifications, orders"
+            " (SEAMS_GATEWAY_TIMEOUT is the one other setting). Did you mean SEAMS_GATEWAY_CATALOG?",
+        ),
+        (
+            {"SEAMS_GATEWAY_TIMOUT": "10"},
+            "SEAMS_GATEWAY_TIMOUT names no module: timout is not one of catalog, inventory, notifications, orders"
+            " (SEAMS_GATEWAY_TIMEOUT is the one other setting). Did you mean SEAMS_GATEWAY_TIMEOUT?",
+        ),
+    ],
+)
+def test_an_unknown_gateway_target_stops_start_up(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        gateway_from_env(environ, LABELS)
+    assert str(refused.value) == message
+
+
+def test_known_and_blank_gateway_names_are_taken() -> None:
+    environ = {"SEAMS_GATEWAY_CATALOG": "http://c:1/", "SEAMS_GATEWAY_TIMEOUT": "3", "SEAMS_GATEWAY_ORDRES": " ", "SEAMS_GATEWAY": "on"}
+    assert gateway_from_env(environ, LABELS) == {"ENABLED": True, "TARGETS": {"catalog": "http://c:1"}, "TIMEOUT": 3.0}
