@@ -10,16 +10,16 @@ and times the relay's and the workers' real code paths in ``contracts.kernel.out
 
 Calls alternate between (a) and (b) so that other load on the machine weighs on both alike. It
 prints p50/p99 per operation, the ratio (b)/(a) and the ``EXPLAIN (ANALYZE, BUFFERS)`` plan of every
-statement each operation runs, writes ``bench/RESULTS-outbox.md`` and drops the database. The
-dispatcher is replaced by one that only counts, so ``relay_once`` is timed without running
-handlers: what is measured is the outbox's own SQL. Exits 1 if a plan in (b) scans the table
-sequentially.
+statement each operation runs, writes ``bench/RESULTS-outbox.md`` and drops the database. Events
+are dispatched through Celery (``SEAMS_EVENT_DISPATCH=celery``, the dispatcher's own code: its read
+of the queues included) to a Celery app that records the tasks instead of sending them
+(``bench.dispatching.RecordingCelery``), so ``relay_once`` is timed without a broker or handlers:
+what is measured is the outbox's own SQL. Exits 1 if a plan in (b) scans the table sequentially.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import math
 import os
@@ -194,16 +194,6 @@ class Outbox:
 
 
 # --- operations ----------------------------------------------------------------------------------
-class CountingDispatcher:
-    """Stands in for the inline/Celery dispatcher: the bench times the outbox, not handlers."""
-
-    def __init__(self) -> None:
-        self.sent = 0
-
-    def dispatch(self, alias: str, ids: list[int], countdown: float | None = None) -> None:
-        self.sent += len(ids)
-
-
 @dataclass
 class Operation:
     name: str
@@ -583,6 +573,8 @@ def run(args: argparse.Namespace, name: str) -> int:
     os.environ["DATABASE_URL"] = with_database(args.database_url, name)
     os.environ["DJANGO_SETTINGS_MODULE"] = "app.settings"
     os.environ["DEBUG"] = "0"  # no query log: it would be timed too
+    # The Celery dispatcher, sending to the RecordingCelery made current below: no handler runs.
+    os.environ["SEAMS_EVENT_DISPATCH"] = "celery"
     # DEBUG off needs what production needs: a secret key, a service key, the public API's token
     # keys; the benches' shared throwaway ones (``bench.security``), unless the shell sets its own.
     for key, value in api_env().items():
@@ -590,11 +582,9 @@ def run(args: argparse.Namespace, name: str) -> int:
     import django
 
     django.setup()
-    from unittest import mock
-
+    from bench.dispatching import RecordingCelery
     from contracts.kernel import outbox
     from contracts.kernel.databases import migrate_all
-    from contracts.kernel.outbox import backend, processing, relay
     from contracts.kernel.registry import get_registry
 
     say("migrating every module")
@@ -629,16 +619,13 @@ def run(args: argparse.Namespace, name: str) -> int:
         counts[phase] = box.counts()
     run = Run(args, boxes, operations(b, args.reps), counts, sizes=b.sizes())
 
-    dispatcher = CountingDispatcher()
-    with contextlib.ExitStack() as patched:
-        # Where the outbox's modules look the dispatcher up (each imports it by name): patching the
-        # package's name alone, as before the outbox became a package, let the real inline
-        # dispatcher run the handlers of the bench's backlog (OrderNotFound, and leases released).
-        for where in (backend, processing, relay):
-            patched.enter_context(mock.patch.object(where, "dispatcher", lambda: dispatcher))
+    if outbox.outbox_settings().dispatch != "celery":
+        raise SystemExit("SEAMS_EVENTS['DISPATCH'] is not 'celery': the inline dispatcher would run the backlog's handlers")
+    with RecordingCelery("bench-outbox").as_current() as celery:
         run.loads["before"] = load()
         results = measure(boxes, args.reps)
         run.loads["after"] = load()
+    say(f"{len(celery.sent):,} tasks ({len(celery.publications):,} publications) recorded, not sent")
     run.a, run.b = results["(a)"], results["(b)"]
 
     text = report(run, machine(b), time.perf_counter() - START)

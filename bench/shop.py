@@ -11,7 +11,9 @@ Seams shop with catalog and inventory extracted, served by their generated servi
 threads; Celery: one worker each, run as the generated service documents it,
 ``extraction.settings.celery.worker_command``, plus a monolith worker for what they call or forward
 back) and a monolith of their own (1 worker x 12 threads: a request waits on calls that come back to
-it), all on the same database; each extracted stack runs alone beside the co-located shop, which is
+it), each service and the monolith with its outbox relay (``manage.py relay_events``, as production
+runs one beside inline dispatch: a forward that failed once is retried, not left pending), all on
+the same database; each extracted stack runs alone beside the co-located shop, which is
 measured again with it (PostgreSQL's connection limit is shared). Each places orders of two lines
 and is timed until the order is confirmed (the answer of ``POST``, or, when it answers ``pending``,
 the order's row polled in the database). Batches alternate between the variants (and which goes
@@ -209,8 +211,24 @@ def confirmed(order_id: int, deadline: float) -> None:
             if status == "confirmed":
                 return
             if status != "pending" or time.monotonic() > deadline:
-                raise SystemExit(f"order {order_id} is {status}")
+                raise SystemExit(f"order {order_id} is {status}" + open_publications())
             time.sleep(0.002)
+
+
+def open_publications(limit: int = 20) -> str:
+    """The publications not completed (every module's outbox, newest first), each with its last
+    error: why an order stayed pending (a forward or a handler that failed and was not retried)."""
+    from contracts.kernel.operations import list_publications
+
+    lines = []
+    for status in ("pending", "processing", "failed", "dead"):
+        for alias, row in list_publications(status=status, limit=limit):
+            error = row.last_error.splitlines()[0][:300] if row.last_error else "-"
+            lines.append(
+                f"  {alias}:{row.pk} {row.event_type} -> {row.subscriber} {row.status} attempts={row.attempts}"
+                f" created={row.created_at:%H:%M:%S.%f} error: {error}"
+            )
+    return "\nopen publications:\n" + "\n".join(lines) if lines else "\nno open publication"
 
 
 def place_batch(base: str, path: str, orders: int, concurrency: int, tag: str) -> tuple[list[float], float]:
@@ -415,6 +433,17 @@ def worker(name: str, app: str, queues: list[str], env: dict[str, str], tmp: Pat
     return Process(name, [str(BIN / command[0]), *command[1:], "-n", f"{name}-{os.getpid()}@%h"], env, tmp)
 
 
+#: Seconds between the relays' passes (``relay_events``' default).
+RELAY_INTERVAL = "2"
+
+
+def relay(name: str, env: dict[str, str], tmp: Path, cwd: Path) -> Process:
+    """``manage.py relay_events`` of the project in ``cwd`` (a generated service's directory or the monolith's)."""
+    process = Process(name, [str(BIN / "python"), "manage.py", "relay_events", "--interval", RELAY_INTERVAL], env, tmp)
+    process.cwd = cwd  # type: ignore[attr-defined]
+    return process
+
+
 def start_extracted(
     transport: str, base: dict[str, str], tmp: Path, processes: list[Process], meter: Meter
 ) -> tuple[str, Meter]:
@@ -424,7 +453,8 @@ def start_extracted(
     HTTP: each service is a gunicorn; Celery: each is a worker on its module's queues
     (``seams.<m>``, ``seams.rpc.<m>``), and the monolith has a worker for what they call or forward
     back (``seams.rpc.orders``, ``seams.rpc.notifications``). Events are dispatched inline
-    everywhere, so a forward happens in the process that committed the event."""
+    everywhere, so a forward happens in the process that committed the event; each service and the
+    monolith has a relay (``manage.py relay_events``) for what failed."""
     import subprocess
 
     ports = {label: free_port() for label in (*EXTRACTED_MODULES, "monolith")}
@@ -515,6 +545,12 @@ def start_extracted(
     if transport == "celery":
         queues = ["seams.rpc.orders", "seams.rpc.notifications", "seams.orders", "seams.notifications"]
         started.append(worker(f"monolith-{transport}-worker", "app", queues, monolith_env, tmp))
+    # The outbox relay, one per service and one for the monolith, as production runs beside inline
+    # dispatch (docs/events.md, "Dispatch modes"; `make run` runs the same loop in a thread): a forward
+    # or a handler that failed once is retried instead of leaving its order pending for ever.
+    for service, label in zip(services, EXTRACTED_MODULES, strict=True):
+        started.append(relay(f"{label}-{transport}-relay", service.env, tmp, service.cwd))  # type: ignore[attr-defined]
+    started.append(relay(f"monolith-{transport}-relay", monolith_env, tmp, ROOT))
     for process in started:
         processes.append(meter.start(process))
     wait_for_web(monolith, urls["monolith"])
@@ -561,10 +597,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--redis-url", default="redis://127.0.0.1:6379/11", help="the extracted Celery variant's broker"
     )
+    parser.add_argument(
+        "--database-prefix", default="seams_bench_shop", help="the throwaway database is <prefix>_<random hex>"
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the temporary directory (every process's log, the generated services) and the database, and print where",
+    )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(KeyboardInterrupt()))
     tmp = Path(tempfile.mkdtemp(prefix="seams-bench-shop-"))
-    db_name = f"seams_bench_shop_{secrets.token_hex(4)}"
+    db_name = f"{args.database_prefix}_{secrets.token_hex(4)}"
     processes: list[Process] = []
     meters: list[Meter] = []
     if args.extracted and redis_foreign_keys(args.redis_url):
@@ -589,10 +633,13 @@ def main(argv: list[str] | None = None) -> int:
                 from django.db import connections
 
                 connections.close_all()
-        admin(args.database_url, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        if args.keep:
+            say(f"kept: logs and services in {tmp}, database {with_database(args.database_url, db_name)}")
+        else:
+            admin(args.database_url, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+            shutil.rmtree(tmp, ignore_errors=True)
         if args.extracted:
             redis_cleanup(args.redis_url)
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,11 @@ Settings (``SEAMS_GATEWAY``, read from the environment by ``extraction.bindings.
   serves them from data that now belongs to the service).
 * ``SEAMS_GATEWAY_TIMEOUT``: seconds per forwarded request (default 30).
 
+A request of an idempotent method (RFC 9110 section 9.2.2: GET, HEAD, OPTIONS, PUT, DELETE) that
+meets the keep-alive race (the service closed the pooled connection as the request reached it,
+:class:`~extraction.http.pool.StaleConnection`) is sent once more, at once, on a fresh connection,
+as browsers and urllib3 do; a POST or PATCH is not (it may have taken effect) and is a 503.
+
 A service that cannot be reached (or a module without a gateway target) is a 503 with the public
 API's error shape and ``Retry-After``, never a 500: a generic detail and an ``error_id``, while the
 service's URL and the cause go to the ``seams.gateway`` log under that id (``extraction.incidents``).
@@ -37,6 +42,7 @@ from contracts.kernel.resolution import INPROCESS, binding_for
 from contracts.kernel.telemetry import tracing
 
 from .http.client import shared_client
+from .http.pool import StaleConnection
 from .incidents import record
 from .publicapi.handlers import RETRY_AFTER, UNAVAILABLE_DETAIL
 
@@ -56,6 +62,8 @@ HOP_BY_HOP = frozenset(
 TRACE_HEADERS = frozenset({"traceparent", "tracestate"})
 DEFAULT_TIMEOUT = 30.0
 PREFIX = "/api/"
+#: Methods whose repetition has the effect of one request (RFC 9110 section 9.2.2).
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
 def _config() -> dict[str, Any]:
@@ -100,15 +108,14 @@ def _send(request: HttpRequest, label: str, base: str) -> HttpResponse:
     headers.update(tracing.carrier())  # the service continues this process's trace (W3C traceparent)
     headers["X-Forwarded-For"] = request.META.get("REMOTE_ADDR", "")
     headers["X-Forwarded-Host"] = request.get_host()
+    method = request.method or "GET"
     try:
-        answer = shared_client(base).request(
-            request.method or "GET",
-            f"{base}{request.path}",
-            params=[(k, v) for k, values in request.GET.lists() for v in values],
-            content=request.body,
-            headers={k: v for k, v in headers.items() if v},
-            timeout=float(_config().get("TIMEOUT", DEFAULT_TIMEOUT)),
-        )
+        try:
+            answer = _request(method, base, request, headers)
+        except StaleConnection:
+            if method not in IDEMPOTENT:
+                raise
+            answer = _request(method, base, request, headers)  # the keep-alive race: once more, fresh
     except httpx.HTTPError as exc:
         return _unavailable(request, "the %s service at %s could not be reached (%s: %s)", label, base, type(exc).__name__, exc)
     response = HttpResponse(answer.content, status=answer.status_code)
@@ -116,6 +123,17 @@ def _send(request: HttpRequest, label: str, base: str) -> HttpResponse:
         if name.lower() not in HOP_BY_HOP and name.lower() != "content-encoding":
             response[name] = value
     return response
+
+
+def _request(method: str, base: str, request: HttpRequest, headers: dict[str, str]) -> httpx.Response:
+    return shared_client(base).request(
+        method,
+        f"{base}{request.path}",
+        params=[(k, v) for k, values in request.GET.lists() for v in values],
+        content=request.body,
+        headers={k: v for k, v in headers.items() if v},
+        timeout=float(_config().get("TIMEOUT", DEFAULT_TIMEOUT)),
+    )
 
 
 class GatewayMiddleware:

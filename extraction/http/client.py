@@ -37,6 +37,12 @@ Events: ``HttpTransport.forward_event`` (the callable the kernel looks up on the
 /internal/<module>/events/`` (:mod:`extraction.http.events`), through the same pooled client and
 breaker, signed in the name of the event's publisher (the module that declares it). It makes **one attempt** per call: retries are the publisher outbox's (durable, with
 backoff, counted against ``MAX_ATTEMPTS``), and safe because the receiver's inbox drops repeats.
+
+One resend below those rules, for a forward and a safe call only: when the pool reports that the
+server closed a kept-alive connection as the request reached it (:class:`~extraction.http.pool.StaleConnection`,
+the keep-alive race), the request goes once more at once, on a fresh connection, with a new token,
+neither counted against the breaker nor waiting a backoff. A command without an idempotency key is
+not resent (it may have taken effect).
 """
 
 from __future__ import annotations
@@ -63,7 +69,7 @@ from extraction.wire import IDEMPOTENCY_PARAMETER, TransportUnavailable, error_f
 
 from .breaker import DEFAULT_COOLDOWN, DEFAULT_THRESHOLD, CircuitBreaker, breaker_for
 from .exchange import post
-from .pool import KeepAliveTransport
+from .pool import KeepAliveTransport, StaleConnection
 from .wire import (
     IDEMPOTENCY_HEADER,
     body_model,
@@ -309,10 +315,8 @@ class HttpChannel:
                 self.sleep(self._backoff(attempt))
             if not self.breaker.allow():
                 raise self._unavailable(method, self._fast_fail_reason(reason), circuit="open")
-            # A token is good for one request (the receiver refuses a replayed jti): one per attempt.
-            headers["Authorization"] = f"Bearer {issue(self.caller, self.module)}"
             try:
-                response = post(self.client, self._target(method), content, headers, self._timeouts)
+                response = self._post(method, content, headers, safe)
             except httpx.HTTPError as exc:
                 self.breaker.failure()
                 reason = self.last_failure = _describe(exc)
@@ -345,6 +349,20 @@ class HttpChannel:
             if response.status_code not in RETRYABLE_STATUSES:
                 break
         raise self._unavailable(method, reason)
+
+
+    def _post(self, method: str, content: bytes, headers: dict[str, str], safe: bool) -> httpx.Response:
+        """One attempt; a safe one is sent again at once when the server had closed the kept-alive
+        connection as it arrived (:class:`StaleConnection`)."""
+        for resend in (False, True):
+            # A token is good for one request (the receiver refuses a replayed jti): one per request.
+            headers["Authorization"] = f"Bearer {issue(self.caller, self.module)}"
+            try:
+                return post(self.client, self._target(method), content, headers, self._timeouts)
+            except StaleConnection:
+                if not safe or resend:
+                    raise
+        raise AssertionError("unreachable")
 
 
 def _where(channel: Any) -> str:
@@ -397,7 +415,8 @@ def forward_event(
     when the receiver answers that it can never handle the event (422), and
     :class:`TransportUnavailable` for everything worth retrying: no connection, a timeout, the
     breaker open, the handler failing on the receiver (500), any answer outside the protocol.
-    One attempt: the publisher's outbox retries with backoff. ``client`` and ``breaker`` are for tests.
+    One attempt (the pool resends it once only when the server closed the kept-alive connection as
+    it arrived): the publisher's outbox retries with backoff. ``client`` and ``breaker`` are for tests.
     """
     module = forwarding_module(binding, subscriber)
     url = str(binding.get("URL", "")).rstrip("/")
@@ -432,15 +451,18 @@ def forward_event(
         wait = breaker.retry_in()
         when = f"the next probe goes in {wait:.1f} s" if wait else "a probe is checking whether it is back"
         raise unavailable(f"is failing: the circuit breaker is open, so forwards fail fast ({when})", circuit="open")
+    target, body, timeouts = _absolute(url, path), _json_body({"subscriber": subscriber, "envelope": dict(envelope)}), timeout.as_dict()
+
+    def send() -> httpx.Response:
+        # the forward span's context (the envelope carries it too), and our identity (a token per request)
+        headers = {"Content-Type": "application/json", **carrier(), "Authorization": f"Bearer {issue(publisher, module)}"}
+        return post(client, target, body, headers, timeouts)
+
     try:
-        response = post(
-            client,
-            _absolute(url, path),
-            _json_body({"subscriber": subscriber, "envelope": dict(envelope)}),
-            # the forward span's context (the envelope carries it too), and our identity
-            {"Content-Type": "application/json", **carrier(), "Authorization": f"Bearer {issue(publisher, module)}"},
-            timeout.as_dict(),
-        )
+        try:
+            response = send()
+        except StaleConnection:  # the server closed the kept-alive connection as it arrived: the inbox drops a repeat
+            response = send()
     except httpx.HTTPError as exc:
         breaker.failure()
         raise unavailable(_describe(exc)) from None

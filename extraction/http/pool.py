@@ -22,7 +22,14 @@ through its transport (:mod:`extraction.http.exchange`); only the wire below it 
   request was never sent), ``WriteTimeout`` / ``ReadTimeout``, ``RemoteProtocolError`` when the
   server closed or broke the exchange; a failed connection is closed, never pooled;
 * no retry of its own: whether repeating a request is safe is the caller's decision
-  (:mod:`extraction.http.client`).
+  (:mod:`extraction.http.client`). What it tells the caller: :class:`StaleConnection` (a
+  ``RemoteProtocolError``) when a *reused* connection failed before any byte of an answer (the
+  send broke, or the server reset or closed the connection instead of answering). That is the
+  keep-alive race the idle check above cannot close: the server's keep-alive timeout closes the
+  connection in the instant between our check and our request (gunicorn's gthread worker closes
+  an expired kept-alive socket with the request unread in it, so the client reads a reset). The
+  other idle connections to that origin are older still, so they are dropped with it: a request
+  sent again goes on a fresh connection.
 
 Bodies are read whole (the transport's requests and answers are small JSON documents; the gateway
 forwards public API bodies, bounded by ``SEAMS_API_MAX_BODY_BYTES``).
@@ -41,9 +48,15 @@ from typing import Any
 
 import httpx
 
-__all__ = ["KeepAliveTransport"]
+__all__ = ["KeepAliveTransport", "StaleConnection"]
 
 Origin = tuple[str, str, int]
+
+
+class StaleConnection(httpx.RemoteProtocolError):
+    """A kept-alive connection failed before any byte of an answer: the server had closed it, most
+    likely as the request reached it (its keep-alive timeout), in which case the request was never
+    read. A caller whose request is safe to repeat sends it again at once: on a fresh connection."""
 
 
 class _SocketInfo:
@@ -139,11 +152,25 @@ class KeepAliveTransport(httpx.BaseTransport):
             raise httpx.UnsupportedProtocol(f"Request URL has an unsupported protocol '{url.scheme}://'.")
         origin: Origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
         timeouts = request.extensions.get("timeout", {})
-        connection = self._checkout(origin) or self._connect(origin, timeouts.get("connect"))
+        connection = self._checkout(origin)
+        reused = connection is not None
+        return self._exchange(origin, request, timeouts, connection or self._connect(origin, timeouts.get("connect")), reused)
+
+    def _exchange(
+        self,
+        origin: Origin,
+        request: httpx.Request,
+        timeouts: dict[str, float | None],
+        connection: http.client.HTTPConnection,
+        reused: bool,
+    ) -> httpx.Response:
+        """One request and its answer on ``connection``; :class:`StaleConnection` when a ``reused``
+        connection failed before any byte of an answer came back."""
         sock = connection.sock
         assert sock is not None
         body = request.read()
-        target = url.raw_path.decode("ascii")
+        target = request.url.raw_path.decode("ascii")
+        answered = False  # a status line came back: the server took the request
         try:
             sock.settimeout(timeouts.get("write"))
             try:
@@ -158,6 +185,7 @@ class KeepAliveTransport(httpx.BaseTransport):
             sock.settimeout(timeouts.get("read"))
             try:
                 answer = connection.getresponse()
+                answered = True
                 content = answer.read()
             except TimeoutError as exc:
                 raise httpx.ReadTimeout("the server did not answer in time") from exc
@@ -166,7 +194,12 @@ class KeepAliveTransport(httpx.BaseTransport):
             raise
         except (http.client.HTTPException, OSError) as exc:
             connection.close()
-            raise httpx.RemoteProtocolError(f"the server closed or broke the exchange ({type(exc).__name__}: {exc})") from exc
+            message = f"the server closed or broke the exchange ({type(exc).__name__}: {exc})"
+            # EOF instead of a status line (RemoteDisconnected), a reset or a broken pipe: nothing answered.
+            if reused and not answered and isinstance(exc, (ConnectionError, http.client.RemoteDisconnected)):
+                self._drop_idle(origin)
+                raise StaleConnection(f"{message} on a kept-alive connection, before any answer") from exc
+            raise httpx.RemoteProtocolError(message) from exc
         except BaseException:
             connection.close()
             raise
@@ -185,6 +218,13 @@ class KeepAliveTransport(httpx.BaseTransport):
                 "network_stream": _SocketInfo(sock),
             },
         )
+
+    def _drop_idle(self, origin: Origin) -> None:
+        """Close the idle connections to ``origin`` (older than one the server has just closed)."""
+        with self._lock:
+            idle = self._idle.pop(origin, [])
+        for connection, _ in idle:
+            connection.close()
 
     def close(self) -> None:
         with self._lock:

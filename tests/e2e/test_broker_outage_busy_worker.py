@@ -21,9 +21,10 @@ from pathlib import Path
 import pytest
 from celery import Celery
 
+from tests.support import waiting
 from tests.support.busy_celery import QUEUE, SERVICE_APP
 from tests.support.processes import BIN, project_env
-from tests.support.services import DirProcess, extract, service_env, wait_for_worker
+from tests.support.services import extract, service_env, wait_for_worker
 from tests.support.stack import PrivateRedis, Process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.own_stack]
@@ -43,13 +44,11 @@ def broker(tmp_path: Path) -> Iterator[PrivateRedis]:
 
 
 def eventually(what: str, probe: Callable[[], bool], worker: Process) -> None:
-    deadline = time.monotonic() + PATIENCE
-    while not probe():
-        if not worker.running:
-            raise AssertionError(f"{what}: the worker exited\n{worker.tail(60)}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {PATIENCE} s\n{worker.tail(60)}")
-        time.sleep(0.2)
+    """``tests.support.waiting.eventually`` while the worker runs, with its log's tail on a timeout."""
+    try:
+        waiting.eventually(what, probe, PATIENCE, every=0.2, unless=waiting.exited(worker))
+    except AssertionError as failed:
+        raise AssertionError(f"{failed}\n{worker.tail(60)}") from None
 
 
 def worker_for(kind: str, broker: PrivateRedis, tmp_path: Path) -> Process:
@@ -65,7 +64,7 @@ def worker_for(kind: str, broker: PrivateRedis, tmp_path: Path) -> Process:
     isolation.mkdir()
     (isolation / "busy_service.py").write_text(SERVICE_APP)
     env = service_env(service, isolation, celery)
-    return DirProcess("busy-service-worker", [str(BIN / "celery"), "-A", "busy_service", *options], env, tmp_path, cwd=service)
+    return Process("busy-service-worker", [str(BIN / "celery"), "-A", "busy_service", *options], env, tmp_path, cwd=service)
 
 
 @pytest.mark.parametrize("kind", ["monolith", "service"])

@@ -29,11 +29,10 @@ import pytest
 
 from tests.e2e.test_extracted_services import MODULES, TIMEOUT, Shared, run_order_flow, running
 from tests.support.identity import extracted_identity, service_headers
-from tests.support.processes import ROOT, free_port
+from tests.support.processes import ROOT, listening_socket, url_of
 from tests.support.project_copy import copy_project, titled_code_blocks
 from tests.support.services import (
     ISOLATION,
-    DirProcess,
     service_env,
     wait_for,
     wait_for_worker,
@@ -152,8 +151,9 @@ def deploy(trees: Trees, shared: Shared) -> Iterator[Callable[..., Deployment]]:
     def start(service_tree: Path, monolith_tree: Path, case: str, transport: str = "http") -> Deployment:
         log_dir = shared.log_dir / case
         log_dir.mkdir()
-        monolith_port, service_port = free_port(), free_port()
-        monolith_url, service_url = f"http://127.0.0.1:{monolith_port}", f"http://127.0.0.1:{service_port}"
+        # Each server's socket listens from here on and is handed over when it starts: no port to lose.
+        monolith_socket, service_socket = listening_socket(), listening_socket()
+        monolith_url, service_url = url_of(monolith_socket), url_of(service_socket)
         extracted = manage(service_tree, tree_env(trees, service_tree, shared.monolith_env()),
                            "extract_module", "orders", "--transport", transport, "--out", str(log_dir / "out"))
         assert extracted.returncode == 0, extracted.stdout + extracted.stderr
@@ -173,18 +173,20 @@ def deploy(trees: Trees, shared: Shared) -> Iterator[Callable[..., Deployment]]:
             "SEAMS_CELERY_TASK_LOG_LEVEL": "INFO",  # the worker's per-task lines: the evidence read below
             **{f"SEAMS_BIND_{m.upper()}_TIMEOUT": TIMEOUT for m in MODULES},
         })
-        svc_web = DirProcess("service-web", web_command("service.wsgi", service_port), svc_env, log_dir, cwd=service)
-        svc_worker = DirProcess("service-worker", worker_command("service", "seams.orders,seams.rpc.orders", "orders-service"),
+        svc_web = Process("service-web", web_command("service.wsgi", service_socket), svc_env, log_dir, cwd=service,
+                          listeners=[service_socket])
+        svc_worker = Process("service-worker", worker_command("service", "seams.orders,seams.rpc.orders", "orders-service"),
                                 svc_env, log_dir, cwd=service)
         over_celery = {"SEAMS_GATEWAY_ORDERS": service_url} if transport == "celery" else {}
         bound = tree_env(trees, monolith_tree, shared.monolith_env(
             **monolith_identity, SEAMS_BIND_ORDERS=service_url if transport == "http" else "celery",
             SEAMS_BIND_ORDERS_TIMEOUT=TIMEOUT, **over_celery))
-        web = DirProcess("monolith-web", web_command("app.wsgi", monolith_port), bound, log_dir, cwd=monolith_tree)
+        web = Process("monolith-web", web_command("app.wsgi", monolith_socket), bound, log_dir, cwd=monolith_tree,
+                      listeners=[monolith_socket])
         processes: list[Process] = [svc_web, svc_worker, web]
         if transport == "celery":  # the monolith's RPC workers: what the service calls or forwards back
             rpc = ",".join(f"seams.rpc.{m}" for m in MODULES if m != "orders")
-            processes.append(DirProcess("monolith-worker", worker_command("app", rpc, "monolith", 2), bound, log_dir, cwd=monolith_tree))
+            processes.append(Process("monolith-worker", worker_command("app", rpc, "monolith", 2), bound, log_dir, cwd=monolith_tree))
         stack.extend(processes)
         for process in processes:
             process.start()
@@ -206,14 +208,14 @@ def served_paths(log: Path) -> str:
 def test_service_on_v1_and_monolith_on_v2_over_celery(trees: Trees, shared: Shared, deploy: Callable[..., Deployment]) -> None:
     """The same over Celery: the downcasts travel in the seams.receive_event message."""
     deployment = deploy(trees.v1, trees.v2, "service-v1-celery", "celery")
-    run_order_flow(deployment.monolith_url, uuid.uuid4().hex[:6])
+    run_order_flow(deployment.monolith_url, uuid.uuid4().hex[:6], shared.database_url)
     worker_log = served_paths(deployment.service_worker.log)
     assert worker_log.count("{'outcome': 'completed'}") >= 2, worker_log[-3000:]
 
 
 def test_service_on_v1_and_monolith_on_v2(trees: Trees, shared: Shared, deploy: Callable[..., Deployment]) -> None:
     deployment = deploy(trees.v1, trees.v2, "service-v1")
-    run_order_flow(deployment.monolith_url, uuid.uuid4().hex[:6])
+    run_order_flow(deployment.monolith_url, uuid.uuid4().hex[:6], shared.database_url)
 
     monolith_log, service_log = served_paths(deployment.monolith.log), served_paths(deployment.service.log)
     # The v1 service priced its orders with Catalog v1, served by the v2 monolith...
@@ -233,7 +235,7 @@ def test_service_on_v1_and_monolith_on_v2(trees: Trees, shared: Shared, deploy: 
 
 def test_service_on_v2_and_monolith_on_v1(trees: Trees, shared: Shared, deploy: Callable[..., Deployment]) -> None:
     deployment = deploy(trees.v2, trees.v1, "service-v2")
-    run_order_flow(deployment.monolith_url, uuid.uuid4().hex[:6])
+    run_order_flow(deployment.monolith_url, uuid.uuid4().hex[:6], shared.database_url)
 
     monolith_log, service_log = served_paths(deployment.monolith.log), served_paths(deployment.service.log)
     # The v2 service still calls Catalog v1 (orders has not moved), which the v1 monolith serves...

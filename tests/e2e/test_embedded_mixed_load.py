@@ -28,8 +28,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import free_port, gunicorn, manage, project_env
-from tests.support.services import wait_for
+from tests.support.processes import gunicorn, manage, project_env
+from tests.support.services import serving_on_a_free_port
 from tests.support.stack import Process, stop_all
 from tests.support.tokens import customer, staff
 
@@ -58,11 +58,9 @@ def served(kind: str, env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str
         finally:
             stop_all([relay])
         return
-    port = free_port()
-    server = Process("serve", [sys.executable, "manage.py", "serve", f"127.0.0.1:{port}", "--noreload", "--relay-interval", "0.5"], env, tmp_path).start()
+    command = [sys.executable, "manage.py", "serve", "--noreload", "--relay-interval", "0.5"]
+    server, base = serving_on_a_free_port(lambda port: Process("serve", [*command, f"127.0.0.1:{port}"], env, tmp_path), timeout=PATIENCE)
     try:
-        base = f"http://127.0.0.1:{port}"
-        wait_for(f"{base}/health/live", server, timeout=PATIENCE)
         yield base, [server]
     finally:
         stop_all([server])

@@ -15,19 +15,19 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
+from tests.support import waiting
 from tests.support.identity import extracted_identity
-from tests.support.processes import free_port
+from tests.support.processes import listening_socket, url_of
 from tests.support.services import (
-    DirProcess,
     extract,
     monolith_env,
     service_env,
@@ -101,18 +101,21 @@ def running(processes: list[Process]) -> Iterator[None]:
 
 # --- the flow, through the monolith's public API -----------------------------------------------------
 def eventually(what: str, probe: Callable[[], object], patience: float = PATIENCE) -> object:
-    """Poll ``probe`` until it returns something truthy; fail naming ``what`` after ``patience``."""
-    deadline = time.monotonic() + patience
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {patience} s")
-        time.sleep(0.5)
+    """``tests.support.waiting.eventually``, with this file's patience and a poll every half second."""
+    return waiting.eventually(what, probe, patience, every=0.5)
 
 
-def run_order_flow(base: str, tag: str) -> dict[str, int]:
+def outbox_settled(database_url: str) -> bool:
+    """No publication open (pending, processing or failed) in any module's outbox of the shared
+    database: nothing is left that could deliver (or deliver again) anything."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        return not any(
+            conn.execute(f"SELECT 1 FROM {schema}.seams_publication WHERE status IN ('pending', 'processing', 'failed') LIMIT 1").fetchone()
+            for schema in MODULES
+        )
+
+
+def run_order_flow(base: str, tag: str, database_url: str) -> dict[str, int]:
     """Product, stock, a confirmed order, a cancelled one, one email each; returns the order ids."""
     sku, ada, bob = f"XS-{tag}", f"ada-{tag}@example.com", f"bob-{tag}@example.com"
     with httpx.Client(base_url=base, timeout=120) as http:
@@ -150,8 +153,9 @@ def run_order_flow(base: str, tag: str) -> dict[str, int]:
         bob_mail = eventually(f"the email to {bob}", lambda: emails(bob))
         assert [m["subject"] for m in ada_mail] == [f"Your order #{confirmed} is confirmed"]  # type: ignore[union-attr]
         assert [m["subject"] for m in bob_mail] == [f"Your order #{cancelled} was cancelled"]  # type: ignore[union-attr]
-        # Still exactly one each once everything has settled (no duplicate from a repeated forward).
-        time.sleep(1)
+        # Still exactly one each once everything has settled (no duplicate from a repeated forward):
+        # waited for until no publication is open, instead of a fixed second.
+        eventually("every publication of the flow finished", lambda: outbox_settled(database_url))
         assert len(emails(ada)) == 1 and len(emails(bob)) == 1
     return {"confirmed": confirmed, "cancelled": cancelled}
 
@@ -194,8 +198,9 @@ def test_the_order_flow_runs_with_the_module_extracted_then_reinlined(
     case = f"{label}-{transport}"
     log_dir = shared.log_dir / case
     log_dir.mkdir()
-    monolith_port, service_port = free_port(), free_port()
-    monolith_url, service_url = f"http://127.0.0.1:{monolith_port}", f"http://127.0.0.1:{service_port}"
+    # Each server's socket listens from here on and is handed over when it starts: no port to lose.
+    monolith_socket, service_socket = listening_socket(), listening_socket()
+    monolith_url, service_url = url_of(monolith_socket), url_of(service_socket)
 
     service = extract(label, transport, log_dir / "out", shared.monolith_env())
     isolation = log_dir / "isolation"
@@ -220,8 +225,9 @@ def test_the_order_flow_runs_with_the_module_extracted_then_reinlined(
         },
     )
     queues = f"seams.{label},seams.rpc.{label}"
-    svc_web = DirProcess("service-web", web_command("service.wsgi", service_port), svc_env, log_dir, cwd=service)
-    svc_worker = DirProcess(
+    svc_web = Process("service-web", web_command("service.wsgi", service_socket), svc_env, log_dir,
+                      cwd=service, listeners=[service_socket])  # fmt: skip
+    svc_worker = Process(
         "service-worker", worker_command("service", queues, f"{label}-service"), svc_env, log_dir, cwd=service
     )
 
@@ -231,7 +237,7 @@ def test_the_order_flow_runs_with_the_module_extracted_then_reinlined(
         **{f"SEAMS_BIND_{label.upper()}": binding, f"SEAMS_BIND_{label.upper()}_TIMEOUT": TIMEOUT},
         **({f"SEAMS_GATEWAY_{label.upper()}": service_url} if transport == "celery" else {}),
     )
-    web = Process("monolith-web", web_command("app.wsgi", monolith_port), bound_env, log_dir)
+    web = Process("monolith-web", web_command("app.wsgi", monolith_socket), bound_env, log_dir, listeners=[monolith_socket])
     processes: list[Process] = [svc_web, svc_worker, web]
     if transport == "celery":
         # The monolith's own RPC workers: what the service calls or forwards back over Celery.
@@ -250,7 +256,7 @@ def test_the_order_flow_runs_with_the_module_extracted_then_reinlined(
         ready = httpx.get(f"{service_url}/health/ready", timeout=30)
         assert ready.status_code == 200, ready.text
 
-        extracted = run_order_flow(monolith_url, f"{tag}x")
+        extracted = run_order_flow(monolith_url, f"{tag}x", shared.database_url)
 
         for which, expected in EVIDENCE[(label, transport)].items():
             # Waited for, not read once: gunicorn writes a request's access line after it has sent
@@ -271,12 +277,13 @@ def test_the_order_flow_runs_with_the_module_extracted_then_reinlined(
 
     # Taken back: the service is gone, the monolith restarts without SEAMS_BIND_<MODULE>.
     assert not svc_web.running and not svc_worker.running
-    port = free_port()
-    inlined = Process("monolith-inlined", web_command("app.wsgi", port), shared.monolith_env(), log_dir)
+    listener = listening_socket()
+    inlined_url = url_of(listener)
+    inlined = Process("monolith-inlined", web_command("app.wsgi", listener), shared.monolith_env(), log_dir, listeners=[listener])
     with running([inlined]):
         inlined.start()
-        wait_for(f"http://127.0.0.1:{port}/health/live", inlined)
-        again = run_order_flow(f"http://127.0.0.1:{port}", f"{tag}i")
-        paths = httpx.get(f"http://127.0.0.1:{port}/api/openapi.json", timeout=30).json()["paths"]
+        wait_for(f"{inlined_url}/health/live", inlined)
+        again = run_order_flow(inlined_url, f"{tag}i", shared.database_url)
+        paths = httpx.get(f"{inlined_url}/api/openapi.json", timeout=30).json()["paths"]
         assert any(p.startswith(f"/api/{label}/") for p in paths)
     assert again["confirmed"] > extracted["cancelled"]  # the same data, taken back as it was

@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support import waiting
 from tests.support.identity import extracted_identity
-from tests.support.processes import ROOT, free_port, project_env
-from tests.support.services import DirProcess, extract, service_env, wait_for, web_command
+from tests.support.processes import ROOT, listening_socket, project_env, url_of
+from tests.support.services import extract, service_env, serving_on_a_free_port, wait_serving, web_command
 from tests.support.stack import Process
 from tests.support.tokens import customer
 
@@ -49,25 +49,22 @@ def rows(path: Path, sql: str) -> list[tuple[object, ...]]:
 
 
 def eventually(what: str, probe: Callable[[], object], process: Process) -> object:
-    deadline = time.monotonic() + PATIENCE
-    while not (value := probe()):
-        if not process.running:
-            raise AssertionError(f"{what}: {process.name} exited:\n{process.tail()}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {PATIENCE} s\n{process.tail()}")
-        time.sleep(0.3)
-    return value
+    """``tests.support.waiting.eventually`` while ``process`` runs, with its log's tail on a timeout."""
+    try:
+        return waiting.eventually(what, probe, PATIENCE, every=0.3, unless=waiting.exited(process))
+    except AssertionError as failed:
+        raise AssertionError(f"{failed}\n{process.tail()}") from None
 
 
 @contextlib.contextmanager
 def make_run(env: dict[str, str], log_dir: Path) -> Iterator[tuple[Process, str]]:
-    """The real ``make run`` on a free port; stopped (the whole process group) at the end."""
-    port = free_port()
-    process = Process("make-run", ["make", "--no-print-directory", "-C", str(ROOT), "run", f"PORT={port}"], env, log_dir)
-    process.start()
+    """The real ``make run`` on a free port (another if that one is taken before it binds it:
+    ``serving_on_a_free_port``); stopped (the whole process group) at the end."""
+    process, base = serving_on_a_free_port(
+        lambda port: Process("make-run", ["make", "--no-print-directory", "-C", str(ROOT), "run", f"PORT={port}"], env, log_dir),
+        timeout=PATIENCE,
+    )
     try:
-        base = f"http://127.0.0.1:{port}"
-        wait_for(f"{base}/health/live", process, timeout=PATIENCE)
         yield process, base
     finally:
         process.stop()
@@ -106,8 +103,12 @@ def test_a_failing_subscriber_completes_under_make_run_alone(tmp_path: Path) -> 
 
 def test_an_extracted_service_that_comes_back_gets_its_events_under_make_run(tmp_path: Path) -> None:
     var = tmp_path / "var"
-    service_port = free_port()
-    service_url = f"http://127.0.0.1:{service_port}"
+    # The service's address must survive its restart (the monolith is bound to it): its first start
+    # is handed a socket listening from here on, the restart binds the port again (wait_serving
+    # checks the server that answers there is the service).
+    listener = listening_socket()
+    service_port = listener.getsockname()[1]
+    service_url = url_of(listener)
     base_env = project_env({"SEAMS_VAR_DIR": str(var), "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"})
     service = extract("notifications", "http", tmp_path / "out", base_env)
     isolation = tmp_path / "isolation"
@@ -116,7 +117,8 @@ def test_an_extracted_service_that_comes_back_gets_its_events_under_make_run(tmp
     service_identity, monolith_identity = extracted_identity("notifications", ["catalog", "inventory", "orders", "notifications"])
     svc_env = service_env(service, isolation, {"SEAMS_VAR_DIR": str(var), "DEBUG": "false", **service_identity,
                                                "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"})
-    svc = DirProcess("notifications-service", web_command("service.wsgi", service_port), svc_env, tmp_path, cwd=service)
+    svc = Process("notifications-service", web_command("service.wsgi", listener), svc_env, tmp_path, cwd=service,
+                  listeners=[listener])  # fmt: skip
     # A small retry budget that the outage outlasts (the default, 6, takes ~30 s with this backoff).
     env = {**base_env, **EVENTS, "SEAMS_EVENT_MAX_ATTEMPTS": "3", **monolith_identity,
            "SEAMS_BIND_NOTIFICATIONS": service_url, "SEAMS_BIND_NOTIFICATIONS_TIMEOUT": "10"}
@@ -135,7 +137,7 @@ def test_an_extracted_service_that_comes_back_gets_its_events_under_make_run(tmp
     with make_run(env, tmp_path) as (server, base):  # migrates and seeds the shared SQLite files first
         svc.start()
         try:
-            wait_for(f"{service_url}/health/live", svc)
+            wait_serving(svc, service_port)
             place(base, "ada@example.com")
             eventually("the first email, sent by the service", emails, server)
         finally:
@@ -147,8 +149,10 @@ def test_an_extracted_service_that_comes_back_gets_its_events_under_make_run(tmp
         eventually("more failed forwards than MAX_ATTEMPTS", lambda: most_forward_attempts() > 4, server)
         assert ("dead",) not in forward_status()
         assert emails() == [("ada@example.com",)]
+        svc.command = web_command("service.wsgi", service_port)  # the same port; its socket went with its first run
         svc.start()
         try:
+            wait_serving(svc, service_port)
             eventually("the second email, once the service is back", lambda: len(emails()) == 2, server)
             eventually("every forward completed", lambda: set(forward_status()) == {("completed",)}, server)
         finally:

@@ -7,6 +7,7 @@ runs the same story between two real gunicorn processes."""
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -20,10 +21,10 @@ from contracts.kernel.outbox import envelope_to_wire, process_publication
 from contracts.kernel.testing import write_completions
 from extraction.http.breaker import reset_breakers
 from extraction.http.client import forward_event
-from modules.notifications import services as notification_services
 from modules.notifications.models import SentEmail
 from tests.integration.shop import add_product, place_order
 from tests.support.identity import service_headers
+from tests.support.mail import MailServerDown
 from tests.support.tracing import TRACEPARENT, trace_of
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -62,11 +63,8 @@ def receive(envelope: dict[str, object], subscriber: str = CONFIRMATION) -> Any:
     )
 
 
-def fail_sending(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(**_: object) -> None:
-        raise RuntimeError("the mail relay refused the message")
-
-    monkeypatch.setattr(notification_services, "email_send", refuse)
+#: Every email sent inside is refused by the mail server (``tests.support.mail``): the handler fails.
+mail_server_down = override_settings(EMAIL_BACKEND="tests.support.mail.FailingEmailBackend")
 
 
 # --- the endpoint -----------------------------------------------------------------------------------
@@ -82,20 +80,24 @@ def test_the_endpoint_runs_the_handler_once_and_answers_duplicate_after() -> Non
     assert SentEmail.objects.filter(recipient="ada@example.com").count() == 1
 
 
-def test_a_failing_handler_is_a_500_that_leaves_nothing_behind(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_failing_handler_is_a_500_with_only_an_error_id_that_leaves_nothing_behind(caplog: pytest.LogCaptureFixture) -> None:
     envelope = confirmed(42, "bob@example.com")
-    fail_sending(monkeypatch)
-    r = receive(envelope)
+    with mail_server_down, caplog.at_level(logging.ERROR, logger="seams.http"):
+        r = receive(envelope)
     assert r.status_code == 500
     error = r.json()["error"]
-    assert error["type"] == "HandlerFailed" and b"mail relay" not in r.content and b"RuntimeError" not in r.content
-    (record,) = [rec for rec in caplog.records if getattr(rec, "error_id", None) == error["error_id"]]
-    assert "the mail relay refused the message" in str(record.exc_info[1])  # type: ignore[index]
+    assert error["type"] == "HandlerFailed" and len(error["error_id"]) == 32
+    # Nothing of the exception reaches the peer: not its type, not its text, not a traceback.
+    for leak in (b"MailServerDown", b"mail server", b"FailingEmailBackend", b"Traceback"):
+        assert leak not in r.content
+    # The details are logged under the error id.
+    (record,) = [rec for rec in caplog.records if rec.name == "seams.http"]
+    assert record.error_id == error["error_id"] and error["error_id"] in record.getMessage()  # type: ignore[attr-defined]
+    assert str(envelope["id"]) in record.getMessage() and record.event_id == envelope["id"]  # type: ignore[attr-defined]
+    assert record.exc_info is not None and isinstance(record.exc_info[1], MailServerDown), record.exc_info
     assert not InboxEntry.objects.using("notifications").filter(event_id=envelope["id"]).exists()
+    assert not SentEmail.objects.filter(recipient="bob@example.com").exists()  # its record rolled back with it
 
-    monkeypatch.undo()
     assert receive(envelope).json() == {"outcome": "completed"}
     assert SentEmail.objects.filter(recipient="bob@example.com").count() == 1
 
@@ -162,19 +164,16 @@ def test_an_order_confirmation_crosses_http_and_is_handled_once(shop: Client, no
     assert SentEmail.objects.filter(recipient="cy@example.com").count() == 1
 
 
-def test_a_handler_failure_over_http_is_retried_by_the_outbox(
-    shop: Client, notifications_over_http: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    fail_sending(monkeypatch)
-    r = place_order(shop, "di@example.com", ("KB-101", 1))
+def test_a_handler_failure_over_http_is_retried_by_the_outbox(shop: Client, notifications_over_http: None) -> None:
+    with mail_server_down:
+        r = place_order(shop, "di@example.com", ("KB-101", 1))
     assert r.status_code == 201 and r.json()["status"] == "confirmed"  # the order does not wait for the email
     publication = confirmation_of(r.json()["id"])
     assert publication.status == PublicationStatus.FAILED
     # The publisher learns that the handler failed and the receiver's error id, not the exception.
     assert "HandlerFailed: the handler failed (error id " in publication.last_error
-    assert "mail relay" not in publication.last_error and "Traceback" not in publication.last_error
+    assert "mail server" not in publication.last_error and "Traceback" not in publication.last_error
 
-    monkeypatch.undo()
     assert process_publication("orders", publication.pk) == "completed"
     assert SentEmail.objects.filter(recipient="di@example.com").count() == 1
 

@@ -46,6 +46,34 @@ def listening_socket() -> socket.socket:
     return sock
 
 
+def listening_pids(port: int) -> set[int]:
+    """The processes holding a socket that listens on loopback ``port`` (Linux: /proc/net/tcp and
+    each process's descriptors): whose server answers there."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                    inodes.add(f"socket:[{fields[9]}]")
+    pids = set()
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        with contextlib.suppress(OSError):
+            if any(os.readlink(fd) in inodes for fd in fd_dir.iterdir()):
+                pids.add(int(fd_dir.parent.name))
+    return pids
+
+
+def url_of(listener: socket.socket) -> str:
+    """``http://127.0.0.1:<port>`` of a listening socket."""
+    return f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+def fd_bind(listener: socket.socket) -> str:
+    """gunicorn's ``--bind`` for a socket its process inherits (``pass_fds``): ``fd://N``."""
+    return f"fd://{listener.fileno()}"
+
+
 def appended_lines(path: Path) -> list[str]:
     """The complete lines of a file another process is appending to (its log, its spans), without
     the newlines: a read can end inside a line that one ``write()`` is still putting there (the
@@ -187,7 +215,7 @@ def gunicorn(
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
     if port is None:
         listener = listening_socket()
-        port, bind, fds = listener.getsockname()[1], f"fd://{listener.fileno()}", (listener.fileno(),)
+        port, bind, fds = listener.getsockname()[1], fd_bind(listener), (listener.fileno(),)
     else:
         listener, bind, fds = None, f"127.0.0.1:{port}", ()
     try:

@@ -10,27 +10,40 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import redis
 
-from .processes import BIN, ROOT, free_port, project_env
+from .processes import BIN, ROOT, fd_bind, free_port, listening_socket, project_env
 
 POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 
 
 class Process:
-    """One restartable process with its output appended to a log file."""
+    """One restartable process with its output appended to a log file, run in ``cwd``.
 
-    def __init__(self, name: str, command: list[str], env: dict[str, str], log_dir: Path) -> None:
-        self.name, self.command, self.env = name, command, env
+    ``listeners``: sockets already listening (``processes.listening_socket``) that its first start
+    inherits, under the same descriptor numbers (gunicorn's ``--bind fd://N``, ``fd_bind``): the
+    port is held from before the command is written until the server serves it, so no other process
+    can take it in between. They are closed here once handed over (the port closes with the server,
+    as when it bound it), so such a command starts once; to come back on the same address the
+    process is given a command that binds the port (``services.wait_serving`` checks it is its)."""
+
+    def __init__(
+        self, name: str, command: list[str], env: dict[str, str], log_dir: Path,
+        cwd: Path = ROOT, listeners: Sequence[socket.socket] = (),
+    ) -> None:  # fmt: skip
+        self.name, self.command, self.env, self.cwd = name, command, env, cwd
+        self.listeners = list(listeners)
+        self.handed_over = False
         self.log = log_dir / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.kills = 0
@@ -38,11 +51,20 @@ class Process:
         self.log_offset = 0
 
     def start(self) -> Process:
+        if self.handed_over and any(arg.startswith("fd://") for arg in self.command):
+            raise AssertionError(f"{self.name} was handed its listening socket once: to start again, give it its port")
         self.log_offset = self.log.stat().st_size if self.log.exists() else 0
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                self.command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
+        try:
+            with open(self.log, "ab") as out:
+                self.proc = subprocess.Popen(
+                    self.command, cwd=self.cwd, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                    start_new_session=True, pass_fds=[s.fileno() for s in self.listeners],
+                )  # fmt: skip
+        finally:
+            if self.listeners:
+                for listener in self.listeners:
+                    listener.close()
+                self.listeners, self.handed_over = [], True
         return self
 
     @property
@@ -212,9 +234,13 @@ class Stack:
         return process
 
     def web(self) -> tuple[Process, str]:
-        port = free_port()
-        command = [str(BIN / "gunicorn"), "app.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "3", "--timeout", "60"]
-        return self.add("web", command), f"http://127.0.0.1:{port}"
+        """gunicorn on a socket this process listens on and hands over (``Process`` ``listeners``)."""
+        listener = listening_socket()
+        command = [str(BIN / "gunicorn"), "app.wsgi", "--bind", fd_bind(listener), "--workers", "3", "--timeout", "60"]
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        process = Process("web", command, self.env, self.log_dir, listeners=[listener]).start()
+        self.processes.append(process)
+        return process, url
 
     def worker(self, name: str = "worker", concurrency: int = 2) -> Process:
         command = [

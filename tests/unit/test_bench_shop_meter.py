@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
+
+import pytest
 
 from bench.shop import CGROUP_METHOD, CPUACCT, PROC_METHOD, Meter, cgroup_root, remove_group, worker
 from bench.transports import Process
 from extraction.settings.celery import WORKER_OPTIONS, worker_command
+from tests.support.waiting import eventually
 
 BURN = 0.3  # CPU seconds each child spends before it says so
 
@@ -26,10 +28,7 @@ BURNER = (
 
 
 def wait_for(predicate, what: str) -> None:  # noqa: ANN001 - a test helper
-    deadline = time.monotonic() + 60
-    while not predicate():
-        assert time.monotonic() < deadline, f"never {what}"
-        time.sleep(0.02)
+    eventually(what, predicate, 60, every=0.02)
 
 
 def burner(tmp_path: Path, name: str, command: str) -> Process:
@@ -81,3 +80,34 @@ def test_the_bench_runs_the_documented_worker_command(tmp_path: Path) -> None:
     assert Path(command[0]).name == "celery"
     assert command[1:-2] == documented[1:] and command[-2] == "-n"  # only a node name of its own added
     assert set(WORKER_OPTIONS) <= set(documented) and "-c" not in documented and "-P" not in documented
+
+
+@pytest.mark.parametrize("transport", ["http", "celery"])
+def test_each_extracted_stack_runs_an_outbox_relay_per_service_and_for_the_monolith(
+    transport: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events are dispatched inline in the bench's stacks: without a relay a forward (or a handler)
+    that failed once is never retried and its order stays pending for ever (``order 837 is pending``
+    at 0fd8c04). Production runs one beside each service and the monolith (docs/events.md); so does
+    the bench. (Nothing is started: the services' generation and every process are stubbed.)"""
+    import subprocess
+
+    import bench.shop as shop
+
+    started: list[Process] = []
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, "", ""))
+    monkeypatch.setattr(shop, "wait_for_web", lambda *a: None)
+    monkeypatch.setattr(shop, "wait_for_workers", lambda *a: None)
+    meter = Meter(None, f"extracted-{transport}")
+    monkeypatch.setattr(meter, "start", lambda process: started.append(process) or process)
+    base = {"DJANGO_SETTINGS_MODULE": "bench.shop_settings", "CELERY_BROKER_URL": "redis://127.0.0.1:6379/13"}
+    shop.start_extracted(transport, base, tmp_path, [], meter)
+    relays = [(p.name, p.cwd, p.command[1:3]) for p in started if "relay_events" in p.command]
+    services = tmp_path / f"services-{transport}"
+    assert relays == [
+        (f"catalog-{transport}-relay", services / "catalog-service", ["manage.py", "relay_events"]),
+        (f"inventory-{transport}-relay", services / "inventory-service", ["manage.py", "relay_events"]),
+        (f"monolith-{transport}-relay", shop.ROOT, ["manage.py", "relay_events"]),
+    ]
+    service_env = next(p.env for p in started if p.name == f"inventory-{transport}-service")
+    assert next(p.env for p in started if p.name == f"inventory-{transport}-relay") == service_env

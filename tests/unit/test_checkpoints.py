@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from contracts.kernel.checkpoints import (
     waiting_frames,
 )
 from contracts.kernel.databases import module_databases
+from tests.support.waiting import eventually
 from tests.unit.test_databases import _django_defaults
 
 
@@ -169,10 +169,8 @@ def test_a_module_file_is_watched_once_a_connection_opens(tmp_path: Path, django
                 for i in range(100):
                     cursor.execute("INSERT INTO t VALUES (%s)", [str(i) * 500])
         path = str(Path(wrapper.settings_dict["NAME"]).resolve())
-        deadline = time.monotonic() + 30  # the thread's pass comes within INTERVAL; a busy machine may delay it
-        while checkpointer.checkpoints(path) == 0 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert checkpointer.checkpoints(path) > 0
+        # the thread's pass comes within INTERVAL; a busy machine may delay it
+        eventually("a checkpoint of the module file", lambda: checkpointer.checkpoints(path) > 0, every=0.02)
     finally:
         wrapper.close()
 

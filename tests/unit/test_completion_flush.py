@@ -9,6 +9,7 @@ flush found nothing left to write, the daemon thread died, and ten publications 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from django.test import override_settings
 
 from contracts.kernel.models import Publication
 from contracts.kernel.outbox.completions import DeferredCompletions
+from tests.support.waiting import eventually
 
 EVENTS = {"COMPLETION_DELAY": 0.01}
 
@@ -201,9 +203,8 @@ def _written_twice(writer: ConnectingWrites, marks: DeferredCompletions) -> None
 
 def _closes(wrapper: object, within: float = 10.0) -> bool:
     """Does ``wrapper`` (a connection of the flusher thread's) close within ``within`` seconds?"""
-    deadline = time.monotonic() + within
-    while getattr(wrapper, "connection", None) is not None and time.monotonic() < deadline:
-        time.sleep(0.02)
+    with contextlib.suppress(AssertionError):
+        eventually("the connection closing", lambda: getattr(wrapper, "connection", None) is None, within, every=0.02)
     return getattr(wrapper, "connection", None) is None
 
 

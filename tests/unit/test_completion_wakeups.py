@@ -9,7 +9,6 @@ be woken again, and the next first mark wakes it."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +16,7 @@ from django.test import override_settings
 
 from contracts.kernel.models import Publication
 from contracts.kernel.outbox.completions import IDLE_POLLS, DeferredCompletions
+from tests.support.waiting import eventually
 
 #: Long enough that the polls after a write (IDLE_POLLS of them, 4 s) outlast a busy machine's pauses.
 EVENTS = {"COMPLETION_DELAY": 0.5, "COMPLETION_BATCH": 100}
@@ -53,10 +53,7 @@ def completions() -> tuple[DeferredCompletions, CountingCondition, Writes]:
 
 
 def until(check: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + 30
-    while not check():
-        assert time.monotonic() < deadline, "not within 30 s"
-        time.sleep(0.005)
+    eventually("the flusher thread's state", check, every=0.005)
 
 
 def written(writes: Writes, count: int) -> None:

@@ -79,3 +79,39 @@ def test_gateway_settings_from_the_environment() -> None:
         gateway_from_env({"SEAMS_GATEWAY_TIMEOUT": "soon"}, [])
     with pytest.raises(ConfigurationError, match="SEAMS_GATEWAY_CATALOG"):
         gateway_from_env({"SEAMS_GATEWAY_CATALOG": "catalog:8000"}, ["catalog"])
+
+
+# --- the keep-alive race (the service closed the pooled connection as the request reached it) -------
+def test_an_idempotent_request_meeting_the_keep_alive_race_is_sent_again_on_a_fresh_connection() -> None:
+    """A public GET through the gateway is not a 503 because the service's keep-alive ran out the
+    instant it was sent (RFC 9110 9.2.2: browsers and urllib3 resend an idempotent request then)."""
+    from tests.support.keepalive_race import ClosesAsTheRequestArrives
+
+    server = ClosesAsTheRequestArrives()
+    try:
+        with override_settings(SEAMS_BINDINGS={"catalog": {"TRANSPORT": "http", "URL": server.url, "MODULE": "catalog"}}):
+            answers = [Client().get("/api/catalog/products/KB-101") for _ in range(2)]
+            deleted = Client().delete("/api/catalog/products/KB-101")
+        assert [a.status_code for a in answers] == [200, 200] and answers[1].json() == {"ok": True}
+        assert deleted.status_code == 200
+        assert server.request_lines == ["GET /api/catalog/products/KB-101 HTTP/1.1"] * 2 + ["DELETE /api/catalog/products/KB-101 HTTP/1.1"]
+        assert server.connections == 3  # each resend on a new connection
+    finally:
+        server.close()
+
+
+def test_a_post_meeting_the_keep_alive_race_is_a_503_not_sent_twice(caplog: pytest.LogCaptureFixture) -> None:
+    """A POST may have taken effect: the client decides whether to repeat it (Retry-After)."""
+    from tests.support.keepalive_race import ClosesAsTheRequestArrives
+
+    server = ClosesAsTheRequestArrives()
+    try:
+        with override_settings(SEAMS_BINDINGS={"catalog": {"TRANSPORT": "http", "URL": server.url, "MODULE": "catalog"}}):
+            first = Client().get("/api/catalog/products/KB-101")
+            posted = Client().post("/api/catalog/products", data={"sku": "X"}, content_type="application/json")
+        assert first.status_code == 200
+        assert posted.status_code == 503 and posted["Retry-After"] == "5"
+        assert "StaleConnection" in operator_detail(caplog, posted)
+        assert server.request_lines == ["GET /api/catalog/products/KB-101 HTTP/1.1"]  # the POST never answered
+    finally:
+        server.close()

@@ -230,6 +230,27 @@ def test_each_attempt_carries_a_new_token_so_a_retry_is_not_a_replay() -> None:
     assert len(tokens) == 3 and len(set(tokens)) == 3
 
 
+def test_a_query_meeting_the_keep_alive_race_is_sent_again_at_once_with_a_new_token_and_no_breaker_failure() -> None:
+    from extraction.http.pool import StaleConnection
+
+    server = Server(StaleConnection, ok(PRODUCT))
+    breaker = CircuitBreaker(threshold=1)
+    catalog, sleeps = remote(Catalog, server, breaker, RETRIES="0")
+    assert catalog.get_product("A") == ProductDTO(**PRODUCT)
+    first, second = (r.headers["Authorization"] for r in server.requests)
+    assert first != second and sleeps == [] and breaker.state == "closed"
+
+
+def test_a_command_without_an_idempotency_key_meeting_the_race_is_not_sent_again() -> None:
+    from extraction.http.pool import StaleConnection
+
+    server = Server(StaleConnection, ok(1))
+    stock, _ = remote(Stock, server)
+    with pytest.raises(TransportUnavailable, match="may or may not have taken effect"):
+        stock.reserve("A", 1)
+    assert len(server.requests) == 1
+
+
 def test_a_command_carrying_an_idempotency_key_is_retried_and_sends_the_key() -> None:
     server = Server(httpx.ReadTimeout, ok(2))
     stock, _ = remote(Stock, server)

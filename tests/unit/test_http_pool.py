@@ -14,7 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from extraction.http.pool import KeepAliveTransport
+from extraction.http.pool import KeepAliveTransport, StaleConnection
+from tests.support.keepalive_race import ClosesAsTheRequestArrives
 
 
 class Recorder(BaseHTTPRequestHandler):
@@ -52,10 +53,21 @@ class Recorder(BaseHTTPRequestHandler):
         pass
 
 
+class ClosingServer(ThreadingHTTPServer):
+    """Says when it has closed a connection (``closed``): from then on its FIN is the client's to read."""
+
+    closed = threading.Event()
+
+    def shutdown_request(self, request: object) -> None:
+        super().shutdown_request(request)  # type: ignore[arg-type]
+        self.closed.set()
+
+
 @pytest.fixture
 def server() -> Iterator[str]:
     Recorder.ports, Recorder.received = [], []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    ClosingServer.closed = threading.Event()
+    httpd = ClosingServer(("127.0.0.1", 0), Recorder)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
@@ -81,7 +93,7 @@ def test_consecutive_calls_reuse_one_kept_alive_connection(client: httpx.Client)
 
 def test_a_connection_the_server_closed_while_idle_is_not_reused(client: httpx.Client) -> None:
     assert client.post("/close-after", content=b'{"first": 1}').json() == {"first": 1}
-    time.sleep(0.05)  # the server's FIN arrives
+    assert ClosingServer.closed.wait(10)  # the server closed it: its FIN is sent (was a fixed 0.05 s sleep)
     assert client.post("/echo", content=b'{"second": 2}').json() == {"second": 2}
     assert len(set(Recorder.ports)) == 2
 
@@ -159,3 +171,67 @@ def test_with_tracing_on_a_pooled_clients_request_has_its_http_client_span(serve
     finished = spans.get_finished_spans()  # type: ignore[attr-defined]
     client_spans = [s for s in finished if s.kind.name == "CLIENT" and s.attributes.get("url.full", s.attributes.get("http.url", "")).endswith("/echo")]
     assert len(client_spans) == 1, [(s.name, dict(s.attributes)) for s in finished]
+
+
+# --- the keep-alive race: the server closes an idle connection as our request reaches it -------------
+@pytest.fixture
+def closing() -> Iterator[ClosesAsTheRequestArrives]:
+    server = ClosesAsTheRequestArrives()
+    yield server
+    server.close()
+
+
+def test_a_reused_connection_the_server_resets_before_answering_is_a_stale_connection_then_a_fresh_one(
+    closing: ClosesAsTheRequestArrives,
+) -> None:
+    """The pool does not resend (the caller decides: :mod:`extraction.http.client`); it says which
+    failure this is, and the next request goes on a new connection."""
+    with httpx.Client(base_url=closing.url, transport=KeepAliveTransport(), timeout=5) as http:
+        assert http.post("/", content=b'{"n": 1}').json() == {"ok": True}
+        with pytest.raises(StaleConnection, match="ConnectionResetError.*kept-alive connection, before any answer"):
+            http.post("/", content=b'{"n": 2}')
+        assert http.post("/", content=b'{"n": 3}').json() == {"ok": True}
+    assert closing.answered == [b'{"n": 1}', b'{"n": 3}']
+    assert closing.connections == 2
+
+
+def test_a_fresh_connection_the_server_hangs_up_on_is_not_a_stale_one() -> None:
+    """Not the keep-alive race: the server itself failed (the outbox's or the channel's retries decide)."""
+    server = ClosesAsTheRequestArrives(hang_up_first=True)
+    try:
+        with httpx.Client(transport=KeepAliveTransport()) as http, pytest.raises(httpx.RemoteProtocolError) as caught:
+            http.post(server.url, content=b"{}", timeout=5)
+        assert not isinstance(caught.value, StaleConnection)
+        assert server.connections == 1
+    finally:
+        server.close()
+
+
+def test_an_event_forward_meeting_the_race_is_delivered_not_left_to_a_relay() -> None:
+    """A forward makes one attempt (the outbox retries, but only where a relay runs): the stale
+    connection must not cost it. The receiver's inbox drops a repeat, so the forward is replayable."""
+    from extraction.http import CircuitBreaker
+    from extraction.http.client import forward_event
+
+    server = ClosesAsTheRequestArrives(b'{"outcome": "completed"}')
+    binding = {"TRANSPORT": "http", "MODULE": "notifications", "URL": server.url, "TIMEOUT": "5"}
+    breaker = CircuitBreaker(threshold=1)
+    try:
+        with httpx.Client(transport=KeepAliveTransport()) as http:
+            for n in (1, 2):
+                envelope = {
+                    "id": f"00000000-0000-0000-0000-00000000000{n}",
+                    "type": "orders.OrderConfirmed",
+                    "version": 1,
+                    "key": "7",
+                    "payload": {"order_id": 7, "customer_email": "ada@example.com", "total_cents": 2500},
+                    "headers": {},
+                    "occurred_at": "2025-01-01T12:00:00+00:00",
+                }
+                subscriber = "modules.notifications.handlers.email_order_confirmation"
+                assert forward_event(binding=binding, subscriber=subscriber, envelope=envelope, client=http, breaker=breaker) == "completed"
+        first, second = server.answered
+        assert b"00000000-0000-0000-0000-000000000001" in first and b"00000000-0000-0000-0000-000000000002" in second
+        assert breaker.state == "closed"  # no failure counted
+    finally:
+        server.close()

@@ -9,7 +9,6 @@ the worker side is the real task function.
 from __future__ import annotations
 
 import datetime
-import time
 import uuid
 from collections.abc import Iterator
 
@@ -26,6 +25,7 @@ from contracts.kernel.registry import isolated_registry
 from contracts.kernel.tasks import deliver_publication, deliver_publications
 from contracts.kernel.testing import write_completions
 from modules.notifications.models import SentEmail
+from tests.support.waiting import eventually
 from tests.unit.probe import services
 from tests.unit.test_outbox_costs import broker_as_current, take_messages
 
@@ -98,9 +98,8 @@ def test_a_workers_waiting_mark_is_written_by_the_flusher_thread_under_the_messa
     (publication,) = Publication.objects.using("catalog").all()
     with override_settings(SEAMS_EVENTS={**EVENTS, "COMPLETION_DELAY": 0.2}):
         assert deliver_publication(*args) == "completed"
-        deadline = time.monotonic() + 30  # 0.2 s, on a quiet machine
-        while status(publication)[0] != PublicationStatus.COMPLETED and time.monotonic() < deadline:
-            time.sleep(0.05)
+        # 0.2 s, on a quiet machine
+        eventually("the mark written by the flusher thread", lambda: status(publication)[0] == PublicationStatus.COMPLETED)
     assert (publication.status, publication.lease_until, handled) == (PublicationStatus.COMPLETED, None, [(1, "one")])
 
 

@@ -23,6 +23,7 @@ from contracts.kernel.outbox.inbox import handle_once
 from contracts.kernel.registry import isolated_registry
 from contracts.kernel.testing import write_completions
 from modules.notifications.models import SentEmail
+from tests.support.waiting import eventually
 from tests.unit.probe import services
 from tests.unit.probe.events import ProbeHappened
 from tests.unit.test_outbox_costs import broker_as_current
@@ -83,10 +84,11 @@ def test_a_waiting_completion_mark_is_written_by_the_flusher_thread_within_the_d
     with override_settings(SEAMS_EVENT_BACKEND=OUTBOX, SEAMS_EVENTS={**EVENTS, "COMPLETION_DELAY": 0.2}):
         services.happen(5)
         (publication,) = Publication.objects.using("catalog").all()
-        deadline = time.monotonic() + 30  # 0.2 s, on a quiet machine
-        while publication.status != PublicationStatus.COMPLETED and time.monotonic() < deadline:
-            time.sleep(0.05)
+        def completed() -> bool:
             publication.refresh_from_db()
+            return publication.status == PublicationStatus.COMPLETED
+
+        eventually("the mark written by the flusher thread", completed)  # 0.2 s, on a quiet machine
     assert (publication.status, publication.attempts, publication.lease_until) == (PublicationStatus.COMPLETED, 1, None)
     assert handled == [(5, "")]
 

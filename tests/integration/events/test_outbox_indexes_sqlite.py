@@ -16,12 +16,14 @@ import re
 import uuid
 from collections.abc import Callable
 from typing import Any
-from unittest import mock
 
 import pytest
+from django.conf import settings
 from django.db import connections, transaction
+from django.test import override_settings
 from django.utils import timezone
 
+from bench.dispatching import RecordingCelery
 from contracts.kernel import operations
 from contracts.kernel.models import Publication, PublicationStatus, open_condition
 from contracts.kernel.outbox import due_publications, release_expired_leases
@@ -53,9 +55,11 @@ def history() -> None:
     )
 
 
-def plans_of(action: Callable[[], object]) -> dict[str, list[str]]:
+def plans_of(action: Callable[[], object], sent: list[int] | None = None) -> dict[str, list[str]]:
     """``EXPLAIN QUERY PLAN`` of every statement ``action()`` sends to the module's database that reads
-    ``seams_publication``, with the values it was sent with (SQL -> plan lines); all rolled back."""
+    ``seams_publication``, with the values it was sent with (SQL -> plan lines); all rolled back.
+    Publications it dispatches go to a Celery app that records them (appended to ``sent``): no
+    handler runs, so the plans are the action's own."""
     connection = connections[ALIAS]
     ran: list[tuple[str, Any]] = []
 
@@ -63,9 +67,16 @@ def plans_of(action: Callable[[], object]) -> dict[str, list[str]]:
         ran.append((sql, params))
         return execute(sql, params, many, context)
 
-    with transaction.atomic(using=ALIAS), connection.execute_wrapper(record), mock.patch("contracts.kernel.outbox.dispatcher"):
+    with (
+        override_settings(SEAMS_EVENTS={**settings.SEAMS_EVENTS, "DISPATCH": "celery"}),
+        RecordingCelery().as_current() as celery,
+        transaction.atomic(using=ALIAS),
+        connection.execute_wrapper(record),
+    ):
         action()
         transaction.set_rollback(True, using=ALIAS)
+    if sent is not None:
+        sent.extend(celery.publications)
     plans = {}
     with connection.cursor() as cursor:
         for sql, params in ran:
@@ -113,10 +124,20 @@ def test_dead_letters_and_listing_by_a_finished_status_read_the_finished_index(h
     assert_through("seams_pub_finished", plans)
 
 
+def dispatchers_read(plans: dict[str, list[str]], sent: list[int]) -> dict[str, list[str]]:
+    """The plans without the Celery dispatcher's read of the queues of the publications it sent (by
+    primary key, checked here): what is left are the resubmitting operation's own reads."""
+    read = [sql for sql in plans if sql.lstrip().startswith("SELECT") and '"seams_publication"."id" IN (' in sql]
+    assert len(read) == 1 and sent, (read, sent)
+    assert all("INTEGER PRIMARY KEY" in line for line in plans[read[0]]), plans[read[0]]
+    return {sql: lines for sql, lines in plans.items() if sql != read[0]}
+
+
 def test_resubmitting_dead_letters_reads_the_dead_rows_only(history: None) -> None:
     resubmitted: list[int] = []
-    plans = plans_of(lambda: resubmitted.append(operations.resubmit(module="orders", dead_only=True)))
-    assert resubmitted == [4]
+    sent: list[int] = []
+    plans = dispatchers_read(plans_of(lambda: resubmitted.append(operations.resubmit(module="orders", dead_only=True)), sent), sent)
+    assert resubmitted == [4] and len(sent) == 4  # dispatched again, to a Celery app that records them
     first_select = next(sql for sql in plans if sql.lstrip().startswith("SELECT"))
     assert_through("seams_pub_finished", {first_select: plans[first_select]})
 
@@ -133,8 +154,9 @@ def test_resubmitting_failed_and_dead_rows_reads_each_through_its_index(history:
     whole table for it. Now the dead rows through seams_pub_finished, the failed ones through the
     open partial index."""
     resubmitted: list[int] = []
-    plans = plans_of(lambda: resubmitted.append(resubmitting()))
-    assert resubmitted == [4 + OPEN // 3 + 1]  # the dead and the failed ones
+    sent: list[int] = []
+    plans = dispatchers_read(plans_of(lambda: resubmitted.append(resubmitting()), sent), sent)
+    assert resubmitted == [4 + OPEN // 3 + 1] and len(sent) == resubmitted[0]  # the dead and the failed ones
     selects = [sql for sql in plans if sql.lstrip().startswith("SELECT")]
     assert len(selects) == 2, selects
     dead, failed = sorted(selects, key=lambda sql: open_condition() in sql)
