@@ -113,3 +113,34 @@ def test_a_server_told_its_port_starts_on_another_when_the_picked_one_is_taken_m
     finally:
         other.shutdown()
         other.server_close()
+
+
+@pytest.mark.e2e
+def test_gunicorn_told_a_port_someone_else_serves_fails_instead_of_using_the_other_server(tmp_path: Path) -> None:
+    """``gunicorn(port=...)`` (an address that must survive a restart) cannot be handed a socket; when
+    another server holds that port, its readiness probe used to take the other's answer for
+    gunicorn's and the test went on against it. Now only an answer while gunicorn's own master holds
+    the listening socket counts (``listening_pids``): here gunicorn cannot bind, and exits."""
+    import http.server
+    import threading
+
+    class Answering(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answering)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    env = project_env({"SEAMS_VAR_DIR": str(tmp_path / "var"), "DEBUG": "false",
+                       "DATABASE_URL": f"postgres://postgres@127.0.0.1:{free_port()}/seams"})
+    try:
+        with pytest.raises(AssertionError, match="gunicorn exited|did not serve"):
+            with gunicorn(env, log=tmp_path / "gunicorn.log", port=other.server_address[1]):
+                pass
+    finally:
+        other.shutdown()
+        other.server_close()
