@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import secrets
@@ -40,6 +41,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -444,19 +446,64 @@ def relay(name: str, env: dict[str, str], tmp: Path, cwd: Path) -> Process:
     return process
 
 
+def generate_service(label: str, transport: str, out: Path, base: dict[str, str]) -> Path:
+    """``manage.py extract_module <label> --transport <transport> --out <out>``; the service's directory."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "manage.py", "extract_module", label, "--transport", transport, "--out", str(out)],
+        cwd=ROOT,
+        env=process_env(base),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"extract_module {label} failed:\n{done.stdout}{done.stderr}")
+    return out / f"{label}-service"
+
+
+@dataclasses.dataclass
+class ExtractedStack:
+    """What :func:`plan_extracted` decided to run: every process (not started), and which is which."""
+
+    processes: list[Process]
+    services: list[Process]  # in EXTRACTED_MODULES' order
+    monolith: Process
+    urls: dict[str, str]  # label (and "monolith") -> base URL
+
+
 def start_extracted(
     transport: str, base: dict[str, str], tmp: Path, processes: list[Process], meter: Meter
 ) -> tuple[str, Meter]:
-    """(``processes`` gets every process started, so that the caller stops them.)"""
-    """Catalog and inventory as generated services (``transport``), and a monolith bound to them.
+    """Start :func:`plan_extracted`'s stack under ``meter`` and wait until it serves (``processes``
+    gets every process started, so that the caller stops them)."""
+    stack = plan_extracted(transport, base, tmp)
+    for process in stack.processes:
+        processes.append(meter.start(process))
+    wait_for_web(stack.monolith, stack.urls["monolith"])
+    for process, label in zip(stack.services, EXTRACTED_MODULES, strict=True):
+        if transport == "http":
+            wait_for_web(process, stack.urls[label])
+    wait_for_workers([p for p in stack.processes if p.command[3:4] == ["worker"]])
+    say(f"extracted ({transport}): " + ", ".join(f"{p.name} pid {p.proc.pid if p.proc else '?'}" for p in stack.processes))
+    return stack.urls["monolith"], meter
+
+
+def plan_extracted(
+    transport: str,
+    base: dict[str, str],
+    tmp: Path,
+    generate: Callable[[str, str, Path, dict[str, str]], Path] = generate_service,
+) -> ExtractedStack:
+    """Catalog and inventory as generated services (``transport``, written by ``generate``), and a
+    monolith bound to them.
 
     HTTP: each service is a gunicorn; Celery: each is a worker on its module's queues
     (``seams.<m>``, ``seams.rpc.<m>``), and the monolith has a worker for what they call or forward
     back (``seams.rpc.orders``, ``seams.rpc.notifications``). Events are dispatched inline
     everywhere, so a forward happens in the process that committed the event; each service and the
     monolith has a relay (``manage.py relay_events``) for what failed."""
-    import subprocess
-
     ports = {label: free_port() for label in (*EXTRACTED_MODULES, "monolith")}
     urls = {label: f"http://127.0.0.1:{port}" for label, port in ports.items()}
     binds = {f"SEAMS_BIND_{m.upper()}": urls[m] if transport == "http" else "celery" for m in EXTRACTED_MODULES}
@@ -478,18 +525,7 @@ def start_extracted(
 
     services = []
     for label in EXTRACTED_MODULES:
-        out = tmp / f"services-{transport}"
-        done = subprocess.run(
-            [sys.executable, "manage.py", "extract_module", label, "--transport", transport, "--out", str(out)],
-            cwd=ROOT,
-            env=process_env(base),
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if done.returncode != 0:
-            raise SystemExit(f"extract_module {label} failed:\n{done.stdout}{done.stderr}")
-        directory = out / f"{label}-service"
+        directory = generate(label, transport, tmp / f"services-{transport}", base)
         env = process_env(
             base,
             DJANGO_SETTINGS_MODULE="service.settings",
@@ -551,15 +587,7 @@ def start_extracted(
     for service, label in zip(services, EXTRACTED_MODULES, strict=True):
         started.append(relay(f"{label}-{transport}-relay", service.env, tmp, service.cwd))  # type: ignore[attr-defined]
     started.append(relay(f"monolith-{transport}-relay", monolith_env, tmp, ROOT))
-    for process in started:
-        processes.append(meter.start(process))
-    wait_for_web(monolith, urls["monolith"])
-    for process, label in zip(services, EXTRACTED_MODULES, strict=True):
-        if transport == "http":
-            wait_for_web(process, urls[label])
-    wait_for_workers([p for p in started if p.command[3:4] == ["worker"]])
-    say(f"extracted ({transport}): " + ", ".join(f"{p.name} pid {p.proc.pid if p.proc else '?'}" for p in started))
-    return urls["monolith"], meter
+    return ExtractedStack(processes=started, services=services, monolith=monolith, urls=urls)
 
 
 def wait_for_workers(workers: list[Process], timeout: float = 120) -> None:

@@ -551,6 +551,56 @@ def check_boundaries(app_configs: list[AppConfig] | None = None, **kwargs: objec
     return apply_baseline(boundary_errors(), recorded, path)
 
 
+#: Settings that name a class by dotted path, imported only when first used (a bad one was a 500 at
+#: the first e-mail): id, setting, what the class must be, whether ``found`` is one.
+BACKENDS = (
+    ("seams.E019", "EMAIL_BACKEND", "a Django e-mail backend (a class with send_messages())",
+     lambda found: isinstance(found, type) and callable(getattr(found, "send_messages", None))),
+    ("seams.E020", "SEAMS_EVENT_BACKEND", "a subclass of contracts.kernel.bus.EventBackend",
+     lambda found: isinstance(found, type) and issubclass(found, _event_backend_class())),
+)
+
+
+def _event_backend_class() -> type:
+    from .bus import EventBackend
+
+    return EventBackend
+
+
+def backend_errors(configured: dict[str, object]) -> list[checks.CheckMessage]:
+    """seams.E019 (``EMAIL_BACKEND``), seams.E020 (``SEAMS_EVENT_BACKEND``): the dotted path does not
+    import, or names something that is not a backend. ``configured``: setting -> its value (a
+    setting left out is not checked)."""
+    errors: list[checks.CheckMessage] = []
+    for id_, name, expected, is_backend in BACKENDS:
+        if name not in configured:
+            continue
+        dotted = configured[name]
+        try:
+            found = import_string(str(dotted))
+        except Exception as exc:  # an ImportError, or whatever the module raises as it is imported
+            problem = f"{name}={dotted!r} does not import: {type(exc).__name__}: {exc}."
+        else:
+            if is_backend(found):
+                continue
+            problem = f"{name}={dotted!r} is not {expected}."
+        errors.append(
+            checks.Error(
+                problem,
+                hint=f"Set {name} to the dotted path of {expected}, or unset it for the default. It is "
+                "imported only when first used: unchecked, that first use fails.",
+                obj=name,
+                id=id_,
+            )
+        )
+    return errors
+
+
+@checks.register(TAG)
+def check_backends(app_configs: list[AppConfig] | None = None, **kwargs: object) -> list[checks.CheckMessage]:
+    return backend_errors({name: getattr(settings, name) for _, name, _, _ in BACKENDS if hasattr(settings, name)})
+
+
 def boundary_errors() -> list[checks.CheckMessage]:
     """Every boundary error of the installed project, before the baseline leaves any out."""
     modules = _modules()

@@ -16,6 +16,7 @@ reads; an ``Env`` over a given mapping keeps the settings testable without touch
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -24,7 +25,7 @@ from urllib.parse import urlsplit
 
 from contracts.kernel import ConfigurationError
 
-__all__ = ["FALSE", "TRUE", "Env"]
+__all__ = ["FALSE", "TRUE", "Env", "did_you_mean"]
 
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
@@ -32,6 +33,14 @@ FALSE = frozenset({"0", "false", "no", "off"})
 # The builtins, under names the methods below do not shadow.
 _str, _int, _float, _list = str, int, float, list
 _N = TypeVar("_N", int, float)
+
+
+def did_you_mean(word: str, choices: Sequence[str], *, spell: Callable[[str], str] = lambda choice: choice) -> str:
+    """`` Did you mean <closest>?`` (``difflib.get_close_matches``, any case), or nothing; ``spell``
+    writes the choice as the user should type it (``SEAMS_BIND_CATALOG`` for ``catalog``)."""
+    canonical = {choice.lower(): choice for choice in choices}
+    matches = difflib.get_close_matches(word.lower(), list(canonical), n=1)
+    return f" Did you mean {spell(canonical[matches[0]])}?" if matches else ""
 
 
 class Env(Mapping[str, str]):
@@ -132,7 +141,7 @@ class Env(Mapping[str, str]):
         if unknown:
             raise ConfigurationError(
                 f"{name}={self.environ.get(name, default)!r} names {', '.join(unknown)}: use a comma-separated "
-                f"list of {', '.join(choices)}."
+                f"list of {', '.join(choices)}.{did_you_mean(unknown[0], choices)}"
             )
         return [canonical[item.lower()] for item in items]
 
@@ -146,6 +155,19 @@ class Env(Mapping[str, str]):
             return value
         expected = f"starting with {', '.join(f'{s}://' for s in schemes)}" if schemes else "of the form <scheme>://..."
         raise ConfigurationError(f"{name}={self.environ[name]!r} is not a URL {expected}.")
+
+    def dotted(self, name: _str, default: _str) -> _str:
+        """A dotted path ``package.module.Name`` (a backend class); unset or blank is ``default``. Only
+        its form is checked here: importing it is ``manage.py check``'s (seams.E019, seams.E020),
+        after the settings and the apps are loaded."""
+        value = self._value(name)
+        if value is None:
+            return default
+        if len(parts := value.split(".")) > 1 and all(part.isidentifier() for part in parts):
+            return value
+        raise ConfigurationError(
+            f"{name}={self.environ[name]!r} is not a dotted path to a class, package.module.Name (default {default})."
+        )
 
     def path(self, name: _str, default: Path, *, create: bool = False) -> Path:
         """A path; unset or blank is ``default``. ``create``: a directory, made if missing (parents

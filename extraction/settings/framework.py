@@ -107,6 +107,6 @@ def django_defaults(env: Env, *, var_dir: Path) -> dict[str, Any]:
         "USE_TZ": True,
         "STATIC_URL": "static/",
         "STATIC_ROOT": var_dir / "static",
-        "EMAIL_BACKEND": env.str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"),
+        "EMAIL_BACKEND": env.dotted("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"),
         "DEFAULT_FROM_EMAIL": env.str("DEFAULT_FROM_EMAIL", "shop@seams.example"),
     }

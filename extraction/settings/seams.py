@@ -48,7 +48,7 @@ def seams_defaults(env: Env, *, debug: bool) -> dict[str, Any]:
     """
     return {
         "SEAMS_VALIDATE_CONTRACTS": env.bool("SEAMS_VALIDATE_CONTRACTS", debug),
-        "SEAMS_EVENT_BACKEND": env.str("SEAMS_EVENT_BACKEND", "contracts.kernel.outbox.OutboxEventBackend"),
+        "SEAMS_EVENT_BACKEND": env.dotted("SEAMS_EVENT_BACKEND", "contracts.kernel.outbox.OutboxEventBackend"),
         "SEAMS_EVENTS": {
             "DISPATCH": env.choice("SEAMS_EVENT_DISPATCH", "inline", DISPATCH_MODES),
             "MAX_ATTEMPTS": env.int("SEAMS_EVENT_MAX_ATTEMPTS", 6, at_least=1),

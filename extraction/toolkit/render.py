@@ -211,6 +211,7 @@ def context(plan: ExtractionPlan, options: Options) -> dict[str, Any]:
         "consumes": plan.consumes,
         "monolith_modules": plan.monolith_modules,
         "monolith_modules_list": json.dumps(plan.monolith_modules),
+        "project_modules_list": json.dumps(sorted({plan.label, *plan.staying_modules})),
         "remote_subscribers": plan.remote_subscribers,
         "remote_subscribers_py": python_remote_subscribers(plan.remote_subscribers),
         "allowed_callers_py": json.dumps(plan.allowed_callers, indent=4),

@@ -9,7 +9,6 @@ import contextlib
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 
 from tests.support.processes import ROOT, free_port, gunicorn, manage, migrated_database, project_env
 from tests.support.tokens import customer, staff
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -49,10 +49,15 @@ def settled(env: dict[str, str], order: int) -> list[object]:
     """The order's confirmation publication once its completion mark is written: the mark of a
     forward waits in the monolith's worker for up to COMPLETION_DELAY after the service answered
     (contracts/kernel/outbox/completions.py), so a read right after the email shows "processing"."""
-    deadline = time.monotonic() + 60
-    while (row := outbox(env)["rows"][str(order)])[0] == "processing" and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return row  # type: ignore[no-any-return]
+    rows: list[list[object]] = []
+
+    def marked() -> bool:
+        rows.append(outbox(env)["rows"][str(order)])
+        return rows[-1][0] != "processing"
+
+    with contextlib.suppress(AssertionError):  # still processing after 60 s: the caller's assertion says so
+        eventually(f"order {order}'s confirmation marked", marked, 60, every=0.2)
+    return rows[-1]
 
 
 def test_an_order_confirmation_is_emailed_once_by_the_notifications_service(

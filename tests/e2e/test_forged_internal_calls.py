@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from extraction.identity import key_id, public_text
 from extraction.identity.keys import generate_private_pem, load_private_key
 from extraction.identity.tokens import RELOAD_EVERY
+from tests.support import waiting
 from tests.support.processes import BIN, ROOT, gunicorn, migrated_database, project_env
 
 pytestmark = pytest.mark.e2e
@@ -276,10 +277,7 @@ def test_the_trust_rotates_while_the_service_runs(service: Service) -> None:
         return service.event(token(key), confirmed("rotation@example.com")).status_code
 
     def eventually(key: Ed25519PrivateKey, expected: int) -> None:
-        deadline = time.monotonic() + 30
-        while status(key) != expected:
-            assert time.monotonic() < deadline, f"the service did not pick up the new trust (still not {expected})"
-            time.sleep(0.5)
+        waiting.eventually(f"the service picking up the new trust (answering {expected})", lambda: status(key) == expected, 30, every=0.5)
 
     with trust_restored(service):
         assert status(new) == 401

@@ -28,6 +28,7 @@ import pytest
 from gunicorn.workers.gthread import ThreadWorker
 
 from tests.support.processes import BIN, ROOT, listening_socket
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -89,16 +90,17 @@ def reaping_gunicorn(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
     finally:
         listener.close()
     url = f"http://127.0.0.1:{port}"
+    def answers() -> bool:  # on a connection of its own, closed at once
+        try:
+            return httpx.post(url, content=b"ready", headers={"Connection": "close"}, timeout=2).is_success
+        except httpx.TransportError:
+            return False
+
+    def gone() -> str | None:
+        return None if proc.poll() is None else "gunicorn exited: " + (tmp_path / "gunicorn.log").read_text()
+
     try:
-        deadline = time.monotonic() + 60
-        while True:  # ready: it answers (on a connection of its own, closed at once)
-            assert proc.poll() is None, (tmp_path / "gunicorn.log").read_text()
-            try:
-                httpx.post(url, content=b"ready", headers={"Connection": "close"}, timeout=2)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "gunicorn did not answer within 60 s"
-                time.sleep(0.1)
+        eventually("gunicorn answers", answers, within=60, every=0.1, unless=gone)
         yield url, marker, log
     finally:
         proc.terminate()
@@ -112,10 +114,7 @@ def reaping_gunicorn(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
 def into_the_window(marker: Path) -> None:
     """Until the worker has found the kept-alive connection expired and is about to close it."""
     marker.unlink(missing_ok=True)
-    deadline = time.monotonic() + 10
-    while not marker.exists():
-        assert time.monotonic() < deadline, "the kept-alive connection never expired"
-        time.sleep(0.01)
+    eventually("the kept-alive connection expires", marker.exists, within=10, every=0.01)
 
 
 def answered(log: Path) -> list[bytes]:

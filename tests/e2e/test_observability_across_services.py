@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -44,6 +43,7 @@ from tests.support.services import (
 from tests.support.stack import PrivateRedis, Process, postgres_database, stop_all
 from tests.support.tokens import customer, staff
 from tests.support.tracing import TRACE_ID, TRACEPARENT, in_trace, wait_for_spans
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.own_stack]
 
@@ -87,13 +87,11 @@ def scrape(base: str) -> dict:
 
 def wait_for_lines(log: Path, wanted: Callable[[dict], bool], within: float = 30) -> dict:
     """The first JSON line of ``log`` that is ``wanted`` (a process writes its log as it goes)."""
-    deadline = time.monotonic() + within
-    while True:
-        found = [line for line in json_lines(log) if wanted(line)]
-        if found or time.monotonic() > deadline:
-            assert found, f"no such JSON line in {log.name}:\n{log.read_text(errors='replace')[-3000:]}"
-            return found[0]
-        time.sleep(0.2)
+    try:
+        found = eventually(f"a wanted JSON line in {log.name}", lambda: [line for line in json_lines(log) if wanted(line)], within, every=0.2)
+    except AssertionError as failed:
+        raise AssertionError(f"{failed}:\n{log.read_text(errors='replace')[-3000:]}") from None
+    return found[0]
 
 
 def json_lines(log: Path) -> list[dict]:
@@ -178,10 +176,8 @@ def test_one_order_is_one_trace_across_the_extracted_inventory_service(stack: tu
             placed = http.post("/api/orders/", json={"lines": [{"sku": sku, "quantity": 1}]}, headers=buyer)
             assert placed.status_code == 201, placed.text
             order_id = placed.json()["id"]
-            deadline = time.monotonic() + 90
-            while http.get(f"/api/orders/{order_id}", headers=buyer).json()["status"] == "pending" and time.monotonic() < deadline:
-                time.sleep(0.5)
-            assert http.get(f"/api/orders/{order_id}", headers=buyer).json()["status"] == "confirmed"
+            decided = eventually(f"order {order_id} decided", lambda: http.get(f"/api/orders/{order_id}", headers=buyer).json()["status"] != "pending", 90, every=0.5)
+            assert decided and http.get(f"/api/orders/{order_id}", headers=buyer).json()["status"] == "confirmed"
             with in_trace():  # through the gateway, in a trace of the test's own
                 assert http.get(f"/api/inventory/stock/{sku}", headers=staff()).json()["reserved"] == 1
 

@@ -147,3 +147,46 @@ def test_for_the_same_environment_the_service_has_the_monoliths_shared_settings(
     assert ours["CELERY_RESULT_EXPIRES"] == 30 and ours["SEAMS_EVENTS"]["MAX_ATTEMPTS"] == 9
     assert ours["DATABASES"]["orders"] == monolith["DATABASES"]["orders"]  # the same file, the same pragmas
     assert (monolith["CELERY_TASK_DEFAULT_QUEUE"], ours["CELERY_TASK_DEFAULT_QUEUE"]) == ("celery", "seams.orders")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "line"),
+    [
+        (
+            "SEAMS_MODULES",
+            "ordres",
+            "ConfigurationError: SEAMS_MODULES='ordres' names ordres: use a comma-separated list of orders. Did you mean orders?",
+        ),
+        (
+            "SEAMS_BIND_ORDERS",
+            "celery",
+            "ConfigurationError: SEAMS_BIND_ORDERS='celery' binds orders, a module this service serves itself (SEAMS_MODULES):"
+            " it cannot be served elsewhere. Drop the variable from this service's environment (it belongs to the monolith's).",
+        ),
+        (
+            "SEAMS_BIND_CATALGO",
+            "celery",
+            "ConfigurationError: SEAMS_BIND_CATALGO names no module: catalgo is not one of catalog, inventory, notifications,"
+            " orders. Did you mean SEAMS_BIND_CATALOG?",
+        ),
+    ],
+)
+def test_the_services_manage_py_check_stops_at_an_unknown_or_own_module(
+    variable: str, value: str, line: str, service: Path, workspace: Path
+) -> None:
+    """None was this line before (failed first): the bindings were ignored (orders stayed served
+    here, catalog bound to the monolith), the unknown label was not named this way."""
+    (workspace / "isolation").mkdir(exist_ok=True)
+    env = service_env(service, workspace / "isolation", {"SEAMS_VAR_DIR": str(workspace / "var-check"), variable: value})
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=service, env=env, capture_output=True, text=True, timeout=120)
+    assert (result.returncode, result.stderr.strip().splitlines()) == (2, [line]), result.stdout + result.stderr
+
+
+def test_the_service_takes_its_own_module_in_process_and_a_companion_left_for_it(service: Path, workspace: Path) -> None:
+    """A shared environment file: orders said in-process, with a timeout for when it is bound."""
+    (workspace / "isolation").mkdir(exist_ok=True)
+    env = service_env(service, workspace / "isolation", {
+        "SEAMS_VAR_DIR": str(workspace / "var-check"), "SEAMS_BIND_ORDERS": "inprocess", "SEAMS_BIND_ORDERS_TIMEOUT": "60",
+    })
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=service, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr

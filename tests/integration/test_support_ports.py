@@ -6,7 +6,9 @@ now hands gunicorn a socket already listening (``listening_socket``, ``--bind fd
 
 from __future__ import annotations
 
+import http.server
 import socket
+import threading
 from pathlib import Path
 
 import httpx
@@ -14,6 +16,24 @@ import pytest
 
 from tests.support import processes
 from tests.support.processes import free_port, gunicorn, listening_socket, project_env
+
+
+def answering_server(only: str | None = None) -> http.server.ThreadingHTTPServer:
+    """Another HTTP server on a loopback port of its own, in a thread: 200 to every GET (or only to
+    the path ``only``, 404 to the others). Shut it down and close it after."""
+
+    class Answering(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(200 if only is None or self.path == only else 404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answering)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 def test_a_listening_socket_holds_its_port_from_the_start() -> None:
@@ -78,24 +98,12 @@ def test_a_server_told_its_port_starts_on_another_when_the_picked_one_is_taken_m
     (the race made certain: another HTTP server, whose /health/live answers 200, listens there first).
     Before, tests/e2e/test_make_run_relays.py and test_embedded_mixed_load.py waited for the health
     URL of the port they picked: the other server answered it, and the test went on against it."""
-    import http.server
     import sys
-    import threading
 
     from tests.support import services
     from tests.support.stack import Process
 
-    class Answering(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            self.send_response(200 if self.path == "/health/live" else 404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answering)
-    threading.Thread(target=other.serve_forever, daemon=True).start()
+    other = answering_server(only="/health/live")
     taken = other.server_address[1]
     picks = iter([taken])
     real = services.free_port
@@ -110,6 +118,24 @@ def test_a_server_told_its_port_starts_on_another_when_the_picked_one_is_taken_m
             assert httpx.get(f"{base}/api/openapi.json", timeout=30).status_code == 200  # ours: the other has no API
         finally:
             server.stop()
+    finally:
+        other.shutdown()
+        other.server_close()
+
+
+@pytest.mark.e2e
+def test_gunicorn_told_a_port_someone_else_serves_fails_instead_of_using_the_other_server(tmp_path: Path) -> None:
+    """``gunicorn(port=...)`` (an address that must survive a restart) cannot be handed a socket; when
+    another server holds that port, its readiness probe used to take the other's answer for
+    gunicorn's and the test went on against it. Now only an answer while gunicorn's own master holds
+    the listening socket counts (``listening_pids``): here gunicorn cannot bind, and exits."""
+    other = answering_server()
+    env = project_env({"SEAMS_VAR_DIR": str(tmp_path / "var"), "DEBUG": "false",
+                       "DATABASE_URL": f"postgres://postgres@127.0.0.1:{free_port()}/seams"})
+    try:
+        with pytest.raises(AssertionError, match="gunicorn exited|did not serve"):
+            with gunicorn(env, log=tmp_path / "gunicorn.log", port=other.server_address[1]):
+                pass
     finally:
         other.shutdown()
         other.server_close()

@@ -238,11 +238,15 @@ def gunicorn(
                 raise AssertionError(f"gunicorn exited with {proc.returncode}; see {log}")
             try:
                 httpx.get(f"{base}/api/openapi.json", timeout=2)
-                break
+                # Bound by port: the answer must be this gunicorn's (its master holds the listening
+                # socket), not another server's that took the port before it could bind it.
+                if listener is not None or proc.pid in listening_pids(port):
+                    break
             except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise AssertionError("gunicorn did not answer within 60 s") from None
-                time.sleep(0.2)
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"gunicorn did not serve {base} within 60 s; see {log}")
+            time.sleep(0.2)  # the poll interval of a wait with a deadline
         yield base
     finally:
         proc.terminate()

@@ -83,25 +83,20 @@ def test_the_bench_runs_the_documented_worker_command(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("transport", ["http", "celery"])
-def test_each_extracted_stack_runs_an_outbox_relay_per_service_and_for_the_monolith(
-    transport: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_each_extracted_stack_runs_an_outbox_relay_per_service_and_for_the_monolith(transport: str, tmp_path: Path) -> None:
     """Events are dispatched inline in the bench's stacks: without a relay a forward (or a handler)
     that failed once is never retried and its order stays pending for ever (``order 837 is pending``
     at 0fd8c04). Production runs one beside each service and the monolith (docs/events.md); so does
-    the bench. (Nothing is started: the services' generation and every process are stubbed.)"""
-    import subprocess
-
+    the bench. (Nothing is started: the plan is read, and the services' directories are made empty
+    instead of generated.)"""
     import bench.shop as shop
 
-    started: list[Process] = []
-    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, "", ""))
-    monkeypatch.setattr(shop, "wait_for_web", lambda *a: None)
-    monkeypatch.setattr(shop, "wait_for_workers", lambda *a: None)
-    meter = Meter(None, f"extracted-{transport}")
-    monkeypatch.setattr(meter, "start", lambda process: started.append(process) or process)
+    def generate(label: str, transport: str, out: Path, base: dict[str, str]) -> Path:
+        (out / f"{label}-service").mkdir(parents=True)
+        return out / f"{label}-service"
+
     base = {"DJANGO_SETTINGS_MODULE": "bench.shop_settings", "CELERY_BROKER_URL": "redis://127.0.0.1:6379/13"}
-    shop.start_extracted(transport, base, tmp_path, [], meter)
+    started = shop.plan_extracted(transport, base, tmp_path, generate).processes
     relays = [(p.name, p.cwd, p.command[1:3]) for p in started if "relay_events" in p.command]
     services = tmp_path / f"services-{transport}"
     assert relays == [

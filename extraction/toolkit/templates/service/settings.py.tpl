@@ -16,6 +16,7 @@ is the service's own.
 import os
 from pathlib import Path
 
+from contracts.kernel.discovery import discover_modules
 from extraction import settings as seams
 from extraction.bindings import bindings_from_env
 from extraction.identity.config import allowed_callers_from_env, identity_from_env
@@ -31,8 +32,9 @@ VAR_DIR = env.path("SEAMS_VAR_DIR", BASE_DIR / "var", create=True)  # one that c
 SECRET_KEY = seams.secret_key(env, debug=DEBUG, var_dir=VAR_DIR)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],{{ service }}")
 
-#: The module(s) this service serves.
-SEAMS_MODULES = env.list("SEAMS_MODULES", "{{ label }}")
+#: The module(s) this service serves: those under modules/ (another label names the variable, the
+#: labels and the closest one).
+SEAMS_MODULES = env.list("SEAMS_MODULES", "{{ label }}", choices=discover_modules(BASE_DIR / "modules"))
 #: The service's own top-level packages: a module importing any but contracts fails the checks.
 SEAMS_PROJECT_PACKAGES = ("service", "modules", "contracts", "extraction")
 
@@ -69,9 +71,15 @@ MONOLITH_MODULES = {{ monolith_modules_list }}
 #: {{ label }} calls no contract of another module, and no other module handles its events.
 MONOLITH_MODULES: list[str] = []
 {% endif %}
+#: Every module of the project when the service was generated: a SEAMS_BIND_* variable naming another
+#: label stops start-up (a typo), one naming a module the service does not reach has no effect, and
+#: binding a module of SEAMS_MODULES (served here) is refused.
+PROJECT_MODULES = {{ project_modules_list }}
 SEAMS_BINDINGS = bindings_from_env(
     {**{f"SEAMS_BIND_{label.upper()}": {{ default_binding_expr }} for label in MONOLITH_MODULES}, **env},
     MONOLITH_MODULES,
+    known=PROJECT_MODULES,
+    served=SEAMS_MODULES,
 )
 #: The handlers of the events {{ label }} publishes that stayed in the monolith. The service cannot import
 #: them; it forwards those events to their modules (docs/events.md, "Events across a cut").
