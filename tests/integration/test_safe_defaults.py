@@ -106,8 +106,8 @@ def test_a_malformed_variable_stops_the_start_naming_it() -> None:
     """Read through extraction.settings.Env: once a bare ValueError from int() (no variable named),
     and a mistyped flag was silently off."""
     for variable, value, expected in (
-        ("SEAMS_EVENT_MAX_ATTEMPTS", "six", "SEAMS_EVENT_MAX_ATTEMPTS='six' is not a whole number (default 6)"),
-        ("SEAMS_RELAY_INTERVAL", "5s", "SEAMS_RELAY_INTERVAL='5s' is not a number (default 5)"),
+        ("SEAMS_EVENT_MAX_ATTEMPTS", "six", "SEAMS_EVENT_MAX_ATTEMPTS='six' is not a whole number of at least 1 (default 6)"),
+        ("SEAMS_RELAY_INTERVAL", "5s", "SEAMS_RELAY_INTERVAL='5s' is not a number above 0 (default 5)"),
         ("DEBUG", "ture", "DEBUG='ture' is not a flag: use true or false"),
     ):
         result = run(["manage.py", "check"], {**PRODUCTION, variable: value})
