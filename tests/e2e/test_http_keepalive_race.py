@@ -27,7 +27,7 @@ import httpx
 import pytest
 from gunicorn.workers.gthread import ThreadWorker
 
-from tests.support.processes import BIN, ROOT, listening_socket
+from tests.support.processes import BIN, ROOT, listening_socket, stop
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -103,12 +103,7 @@ def reaping_gunicorn(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
         eventually("gunicorn answers", answers, within=60, every=0.1, unless=gone)
         yield url, marker, log
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def into_the_window(marker: Path) -> None:

@@ -30,7 +30,7 @@ from contracts.kernel.modules import module_configs
 from contracts.kernel.registry import get_registry
 from extraction.settings.celery import worker_command as documented_worker
 from tests.support.identity import extracted_identity
-from tests.support.processes import BIN, ROOT, free_port, gunicorn, manage, project_env
+from tests.support.processes import BIN, ROOT, free_port, gunicorn, manage, project_env, stop
 from tests.support.tokens import api_env, customer
 
 #: Fully checked (plan, manifests, the service's own check and ruff).
@@ -474,12 +474,7 @@ def dockerfile_command(service: Path, env: dict[str, str], log: Path) -> Iterato
                 time.sleep(0.2)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def migrated(service: Path, env: dict[str, str]) -> None:

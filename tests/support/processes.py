@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -196,6 +197,16 @@ def manage(args: list[str], env: dict[str, str], cwd: Path = ROOT, check: bool =
     return result
 
 
+def stop(proc: subprocess.Popen[Any], timeout: float = 20) -> None:
+    """SIGTERM, then SIGKILL after ``timeout`` seconds; reaped either way."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @contextlib.contextmanager
 def gunicorn(
     env: dict[str, str],
@@ -249,11 +260,6 @@ def gunicorn(
             time.sleep(0.2)  # the poll interval of a wait with a deadline
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         if log:
             out.close()
