@@ -293,3 +293,25 @@ def test_an_answer_pushed_to_its_reply_key_is_not_also_the_task_result() -> None
         # without a reply key (an older caller) the answer is still the task's result
         assert call_contract("catalog.Catalog", "get_products", {"skus": ["KB-101"]}, None, time.time() + 30,
                              token=issue("orders", "catalog")) == {"ok": [{"sku": "KB-101", "name": "Product KB-101", "price_cents": 4999}]}
+
+
+def test_a_burst_of_held_tasks_on_one_thread_is_served_without_stalls(over_celery: served.ServedShop) -> None:
+    """The served worker runs one pool thread with a prefetch of one, so eight callers at once keep
+    its prefetch limit reached: every ack from the pool thread gives the credit back, and the loop
+    must be woken to take the next call (extraction/celery/consumer.py). A wake-up missed leaves the
+    next call waiting for the loop's one-second poll: measured, the 64 calls then took 64 s, against
+    2 s woken. The bound is liveness with a wide margin, not a performance target."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    keyboard = sku()
+    over_celery.shop.add_product(keyboard, 4999)
+
+    def call(_: int) -> int:
+        return use(Catalog, consumer=ORDERS).get_product(keyboard).price_cents
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(8) as pool:
+        prices = list(pool.map(call, range(64)))
+    took = time.monotonic() - started
+    assert prices == [4999] * 64
+    assert took < 32, f"64 calls took {took:.0f} s: the worker's loop was not woken after its acks"

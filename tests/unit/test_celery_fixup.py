@@ -115,3 +115,45 @@ def test_a_connection_past_conn_max_age_is_still_closed_at_the_next_task(clock: 
     connection.close_at = clock.now - 1  # Django compares it with time.monotonic()
     fixup.close_database()
     assert pings == ["catalog", "closed"]
+
+
+class Sender:
+    """The task Celery passes to ``task_prerun`` / ``task_postrun`` (its request, run by a worker)."""
+
+    class request:  # noqa: N801 - Celery's attribute
+        is_eager = False
+
+
+def test_a_task_right_after_the_previous_one_on_its_thread_skips_the_pass_before_it(clock: Clock, checked: Any) -> None:
+    connection, pings = checked
+    fixup = worker_fixup()
+    fixup.on_task_postrun(Sender)  # the previous task's pass, on this thread
+    connection.close_at = clock.now - 1  # past CONN_MAX_AGE since
+    clock.now += 0.5
+    fixup.on_task_prerun(Sender)  # within the interval: nothing to redo
+    assert pings == []
+    fixup.on_task_postrun(Sender)  # the pass after this task applies the age
+    assert pings == ["closed"]
+
+
+def test_a_task_after_a_pause_gets_the_pass_before_it(clock: Clock, checked: Any) -> None:
+    connection, pings = checked
+    fixup = worker_fixup()
+    fixup.on_task_postrun(Sender)
+    connection.close_at = clock.now - 1
+    clock.now += fixup.HEALTH_CHECK_INTERVAL + 0.1
+    fixup.on_task_prerun(Sender)
+    assert pings == ["closed"]
+
+
+def test_the_pass_before_a_task_is_skipped_only_after_a_pass_on_the_same_thread(clock: Clock, checked: Any) -> None:
+    import threading
+
+    connection, pings = checked
+    fixup = worker_fixup()
+    other = threading.Thread(target=fixup.close_database)  # another pool thread's pass: its own connections
+    other.start()
+    other.join()
+    connection.close_at = clock.now - 1
+    fixup.on_task_prerun(Sender)  # this thread has had no pass yet
+    assert pings == ["closed"]
