@@ -122,7 +122,7 @@ class _Reply:
             self.key = replies.key_for(self.task_id)
             self.kwargs = {"reply_to": self.key}
 
-    def send(self, name: str, args: list[Any], token: str, *, queue: str, retry: bool, argsrepr: str, expires: float | None = None) -> Any:
+    def send(self, name: str, args: list[Any], token: str, *, queue: str, retry: bool, argsrepr: str, deadline: float | None = None) -> Any:
         """Publish the task (in a copy of the context, :func:`~contracts.kernel.telemetry.tracing.contained`).
 
         With a reply key, Celery neither subscribes to the task's result nor stores one
@@ -137,10 +137,12 @@ class _Reply:
             "argsrepr": argsrepr,
             "kwargsrepr": REDACTED,
         }
-        if expires is not None:  # a call carries its deadline in its arguments instead (no date handling)
-            options["expires"] = expires
         if self.client is not None:
-            return contained(sending.send, self.app, name, args, kwargs, task_id=self.task_id, **options)
+            # A forwarded event's deadline travels in a header (.names.DEADLINE_HEADER), not as Celery's
+            # expires; a call carries its deadline in its arguments (no date handling either way).
+            return contained(sending.send, self.app, name, args, kwargs, task_id=self.task_id, deadline=deadline, **options)
+        if deadline is not None:  # Celery's result backend: Celery's own expiry, as before
+            options["expires"] = max(deadline - time.time(), 0.0)
         return contained(self.app.send_task, name, args=args, kwargs=kwargs, **options)
 
     def answer(self, result: Any, timeout: float) -> Any:
@@ -302,7 +304,7 @@ def forward_event(
             [module, subscriber, dict(envelope)],
             issue(publisher, module),
             queue=queue,
-            expires=timeout,
+            deadline=time.time() + timeout,
             retry=True,
             argsrepr=f"{subscriber} <- {envelope.get('type')} {envelope.get('id', '?')}",  # no payload, no token
         )

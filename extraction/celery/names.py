@@ -3,18 +3,24 @@
 tasks (:mod:`.tasks`) and the callers (:mod:`.client`) do.
 
 Both are *answered* tasks: a caller waits for the answer at most its ``TIMEOUT`` (a contract call
-carries that deadline, a forwarded event expires with it), then gives up and, for an event, its
-outbox forwards again later.
+carries that deadline in its arguments, a forwarded event in its :data:`DEADLINE_HEADER`), then
+gives up and, for an event, its outbox forwards again later.
 """
 
 from __future__ import annotations
 
-__all__ = ["ANSWERED_TASKS", "HELD_IN_MEMORY", "OUTBOX_TASKS", "RECEIVE_TASK_NAME", "TASK_NAME", "TRANSPORT", "broker_transport"]
+__all__ = ["ANSWERED_TASKS", "DEADLINE_HEADER", "HELD_IN_MEMORY", "OUTBOX_TASKS", "RECEIVE_TASK_NAME", "TASK_NAME", "TRANSPORT", "broker_transport"]
 
 #: The task of a contract call (``extraction.celery.tasks.call_contract``).
 TASK_NAME = "seams.call_contract"
 #: The task that receives an event forwarded to a handler of a module served by a worker.
 RECEIVE_TASK_NAME = "seams.receive_event"
+#: The message header of a forwarded event that says when its publisher stops waiting (epoch
+#: seconds): the worker drops it unrun after that. Not Celery's ``expires``, which costs a date
+#: conversion on the sender and a parse and a time-zone lookup (Celery's configuration over
+#: Django's settings) on the worker for every message; a header, not an argument, so that workers
+#: and senders of the previous version still understand each other (an unknown header is ignored).
+DEADLINE_HEADER = "seams_deadline"
 #: The tasks somebody waits on, for a few seconds at most.
 ANSWERED_TASKS = frozenset({TASK_NAME, RECEIVE_TASK_NAME})
 #: The outbox's own tasks (``contracts.kernel.tasks``; their names are the dispatcher's,

@@ -42,7 +42,7 @@ worker died unacknowledged is put back on its queue after the visibility timeout
 default). For the transport's own answered tasks (:data:`.names.ANSWERED_TASKS`: a contract call,
 a forwarded event) that index buys nothing: each is acknowledged when it starts (not
 ``acks_late``), its caller waits at most its ``TIMEOUT`` (seconds), and a call put back an hour
-later is dropped unrun by its deadline, a forwarded event by its ``expires`` (its outbox has
+later is dropped unrun by its deadline, a forwarded event by the deadline in its header (its outbox has
 forwarded it again long before). Nor for the outbox's own tasks (:data:`.names.OUTBOX_TASKS`:
 ``seams.deliver_publication``, the batch drain, the relay): what redelivers a publication whose
 message was lost is the outbox itself — the publication stays open, and the relay sends it again

@@ -25,10 +25,13 @@ Calls whose answer is Celery's result (a result backend that is not Redis) still
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from celery import Celery
+
+from .names import DEADLINE_HEADER
 
 __all__ = ["send"]
 
@@ -70,8 +73,13 @@ def send(
     argsrepr: str,
     kwargsrepr: str,
     expires: float | None = None,
+    deadline: float | None = None,
 ) -> None:
-    """Publish task ``name`` with ``ignore_result`` to ``queue`` (see the module docstring)."""
+    """Publish task ``name`` with ``ignore_result`` to ``queue`` (see the module docstring).
+
+    ``deadline`` (epoch seconds, a forwarded event's): sent in the :data:`~.names.DEADLINE_HEADER`
+    header instead of Celery's ``expires``, and as the message's broker ``expiration`` (RabbitMQ
+    drops the message when it is due; Redis ignores it)."""
     route = _route(app, name, queue)
     options, declare = route
     sent_event, acquire_timeout = _settings(app)
@@ -86,7 +94,7 @@ def send(
         name,
         args,
         dict(kwargs),
-        expires=expires,
+        expires=None if deadline is not None else expires,
         reply_to=app.thread_oid,
         create_sent_event=sent_event,
         root_id=root_id,
@@ -95,6 +103,9 @@ def send(
         argsrepr=argsrepr,
         kwargsrepr=kwargsrepr,
     )
+    if deadline is not None:
+        message.headers[DEADLINE_HEADER] = deadline
+        expires = deadline - time.time()
     extra: dict[str, Any] = {} if expires is None else {"expiration": max(expires, 0)}
     # What app.producer_or_acquire(None) does, with the timeout read once (see _settings).
     with app.producer_pool.acquire(block=True, timeout=acquire_timeout) as producer, producer.connection._reraise_as_library_errors():

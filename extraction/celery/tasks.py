@@ -61,7 +61,7 @@ from extraction.incidents import record
 from extraction.wire import TransportUnavailable, handler_failed_to_wire, internal_error_to_wire
 
 from . import replies
-from .names import RECEIVE_TASK_NAME, TASK_NAME
+from .names import DEADLINE_HEADER, RECEIVE_TASK_NAME, TASK_NAME
 
 __all__ = ["RECEIVE_TASK_NAME", "TASK_NAME", "call_contract", "receive_forwarded_event", "serve_call"]
 
@@ -215,9 +215,21 @@ def receive_forwarded_event(
 
     With ``reply_to`` the answer is pushed to that key (:mod:`.replies`; the sender waits at most
     its ``TIMEOUT``) and still returned, for the success log only (the message is ``ignore_result``).
+
+    An event taken after the deadline in its :data:`~.names.DEADLINE_HEADER` header (when its
+    sender stopped waiting) is dropped unrun and answered nothing, as Celery does with an expired
+    task: the sender's outbox forwards it again, and the inbox would make a late run harmless anyway.
     """
+    deadline = getattr(getattr(current_task, "request", None), DEADLINE_HEADER, None)
+    if isinstance(deadline, (int, float)) and not isinstance(deadline, bool):
+        if time.time() > deadline:
+            logger.warning("An event for %s arrived after its publisher gave up: dropped, not run (its outbox forwards it again)", subscriber)
+            return None
+        ttl = deadline - time.time()
+    else:  # a sender of the previous version (Celery's own expires) or a direct call
+        ttl = DEFAULT_REPLY_TTL
     answer = _receive(module, subscriber, envelope, token)
-    _reply(answer, reply_to, DEFAULT_REPLY_TTL)
+    _reply(answer, reply_to, ttl)
     # Returned either way: an outcome is a few bytes and carries nothing of the event, and it is what
     # the worker's success log shows for the delivery ("{'outcome': 'completed'}").
     return answer

@@ -28,6 +28,7 @@ from contracts.inventory import Inventory, StockLevel, StockNotFound
 from contracts.kernel import ServiceUnavailable, Undeliverable, use
 from contracts.kernel.remote import forward_event
 from extraction.celery import TASK_NAME, CeleryTransport, replies
+from extraction.celery.names import RECEIVE_TASK_NAME
 from extraction.identity import issue
 from extraction.wire import TransportUnavailable
 from tests.integration.parity import served
@@ -315,3 +316,57 @@ def test_a_burst_of_held_tasks_on_one_thread_is_served_without_stalls(over_celer
     took = time.monotonic() - started
     assert prices == [4999] * 64
     assert took < 32, f"64 calls took {took:.0f} s: the worker's loop was not woken after its acks"
+
+
+def _confirmed_envelope(email: str) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "type": "orders.OrderConfirmed",
+        "version": 1,
+        "key": "42",
+        "payload": {"order_id": 42, "customer_email": email, "total_cents": 4999},
+        "headers": {"trace_id": uuid.uuid4().hex, "publisher": "orders"},
+        "occurred_at": "2024-05-17T09:30:15.250000+00:00",
+    }
+
+
+def test_a_forwarded_event_taken_after_its_deadline_is_dropped_unrun(served_shop: served.ServedShop) -> None:
+    """The deadline travels in a header (not Celery's ``expires``): a worker that takes the message
+    after it drops it, answers nothing and leaves the inbox alone; the outbox's next forward runs it."""
+    from celery import current_app
+
+    from extraction.celery import sending
+
+    email = f"{uuid.uuid4().hex[:8]}@example.com"
+    envelope = _confirmed_envelope(email)
+    handler = "modules.notifications.handlers.email_order_confirmation"
+    queue = served_shop.queues["notifications"]
+    task_id = uuid.uuid4().hex
+    key = replies.key_for(task_id)
+    sending.send(
+        current_app, RECEIVE_TASK_NAME, ["notifications", handler, envelope], {"token": issue("orders", "notifications"), "reply_to": key},
+        task_id=task_id, queue=queue, retry=False, retry_policy={}, argsrepr="late", kwargsrepr="{}", deadline=time.time() - 1,
+    )
+    client = replies.reply_client(current_app)
+    assert replies.wait(client, key, 3) == (False, None)  # dropped: nobody is answered
+    binding = {"TRANSPORT": "celery", "QUEUE": queue, "TIMEOUT": served.CALL_TIMEOUT}
+    with override_settings(SEAMS_BINDINGS={"notifications": binding}):
+        assert forward_event("notifications", handler, envelope) == "completed"  # not "duplicate": it never ran
+    sent = served_shop.shop.client.get("/api/notifications/", headers=customer(email)).json()
+    assert [m["subject"] for m in sent] == ["Your order #42 is confirmed"]
+
+
+def test_a_forwarded_event_sent_the_previous_way_with_celerys_expires_still_runs(served_shop: served.ServedShop) -> None:
+    """A sender of the previous version: Celery's ``expires``, no deadline header."""
+    from celery import current_app
+
+    email = f"{uuid.uuid4().hex[:8]}@example.com"
+    task_id = uuid.uuid4().hex
+    key = replies.key_for(task_id)
+    current_app.send_task(
+        RECEIVE_TASK_NAME, args=["notifications", "modules.notifications.handlers.email_order_confirmation", _confirmed_envelope(email)],
+        kwargs={"token": issue("orders", "notifications"), "reply_to": key}, queue=served_shop.queues["notifications"],
+        task_id=task_id, expires=30, ignore_result=True,
+    )
+    client = replies.reply_client(current_app)
+    assert replies.wait(client, key, 10) == (True, {"outcome": "completed"})

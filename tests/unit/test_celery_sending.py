@@ -45,3 +45,21 @@ def test_a_call_is_the_message_send_task_sends() -> None:
         assert {k: v for k, v in ours.properties.items() if k not in {"correlation_id", "delivery_tag"}} == {
             k: v for k, v in theirs.properties.items() if k not in {"correlation_id", "delivery_tag", "argsrepr", "kwargsrepr"}
         }
+
+
+def test_a_forwarded_events_deadline_is_a_header_not_celerys_expires() -> None:
+    """Celery's ``expires`` costs a date conversion here and a parse and a time-zone lookup on the
+    worker for every message; the deadline travels as a header (an older worker ignores it) and as
+    the broker's ``expiration`` (RabbitMQ drops the message when it is due)."""
+    import time
+
+    from extraction.celery.names import DEADLINE_HEADER
+
+    app = Celery("sending-test", broker="memory://", set_as_current=False)
+    options = {"retry": True, "retry_policy": PUBLISH_RETRY_POLICY, "argsrepr": "x <- E 1", "kwargsrepr": REDACTED}
+    deadline = time.time() + 5
+    send(app, "seams.receive_event", ["inventory", "m.h", {"id": "1"}], {"token": "t"}, task_id="c", queue="q", deadline=deadline, **options)  # type: ignore[arg-type]
+    message = fetch(app, "q")
+    assert message.headers["expires"] is None
+    assert message.headers[DEADLINE_HEADER] == deadline
+    assert 0 < float(message.properties["expiration"]) <= 5000  # kombu sends it in milliseconds
