@@ -19,7 +19,7 @@ import pytest
 
 from extraction import settings as seams
 from tests.support.processes import ROOT
-from tests.support.services import extract, monolith_env, service_env
+from tests.support.services import BIN, extract, monolith_env, service_env
 
 #: The groups each settings file takes whole (``globals().update(seams.<group>(...))``).
 GROUPS = ("django_defaults", "public_api_security", "seams_defaults", "celery_settings")
@@ -190,3 +190,22 @@ def test_the_service_takes_its_own_module_in_process_and_a_companion_left_for_it
     })
     result = subprocess.run([sys.executable, "manage.py", "check"], cwd=service, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("entry", ["wsgi", "asgi"])
+def test_the_services_server_stops_at_a_settings_mistake_with_one_line(entry: str, service: Path, workspace: Path) -> None:
+    """Under gunicorn the mistake is its one line and "App failed to load": no traceback, no worker
+    booted again and again (failed first: gunicorn logged "Exception in worker process" with the
+    traceback, then "Worker failed to boot"). The ASGI module, imported as uvicorn does, says the
+    same line and exits 2."""
+    (workspace / "isolation").mkdir(exist_ok=True)
+    env = service_env(service, workspace / "isolation", {"SEAMS_VAR_DIR": str(workspace / "var-serve"), "SEAMS_BIND_CATALGO": "celery"})
+    line = "ConfigurationError: SEAMS_BIND_CATALGO names no module"
+    if entry == "wsgi":
+        command = [str(BIN / "gunicorn"), "service.wsgi", "--bind", "127.0.0.1:0", "--workers", "1"]
+        result = subprocess.run(command, cwd=service, env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 4 and "App failed to load" in result.stderr, result.stderr
+    else:
+        result = subprocess.run([sys.executable, "-c", "import service.asgi"], cwd=service, env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2, result.stderr
+    assert [text for text in result.stderr.splitlines() if line in text] and "Traceback" not in result.stderr, result.stderr
