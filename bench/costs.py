@@ -7,6 +7,12 @@ A *durable commit* is a point where the database must make a write durable (an f
 flush): the ``COMMIT`` of a transaction that wrote something, or a write statement run outside any
 transaction (autocommit). A read-only transaction's commit is not one.
 
+On PostgreSQL it also counts *round trips*: how often this process waited for the server, read
+off the wire (libpq's protocol trace of each connection, one ``ReadyForQuery`` per round trip). Two
+statements can share one (``BEGIN`` and the handler's first statement do,
+``contracts/kernel/outbox/begin_psycopg.py``), and on a loopback connection a round trip costs about
+what a short statement does.
+
 Used by ``bench/events.py`` (queries and commits per event and per order) and by the tests that
 pin those counts (``tests/integration/test_order_flow_costs.py``), so both count the same way.
 """
@@ -16,6 +22,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["Costs", "count_costs", "is_write"]
 
@@ -39,6 +46,13 @@ class Costs:
     queries: dict[str, int] = field(default_factory=dict)
     commits: dict[str, int] = field(default_factory=dict)
     statements: dict[str, list[str]] = field(default_factory=dict)
+    #: PostgreSQL aliases only (psycopg 3): round trips to the server during the block.
+    round_trips: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total_round_trips(self) -> int | None:
+        """Round trips over every PostgreSQL alias; None when none was traced (SQLite)."""
+        return sum(self.round_trips.values()) if self.round_trips else None
 
     @property
     def total_queries(self) -> int:
@@ -94,6 +108,35 @@ def count_costs(aliases: list[str] | None = None) -> Iterator[Costs]:
     with contextlib.ExitStack() as stack:
         for capture in captures.values():
             stack.enter_context(capture)
+        traces = {alias: stack.enter_context(_wire(connections[alias])) for alias in captures if connections[alias].vendor == "postgresql"}
         yield costs
     for alias, capture in captures.items():
         costs.add(alias, [query["sql"] for query in capture.captured_queries])
+    for alias, trace in traces.items():
+        if trace:
+            costs.round_trips[alias] = sum("\tReadyForQuery\t" in line for line in trace)
+
+
+@contextlib.contextmanager
+def _wire(connection: Any) -> Iterator[list[str]]:
+    """The protocol messages of ``connection`` during the block (libpq's ``PQtrace``), filled when
+    it ends; left empty for a driver other than psycopg 3."""
+    import tempfile
+
+    lines: list[str] = []
+    connection.ensure_connection()
+    pgconn = getattr(connection.connection, "pgconn", None)
+    if pgconn is None or not hasattr(pgconn, "trace"):
+        yield lines
+        return
+    from psycopg.pq import Trace
+
+    with tempfile.TemporaryFile("w+") as sink:
+        pgconn.trace(sink.fileno())
+        pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS | Trace.REGRESS_MODE)
+        try:
+            yield lines
+        finally:
+            pgconn.untrace()
+            sink.seek(0)
+            lines.extend(sink.read().splitlines())

@@ -7,8 +7,8 @@ the end, the commit, and
 1. per database (SQLite with the modules' settings in force, then PostgreSQL on a throwaway database
    of ``--database-url``'s server): hand-written events (an insert + a Django signal whose receiver
    inserts a row ``on_commit``) vs Seams' default (the outbox, inline dispatch, one subscriber that
-   inserts a row): events/s, p50/p99, ratio, statements and durable commits per event; and the Celery
-   drain, one real worker on loopback Redis (a database of its own, ``--redis-url``): a raw per-event
+   inserts a row): events/s, p50/p99, ratio, statements and durable commits per event (and round trips
+   on PostgreSQL); and the Celery drain, one real worker on loopback Redis (a database of its own, ``--redis-url``): a raw per-event
    task doing the same insert vs what Seams' celery dispatch sends (``bench/events_micro.py``);
 2. statements and durable commits per placed order, inline and with Celery dispatch, on each
    database (``bench/order_costs.py``);
@@ -78,10 +78,17 @@ def mark(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
+def trips(hand: dict[str, Any], seams: dict[str, Any]) -> str:
+    """Round trips per event, hand-written → Seams; "in process" for SQLite (nothing is sent)."""
+    if hand.get("round_trips") is None or seams.get("round_trips") is None:
+        return "in process"
+    return f"{hand['round_trips']} → {seams['round_trips']}"
+
+
 def event_table(micros: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "| database (settings) | hand-written events/s | Seams events/s | ratio (target ≤ 1.5x) | hand-written p50 / p99 | Seams p50 / p99 | statements / durable commits per event, hand-written → Seams |",
-        "|---|---:|---:|---:|---|---|---|",
+        "| database (settings) | hand-written events/s | Seams events/s | ratio (target ≤ 1.5x) | hand-written p50 / p99 | Seams p50 / p99 | statements / durable commits per event, hand-written → Seams | round trips per event (PostgreSQL), hand-written → Seams |",
+        "|---|---:|---:|---:|---|---|---|---|",
     ]
     for m in micros:
         hand, seams = m["inline"]["hand-written"], m["inline"]["seams"]
@@ -91,7 +98,8 @@ def event_table(micros: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"| {m['database']}{settings} | {hand['per_second']:.0f} | {seams['per_second']:.0f} | "
             f"{ratio:.2f}x {mark(ratio <= TARGET_EVENT)} | {ms(hand['p50'])} / {ms(hand['p99'])} | "
-            f"{ms(seams['p50'])} / {ms(seams['p99'])} | {ch['queries']} / {ch['commits']} → {cs['queries']} / {cs['commits']} |"
+            f"{ms(seams['p50'])} / {ms(seams['p99'])} | {ch['queries']} / {ch['commits']} → {cs['queries']} / {cs['commits']} | "
+            f"{trips(ch, cs)} |"
         )
     return lines
 

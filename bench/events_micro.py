@@ -220,11 +220,12 @@ def measure_costs(variants: Variants, events: int) -> dict[str, Any]:
                     for _ in range(events):
                         call()
                     write_completions()
-                runs.append((costs.total_queries, costs.total_commits))
-            queries, commits = runs[0]
+                runs.append((costs.total_queries, costs.total_commits, costs.total_round_trips))
+            queries, commits, trips = runs[0]
             out[name] = {
                 "queries": round(queries / events, 2),
                 "commits": round(commits / events, 2),
+                "round_trips": None if trips is None else round(trips / events, 2),
                 "averaged_over": events,
                 "deterministic": len(set(runs)) == 1,
                 "statements": one.describe(),

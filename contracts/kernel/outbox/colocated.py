@@ -150,8 +150,13 @@ def complete_read(alias: str, table: str, pk: int, claimed_by: str) -> tuple[Any
     (no inbox row, as ``statements.complete_unhandled``)."""
     connection = connections[alias]
     stamp = connection.ops.adapt_datetimefield_value(timezone.now())
+    sql, params = _complete_read_sql(table, connection.vendor), [stamp, pk, claimed_by]
+    if connection.vendor == "postgresql":  # the handler's transaction starts here: its BEGIN goes with this statement
+        rows = prepared.begin_and_execute(connection, sql, params)
+        if rows is not None:
+            return rows[0] if rows else None
     with prepared.cursor(alias) as cursor:
-        cursor.execute(_complete_read_sql(table, connection.vendor), [stamp, pk, claimed_by])
+        cursor.execute(sql, params)
         return cursor.fetchone()  # type: ignore[no-any-return]
 
 

@@ -43,7 +43,7 @@ from django.db.backends.utils import CursorWrapper
 from . import sqlite_markers
 from .config import outbox_settings
 
-__all__ = ["cursor"]
+__all__ = ["begin_and_execute", "cursor"]
 
 #: A statement whose SQL names its rows one placeholder each (``id IN (%s, %s, ...)``) is prepared
 #: only for up to this many: each count is a statement of its own on the server, and a batch's
@@ -66,6 +66,19 @@ def cursor(alias: str | BaseDatabaseWrapper, listed: int = 1) -> CursorWrapper:
     if psycopg_cursors is _NO_PSYCOPG:
         return connection.cursor()
     return psycopg_cursors.cursor(connection)
+
+
+def begin_and_execute(connection: BaseDatabaseWrapper, sql: str, params: list[Any]) -> list[tuple[Any, ...]] | None:
+    """On PostgreSQL (psycopg 3, prepared statements on): ``sql`` run as the first statement of
+    ``connection``'s atomic block, its ``BEGIN`` in the same round trip (``begin_psycopg``); its
+    rows as ``cursor``'s would be. None where that does not apply: the caller runs ``sql`` through
+    ``cursor``."""
+    if connection.vendor != "postgresql" or not outbox_settings().prepared_statements:
+        return None
+    psycopg_cursors = _PSYCOPG or _import_psycopg()
+    if psycopg_cursors is _NO_PSYCOPG:
+        return None
+    return psycopg_cursors.begin_and_execute(connection, sql, params)
 
 
 #: ``prepared_psycopg``, imported with the first PostgreSQL statement: a process on SQLite never

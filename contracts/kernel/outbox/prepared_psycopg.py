@@ -16,7 +16,9 @@ from django.db.backends.utils import CursorWrapper
 from psycopg import errors
 from psycopg.pq import Format
 
-__all__ = ["cursor"]
+from . import begin_psycopg
+
+__all__ = ["begin_and_execute", "cursor"]
 
 #: The connection's ``prepare_threshold`` while one of our statements runs, when Django left it
 #: None: psycopg prepares only with a threshold set, and with this one never by count, only what
@@ -33,6 +35,17 @@ def cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
         if connection.queries_logged:
             return _LoggedAsBound(raw, connection)
         return connection.make_cursor(raw)
+
+
+def begin_and_execute(connection: BaseDatabaseWrapper, sql: str, params: list[Any]) -> list[tuple[Any, ...]] | None:
+    """``begin_psycopg.begin_and_execute``, its rows loaded as this module's cursor loads them."""
+    if connection.connection is None or not connection.in_atomic_block:
+        return None
+    raw = _kept(connection)
+    try:
+        return begin_psycopg.begin_and_execute(connection, sql, params, raw)
+    finally:
+        raw.close()
 
 
 def _kept(connection: BaseDatabaseWrapper) -> Any:

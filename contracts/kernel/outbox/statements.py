@@ -40,8 +40,13 @@ class PreparedInsert:
 
     def __call__(self, alias: str, *values: object) -> object:
         connection = connections[alias]
+        params = self.params(connection, values)
+        if connection.vendor == "postgresql":  # the first statement of a transaction: its BEGIN goes with it
+            rows = prepared.begin_and_execute(connection, self.sql, params)
+            if rows is not None:
+                return rows[0][0] if self.returning else None
         with prepared.cursor(connection) as cursor:
-            cursor.execute(self.sql, self.params(connection, values))
+            cursor.execute(self.sql, params)
             return cursor.fetchone()[0] if self.returning else None
 
 
@@ -377,11 +382,17 @@ def complete_unhandled(
     statement says which of the two it was."""
     connection = connections[alias]
     key = inbox_key(event_id, subscriber)
+    sql, params = _complete_claimed_sql(table, UNHANDLED), [datetime_value(now, connection), pk, claimed_by, key]
+    # The handler's transaction starts here: on PostgreSQL its BEGIN goes with this statement.
+    rows = prepared.begin_and_execute(connection, sql, params) if connection.vendor == "postgresql" else None
     with prepared.cursor(connection) as cursor:
-        cursor.execute(_complete_claimed_sql(table, UNHANDLED), [datetime_value(now, connection), pk, claimed_by, key])
-        row = cursor.fetchone()
-        if row is not None:
-            return bool(row[0])
+        if rows is None:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+            if row is not None:
+                return bool(row[0])
+        elif rows:
+            return bool(rows[0][0])
         cursor.execute(_held_and_handled_sql(table), [key, pk, claimed_by])
         held = cursor.fetchone()
     if held is not None and held[0]:
