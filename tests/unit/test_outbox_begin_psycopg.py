@@ -9,11 +9,9 @@ PostgreSQL only: on SQLite there is no round trip to save (the CI's PostgreSQL h
 
 from __future__ import annotations
 
-import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db import IntegrityError, connections, transaction
@@ -26,6 +24,8 @@ from contracts.kernel.outbox import prepared
 from contracts.kernel.registry import isolated_registry
 from modules.catalog.models import Product
 from modules.notifications.models import SentEmail
+from tests.support import pgwire
+from tests.support.pgwire import queries, round_trips
 from tests.unit.probe import services
 from tests.unit.probe.events import ProbeHappened
 
@@ -47,41 +47,12 @@ def pg() -> Iterator[None]:
     connections[ALIAS].close()  # the temporary table and the statements prepared on it go with the session
 
 
-@contextmanager
-def wire(alias: str = ALIAS) -> Iterator[list[str]]:
-    """The frontend and backend messages of ``alias``'s connection during the block (libpq's trace)."""
-    from psycopg.pq import Trace
-
-    connection = connections[alias]
-    connection.ensure_connection()
-    pgconn = connection.connection.pgconn
-    lines: list[str] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "trace"
-        with path.open("w") as sink:
-            pgconn.trace(sink.fileno())
-            pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS | Trace.REGRESS_MODE)
-            try:
-                yield lines
-            finally:
-                pgconn.untrace()
-        lines.extend(path.read_text().splitlines())
+def wire(alias: str = ALIAS) -> Any:
+    return pgwire.wire(alias)
 
 
 def status(alias: str = ALIAS) -> str:
-    """The server's transaction status of ``alias``'s connection: IDLE, INTRANS, INERROR..."""
-    from psycopg.pq import TransactionStatus
-
-    return TransactionStatus(connections[alias].connection.pgconn.transaction_status).name
-
-
-def round_trips(lines: list[str]) -> int:
-    return sum("\tReadyForQuery\t" in line for line in lines)
-
-
-def queries(lines: list[str]) -> list[str]:
-    """The simple-protocol queries sent (``Query`` messages), their text."""
-    return [line.split("\tQuery\t", 1)[1].strip().strip('"') for line in lines if line.startswith("F\t") and "\tQuery\t" in line]
+    return pgwire.status(alias)
 
 
 def row(alias: str = ALIAS) -> tuple[int, str]:
@@ -99,7 +70,7 @@ def test_begin_and_the_first_statement_are_one_round_trip_and_commit_with_the_bl
     assert rows == [(1, "first")]
     # PREPARE (once per connection), BEGIN with the EXECUTE, COMMIT: no round trip for BEGIN alone.
     sent = queries(lines)
-    assert sent[0].startswith(f"PREPARE seams_0 AS UPDATE {TABLE}") and sent[1].startswith("BEGIN; EXECUTE seams_0(")
+    assert sent[0].startswith(f"PREPARE seams_0 (text, bigint) AS UPDATE {TABLE}") and sent[1].startswith("BEGIN; EXECUTE seams_0(")
     assert "BEGIN" not in sent and round_trips(lines) == 3, lines
     assert row() == (1, "first")
 
@@ -191,7 +162,7 @@ def test_after_psycopg_deallocates_everything_it_prepares_again_in_one_round_tri
     with wire() as lines, transaction.atomic(using=ALIAS):
         assert prepared.begin_and_execute(connection, UPDATE, ["two", 1]) == [(2, "two")]
     sent = queries(lines)
-    assert sent[0].startswith("PREPARE seams_1 AS") and sent[1].startswith("BEGIN; EXECUTE seams_1("), lines
+    assert sent[0].startswith("PREPARE seams_1 (text, bigint) AS") and sent[1].startswith("BEGIN; EXECUTE seams_1("), lines
 
 
 def test_statements_dropped_behind_its_back_make_the_connection_fall_back_for_good() -> None:

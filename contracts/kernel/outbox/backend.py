@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 from django.core.signals import setting_changed
 from django.db import transaction
@@ -44,7 +45,7 @@ from .config import now as _now
 from .config import outbox_settings
 from .dispatch import CeleryDispatcher, InlineDispatcher, dispatcher
 from .processing import Claimed, deliver_claimed
-from .statements import publish_rows
+from .statements import publish_rows, publish_rows_at_commit
 from .values import JsonText
 
 
@@ -70,44 +71,36 @@ class OutboxEventBackend(EventBackend):
         claimed_by = WORKER_ID if inline else sender.claim_token()  # type: ignore[union-attr]
         lease_until = now + timedelta(seconds=outbox_settings().lease)
         deferred.ride(using)  # waiting completion marks of this database, if a batch waits: no commit of their own
-        position, written = publish_rows(
-            using,
-            values,
-            subscribers=targets.rows,
-            now=now,
-            claimed_by=claimed_by,
-            lease_until=lease_until if claimed_by else None,
-        )
-        if not targets.rows:
+        lease = lease_until if claimed_by else None
+        rows = targets.rows
+        # On PostgreSQL the INSERT rides with the transaction's COMMIT (commit_psycopg): its rows are
+        # read after the commit, by the dispatch below; elsewhere it runs now.
+        later = publish_rows_at_commit(using, values, subscribers=rows, now=now, claimed_by=claimed_by, lease_until=lease)
+        if later is None:
+            done = publish_rows(using, values, subscribers=rows, now=now, claimed_by=claimed_by, lease_until=lease)
+            later = partial(_given, done)
+        if not rows:
             transaction.on_commit(count, using=using)
             return
         if not inline:  # Celery: the messages carry the claim of those written claimed
-            ids = [written[name][0] for name, _ in targets.rows]
-            held = frozenset(pk for pk, is_claimed in written.values() if is_claimed)
-            queues = {written[name][0]: CeleryDispatcher.queue_label(module, publisher) for name, module in targets.rows}
-            modules = {written[name][0]: module for name, module in targets.rows}
+
             def send() -> None:
+                _, written = later()
+                ids = [written[name][0] for name, _ in rows]
+                held = frozenset(pk for pk, is_claimed in written.values() if is_claimed)
+                queues = {written[name][0]: CeleryDispatcher.queue_label(module, publisher) for name, module in rows}
+                modules = {written[name][0]: module for name, module in rows}
                 count()
                 sender.dispatch(using, ids, queues=queues, claimed=held, claimed_by=claimed_by, modules=modules)
 
             transaction.on_commit(send, using=using)
             return
-        # The rows as the database now holds them, the objects a read would build (``_held``).
-        claimed: list[Claimed] = []
-        waiting: list[int] = []
-        for name, module, runs in targets.runs:
-            pk, is_claimed = written[name]
-            if not is_claimed:
-                waiting.append(pk)
-                continue
-            publication = _held(
-                using,
-                (pk, position, *event[:4], payload(), headers, publisher, envelope.occurred_at, name, module)
-                + (PublicationStatus.PROCESSING, 1, now, now, None)
-                + (WORKER_ID, lease_until, None, "", "", False),
-            )
-            claimed.append(Claimed(publication, runs, envelope))
-        transaction.on_commit(partial(_after_commit, using, claimed, waiting, count), using=using)
+        held_row = (*event[:4], payload, headers, publisher, envelope, now, lease_until)
+        transaction.on_commit(partial(_after_commit, using, later, targets.runs, held_row, count), using=using)
+
+
+def _given(done: tuple[int, dict[str, tuple[int, bool]]]) -> tuple[int, dict[str, tuple[int, bool]]]:
+    return done
 
 
 #: The columns ``_held`` is given, in the order of the values above: the model's concrete fields'
@@ -157,8 +150,33 @@ def _payload(event: Event) -> tuple[Callable[[], object], object]:
     return partial(_from_json, data), JsonText(data.decode())
 
 
-def _after_commit(alias: str, claimed: list[Claimed], waiting: list[int], count: Callable[[], None]) -> None:
+def _after_commit(
+    alias: str,
+    later: Callable[[], tuple[int, dict[str, tuple[int, bool]]]],
+    runs: list[tuple[str, str, Subscriber | RemoteSubscriber]],
+    event: tuple[Any, ...],
+    count: Callable[[], None],
+) -> None:
+    """After the publisher's commit: the publications written claimed go to their handlers with the
+    envelope in memory; those held back behind an open one of their key go to the dispatcher."""
     count()  # published: it committed
+    position, written = later()
+    event_id, event_type, version, key, payload, headers, publisher, envelope, now, lease_until = event
+    claimed: list[Claimed] = []
+    waiting: list[int] = []
+    for name, module, run in runs:
+        pk, is_claimed = written[name]
+        if not is_claimed:
+            waiting.append(pk)
+            continue
+        # The row as the database now holds it, the object a read would build (``_held``).
+        publication = _held(
+            alias,
+            (pk, position, event_id, event_type, version, key, payload(), headers, publisher, envelope.occurred_at, name, module)
+            + (PublicationStatus.PROCESSING, 1, now, now, None)
+            + (WORKER_ID, lease_until, None, "", "", False),
+        )
+        claimed.append(Claimed(publication, run, envelope))
     deliver_claimed(alias, claimed)
     if waiting:
         if deferred.waiting(alias):  # what they wait behind may be handled already, its mark not written

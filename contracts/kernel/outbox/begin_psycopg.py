@@ -12,9 +12,7 @@ hand-written event on PostgreSQL with this one change). Here both go as one simp
 The statement stays prepared: ``PREPARE seams_N AS <sql>`` is sent once per connection (the first
 call costs that round trip, as psycopg's own ``prepare=True`` does), so the server plans it once, not
 on every call as it would a literal statement (measured: a literal ``UPDATE`` planned each time lost
-what the round trip saved). The values travel as SQL literals escaped by libpq
-(``PQescapeLiteral``); only ``None``, booleans, integers and values whose text PostgreSQL reads back
-as the value (strings, UUIDs, datetimes, whose ``str`` is their ISO text) are taken.
+what the round trip saved). Its name, its values as literals and the rows: ``named_psycopg``.
 
 When it does not apply it answers None and the caller runs the statement through the cursor as
 before: outside an atomic block or after the transaction's first statement; a ``BEGIN`` psycopg
@@ -37,46 +35,17 @@ statement.
 
 from __future__ import annotations
 
-import datetime
-import logging
 import time
-import uuid
-import weakref
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
-from psycopg import errors
-from psycopg.adapt import Transformer
-from psycopg.generators import execute as _execute_gen
-from psycopg.pq import Escaping, ExecStatus, TransactionStatus
+from psycopg.pq import TransactionStatus
+
+from . import named_psycopg as named
 
 __all__ = ["begin_and_execute"]
 
-logger = logging.getLogger("django.db.backends")
-
 _IDLE = TransactionStatus.IDLE
-_FATAL_ERROR = ExecStatus.FATAL_ERROR
-
-#: Errors of an ``EXECUTE`` whose named statement the server no longer has, or no longer matches.
-_GONE = (errors.InvalidSqlStatementName, errors.FeatureNotSupported)
-
-#: The values written as their ``str``: PostgreSQL reads that text back as the value.
-_AS_TEXT = (str, uuid.UUID, datetime.datetime, datetime.date)
-
-
-class _Names:
-    """The statements this module prepared on one psycopg connection (SQL text -> name)."""
-
-    __slots__ = ("by_sql", "count", "off")
-
-    def __init__(self) -> None:
-        self.by_sql: dict[str, str] = {}
-        self.count = 0
-        self.off = False
-
-
-#: Per psycopg connection: its ``_Names``. Weak: a closed connection takes its entry with it.
-_NAMES: weakref.WeakKeyDictionary[Any, _Names] = weakref.WeakKeyDictionary()
 
 
 def begin_and_execute(connection: BaseDatabaseWrapper, sql: str, params: list[Any], context: Any) -> list[tuple[Any, ...]] | None:
@@ -84,107 +53,34 @@ def begin_and_execute(connection: BaseDatabaseWrapper, sql: str, params: list[An
     round trip; its rows as the cursor would load them with the adapters of ``context`` (a psycopg
     cursor of the connection: Django's loaders, its time zone), or None when this does not apply
     (the caller then runs ``sql`` through its cursor)."""
-    conn = connection.connection
-    if conn is None or not connection.in_atomic_block or connection.execute_wrappers:
+    conn = named.usable(connection)
+    if conn is None or conn.pgconn.transaction_status != _IDLE:
         return None
     pgconn = conn.pgconn
-    if pgconn.transaction_status != _IDLE or conn.autocommit or conn._pipeline is not None:
+    written = named.literals(pgconn, params)
+    if written is None:
         return None
-    names = _NAMES.get(conn)
-    if names is None:
-        names = _NAMES[conn] = _Names()
-        _forget_on_clear(conn, names)
-    if names.off:
-        return None
-    literals = _literals(pgconn, params)
-    if literals is None:
-        return None
+    values, types = written
+    names = named.names_of(conn)
     logged = connection.queries_logged
     start = time.monotonic() if logged else 0.0
     with connection.wrap_database_errors, conn.lock:
-        name = names.by_sql.get(sql)
-        if name is None:
-            name = f"seams_{names.count}"
-            names.count += 1
-            markers = tuple(f"${i}" for i in range(1, len(params) + 1))
-            _raise_failed(pgconn, conn.wait(_run(pgconn, f"PREPARE {name} AS {sql % markers}".encode())))
-            names.by_sql[sql] = name
-        command = conn._get_tx_start_command() + f"; EXECUTE {name}({literals})".encode()
-        results = conn.wait(_run(pgconn, command))
-        failed = next((r for r in results if r.status == _FATAL_ERROR), None)
-        if failed is not None:
-            error = errors.error_from_result(failed, encoding=pgconn._encoding)
-            if not isinstance(error, _GONE):
+        name, prepare = names.prepare(sql, types)
+        if prepare:  # its own round trip, once per connection: outside the transaction, as psycopg's
+            error = named.failure(pgconn, named.run(conn, prepare.encode()))
+            if error is not None:
+                names.forget()
                 raise error
-            # Nothing ran in the transaction but its BEGIN: end it, and let the cursor path run it.
+        results = named.run(conn, conn._get_tx_start_command() + f"; EXECUTE {name}({values})".encode())
+        error = named.failure(pgconn, results)
+        if error is not None:
+            if not isinstance(error, named.GONE):
+                raise error
+            # Nothing ran in the transaction but its BEGIN: end it, and let the cursor run the statement.
             names.off = True
-            names.by_sql.clear()
-            conn.wait(_run(pgconn, b"ROLLBACK"))
+            names.forget()
+            named.run(conn, b"ROLLBACK")
             return None
     if logged:
-        _log(connection, sql, params, time.monotonic() - start)
-    last = results[-1]
-    loader = Transformer(context)
-    loader.set_pgresult(last)
-    return loader.load_rows(0, last.ntuples, tuple)  # type: ignore[no-any-return]
-
-
-def _run(pgconn: Any, command: bytes) -> Any:
-    pgconn.send_query(command)
-    return _execute_gen(pgconn)
-
-
-def _raise_failed(pgconn: Any, results: list[Any]) -> None:
-    for result in results:
-        if result.status == _FATAL_ERROR:
-            raise errors.error_from_result(result, encoding=pgconn._encoding)
-
-
-def _literals(pgconn: Any, params: list[Any]) -> str | None:
-    """``params`` as a list of SQL literals, or None if one is of a type not written here."""
-    escape = Escaping(pgconn).escape_literal
-    encoding = pgconn._encoding
-    out = []
-    for value in params:
-        if value is None:
-            out.append("NULL")
-        elif value is True or value is False:
-            out.append("true" if value else "false")
-        elif type(value) is int:
-            out.append(str(value))
-        elif isinstance(value, _AS_TEXT):
-            out.append(escape(str(value).encode(encoding)).decode(encoding))
-        else:
-            return None
-    return ", ".join(out)
-
-
-def _forget_on_clear(conn: Any, names: _Names) -> None:
-    """Forget ``names`` whenever psycopg clears its prepared statements: it then sends
-    ``DEALLOCATE ALL``, which drops this module's too."""
-    manager = getattr(conn, "_prepared", None)
-    clear = getattr(manager, "clear", None)
-    if clear is None:  # a psycopg without this manager: the error path forgets them instead
-        return
-
-    def clear_both() -> bool:
-        cleared = clear()
-        if cleared:
-            names.by_sql.clear()
-        return bool(cleared)
-
-    manager.clear = clear_both
-
-
-def _log(connection: BaseDatabaseWrapper, sql: str, params: list[Any], duration: float) -> None:
-    """What Django's debug cursor records for a statement: the queries log and a debug line."""
-    merged = connection.ops.compose_sql(sql, params)
-    connection.queries_log.append({"sql": merged, "time": f"{duration:.3f}"})
-    logger.debug(
-        "(%.3f) %s; args=%s; alias=%s",
-        duration,
-        merged,
-        params,
-        connection.alias,
-        extra={"duration": duration, "sql": merged, "params": params, "alias": connection.alias},
-    )
+        named.log(connection, sql, params, time.monotonic() - start)
+    return named.load(context, results[-1])

@@ -43,7 +43,7 @@ from django.db.backends.utils import CursorWrapper
 from . import sqlite_markers
 from .config import outbox_settings
 
-__all__ = ["begin_and_execute", "cursor"]
+__all__ = ["begin_and_execute", "cursor", "queue_with_commit"]
 
 #: A statement whose SQL names its rows one placeholder each (``id IN (%s, %s, ...)``) is prepared
 #: only for up to this many: each count is a statement of its own on the server, and a batch's
@@ -79,6 +79,18 @@ def begin_and_execute(connection: BaseDatabaseWrapper, sql: str, params: list[An
     if psycopg_cursors is _NO_PSYCOPG:
         return None
     return psycopg_cursors.begin_and_execute(connection, sql, params)
+
+
+def queue_with_commit(connection: BaseDatabaseWrapper, sql: str, params: list[Any]) -> Any:
+    """On PostgreSQL (psycopg 3, prepared statements on): ``sql`` queued to run with the
+    transaction's ``COMMIT``, in its round trip (``commit_psycopg``); a ``Queued`` whose
+    ``result()`` is its rows once it ran. None where that does not apply: run it now."""
+    if connection.vendor != "postgresql" or not outbox_settings().prepared_statements:
+        return None
+    psycopg_cursors = _PSYCOPG or _import_psycopg()
+    if psycopg_cursors is _NO_PSYCOPG:
+        return None
+    return psycopg_cursors.queue_with_commit(connection, sql, params)
 
 
 #: ``prepared_psycopg``, imported with the first PostgreSQL statement: a process on SQLite never

@@ -16,9 +16,9 @@ from django.db.backends.utils import CursorWrapper
 from psycopg import errors
 from psycopg.pq import Format
 
-from . import begin_psycopg
+from . import begin_psycopg, commit_psycopg
 
-__all__ = ["begin_and_execute", "cursor"]
+__all__ = ["begin_and_execute", "cursor", "queue_with_commit"]
 
 #: The connection's ``prepare_threshold`` while one of our statements runs, when Django left it
 #: None: psycopg prepares only with a threshold set, and with this one never by count, only what
@@ -46,6 +46,11 @@ def begin_and_execute(connection: BaseDatabaseWrapper, sql: str, params: list[An
         return begin_psycopg.begin_and_execute(connection, sql, params, raw)
     finally:
         raw.close()
+
+
+def queue_with_commit(connection: BaseDatabaseWrapper, sql: str, params: list[Any]) -> commit_psycopg.Queued | None:
+    """``commit_psycopg.queue``, its rows loaded as this module's cursor loads them."""
+    return commit_psycopg.queue(connection, sql, params, _kept)
 
 
 def _kept(connection: BaseDatabaseWrapper) -> Any:

@@ -9,6 +9,7 @@ SQLite (3.35+, ``RETURNING``) and PostgreSQL alike.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -293,6 +294,31 @@ def publish_rows(
         rows = _publish_one_sqlite(alias, event, subscribers, now, claimed_by, lease_until)
     else:
         rows = _publish_select(alias, event, subscribers, now, claimed_by, lease_until)
+    return _written(rows)
+
+
+def publish_rows_at_commit(
+    alias: str,
+    event: tuple[object, ...],
+    *,
+    subscribers: list[tuple[str, str]],
+    now: datetime,
+    claimed_by: str = "",
+    lease_until: datetime | None = None,
+) -> Callable[[], tuple[int, dict[str, tuple[int, bool]]]] | None:
+    """``publish_rows`` queued to run with the transaction's ``COMMIT``, in its round trip
+    (PostgreSQL, ``commit_psycopg``): a function that answers what ``publish_rows`` would, once the
+    statement ran (call it after the commit). None where it cannot be queued: call ``publish_rows``."""
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        return None
+    queued = prepared.queue_with_commit(connection, *_publish_select_statement(connection, event, subscribers, now, claimed_by, lease_until))
+    if queued is None:
+        return None
+    return lambda: _written(queued.result())
+
+
+def _written(rows: list[tuple[int, str, str, int]]) -> tuple[int, dict[str, tuple[int, bool]]]:
     return rows[0][3], {sub: (pk, status == PublicationStatus.PROCESSING.value) for pk, sub, status, _ in rows}
 
 
@@ -302,6 +328,16 @@ def _publish_select(
 ) -> list[tuple[int, str, str, int]]:
     """``publish_rows`` as ``_insert_sql``'s one ``INSERT ... SELECT`` (PostgreSQL; SQLite for several subscribers)."""
     connection = connections[alias]
+    sql, params = _publish_select_statement(connection, event, subscribers, now, claimed_by, lease_until)
+    with prepared.cursor(connection) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _publish_select_statement(
+    connection: BaseDatabaseWrapper, event: tuple[object, ...], subscribers: list[tuple[str, str]], now: datetime,
+    claimed_by: str, lease_until: datetime | None,
+) -> tuple[str, list[object]]:
     stamp = datetime_value(now, connection)
     if connection.vendor == "postgresql":
         params = _event_params_pg(connection, event)
@@ -316,9 +352,7 @@ def _publish_select(
         params += [False]
     for subscriber, module in subscribers:
         params += [subscriber, module]
-    with prepared.cursor(connection) as cursor:
-        cursor.execute(_insert_sql(connection.vendor, len(subscribers), bool(claimed_by) and bool(subscribers)), params)
-        return cursor.fetchall()
+    return _insert_sql(connection.vendor, len(subscribers), bool(claimed_by) and bool(subscribers)), params
 
 
 @lru_cache(maxsize=128)
