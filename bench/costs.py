@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Costs", "count_costs", "is_write"]
+__all__ = ["Costs", "count_costs", "is_write", "wire_of"]
 
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
@@ -108,7 +108,7 @@ def count_costs(aliases: list[str] | None = None) -> Iterator[Costs]:
     with contextlib.ExitStack() as stack:
         for capture in captures.values():
             stack.enter_context(capture)
-        traces = {alias: stack.enter_context(_wire(connections[alias])) for alias in captures if connections[alias].vendor == "postgresql"}
+        traces = {alias: stack.enter_context(wire_of(connections[alias])) for alias in captures if connections[alias].vendor == "postgresql"}
         yield costs
     for alias, capture in captures.items():
         costs.add(alias, [query["sql"] for query in capture.captured_queries])
@@ -118,7 +118,7 @@ def count_costs(aliases: list[str] | None = None) -> Iterator[Costs]:
 
 
 @contextlib.contextmanager
-def _wire(connection: Any) -> Iterator[list[str]]:
+def wire_of(connection: Any) -> Iterator[list[str]]:
     """The protocol messages of ``connection`` during the block (libpq's ``PQtrace``), filled when
     it ends; left empty for a driver other than psycopg 3."""
     import tempfile

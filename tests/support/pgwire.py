@@ -7,33 +7,19 @@ is one ``ReadyForQuery`` from the server; ``queries`` are the simple-protocol ``
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 from django.db import connections
+
+from bench.costs import wire_of
 
 __all__ = ["queries", "round_trips", "status", "wire"]
 
 
-@contextmanager
-def wire(alias: str) -> Iterator[list[str]]:
-    """The frontend and backend messages of ``alias``'s connection during the block, filled when it ends."""
-    from psycopg.pq import Trace
-
-    connection = connections[alias]
-    connection.ensure_connection()
-    pgconn = connection.connection.pgconn
-    lines: list[str] = []
-    with tempfile.TemporaryFile("w+") as sink:
-        pgconn.trace(sink.fileno())
-        pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS | Trace.REGRESS_MODE)
-        try:
-            yield lines
-        finally:
-            pgconn.untrace()
-            sink.seek(0)
-            lines.extend(sink.read().splitlines())
+def wire(alias: str) -> AbstractContextManager[list[str]]:
+    """The frontend and backend messages of ``alias``'s connection during the block, filled when it
+    ends (``bench.costs.wire_of``, which counts the bench's round trips the same way)."""
+    return wire_of(connections[alias])
 
 
 def round_trips(lines: list[str]) -> int:

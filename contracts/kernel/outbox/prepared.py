@@ -73,24 +73,25 @@ def begin_and_execute(connection: BaseDatabaseWrapper, sql: str, params: list[An
     ``connection``'s atomic block, its ``BEGIN`` in the same round trip (``begin_psycopg``); its
     rows as ``cursor``'s would be. None where that does not apply: the caller runs ``sql`` through
     ``cursor``."""
-    if connection.vendor != "postgresql" or not outbox_settings().prepared_statements:
-        return None
-    psycopg_cursors = _PSYCOPG or _import_psycopg()
-    if psycopg_cursors is _NO_PSYCOPG:
-        return None
-    return psycopg_cursors.begin_and_execute(connection, sql, params)
+    psycopg_cursors = _riding(connection)
+    return None if psycopg_cursors is None else psycopg_cursors.begin_and_execute(connection, sql, params)
 
 
 def queue_with_commit(connection: BaseDatabaseWrapper, sql: str, params: list[Any]) -> Any:
     """On PostgreSQL (psycopg 3, prepared statements on): ``sql`` queued to run with the
     transaction's ``COMMIT``, in its round trip (``commit_psycopg``); a ``Queued`` whose
     ``result()`` is its rows once it ran. None where that does not apply: run it now."""
+    psycopg_cursors = _riding(connection)
+    return None if psycopg_cursors is None else psycopg_cursors.queue_with_commit(connection, sql, params)
+
+
+def _riding(connection: BaseDatabaseWrapper) -> Any:
+    """``prepared_psycopg`` if a statement may ride with ``BEGIN`` or ``COMMIT`` on ``connection``
+    (PostgreSQL, psycopg 3, prepared statements on), else None."""
     if connection.vendor != "postgresql" or not outbox_settings().prepared_statements:
         return None
     psycopg_cursors = _PSYCOPG or _import_psycopg()
-    if psycopg_cursors is _NO_PSYCOPG:
-        return None
-    return psycopg_cursors.queue_with_commit(connection, sql, params)
+    return None if psycopg_cursors is _NO_PSYCOPG else psycopg_cursors
 
 
 #: ``prepared_psycopg``, imported with the first PostgreSQL statement: a process on SQLite never
